@@ -1,0 +1,156 @@
+"""Audit log: append-only and hash-chained, so that editing or deleting a row is detected by :func:`verify`.
+
+Each row's hash covers its own content and the previous row's hash. Rows are written inside the caller's
+transaction (the same one that makes the change), so an action and its audit row land together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.models import AuditEntry
+from services.permissions import Action, Actor, require
+from services.timeutil import as_utc, utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+def _canonical(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _row_hash(
+    prev_hash: str, seq: int, at: datetime, actor: str, action: str, target: str | None, before: str | None,
+    after: str | None,
+) -> str:
+    material = json.dumps(
+        [prev_hash, seq, as_utc(at).isoformat(), actor, action, target, before, after],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target: str | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> AuditEntry:
+    """Append one audit row in ``session``'s transaction (the caller commits)."""
+    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)).first()
+    seq = (last.seq + 1) if last else 1
+    prev_hash = last.hash if last else GENESIS_HASH
+    at = utcnow().replace(microsecond=utcnow().microsecond // 1000 * 1000)
+    before_json, after_json = _canonical(before), _canonical(after)
+    entry = AuditEntry(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        target=target,
+        before=before_json,
+        after=after_json,
+        prev_hash=prev_hash,
+        hash=_row_hash(prev_hash, seq, at, actor, action, target, before_json, after_json),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify(engine: Engine, actor: Actor | None = None) -> VerifyResult:
+    """Walk the chain from the first row; report the first row whose hash or link does not match."""
+    if actor is not None:
+        require(actor, Action.VIEW_AUDIT)
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    with Session(engine) as session:
+        for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))):
+            if entry.seq != expected_seq:
+                return VerifyResult(False, checked, expected_seq, f"row {expected_seq} is missing")
+            if entry.prev_hash != prev_hash:
+                return VerifyResult(False, checked, entry.seq, f"row {entry.seq} does not link to the row before")
+            recomputed = _row_hash(
+                prev_hash, entry.seq, entry.at, entry.actor, entry.action, entry.target, entry.before, entry.after
+            )
+            if recomputed != entry.hash:
+                return VerifyResult(False, checked, entry.seq, f"row {entry.seq} was changed after it was written")
+            prev_hash = entry.hash
+            expected_seq += 1
+            checked += 1
+    return VerifyResult(True, checked)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(flt: AuditFilter) -> Any:
+    stmt = select(AuditEntry)
+    if flt.actor:
+        stmt = stmt.where(col(AuditEntry.actor) == flt.actor.lower())
+    if flt.action:
+        stmt = stmt.where(col(AuditEntry.action) == flt.action)
+    if flt.target:
+        stmt = stmt.where(col(AuditEntry.target).contains(flt.target))
+    if flt.since:
+        stmt = stmt.where(col(AuditEntry.at) >= flt.since)
+    if flt.until:
+        stmt = stmt.where(col(AuditEntry.at) < flt.until)
+    return stmt
+
+
+def list_entries(
+    engine: Engine, actor: Actor, flt: AuditFilter | None = None, *, limit: int = 200, offset: int = 0
+) -> tuple[list[AuditEntry], int]:
+    """A page of audit rows, newest first, and the total count for the filter."""
+    require(actor, Action.VIEW_AUDIT)
+    stmt = _filtered(flt or AuditFilter())
+    with Session(engine) as session:
+        total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+        rows = session.exec(stmt.order_by(col(AuditEntry.seq).desc()).offset(offset).limit(limit)).all()
+    return list(rows), int(total)
+
+
+def iter_for_export(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> Iterator[AuditEntry]:
+    """All rows matching ``flt`` in chain order, for CSV export (the export itself is audited by the caller)."""
+    require(actor, Action.EXPORT_AUDIT)
+    with Session(engine) as session:
+        yield from session.exec(_filtered(flt or AuditFilter()).order_by(col(AuditEntry.seq)).execution_options(
+            yield_per=1000
+        ))
+
+
+def distinct_actions(engine: Engine) -> list[str]:
+    """Action names present in the log (for a filter select box)."""
+    with Session(engine) as session:
+        return sorted(session.exec(select(AuditEntry.action).distinct()).all())

@@ -1,0 +1,233 @@
+"""Cache tables (SQLModel). Money in integer minor units (fils for KWD), timestamps timezone-aware UTC.
+
+The gateway has no list or search endpoint, so these rows are the dashboard's source for search and charts.
+Gateway data is written only by :mod:`services.ingest` (one idempotent upsert); the raw payload is kept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC (SQLModel's UTCDateTime refuses naive datetimes)."""
+    return datetime.now(UTC)
+
+
+class PaymentStatus(StrEnum):
+    """Our normalised payment status (the gateway's ``result`` word is kept in ``Payment.result``)."""
+
+    PENDING = "pending"  # created, awaiting payment (or an attempt not final yet)
+    PAID = "paid"  # CAPTURED
+    FAILED = "failed"  # NOT CAPTURED, ERROR, FAILED ...
+    CANCELLED = "cancelled"  # CANCELED by the payer
+    EXPIRED = "expired"  # link expired unpaid
+
+
+#: Rank used by the upsert: a payload never moves a payment to a lower rank (paid is terminal).
+STATUS_RANK: dict[str, int] = {"pending": 0, "failed": 1, "cancelled": 1, "expired": 1, "paid": 2}
+FINAL_STATUSES = frozenset({"paid", "failed", "cancelled", "expired"})
+
+
+class Method(StrEnum):
+    """Payment method as the dashboard shows it."""
+
+    KNET = "knet"
+    CARD = "card"
+    AMEX = "amex"
+    APPLE_PAY = "apple_pay"
+    APPLE_PAY_KNET = "apple_pay_knet"
+    GOOGLE_PAY = "google_pay"
+    SAMSUNG_PAY = "samsung_pay"
+
+
+METHOD_FAMILY: dict[str, str] = {
+    "knet": "knet",
+    "card": "card",
+    "amex": "card",
+    "apple_pay": "wallet",
+    "apple_pay_knet": "wallet",
+    "google_pay": "wallet",
+    "samsung_pay": "wallet",
+}
+FAMILIES = ("knet", "card", "wallet")
+
+
+class Payment(SQLModel, table=True):
+    """One payment (a link we created, or a payment learnt from the gateway); keyed by our order id."""
+
+    __table_args__ = (
+        Index("ix_payment_created", "created_at"),
+        Index("ix_payment_status_created", "status", "created_at"),
+        Index("ix_payment_family_created", "method_family", "created_at"),
+        Index("ix_payment_method_created", "method", "created_at"),
+        Index("ix_payment_day_family", "local_day", "method_family", "status"),
+        Index("ix_payment_phone", "customer_phone"),
+        Index("ix_payment_email", "customer_email"),
+        Index("ix_payment_amount", "amount_fils"),
+        Index("ix_payment_creator_created", "created_by", "created_at"),
+        Index("ix_payment_payment_id", "payment_id"),
+        Index("ix_payment_reference", "reference"),
+        Index("ix_payment_upay_order", "upay_order_id"),
+        Index("ix_payment_invoice", "invoice_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(max_length=50, unique=True, description="our merchant order id (order.id)")
+    track_id: str | None = Field(default=None, max_length=64, unique=True, description="gateway track id")
+    upay_order_id: str | None = Field(default=None, max_length=255, description="UPayments order id (refunds)")
+    payment_id: str | None = Field(default=None, max_length=64, description="acquirer payment id")
+    invoice_id: str | None = Field(default=None, max_length=64)
+    session_id: str | None = Field(default=None, max_length=64)
+    reference: str | None = Field(default=None, max_length=255)
+    amount_fils: int = Field(description="amount in minor units of currency (fils for KWD)")
+    currency: str = Field(default="KWD", max_length=3)
+    status: str = Field(default=PaymentStatus.PENDING, max_length=16)
+    result: str | None = Field(default=None, max_length=32, description="gateway result word, e.g. CAPTURED")
+    method: str | None = Field(default=None, max_length=16, description="Method value")
+    method_family: str | None = Field(default=None, max_length=8, description="knet | card | wallet")
+    customer_name: str | None = Field(default=None, max_length=255)
+    customer_phone: str | None = Field(default=None, max_length=20, description="E.164, e.g. +96550000000")
+    customer_email: str | None = Field(default=None, max_length=255)
+    description: str | None = Field(default=None, max_length=500)
+    language: str = Field(default="en", max_length=2)
+    link_url: str | None = Field(default=None, max_length=1000)
+    source: str = Field(default="gateway", max_length=16, description="link | gateway | demo")
+    created_by: str | None = Field(default=None, max_length=255, description="staff e-mail for links")
+    created_at: datetime = Field(default_factory=utcnow, description="UTC")
+    local_day: str = Field(default="", max_length=10, description="created_at's date in Asia/Kuwait")
+    paid_at: datetime | None = Field(default=None, description="UTC")
+    expires_at: datetime | None = Field(default=None, description="UTC")
+    updated_at: datetime = Field(default_factory=utcnow, description="UTC")
+    verified_at: datetime | None = Field(default=None, description="last confirmed by a status look-up, UTC")
+    refunded_fils: int = Field(default=0, description="sum of refunds that reached the gateway (not cancelled)")
+    webhook_received: bool = Field(default=False)
+    raw: str | None = Field(default=None, sa_column=Column(Text), description="last gateway payload, JSON")
+
+
+class PaymentEvent(SQLModel, table=True):
+    """Timeline of a payment: created, shared, opened, redirect, webhook, status change, refund …"""
+
+    __table_args__ = (Index("ix_payment_event_payment", "payment_pk", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_pk: int = Field(foreign_key="payment.id")
+    at: datetime = Field(default_factory=utcnow)
+    kind: str = Field(max_length=32)
+    actor: str | None = Field(default=None, max_length=255)
+    detail: str | None = Field(default=None, sa_column=Column(Text), description="JSON")
+
+
+class RefundState(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    REJECTED = "rejected"
+    SENDING = "sending"  # intent written, gateway call under way (or crashed: reconcile settles it)
+    UNCERTAIN = "uncertain"  # the call's outcome is unknown (timeout): settle from the gateway
+    INITIATED = "initiated"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Refund(SQLModel, table=True):
+    """A refund intent and its outcome; written before the gateway is called."""
+
+    __table_args__ = (
+        Index("ix_refund_payment", "payment_pk"),
+        Index("ix_refund_state", "state"),
+        Index("ix_refund_created", "created_at"),
+        Index("ix_refund_day", "local_day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_pk: int = Field(foreign_key="payment.id")
+    idempotency_key: str = Field(max_length=64, unique=True)
+    amount_fils: int
+    currency: str = Field(default="KWD", max_length=3)
+    reason: str = Field(max_length=32)
+    note: str | None = Field(default=None, max_length=500)
+    state: str = Field(default=RefundState.SENDING, max_length=20)
+    requested_by: str = Field(max_length=255)
+    approved_by: str | None = Field(default=None, max_length=255)
+    decided_at: datetime | None = None
+    gateway_order_id: str | None = Field(default=None, max_length=255, description="create-refund data.orderId")
+    gateway_refund_order_id: str | None = Field(default=None, max_length=64)
+    gateway_refund_arn: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow)
+    local_day: str = Field(default="", max_length=10, description="created_at's date in Asia/Kuwait")
+    sent_at: datetime | None = None
+    refunded_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+    raw: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class WebhookEvent(SQLModel, table=True):
+    """Every webhook delivery (and customer redirect), stored raw before it is processed."""
+
+    __table_args__ = (
+        Index("ix_webhook_received", "received_at"),
+        Index("ix_webhook_track", "track_id"),
+        Index("ix_webhook_order", "order_id"),
+        Index("ix_webhook_dedupe", "dedupe_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow)
+    source: str = Field(default="webhook", max_length=16, description="webhook | redirect")
+    content_type: str | None = Field(default=None, max_length=128)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    dedupe_key: str = Field(max_length=64, description="sha256 of the parsed content")
+    track_id: str | None = Field(default=None, max_length=64)
+    order_id: str | None = Field(default=None, max_length=64, description="merchant order id from the payload")
+    result: str | None = Field(default=None, max_length=32)
+    payment_pk: int | None = Field(default=None, description="matched payment, if any")
+    duplicate: bool = False
+    processed_at: datetime | None = None
+    error: str | None = Field(default=None, max_length=1000)
+
+
+class Staff(SQLModel, table=True):
+    """Who may use the dashboard: a verified e-mail mapped to one role."""
+
+    email: str = Field(primary_key=True, max_length=255, description="lower-case")
+    name: str | None = Field(default=None, max_length=255)
+    role: str = Field(max_length=16, description="admin | finance | sales | viewer")
+    active: bool = True
+    added_by: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only, hash-chained audit log: each row carries the hash of the previous one."""
+
+    __table_args__ = (
+        UniqueConstraint("seq", name="uq_audit_seq"),
+        Index("ix_audit_at", "at"),
+        Index("ix_audit_actor", "actor"),
+        Index("ix_audit_action", "action"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(description="1, 2, 3 … without gaps")
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=255)
+    action: str = Field(max_length=64)
+    target: str | None = Field(default=None, max_length=255)
+    before: str | None = Field(default=None, sa_column=Column(Text), description="JSON")
+    after: str | None = Field(default=None, sa_column=Column(Text), description="JSON")
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class SyncState(SQLModel, table=True):
+    """Small key/value facts about the cache, e.g. when the last sync finished."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=1000)
+    updated_at: datetime = Field(default_factory=utcnow)
