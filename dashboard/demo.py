@@ -1,0 +1,194 @@
+"""``python -m dashboard demo``: sandbox gateway + local OIDC provider + dashboard, wired together, one command.
+
+Nothing to configure: a throw-away data folder, a generated cookie secret, demo users for every role and
+~90 days of demo payments. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from services.db import create_schema, make_engine, sqlite_url
+from services.demo_seed import DEMO_USERS, seed_payments, seed_staff
+from services.timeutil import to_kuwait, utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT_ID = "souq-desk-demo"
+
+
+def _wait_until(url: str, what: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early with code {proc.returncode}; see its log.")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not become ready at {url} within {timeout:.0f} s.")
+
+
+@contextmanager
+def _process(cmd: list[str], log_path: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+@contextmanager
+def _oidc_provider(port: int) -> Iterator[str]:
+    """A local OpenID Connect provider (oidc-provider-mock) whose login page lists the demo users as buttons."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import oidc_provider_mock
+
+    users = [
+        oidc_provider_mock.User(sub=u.email, claims={"email": u.email, "email_verified": True, "name": u.name})
+        for u in DEMO_USERS
+    ]
+    with oidc_provider_mock.run_server_in_thread(port=port, user_claims=users) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+def write_secrets(path: Path, *, app_port: int, oidc_url: str) -> None:
+    """The ``[auth]`` section for the demo: a fresh random cookie secret, the local provider."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "[auth]\n"
+        f'redirect_uri = "http://localhost:{app_port}/oauth2callback"\n'
+        f'cookie_secret = "{secrets.token_urlsafe(32)}"\n'
+        f'client_id = "{CLIENT_ID}"\n'
+        'client_secret = "demo-client-secret"\n'
+        f'server_metadata_url = "{oidc_url}/.well-known/openid-configuration"\n'
+    )
+    path.chmod(0o600)
+
+
+def demo_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
+    """Environment for the dashboard process in demo mode."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOUQ_")}
+    env.update(
+        SOUQ_ENVIRONMENT="demo",
+        SOUQ_GATEWAY_URL=f"http://localhost:{args.sandbox_port}/api/v1/",
+        SOUQ_GATEWAY_TOKEN="jtest123",  # noqa: S106 - the public sandbox token (contract §1.2)
+        SOUQ_DATABASE_URL=sqlite_url(data_dir / "souq.db"),
+        SOUQ_ADMINS="admin@souq.demo",
+        SOUQ_PUBLIC_URL=f"http://localhost:{args.port}",
+        SOUQ_STATUS_RATE_PER_MINUTE=str(args.status_limit),
+        SOUQ_SYNC_INTERVAL_SECONDS=str(args.sync_interval),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    anchor = date.fromisoformat(args.anchor) if args.anchor else to_kuwait(utcnow()).date()
+    env = demo_env(args, data_dir)
+    engine = make_engine(env["SOUQ_DATABASE_URL"])
+    create_schema(engine)
+    seed_staff(engine)
+    added = seed_payments(engine, anchor, count=args.payments)
+    print(f"Demo data: {added} payments added to the dashboard cache ({args.payments} in the demo history).")
+    engine.dispose()
+
+    with ExitStack() as stack:
+        sandbox_cmd = [
+            sys.executable, "-m", "sandbox", "--port", str(args.sandbox_port), "--host", "127.0.0.1",
+            "--db", str(data_dir / "sandbox.db"), "--public-url", f"http://localhost:{args.sandbox_port}",
+            "--demo-anchor", anchor.isoformat(), "--demo-count", str(args.payments),
+            "--status-limit", str(args.status_limit), "--refund-delay", str(args.refund_delay),
+        ]
+        sandbox = stack.enter_context(_process(sandbox_cmd, data_dir / "sandbox.log", env))
+        oidc_url = stack.enter_context(_oidc_provider(args.oidc_port))
+        secrets_path = data_dir / "secrets.toml"
+        write_secrets(secrets_path, app_port=args.port, oidc_url=oidc_url)
+        app_cmd = [
+            sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+            "--server.port", str(args.port), "--server.address", "localhost", "--server.headless", "true",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            "--secrets.files", str(secrets_path),
+        ]
+        app = stack.enter_context(_process(app_cmd, data_dir / "app.log", env))
+        _wait_until(f"http://localhost:{args.sandbox_port}/__sandbox/health", "The sandbox gateway", sandbox)
+        _wait_until(f"http://localhost:{args.port}/_stcore/health", "The dashboard", app)
+        _announce(args, oidc_url, data_dir)
+        if args.ready_file:
+            Path(args.ready_file).write_text(json.dumps({"app": f"http://localhost:{args.port}",
+                                                         "sandbox": f"http://localhost:{args.sandbox_port}",
+                                                         "oidc": oidc_url}))
+        stop = _install_signal_handlers()
+        while not stop["now"]:
+            if app.poll() is not None or sandbox.poll() is not None:
+                print("A demo process stopped unexpectedly; see the logs in", data_dir, file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    print("Demo stopped.")
+    return 0
+
+
+def _install_signal_handlers() -> dict[str, bool]:
+    flag = {"now": False}
+
+    def _stop(_signum: int, _frame: object) -> None:
+        flag["now"] = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    return flag
+
+
+def _announce(args: argparse.Namespace, oidc_url: str, data_dir: Path) -> None:
+    lines = [
+        "",
+        "Souq Desk demo is running — TEST / SANDBOX, no real money.",
+        f"  Dashboard:        http://localhost:{args.port}",
+        f"  Sandbox gateway:  http://localhost:{args.sandbox_port}  (hosted payment page, KNET test card"
+        " 8888880000000001)",
+        f"  Identity provider: {oidc_url}",
+        "  Log in by clicking one of these users on the provider's page:",
+    ]
+    lines += [f"    {u.email:<24} {u.role.value if u.role else 'not on the staff list (no access)'}"
+              for u in DEMO_USERS]
+    lines += [f"  Data and logs: {data_dir}", "Press Ctrl-C to stop.", ""]
+    print("\n".join(lines), flush=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
+    parser.add_argument("--sandbox-port", type=int, default=8600, help="sandbox gateway port (default 8600)")
+    parser.add_argument("--oidc-port", type=int, default=9400, help="identity provider port (default 9400)")
+    parser.add_argument("--data-dir", default=str(ROOT / "data" / "demo"), help="where demo databases live")
+    parser.add_argument("--payments", type=int, default=20_000, help="demo history size (default 20000)")
+    parser.add_argument("--anchor", help="last day of the demo history, YYYY-MM-DD (default: today in Kuwait)")
+    parser.add_argument("--status-limit", type=int, default=30, help="status look-ups per minute")
+    parser.add_argument("--refund-delay", type=int, default=20, help="seconds until a sandbox refund completes")
+    parser.add_argument("--sync-interval", type=int, default=10, help="seconds between background syncs")
+    parser.add_argument("--ready-file", help="write the URLs as JSON here once everything is up (for tests)")

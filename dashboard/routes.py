@@ -1,0 +1,113 @@
+"""HTTP routes served beside the Streamlit UI by ``st.App``: gateway webhook and health check.
+
+Kept off ``/_stcore``; a GET to a POST-only Starlette route would fall through to the Streamlit SPA and answer
+200, so the webhook route accepts every verb and answers 405 itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dashboard.settings import Settings, load_settings
+from services.db import create_schema, make_engine
+from services.webhooks import PayloadTooLarge, receive
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/webhooks/upayments"
+HEALTH_PATH = "/api/health"
+_ALL_VERBS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@cache
+def route_settings() -> Settings:
+    return load_settings()
+
+
+@cache
+def route_engine() -> Engine:
+    engine = make_engine(route_settings().database_url)
+    create_schema(engine)
+    return engine
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Body of {declared} bytes is over the {limit}-byte limit.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Body is over the {limit}-byte limit.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def webhook(request: Request) -> Response:
+    """Store a gateway notification raw and answer fast; verification happens against the gateway."""
+    if request.method != "POST":
+        return JSONResponse({"success": False, "message": "Use POST."}, status_code=405,
+                            headers={"Allow": "POST"})
+    limit = route_settings().webhook_max_bytes
+    try:
+        body = await _read_limited(request, limit)
+        receipt = await run_in_threadpool(
+            receive, route_engine(), body, request.headers.get("content-type"), max_bytes=limit
+        )
+    except PayloadTooLarge as exc:
+        return JSONResponse({"success": False, "message": str(exc)}, status_code=413)
+    await run_in_threadpool(_after_receive, receipt.event_id)
+    return JSONResponse({"success": True, "message": "Success", "data": {"duplicate": receipt.duplicate}})
+
+
+def _after_receive(event_id: int) -> None:
+    """Hand the stored delivery to the processor (verification against the gateway)."""
+    try:
+        from services import sync
+    except ImportError:
+        return
+    handler = getattr(sync, "on_webhook_stored", None)
+    if handler is not None:
+        try:
+            handler(route_engine(), route_settings(), event_id)
+        except Exception:  # the delivery is stored; the inbox page and the next sync pass will retry it
+            log.exception("processing webhook event %s failed", event_id)
+
+
+async def health(_request: Request) -> Response:
+    """Liveness plus a database round trip."""
+    try:
+        await run_in_threadpool(_ping)
+    except Exception as exc:
+        return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503)
+    return JSONResponse({"ok": True})
+
+
+def _ping() -> None:
+    with route_engine().connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def routes() -> list[BaseRoute]:
+    """Every custom route of the app (also used by in-process tests)."""
+    extra: list[BaseRoute] = []
+    try:
+        from dashboard import customer_pages
+    except ImportError:
+        pass
+    else:
+        extra = customer_pages.routes()
+    return [
+        Route(WEBHOOK_PATH, webhook, methods=_ALL_VERBS),
+        Route(HEALTH_PATH, health, methods=["GET"]),
+        *extra,
+    ]

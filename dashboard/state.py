@@ -1,0 +1,72 @@
+"""Cached resources for pages: settings, engine, gateway client, and the acting staff member.
+
+The only module (with the entry script) that knows both ``streamlit`` and ``services``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from dashboard.settings import Settings, load_settings
+from services.db import create_schema, make_engine
+from services.gateway import UPaymentsClient
+from services.permissions import Actor
+from services.staff import bootstrap_admins, resolve_actor
+
+log = logging.getLogger(__name__)
+
+
+@st.cache_resource(show_spinner=False)
+def _settings() -> Settings:
+    return load_settings()
+
+
+def settings() -> Settings:
+    """The app's settings (read once per process)."""
+    return _settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str, admins: tuple[str, ...]) -> Engine:
+    engine = make_engine(url)
+    create_schema(engine)
+    bootstrap_admins(engine, list(admins))
+    return engine
+
+
+def engine() -> Engine:
+    """The database engine (one per process, shared by all sessions)."""
+    cfg = settings()
+    return _engine(cfg.database_url, tuple(cfg.admins))
+
+
+@st.cache_resource(show_spinner=False)
+def _gateway(url: str, timeout: float, rate: int) -> UPaymentsClient:
+    return UPaymentsClient(url, settings().gateway_token, timeout=timeout, status_rate_per_minute=rate)
+
+
+def gateway() -> UPaymentsClient:
+    """The UPayments client (one per process: its rate limiter is shared by every session)."""
+    cfg = settings()
+    return _gateway(cfg.gateway_url, cfg.gateway_timeout_seconds, cfg.status_rate_per_minute)
+
+
+def actor() -> Actor:
+    """The logged-in staff member; stops the page with a polite message when there is none."""
+    found = current_actor()
+    if found is None:
+        st.warning("You need to be logged in with a staff account to see this page.")
+        st.stop()
+    return found  # type: ignore[return-value]  # st.stop() never returns
+
+
+def current_actor() -> Actor | None:
+    """The staff member for the verified login, re-read from the database on every rerun (not the cookie)."""
+    if not st.user.get("is_logged_in", False):
+        return None
+    email = st.user.get("email")
+    name = st.user.get("name")
+    return resolve_actor(engine(), str(email) if email else None, str(name) if name else None)

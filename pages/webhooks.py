@@ -1,0 +1,11 @@
+"""Webhook inbox (placeholder until its feature lands)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import state
+
+state.actor()
+st.title("Webhook inbox")
+st.info("This page is being built.")
