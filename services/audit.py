@@ -55,7 +55,8 @@ def record(
     last = session.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)).first()
     seq = (last.seq + 1) if last else 1
     prev_hash = last.hash if last else GENESIS_HASH
-    at = utcnow().replace(microsecond=utcnow().microsecond // 1000 * 1000)
+    now = utcnow()
+    at = now.replace(microsecond=now.microsecond // 1000 * 1000)  # survives every database's precision
     before_json, after_json = _canonical(before), _canonical(after)
     entry = AuditEntry(
         seq=seq,

@@ -1,0 +1,59 @@
+"""Log in through the local OIDC provider as each role, see exactly that role's pages, log out; strangers get no access."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from dashboard.navigation import PAGES
+from services.permissions import MATRIX, Role
+from tests.e2e.conftest import DemoStack, login, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+ROLE_USERS = {
+    Role.ADMIN: "admin@souq.demo",
+    Role.FINANCE: "finance@souq.demo",
+    Role.SALES: "sales@souq.demo",
+    Role.VIEWER: "viewer@souq.demo",
+}
+
+
+@pytest.mark.parametrize("role", list(ROLE_USERS), ids=[r.value for r in ROLE_USERS])
+def test_each_role_sees_exactly_its_pages(page: Page, demo_stack: DemoStack, role: Role) -> None:
+    login(page, demo_stack, ROLE_USERS[role])
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar).to_contain_text(ROLE_USERS[role])
+    expect(sidebar).to_contain_text(f"Role: {role.value}")
+    expect(page.get_by_test_id("test-ribbon").first).to_contain_text("no real money")
+    nav = page.get_by_test_id("stSidebarNav")
+    for spec in PAGES:
+        link = nav.get_by_role("link", name=spec.title, exact=True)
+        if spec.needs in MATRIX[role]:
+            expect(link).to_have_count(1)
+        else:
+            expect(link).to_have_count(0)
+    page.screenshot(path=str(demo_stack.data_dir / f"nav-{role.value}.png"), full_page=True)
+
+
+def test_page_outside_role_is_not_reachable_by_url(page: Page, demo_stack: DemoStack) -> None:
+    login(page, demo_stack, ROLE_USERS[Role.SALES])
+    page.goto(f"{demo_stack.app}/audit")
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Audit log")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Payment links")).to_be_visible()
+
+
+def test_stranger_gets_no_access_page(page: Page, demo_stack: DemoStack) -> None:
+    login(page, demo_stack, "stranger@example.com")
+    expect(page.get_by_role("heading", name="No access yet")).to_be_visible()
+    expect(page.get_by_text("ask your admin", exact=False)).to_be_visible()
+    expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+
+
+def test_logout(page: Page, demo_stack: DemoStack) -> None:
+    login(page, demo_stack, ROLE_USERS[Role.VIEWER])
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="End session").click()
+    expect(page.get_by_role("button", name="Log in with your company account")).to_be_visible(timeout=30_000)
+    assert "_streamlit_user" not in {c["name"] for c in page.context.cookies()}

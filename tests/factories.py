@@ -1,0 +1,49 @@
+"""Test builders: real SQLite files, real rows (style.md §12)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from services.db import create_schema, make_engine, session_scope, sqlite_url
+from services.models import METHOD_FAMILY, Payment, Staff
+from services.permissions import Actor, Role
+from services.timeutil import local_day, utcnow
+
+_counter = itertools.count(1)
+
+
+def make_db(tmp_path: Path, name: str = "souq.db") -> Engine:
+    engine = make_engine(sqlite_url(tmp_path / name))
+    create_schema(engine)
+    return engine
+
+
+def make_staff(engine: Engine, role: Role | str, email: str | None = None, name: str | None = None) -> Actor:
+    role = Role(role)
+    email = email or f"{role.value}{next(_counter)}@shop.test"
+    with session_scope(engine) as session:
+        session.add(Staff(email=email, role=role, name=name))
+    return Actor(email=email, role=role, name=name)
+
+
+def make_payment(engine: Engine, *, amount_fils: int = 1500, method: str | None = "knet", status: str = "paid",
+                 created_at: datetime | None = None, **fields: object) -> Payment:
+    at = created_at or utcnow()
+    n = next(_counter)
+    payment = Payment(
+        order_id=str(fields.pop("order_id", f"ORD-{n:06d}")),
+        amount_fils=amount_fils,
+        status=status,
+        method=method,
+        method_family=METHOD_FAMILY.get(method or ""),
+        created_at=at,
+        local_day=local_day(at),
+        **fields,  # type: ignore[arg-type]
+    )
+    with session_scope(engine) as session:
+        session.add(payment)
+    return payment
