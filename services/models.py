@@ -96,6 +96,10 @@ class Payment(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=500)
     language: str = Field(default="en", max_length=2)
     link_url: str | None = Field(default=None, max_length=1000)
+    link_state: str | None = Field(
+        default=None, max_length=16, description="links only: creating | active | uncertain | rejected"
+    )
+    notification_type: str | None = Field(default=None, max_length=5, description="links: email|sms|link|all")
     source: str = Field(default="gateway", max_length=16, description="link | gateway | demo")
     created_by: str | None = Field(default=None, max_length=255, description="staff e-mail for links")
     created_at: datetime = Field(default_factory=utcnow, description="UTC")
