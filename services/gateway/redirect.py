@@ -1,0 +1,117 @@
+"""Parse what the gateway appends to the return/cancel URL and posts to the webhook (contract §9, §10).
+
+The result is informational only: bind it to a payment by asking ``payments.status`` (§16 A24).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .models import RedirectParams
+from .vocab import method_from, normalise_result
+
+#: Parameters the gateway appends (§9.2), plus the simulator's ``payment_method`` src word.
+GATEWAY_KEYS = frozenset(
+    {
+        "payment_id", "result", "post_date", "tran_id", "ref", "track_id", "auth", "order_id",
+        "requested_order_id", "refund_order_id", "payment_type", "invoice_id", "transaction_date",
+        "receipt_id", "upay_order_id", "trn_udf", "payment_method", "merchant_requested_order_id",
+    }
+)
+#: Legacy V1 spellings (§15) of the same parameters.
+_LEGACY = {
+    "PaymentID": "payment_id", "Result": "result", "PostDate": "post_date", "TranID": "tran_id",
+    "Ref": "ref", "TrackID": "track_id", "Auth": "auth", "OrderID": "order_id",
+}
+# §9.3: the gateway appends "?payment_id=…" even when the merchant URL already has a query, so a raw "?"
+# followed by one of its own keys starts the gateway's part of the query.
+_KEY_ALTERNATION = "|".join(sorted(GATEWAY_KEYS | set(_LEGACY), key=len, reverse=True))
+_QUIRK = re.compile(rf"\?(?=(?:{_KEY_ALTERNATION})=)")
+#: Largest webhook body we read.
+MAX_NOTIFICATION_BYTES = 64 * 1024
+
+
+def parse_redirect(url_or_query: str) -> RedirectParams:
+    """Parse a full return URL, or just its query string (with or without the leading ``?``)."""
+    return _from_pairs(parse_qsl(_query_of(url_or_query), keep_blank_values=True))
+
+
+def parse_notification(body: bytes, content_type: str | None) -> RedirectParams:
+    """Parse a webhook body: form-encoded (§16 A9, what the plugins read) or JSON. ValueError if unreadable."""
+    if len(body) > MAX_NOTIFICATION_BYTES:
+        raise ValueError(f"Notification body is larger than {MAX_NOTIFICATION_BYTES} bytes.")
+    text = body.decode("utf-8", errors="replace")
+    is_json = "json" in (content_type or "").lower() or text.lstrip().startswith("{")
+    if not is_json:
+        return _from_pairs(parse_qsl(_query_of(text), keep_blank_values=True))
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise ValueError("Notification body is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise ValueError("Notification JSON is not an object.")
+    if isinstance(payload.get("data"), dict) and not GATEWAY_KEYS & payload.keys():
+        payload = payload["data"]
+    pairs = [(str(k), s) for k, v in payload.items() if (s := _scalar(v)) is not None]
+    return _from_pairs(pairs, raw=dict(payload))
+
+
+def _scalar(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, int | float | str):
+        return str(value)
+    return None
+
+
+def _query_of(text: str) -> str:
+    s = text.strip().split("#", 1)[0]
+    if s.startswith("?"):
+        s = s[1:]
+    elif "?" in s:
+        head, tail = s.split("?", 1)
+        # A query string with the quirk has "=" before its first "?"; a URL's path does not.
+        if "://" in head or "=" not in head:
+            s = tail
+    elif "://" in s or "=" not in s:
+        return ""
+    return _QUIRK.sub("&", s)
+
+
+def _from_pairs(pairs: list[tuple[str, str]], raw: dict[str, Any] | None = None) -> RedirectParams:
+    merged: dict[str, str] = {}
+    merchant: dict[str, str] = {}
+    for key, value in pairs:
+        name = _LEGACY.get(key, key)
+        if name in GATEWAY_KEYS:
+            merged[name] = value  # the gateway appends after the merchant's params: last one wins
+        else:
+            merchant.setdefault(key, value)
+            merged.setdefault(key, value)
+
+    def get(*names: str) -> str | None:
+        return next((merged[n].strip() for n in names if merged.get(n, "").strip()), None)
+
+    return RedirectParams(
+        merchant_order_id=get("requested_order_id", "order_id", "merchant_requested_order_id"),
+        upay_order_id=get("refund_order_id", "receipt_id", "upay_order_id"),
+        track_id=get("track_id"),
+        payment_id=get("payment_id"),
+        result=normalise_result(get("result")),
+        payment_type=get("payment_type"),
+        method=method_from(get("payment_method"), get("payment_type")),
+        invoice_id=get("invoice_id"),
+        transaction_at=get("transaction_date"),
+        tran_id=get("tran_id"),
+        ref=get("ref"),
+        auth=get("auth"),
+        post_date=get("post_date"),
+        trn_udf=get("trn_udf"),
+        merchant_params=merchant,
+        raw=raw if raw is not None else merged,
+    )
