@@ -26,6 +26,8 @@ MAX_MAJOR_UNITS = Decimal("1000000")
 _ARABIC_INDIC = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _ARABIC_SEPARATORS = str.maketrans({"٫": ".", "٬": ",", "،": ","})
 _PLAIN_NUMBER = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
+# Commas only as thousands separators: "1,234.5" yes; "12,5" (a decimal comma) is refused, never read as 125.
+_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 _SYMBOLS_AR = {"KWD": "د.ك", "BHD": "د.ب", "OMR": "ر.ع", "SAR": "ر.س", "QAR": "ر.ق", "AED": "د.إ"}
 
 
@@ -58,7 +60,10 @@ def parse_amount(text: str | Decimal | int, currency: str = "KWD", *, allow_zero
         cleaned = cleaned.replace(" ", "").replace("\u00a0", "")
         for suffix in (currency.upper(), currency.lower(), _SYMBOLS_AR.get(currency.upper(), "\x00")):
             cleaned = cleaned.removesuffix(suffix).removeprefix(suffix)
-        cleaned = cleaned.replace(",", "")
+        if "," in cleaned:
+            if not _GROUPED.match(cleaned):
+                raise InvalidAmount(f"{text!r} is not an amount: use a point for decimals, e.g. 12.500.")
+            cleaned = cleaned.replace(",", "")
         if not cleaned:
             raise InvalidAmount("Enter an amount.")
         if not _PLAIN_NUMBER.match(cleaned):
