@@ -1,0 +1,179 @@
+"""Settling uncertain refund intents and tracking initiated refunds, both from ``check-refund``.
+
+check-refund lists one element per refund raised on a payment but carries no amount (contract §12.3), so an
+unconfirmed intent can only be identified by elimination: elements whose ids match a refund we know are ours;
+what is left is the intent. Because at most ONE refund per payment is ever in flight (the intent transaction
+refuses a second one), one element left over means the intent reached the gateway, none means it did not.
+More than one left over means refunds were made outside the dashboard; such an intent stays ``uncertain`` and
+the log says so (a person must look at the UPayments merchant portal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services import audit
+from services.db import session_scope
+from services.gateway import RefundStatusItem, UPaymentsClient
+from services.gateway import errors as gw
+from services.models import Payment, Refund, RefundState
+from services.refund_core import SYSTEM, lock_payment, log, recompute_refunded, snapshot, target
+from services.timeutil import as_utc, utcnow
+
+#: A ``sending`` intent older than this is taken to be orphaned by a crash (the client times out long before).
+SENDING_STALE_AFTER = timedelta(minutes=2)
+#: "Not at the gateway" becomes final only after this long, in case a slow gateway records the refund late.
+ABSENT_GRACE = timedelta(seconds=30)
+#: Most payments one tracking pass asks about (check-refund is one call per payment).
+REFRESH_BATCH = 50
+
+
+def _matches(item: RefundStatusItem, refund: Refund, upay_order_id: str | None) -> bool:
+    if item.refund_order_id and item.refund_order_id == refund.gateway_refund_order_id:
+        return True
+    # An element's order_id is the refund's own order id; ignore it if a gateway echoes the payment's id instead.
+    return bool(item.order_id and item.order_id != upay_order_id and item.order_id == refund.gateway_order_id)
+
+
+def _unmatched(items: Sequence[RefundStatusItem], known: Sequence[Refund], upay_order_id: str | None
+               ) -> list[RefundStatusItem]:
+    return [item for item in items if not any(_matches(item, r, upay_order_id) for r in known)]
+
+
+def _candidates(session: Session, payment_pk: int | None, stale_before: datetime) -> list[int]:
+    stmt = select(Refund.payment_pk).where(
+        (col(Refund.state) == RefundState.UNCERTAIN)
+        | ((col(Refund.state) == RefundState.SENDING) & (col(Refund.updated_at) <= stale_before))
+    )
+    if payment_pk is not None:
+        stmt = stmt.where(col(Refund.payment_pk) == payment_pk)
+    return sorted(set(session.exec(stmt.distinct()).all()))
+
+
+def settle_uncertain(
+    engine: Engine,
+    client: UPaymentsClient,
+    *,
+    payment_pk: int | None = None,
+    sending_stale_after: timedelta = SENDING_STALE_AFTER,
+    absent_grace: timedelta = ABSENT_GRACE,
+) -> int:
+    """Settle intents left ``uncertain`` (or ``sending`` after a crash) from the gateway; returns how many settled."""
+    now = utcnow()
+    with Session(engine) as session:
+        payments = _candidates(session, payment_pk, now - sending_stale_after)
+    settled = 0
+    for pk in payments:
+        try:
+            settled += _settle_payment(engine, client, pk, now - sending_stale_after, now - absent_grace)
+        except gw.GatewayError as exc:
+            log.warning("could not settle refunds of payment #%s: %s", pk, exc)
+    return settled
+
+
+def _settle_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, stale_before: datetime,
+                    absent_before: datetime) -> int:
+    with Session(engine) as session:
+        payment = session.get(Payment, payment_pk)
+    if payment is None or not payment.upay_order_id:
+        log.warning("payment #%s has an uncertain refund but no gateway order id to check", payment_pk)
+        return 0
+    items = client.refunds.check(order_id=payment.upay_order_id)
+    with session_scope(engine) as session:
+        payment = lock_payment(session, payment_pk)
+        refunds = list(session.exec(select(Refund).where(col(Refund.payment_pk) == payment_pk)).all())
+        open_ = [r for r in refunds if r.state == RefundState.UNCERTAIN
+                 or (r.state == RefundState.SENDING and as_utc(r.updated_at) <= stale_before)]
+        if not open_:
+            return 0
+        if len(open_) > 1:
+            log.error("payment %s has %d refunds in flight; cannot tell them apart — settle by hand",
+                      payment.order_id, len(open_))
+            return 0
+        intent = open_[0]
+        known = [r for r in refunds if r.gateway_order_id or r.gateway_refund_order_id]
+        extra = _unmatched(items, known, payment.upay_order_id)
+        before = snapshot(intent, payment)
+        now = utcnow()
+        if len(extra) == 1:
+            found = extra[0]
+            intent.state = RefundState.REFUNDED if found.is_refunded else RefundState.INITIATED
+            intent.gateway_order_id = found.order_id if found.order_id != payment.upay_order_id else None
+            intent.gateway_refund_order_id = found.refund_order_id
+            intent.sent_at = intent.sent_at or now
+            intent.refunded_at = found.refunded_at if found.is_refunded else None
+            intent.error = None
+            outcome = "the gateway has it"
+        elif not extra:
+            if as_utc(intent.updated_at) > absent_before:
+                return 0  # too early to conclude the gateway never got it
+            intent.state = RefundState.FAILED
+            intent.error = "The refund never reached UPayments (nothing was refunded); you can request it again."
+            outcome = "not at the gateway"
+        else:
+            log.error("payment %s: the gateway lists %d refunds we don't know; refund #%s stays uncertain — check "
+                      "the UPayments merchant portal", payment.order_id, len(extra), intent.id)
+            intent.error = (f"UPayments lists {len(extra)} refunds on this payment that the dashboard did not "
+                            "make, so this one cannot be confirmed automatically; check the UPayments portal.")
+            session.add(intent)
+            return 0
+        intent.updated_at = now
+        session.add(intent)
+        session.flush()
+        recompute_refunded(session, payment)
+        audit.record(session, actor=SYSTEM, action="refund_settled", target=target(intent, payment),
+                     before=before, after=snapshot(intent, payment) | {"outcome": outcome})
+    log.info("refund %s settled: %s → %s", intent.id, outcome, intent.state)
+    return 1
+
+
+def refresh_refunds(engine: Engine, client: UPaymentsClient, *, payment_pk: int | None = None) -> int:
+    """Track refunds: settle uncertain ones, then mark initiated ones refunded per check-refund; returns changes."""
+    changed = settle_uncertain(engine, client, payment_pk=payment_pk)
+    with Session(engine) as session:
+        stmt = select(Refund.payment_pk).where(col(Refund.state) == RefundState.INITIATED)
+        if payment_pk is not None:
+            stmt = stmt.where(col(Refund.payment_pk) == payment_pk)
+        stmt = stmt.group_by(col(Refund.payment_pk)).order_by(col(Refund.payment_pk).desc())
+        pks = list(session.exec(stmt.limit(REFRESH_BATCH)).all())
+    for pk in pks:
+        try:
+            changed += _track_payment(engine, client, pk)
+        except gw.GatewayError as exc:
+            log.warning("could not check refunds of payment #%s: %s", pk, exc)
+    return changed
+
+
+def _track_payment(engine: Engine, client: UPaymentsClient, payment_pk: int) -> int:
+    with Session(engine) as session:
+        payment = session.get(Payment, payment_pk)
+    if payment is None or not payment.upay_order_id:
+        return 0
+    items = client.refunds.check(order_id=payment.upay_order_id)
+    done = [item for item in items if item.is_refunded]
+    if not done:
+        return 0
+    changed = 0
+    with session_scope(engine) as session:
+        payment = lock_payment(session, payment_pk)
+        initiated = session.exec(select(Refund).where(col(Refund.payment_pk) == payment_pk,
+                                                      col(Refund.state) == RefundState.INITIATED)).all()
+        for refund in initiated:
+            item = next((i for i in done if _matches(i, refund, payment.upay_order_id)), None)
+            if item is None:
+                continue
+            before = snapshot(refund, payment)
+            refund.state, refund.updated_at = RefundState.REFUNDED, utcnow()
+            refund.refunded_at = item.refunded_at or refund.updated_at
+            session.add(refund)
+            audit.record(session, actor=SYSTEM, action="refund_completed", target=target(refund, payment),
+                         before=before, after=snapshot(refund, payment))
+            changed += 1
+        if changed:
+            session.flush()
+            recompute_refunded(session, payment)
+    return changed

@@ -1,0 +1,452 @@
+"""Refunds: request (with approval above a threshold), approve, reject, cancel — each exactly once.
+
+Flow of one refund: the intent row is written (``sending``, or ``pending_approval`` above the threshold) in the
+transaction that checks the refundable amount; then ``create-refund`` is called with our idempotency key as the
+``reference``; then the outcome is recorded (``initiated`` with the gateway's ids, ``failed`` with one sentence,
+or ``uncertain`` when the call may have reached the gateway). Uncertain intents are settled by
+:func:`services.refund_reconcile.settle_uncertain` from check-refund, never by sending again. See
+:mod:`services.refund_core` for the one-in-flight rule that makes settling unambiguous.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from services import audit
+from services.db import session_scope
+from services.gateway import UPaymentsClient, is_uncertain
+from services.gateway import errors as gw
+from services.models import Payment, PaymentStatus, Refund, RefundState
+from services.money import format_money
+from services.permissions import Action, Actor, require
+from services.refund_core import (
+    COMMITTED,
+    CRASH_AFTER_GATEWAY,
+    CRASH_AFTER_INTENT,
+    IN_FLIGHT,
+    MAX_KEY,
+    MAX_NOTE,
+    REASONS,
+    RESERVED,
+    SYSTEM,
+    ApprovalError,
+    NotRefundable,
+    OverRefund,
+    RefundError,
+    RefundInFlight,
+    crash_point,
+    expected_arrival,
+    lock_payment,
+    log,
+    recompute_refunded,
+    snapshot,
+    sum_of,
+    tally,
+    target,
+)
+from services.refund_queries import RefundFilter, RefundRow, export_refunds_csv, find_payments, list_refunds
+from services.refund_reconcile import refresh_refunds, settle_uncertain
+from services.timeutil import local_day, utcnow
+
+__all__ = [
+    "REASONS",
+    "ApprovalError",
+    "NotRefundable",
+    "OverRefund",
+    "RefundError",
+    "RefundFilter",
+    "RefundInFlight",
+    "RefundRow",
+    "RefundSummary",
+    "approve_refund",
+    "cancel_refund",
+    "expected_arrival",
+    "export_refunds_csv",
+    "find_payments",
+    "get_refund",
+    "list_refunds",
+    "refresh_refunds",
+    "refund_summary",
+    "reject_refund",
+    "request_refund",
+    "settle_uncertain",
+]
+
+_STATUS_WORDS = {
+    PaymentStatus.PENDING: "is still awaiting payment",
+    PaymentStatus.FAILED: "failed",
+    PaymentStatus.CANCELLED: "was cancelled by the payer",
+    PaymentStatus.EXPIRED: "expired unpaid",
+}
+
+
+@dataclass(frozen=True)
+class RefundSummary:
+    """How much of a payment can still be refunded, and why not when it can't."""
+
+    payment_pk: int
+    order_id: str
+    captured_fils: int
+    refunded_fils: int
+    """Committed at the gateway (initiated or refunded)."""
+    pending_fils: int
+    """Reserved: awaiting approval, being sent, or outcome being settled."""
+    refundable_fils: int
+    currency: str
+    method: str | None
+    customer_name: str | None
+    can_refund: bool
+    reason_not: str | None
+    in_flight: bool
+
+
+def _summarise(session: Session, payment: Payment) -> RefundSummary:
+    counts = tally(session, payment.id or 0)
+    refunded = sum_of(counts, COMMITTED)
+    pending = sum_of(counts, RESERVED)
+    in_flight = sum(counts.get(s.value, (0, 0))[1] for s in IN_FLIGHT) > 0
+    captured = payment.amount_fils if payment.status == PaymentStatus.PAID else 0
+    refundable = max(0, captured - refunded - pending)
+    reason: str | None = None
+    if payment.status != PaymentStatus.PAID:
+        word = _STATUS_WORDS.get(PaymentStatus(payment.status), f"is {payment.status}")
+        reason = f"Payment {payment.order_id} {word}; only paid payments can be refunded."
+    elif not payment.upay_order_id:
+        reason = (f"The gateway's order id of payment {payment.order_id} is not known yet; re-sync the payment "
+                  "from the transactions page before refunding.")
+    elif in_flight:
+        reason = ("A refund on this payment is being sent or its outcome is being checked; click "
+                  "“Refresh statuses” and try again when it has settled.")
+    elif refundable == 0 and pending:
+        reason = "The rest of this payment is reserved by refunds awaiting approval."
+    elif refundable == 0:
+        reason = "This payment has already been refunded in full."
+    return RefundSummary(
+        payment_pk=payment.id or 0, order_id=payment.order_id, captured_fils=captured, refunded_fils=refunded,
+        pending_fils=pending, refundable_fils=refundable, currency=payment.currency, method=payment.method,
+        customer_name=payment.customer_name, can_refund=reason is None, reason_not=reason, in_flight=in_flight,
+    )
+
+
+def refund_summary(engine: Engine, *, payment_pk: int, actor: Actor | None = None) -> RefundSummary:
+    """Captured / refunded / pending / refundable amounts of a payment (checks VIEW_REFUNDS when given an actor)."""
+    if actor is not None:
+        require(actor, Action.VIEW_REFUNDS)
+    with Session(engine) as session:
+        payment = session.get(Payment, payment_pk)
+        if payment is None:
+            raise NotRefundable(f"Payment #{payment_pk} was not found.")
+        return _summarise(session, payment)
+
+
+def get_refund(engine: Engine, actor: Actor, *, refund_id: int) -> Refund:
+    """One refund by id (VIEW_REFUNDS)."""
+    require(actor, Action.VIEW_REFUNDS)
+    with Session(engine) as session:
+        refund = session.get(Refund, refund_id)
+    if refund is None:
+        raise RefundError(f"Refund #{refund_id} was not found.")
+    return refund
+
+
+def _validate(amount_fils: int, reason: str, note: str | None, idempotency_key: str) -> str | None:
+    if isinstance(amount_fils, bool) or not isinstance(amount_fils, int) or amount_fils <= 0:
+        raise RefundError("The refund amount must be more than zero.")
+    if reason not in REASONS:
+        raise RefundError(f"Unknown refund reason {reason!r}; choose one of: {', '.join(REASONS)}.")
+    cleaned = (note or "").strip() or None
+    if reason == "other" and not cleaned:
+        raise RefundError("Please write a note saying why when the reason is “Other”.")
+    if cleaned and len(cleaned) > MAX_NOTE:
+        raise RefundError(f"The note is too long ({len(cleaned)} characters; at most {MAX_NOTE}).")
+    if not idempotency_key or len(idempotency_key) > MAX_KEY:
+        raise RefundError("The refund form lost its request key; reload the page and try again.")
+    return cleaned
+
+
+def _existing(session: Session, key: str, payment_pk: int, amount_fils: int) -> Refund | None:
+    found = session.exec(select(Refund).where(col(Refund.idempotency_key) == key)).first()
+    if found is not None and (found.payment_pk != payment_pk or found.amount_fils != amount_fils):
+        raise RefundError("This refund form was already submitted with other details; reload the page to start "
+                          "a new refund.")
+    return found
+
+
+def request_refund(
+    engine: Engine,
+    client: UPaymentsClient,
+    actor: Actor,
+    *,
+    payment_pk: int,
+    amount_fils: int,
+    reason: str,
+    note: str | None = None,
+    idempotency_key: str,
+    threshold_fils: int,
+) -> Refund:
+    """Refund ``amount_fils`` of a paid payment once; above ``threshold_fils`` it waits for another person's approval.
+
+    A rerun or double click with the same ``idempotency_key`` returns the existing refund and calls nothing.
+    """
+    require(actor, Action.REQUEST_REFUND)
+    cleaned_note = _validate(amount_fils, reason, note, idempotency_key)
+    with Session(engine) as session:
+        found = _existing(session, idempotency_key, payment_pk, amount_fils)
+    if found is not None:
+        return found
+    if _has_uncertain(engine, payment_pk):
+        settle_uncertain(engine, client, payment_pk=payment_pk)  # settle BEFORE anything is sent again
+    try:
+        refund = _write_intent(engine, actor, payment_pk, amount_fils, reason, cleaned_note, idempotency_key,
+                               threshold_fils)
+    except IntegrityError:  # same key inserted concurrently (PostgreSQL); the other request owns it
+        with Session(engine) as session:
+            found = _existing(session, idempotency_key, payment_pk, amount_fils)
+        if found is None:
+            raise
+        return found
+    if refund.state != RefundState.SENDING:
+        return refund
+    return _send(engine, client, refund.id or 0)
+
+
+def _has_uncertain(engine: Engine, payment_pk: int) -> bool:
+    with Session(engine) as session:
+        return session.exec(select(Refund.id).where(col(Refund.payment_pk) == payment_pk,
+                                                    col(Refund.state) == RefundState.UNCERTAIN)).first() is not None
+
+
+def _write_intent(
+    engine: Engine, actor: Actor, payment_pk: int, amount_fils: int, reason: str, note: str | None, key: str,
+    threshold_fils: int,
+) -> Refund:
+    with session_scope(engine) as session:
+        payment = lock_payment(session, payment_pk)
+        found = _existing(session, key, payment_pk, amount_fils)  # re-read under the lock: a racing twin
+        if found is not None:
+            return found
+        summary = _summarise(session, payment)
+        if summary.in_flight:
+            raise RefundInFlight(summary.reason_not or "Another refund on this payment is being sent.")
+        if not summary.can_refund:
+            raise NotRefundable(summary.reason_not or "This payment cannot be refunded.")
+        if amount_fils > summary.refundable_fils:
+            raise OverRefund(
+                f"{format_money(amount_fils, payment.currency)} is more than the "
+                f"{format_money(summary.refundable_fils, payment.currency)} still refundable on payment "
+                f"{payment.order_id}; nothing was sent."
+            )
+        now = utcnow()
+        needs_approval = amount_fils > threshold_fils
+        refund = Refund(
+            payment_pk=payment_pk, idempotency_key=key, amount_fils=amount_fils, currency=payment.currency,
+            reason=reason, note=note, requested_by=actor.email, created_at=now, local_day=local_day(now),
+            updated_at=now, state=RefundState.PENDING_APPROVAL if needs_approval else RefundState.SENDING,
+        )
+        session.add(refund)
+        session.flush()
+        audit.record(session, actor=actor.email, action="refund_requested", target=target(refund, payment),
+                     before={"refundable_fils": summary.refundable_fils, "refunded_fils": summary.refunded_fils},
+                     after=snapshot(refund, payment) | {"needs_approval": needs_approval,
+                                                         "threshold_fils": threshold_fils})
+    log.info("refund %s intent %s on %s: %s fils", refund.id, refund.state, payment.order_id, amount_fils)
+    return refund
+
+
+def _mobile(phone: str | None) -> str | None:
+    """customerMobileNumber allows 10 characters: Kuwaiti numbers go without the +965 prefix."""
+    digits = re.sub(r"\D", "", phone or "")
+    if digits.startswith("965") and len(digits) == 11:
+        digits = digits[3:]
+    return digits if 0 < len(digits) <= 10 else None
+
+
+def _send(engine: Engine, client: UPaymentsClient, refund_id: int) -> Refund:
+    """Call create-refund for an intent in ``sending`` and record the outcome."""
+    with Session(engine) as session:
+        refund = session.get(Refund, refund_id)
+        payment = session.get(Payment, refund.payment_pk) if refund else None
+    if refund is None or payment is None or refund.state != RefundState.SENDING:
+        raise RefundError(f"Refund #{refund_id} is not ready to be sent.")
+    crash_point(CRASH_AFTER_INTENT)
+    try:
+        created = client.refunds.create(
+            order_id=payment.upay_order_id or "", amount_fils=refund.amount_fils, currency=refund.currency,
+            reference=refund.idempotency_key, customer_name=payment.customer_name,
+            customer_email=payment.customer_email, customer_mobile=_mobile(payment.customer_phone),
+        )
+    except gw.GatewayError as exc:
+        if is_uncertain(exc):
+            log.warning("refund %s outcome uncertain: %s", refund_id, exc)
+            return _record(engine, refund_id, RefundState.UNCERTAIN, "refund_uncertain",
+                           error=f"The gateway's answer was lost ({type(exc).__name__}); the refund is being "
+                                 "checked with UPayments and will not be sent twice.")
+        log.info("refund %s refused by the gateway: %s", refund_id, exc)
+        return _record(engine, refund_id, RefundState.FAILED, "refund_failed", error=_refusal_sentence(exc))
+    except Exception:
+        _record(engine, refund_id, RefundState.UNCERTAIN, "refund_uncertain",
+                error="The refund call broke off unexpectedly; it is being checked with UPayments.")
+        raise
+    crash_point(CRASH_AFTER_GATEWAY)
+    return _record(engine, refund_id, RefundState.INITIATED, "refund_sent", gateway_order_id=created.order_id,
+                   refund_order_id=created.refund_order_id, refund_arn=created.refund_arn)
+
+
+def _refusal_sentence(exc: gw.GatewayError) -> str:
+    if isinstance(exc, gw.BusinessRefusal):
+        text = exc.message.rstrip(".")
+        if "balance" in text.lower():
+            return (f"UPayments refused the refund: {text}. Top up your UPayments balance (top-ups are used for "
+                    "refunds) and try again; nothing was refunded.")
+        return f"UPayments refused the refund: {text}; nothing was refunded."
+    if isinstance(exc, gw.GatewayConnectionError):
+        return "The payment gateway could not be reached, so nothing was sent; try again in a minute."
+    if isinstance(exc, gw.RateLimited):
+        return "The payment gateway asked us to slow down, so nothing was sent; try again in a minute."
+    if isinstance(exc, gw.AuthenticationError):
+        return "The payment gateway refused our API key, so nothing was refunded; an admin must check the token."
+    return f"The payment gateway refused the refund ({exc}); nothing was refunded."
+
+
+def _record(
+    engine: Engine, refund_id: int, state: RefundState, action: str, *, error: str | None = None,
+    gateway_order_id: str | None = None, refund_order_id: str | None = None, refund_arn: str | None = None,
+) -> Refund:
+    """Write the outcome of a create-refund call, with the audit row, in one transaction."""
+    with session_scope(engine) as session:
+        refund = session.get(Refund, refund_id)
+        assert refund is not None
+        payment = lock_payment(session, refund.payment_pk)
+        session.refresh(refund)
+        if refund.state != RefundState.SENDING:
+            if state != RefundState.INITIATED or refund.state in COMMITTED:
+                log.warning("refund %s already %s; outcome %s not recorded", refund_id, refund.state, state)
+                return refund
+            # The gateway made it, though a settle gave up on it meanwhile: the gateway's answer wins.
+            log.error("refund %s was %s but the gateway accepted it; recording it as initiated", refund_id,
+                      refund.state)
+        before = snapshot(refund, payment)
+        now = utcnow()
+        refund.state, refund.updated_at = state, now
+        refund.error = error
+        if state == RefundState.INITIATED:
+            refund.gateway_order_id, refund.gateway_refund_order_id = gateway_order_id, refund_order_id
+            refund.gateway_refund_arn, refund.sent_at = refund_arn, now
+        session.add(refund)
+        session.flush()
+        recompute_refunded(session, payment)
+        who = SYSTEM if state == RefundState.UNCERTAIN else (refund.approved_by or refund.requested_by)
+        audit.record(session, actor=who, action=action, target=target(refund, payment), before=before,
+                     after=snapshot(refund, payment))
+    return refund
+
+
+def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refund_id: int) -> Refund:
+    """Approve a refund awaiting approval (not one's own) and send it; a repeat by the same approver is a no-op."""
+    require(actor, Action.APPROVE_REFUND)
+    with session_scope(engine) as session:
+        refund = session.get(Refund, refund_id)
+        if refund is None:
+            raise RefundError(f"Refund #{refund_id} was not found.")
+        payment = lock_payment(session, refund.payment_pk)
+        session.refresh(refund)
+        if refund.state != RefundState.PENDING_APPROVAL:
+            if refund.approved_by == actor.email and refund.state not in (RefundState.REJECTED,):
+                return refund  # double click on Approve
+            raise ApprovalError(f"Refund #{refund_id} is no longer waiting for approval (it is {refund.state}).")
+        if refund.requested_by == actor.email:
+            raise ApprovalError("You can't approve your own refund request; another finance or admin person must "
+                                "approve it.")
+        summary = _summarise(session, payment)
+        if summary.in_flight:
+            raise RefundInFlight(summary.reason_not or "Another refund on this payment is being sent.")
+        if payment.status != PaymentStatus.PAID or not payment.upay_order_id:
+            raise NotRefundable(summary.reason_not or "This payment can no longer be refunded.")
+        # No amount check here: the request's amount has been reserved since it was written, so approving
+        # cannot over-commit (every other request was checked against a total that included it).
+        before = snapshot(refund, payment)
+        now = utcnow()
+        refund.state, refund.approved_by, refund.decided_at, refund.updated_at = (
+            RefundState.SENDING, actor.email, now, now)
+        session.add(refund)
+        audit.record(session, actor=actor.email, action="refund_approved", target=target(refund, payment),
+                     before=before, after=snapshot(refund, payment))
+    return _send(engine, client, refund_id)
+
+
+def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) -> Refund:
+    """Reject a refund awaiting approval (another person than the requester; a note is required)."""
+    require(actor, Action.APPROVE_REFUND)
+    cleaned = (note or "").strip()
+    if not cleaned:
+        raise ApprovalError("Please write why the refund is rejected.")
+    with session_scope(engine) as session:
+        refund = session.get(Refund, refund_id)
+        if refund is None:
+            raise RefundError(f"Refund #{refund_id} was not found.")
+        payment = lock_payment(session, refund.payment_pk)
+        session.refresh(refund)
+        if refund.state != RefundState.PENDING_APPROVAL:
+            raise ApprovalError(f"Refund #{refund_id} is no longer waiting for approval (it is {refund.state}).")
+        if refund.requested_by == actor.email:
+            raise ApprovalError("You can't decide your own refund request; cancel it instead, or ask another "
+                                "finance or admin person.")
+        before = snapshot(refund, payment)
+        now = utcnow()
+        refund.state, refund.approved_by, refund.decided_at, refund.updated_at = (
+            RefundState.REJECTED, actor.email, now, now)
+        refund.error = f"Rejected by {actor.email}: {cleaned[:MAX_NOTE]}"
+        session.add(refund)
+        audit.record(session, actor=actor.email, action="refund_rejected", target=target(refund, payment),
+                     before=before, after=snapshot(refund, payment))
+    return refund
+
+
+def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refund_id: int) -> Refund:
+    """Withdraw a request awaiting approval, or delete an initiated refund at the gateway before it is executed."""
+    require(actor, Action.CANCEL_REFUND)
+    with session_scope(engine) as session:
+        refund = session.get(Refund, refund_id)
+        if refund is None:
+            raise RefundError(f"Refund #{refund_id} was not found.")
+        payment = lock_payment(session, refund.payment_pk)
+        session.refresh(refund)
+        if refund.state == RefundState.CANCELLED:
+            return refund  # double click
+        if refund.state == RefundState.PENDING_APPROVAL:
+            before = snapshot(refund, payment)
+            refund.state, refund.updated_at = RefundState.CANCELLED, utcnow()
+            refund.error = f"Withdrawn by {actor.email} before approval."
+            session.add(refund)
+            audit.record(session, actor=actor.email, action="refund_cancelled", target=target(refund, payment),
+                         before=before, after=snapshot(refund, payment))
+            return refund
+        if refund.state != RefundState.INITIATED:
+            raise RefundError(f"Refund #{refund_id} is {refund.state}; only a refund that is initiated and not yet "
+                              "executed can be cancelled.")
+        if not refund.gateway_order_id or not refund.gateway_refund_order_id:
+            raise RefundError(f"Refund #{refund_id} has no gateway refund id, so it cannot be cancelled here.")
+    try:
+        client.refunds.delete(order_id=refund.gateway_order_id, refund_order_id=refund.gateway_refund_order_id)
+    except gw.BusinessRefusal as exc:
+        refresh_refunds(engine, client, payment_pk=refund.payment_pk)
+        raise RefundError(f"UPayments would not cancel refund #{refund_id}: {exc.message.rstrip('.')} (it may "
+                          "already have been executed).") from None
+    with session_scope(engine) as session:
+        payment = lock_payment(session, refund.payment_pk)
+        current = session.get(Refund, refund_id)
+        assert current is not None
+        before = snapshot(current, payment)
+        current.state, current.updated_at = RefundState.CANCELLED, utcnow()
+        current.error = f"Cancelled by {actor.email} before it was executed."
+        session.add(current)
+        session.flush()
+        recompute_refunded(session, payment)
+        audit.record(session, actor=actor.email, action="refund_cancelled", target=target(current, payment),
+                     before=before, after=snapshot(current, payment))
+    return current
