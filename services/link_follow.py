@@ -1,0 +1,350 @@
+"""Following payment links until paid: the list, one link's detail and timeline, verified refreshes, check again.
+
+Status changes come only from verified look-ups (services.sync_verify → services.ingest); this module reads the
+cache and asks for those look-ups, at most one per link per ``REFRESH_INTERVAL`` to respect the gateway's
+30 requests/minute status limit (contract §1.6).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.db import session_scope
+from services.gateway import errors as gw
+from services.ingest import observation_from_transaction, upsert
+from services.models import Payment, PaymentEvent, WebhookEvent
+from services.permissions import Action, Actor, Role, require
+from services.timeutil import as_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+#: What the list shows, in filter order.
+LINK_STATUSES = ("awaiting", "paid", "failed", "cancelled", "expired", "uncertain", "rejected")
+STATUS_LABELS = {
+    "awaiting": "Awaiting payment",
+    "paid": "Paid",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+    "uncertain": "Uncertain — check again",
+    "rejected": "Not created",
+}
+REFRESH_INTERVAL = 10.0  # seconds between two verified look-ups of the same link
+REFRESH_BUDGET = 3  # look-ups per call (the page calls every ~3 s): ≤ 60/min worst case, limiter caps at 30
+STUCK_CREATING = timedelta(minutes=2)  # a "creating" row this old crashed mid-call: it is uncertain
+EVENT_LABELS = {
+    "created": "Link requested",
+    "link_active": "Link created at the gateway",
+    "link_rejected": "Gateway refused the link",
+    "link_uncertain": "Gateway answer lost — outcome unknown",
+    "shared": "Shared",
+    "reminded": "Reminder sent",
+    "status": "Status changed",
+    "redirect": "Customer returned from the payment page",
+    "webhook": "Gateway notification",
+    "checked": "Checked with the gateway",
+    "opened": "Opened by the customer",
+    "mismatch": "Gateway data did not match",
+}
+
+_last_refresh: dict[int, float] = {}
+_refresh_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    """One link as the list shows it (money in minor units, times UTC)."""
+
+    pk: int
+    order_id: str
+    status: str  # one of LINK_STATUSES
+    status_label: str
+    amount_fils: int
+    currency: str
+    description: str | None
+    customer_name: str | None
+    customer_phone: str | None
+    customer_email: str | None
+    language: str
+    created_by: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    paid_at: datetime | None
+    link_url: str | None
+    method: str | None
+    notification_type: str | None
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    rows: list[LinkRow]
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str
+    label: str
+    actor: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LinkDetail:
+    row: LinkRow
+    gateway: dict[str, Any]  # the gateway's ids and result words (None when unknown)
+    timeline: list[TimelineEntry]
+    reason: str | None  # why the gateway refused it, for rejected links
+
+
+def display_status(payment: Payment, now: datetime | None = None) -> str:
+    """The list's status for a link: a verified final status wins over our own link state."""
+    if payment.status in ("paid", "failed", "cancelled", "expired"):
+        return payment.status
+    if payment.link_state == "rejected":
+        return "rejected"
+    if payment.link_state in ("uncertain", "creating") and payment.verified_at is None:
+        return "uncertain"
+    if payment.expires_at is not None and as_utc(payment.expires_at) < (now or utcnow()):
+        return "expired"
+    return "awaiting"
+
+
+def _status_clause(status: str, now: datetime) -> Any:
+    pending = col(Payment.status) == "pending"
+    not_expired = or_(col(Payment.expires_at).is_(None), col(Payment.expires_at) >= now)
+    unsettled = col(Payment.link_state).in_(["uncertain", "creating"])
+    # an uncertain link that a verified look-up has since bound (webhook/redirect) exists at the gateway
+    active = or_(col(Payment.link_state).is_(None), col(Payment.link_state) == "active",
+                 and_(unsettled, col(Payment.verified_at).is_not(None)))
+    clauses = {
+        "paid": col(Payment.status) == "paid",
+        "failed": col(Payment.status) == "failed",
+        "cancelled": col(Payment.status) == "cancelled",
+        "expired": or_(col(Payment.status) == "expired",
+                       and_(pending, active, col(Payment.expires_at) < now)),
+        "awaiting": and_(pending, active, not_expired),
+        "uncertain": and_(pending, unsettled, col(Payment.verified_at).is_(None)),
+        "rejected": and_(pending, col(Payment.link_state) == "rejected"),
+    }
+    if status not in clauses:
+        raise ValueError(f"Unknown link status {status!r}; use one of {', '.join(LINK_STATUSES)}.")
+    return clauses[status]
+
+
+def _row(payment: Payment, now: datetime) -> LinkRow:
+    assert payment.id is not None
+    status = display_status(payment, now)
+    return LinkRow(
+        pk=payment.id, order_id=payment.order_id, status=status, status_label=STATUS_LABELS[status],
+        amount_fils=payment.amount_fils, currency=payment.currency, description=payment.description,
+        customer_name=payment.customer_name, customer_phone=payment.customer_phone,
+        customer_email=payment.customer_email, language=payment.language, created_by=payment.created_by,
+        created_at=as_utc(payment.created_at), expires_at=as_utc(payment.expires_at) if payment.expires_at else None,
+        paid_at=as_utc(payment.paid_at) if payment.paid_at else None, link_url=payment.link_url,
+        method=payment.method, notification_type=payment.notification_type,
+    )
+
+
+def list_links(engine: Engine, actor: Actor, *, status: str | None = None, created_by: str | None = None,
+               mine_only: bool | None = None, page: int = 1, page_size: int = 25, now: datetime | None = None,
+               ) -> LinkPage:
+    """A page of payment links, newest first; sales see their own unless ``mine_only=False``."""
+    require(actor, Action.VIEW_LINKS)
+    if mine_only is None:
+        mine_only = actor.role == Role.SALES
+    creator = actor.email if mine_only else (created_by or "").strip().lower() or None
+    if creator != actor.email:
+        require(actor, Action.VIEW_ALL_LINKS)
+    now = now or utcnow()
+    page, page_size = max(1, page), min(max(1, page_size), 200)
+    stmt = select(Payment).where(col(Payment.source) == "link")
+    if creator:
+        stmt = stmt.where(col(Payment.created_by) == creator)
+    if status:
+        stmt = stmt.where(_status_clause(status, now))
+    with Session(engine) as session:
+        total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+        rows = session.exec(stmt.order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
+                            .offset((page - 1) * page_size).limit(page_size)).all()
+    return LinkPage(rows=[_row(p, now) for p in rows], total=int(total), page=page, page_size=page_size)
+
+
+def link_creators(engine: Engine, actor: Actor) -> list[str]:
+    """E-mails of everyone who created a link (for the creator filter)."""
+    require(actor, Action.VIEW_ALL_LINKS)
+    with Session(engine) as session:
+        found = session.exec(select(Payment.created_by).where(col(Payment.source) == "link",
+                                                              col(Payment.created_by).is_not(None)).distinct())
+        return sorted(str(e) for e in found if e)
+
+
+def _load_link(session: Session, actor: Actor, payment_pk: int) -> Payment:
+    payment = session.get(Payment, payment_pk)
+    if payment is None or payment.source != "link":
+        raise ValueError("This payment link does not exist.")
+    if payment.created_by != actor.email:
+        require(actor, Action.VIEW_ALL_LINKS)
+    return payment
+
+
+def link_detail(engine: Engine, actor: Actor, *, payment_pk: int, now: datetime | None = None) -> LinkDetail:
+    """One link with the gateway's fields and its timeline (created, shared, opened, paid …)."""
+    require(actor, Action.VIEW_LINKS)
+    with Session(engine) as session:
+        payment = _load_link(session, actor, payment_pk)
+        events = session.exec(select(PaymentEvent).where(col(PaymentEvent.payment_pk) == payment_pk)
+                              .order_by(col(PaymentEvent.at), col(PaymentEvent.id))).all()
+    timeline = [_entry(e) for e in events]
+    if payment.track_id and not any(e.kind == "opened" for e in timeline):
+        # a hosted-page track id exists only once the payer picked a method (contract §2, FAQ): it was opened
+        first = next((e for e in timeline if e.detail.get("track_id")), None)
+        if first is not None:
+            timeline.append(TimelineEntry(first.at, "opened", EVENT_LABELS["opened"], None, {}))
+            timeline.sort(key=lambda e: e.at)
+    reason = next((str(e.detail.get("reason")) for e in reversed(timeline)
+                   if e.kind == "link_rejected" and e.detail.get("reason")), None)
+    gateway = {
+        "order_id": payment.order_id, "invoice_id": payment.invoice_id, "session_id": payment.session_id,
+        "track_id": payment.track_id, "upay_order_id": payment.upay_order_id, "payment_id": payment.payment_id,
+        "result": payment.result, "method": payment.method,
+        "verified_at": as_utc(payment.verified_at) if payment.verified_at else None,
+        "webhook_received": payment.webhook_received, "link_state": payment.link_state,
+    }
+    return LinkDetail(row=_row(payment, now or utcnow()), gateway=gateway, timeline=timeline, reason=reason)
+
+
+def _entry(event: PaymentEvent) -> TimelineEntry:
+    try:
+        detail = json.loads(event.detail) if event.detail else {}
+    except ValueError:
+        detail = {"raw": event.detail}
+    label = EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
+    if event.kind == "status" and detail.get("to"):
+        label = f"Status: {STATUS_LABELS.get('awaiting' if detail['to'] == 'pending' else detail['to'], detail['to'])}"
+    elif event.kind in ("shared", "reminded") and detail.get("channel"):
+        label = f"{label} ({detail['channel']})"
+    return TimelineEntry(as_utc(event.at), event.kind, label, event.actor, detail if isinstance(detail, dict) else {})
+
+
+def _sync() -> ModuleType:
+    """The sync service (``services.sync``, or its verification module while that is landing)."""
+    for name in ("services.sync", "services.sync_verify"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "refresh_payment"):
+            return module
+    raise ImportError("services.sync is not available")
+
+
+def verified_refresh(engine: Engine, client: Any, payment_pk: int, *, actor: Actor | None = None,
+                     source: str = "poll", limiter_timeout: float | None = 0.5) -> bool:
+    """One verified status look-up of a link; False when it has no gateway id yet or the gateway is busy."""
+    try:
+        sync = _sync()
+    except ImportError:  # pragma: no cover - fallback while the sync service is landing
+        return _own_refresh(engine, client, payment_pk, limiter_timeout)
+    try:
+        sync.refresh_payment(engine, client, payment_pk=payment_pk, actor=actor, source=source,
+                             limiter_timeout=limiter_timeout)
+    except (gw.GatewayError, ValueError) as exc:  # CannotLookUp is a ValueError
+        log.info("refresh of link %s skipped: %s", payment_pk, exc)
+        return False
+    return True
+
+
+def _own_refresh(engine: Engine, client: Any, payment_pk: int, limiter_timeout: float | None) -> bool:
+    with Session(engine) as session:
+        payment = session.get(Payment, payment_pk)
+        ids = {k: v for k in ("track_id", "invoice_id", "session_id") if payment and (v := getattr(payment, k))}
+    if not ids:
+        return False
+    first = dict([next(iter(ids.items()))])
+    try:
+        tx = client.payments.status(**first, limiter_timeout=limiter_timeout)
+    except gw.GatewayError as exc:
+        log.info("refresh of link %s skipped: %s", payment_pk, exc)
+        return False
+    with session_scope(engine) as session:
+        upsert(session, observation_from_transaction(tx), create_missing=False)
+    return True
+
+
+def refresh_awaiting(engine: Engine, client: Any, actor: Actor, *, payment_pks: list[int],
+                     interval: float = REFRESH_INTERVAL, budget: int = REFRESH_BUDGET) -> int:
+    """Verified look-ups for links shown as awaiting payment: ≤ one per link per ``interval`` s, ≤ ``budget``."""
+    require(actor, Action.VIEW_LINKS)
+    if not actor.can(Action.SYNC):
+        return 0
+    now = time.monotonic()
+    due: list[int] = []
+    with _refresh_lock:
+        for pk in sorted(payment_pks, key=lambda p: _last_refresh.get(p, 0.0)):
+            if len(due) >= budget:
+                break
+            if now - _last_refresh.get(pk, -interval) >= interval:
+                _last_refresh[pk] = now
+                due.append(pk)
+    done = 0
+    for pk in due:
+        if verified_refresh(engine, client, pk):
+            done += 1
+    return done
+
+
+def check_link(engine: Engine, client: Any, actor: Actor, *, payment_pk: int) -> str:
+    """"Check again": settle a link from what the gateway can tell us; returns one sentence for the page.
+
+    An uncertain link has no id to look up unless a webhook or redirect carrying our order id arrived (the
+    contract has no look-up by merchant order id): those are verified here; nothing is ever re-sent.
+    """
+    require(actor, Action.SYNC)
+    with Session(engine) as session:
+        payment = _load_link(session, actor, payment_pk)
+        waiting = session.exec(select(WebhookEvent.id).where(col(WebhookEvent.order_id) == payment.order_id,
+                                                             col(WebhookEvent.processed_at).is_(None))).all()
+    sync = _sync()
+    for event_id in waiting:
+        try:
+            sync.process_event(engine, client, event_id, limiter_timeout=5.0)
+        except Exception:  # the inbox keeps it for the next sync pass
+            log.exception("processing event %s for link %s failed", event_id, payment_pk)
+    with Session(engine) as session:
+        payment = _load_link(session, actor, payment_pk)
+    has_id = bool(payment.track_id or payment.invoice_id or payment.session_id)
+    if has_id and not verified_refresh(engine, client, payment_pk, actor=actor, source="check",
+                                       limiter_timeout=5.0):
+        return "The gateway could not be asked right now; try again in a minute."
+    with session_scope(engine) as session:
+        payment = _load_link(session, actor, payment_pk)
+        if payment.link_state in ("uncertain", "creating") and payment.verified_at is not None:
+            # a verified look-up bound a gateway payment to our order id: the link exists
+            payment.link_state = "active"
+            session.add(payment)
+            session.add(PaymentEvent(payment_pk=payment_pk, kind="link_active", actor=actor.email,
+                                     detail=json.dumps({"settled_by": "verified look-up"})))
+        elif payment.link_state == "creating" and as_utc(payment.created_at) < utcnow() - STUCK_CREATING:
+            payment.link_state = "uncertain"
+            session.add(payment)
+        status = display_status(payment)
+    if status == "uncertain":
+        return ("Still unknown: the gateway has not told us about this link. It is not resent automatically; if "
+                "the customer pays, the gateway's notification will attach the payment here.")
+    return f"Checked: {STATUS_LABELS[status].lower()}."

@@ -1,0 +1,458 @@
+"""Payment links: validate the form, write the intent, ask the gateway, record the outcome — exactly once.
+
+Order of events (design.md "Exactly once"): the link row (``link_state="creating"``) and its audit row are
+committed before the gateway is called; then ``POST charge``; then the outcome (active / rejected / uncertain).
+A timeout after sending leaves the link *uncertain*: the contract has no look-up by our order id (§6.1 offers
+track id, session id and invoice id only, and a hosted-page link has none of them until it answers), so we never
+send a second charge; a later webhook or customer redirect carrying our order id binds it (services.ingest).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from services import audit
+from services.db import session_scope
+from services.gateway import Customer, Product, errors
+from services.models import Payment, PaymentEvent
+from services.money import EXPONENTS, InvalidAmount, format_money, parse_amount
+from services.permissions import Action, Actor, require
+from services.phones import InvalidPhone, normalize_phone
+from services.timeutil import KUWAIT, as_utc, local_day, utcnow
+
+log = logging.getLogger(__name__)
+
+DELIVERIES = ("link", "sms", "email", "all")  # "link": we share it ourselves (WhatsApp/QR); others: gateway sends
+LANGUAGES = ("en", "ar")
+MIN_EXPIRY_MINUTES, MAX_EXPIRY_MINUTES = 5, 1440  # the gateway's ceiling is 24 h (contract §4.1)
+DUPLICATE_WINDOW = timedelta(minutes=10)
+MAX_ITEMS = 20
+_EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']{2,}$")
+_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_DATED_KEY = re.compile(r"^(\d{6})-")
+
+
+class LinkSettings(Protocol):
+    """The settings a link needs (``dashboard.settings.Settings`` fits)."""
+
+    public_url: str
+    link_expiry_minutes: int
+
+
+class InvalidLinkRequest(ValueError):
+    """The form has errors; ``errors`` maps field → one sentence. Nothing was created."""
+
+    def __init__(self, field_errors: dict[str, str]) -> None:
+        self.errors = dict(field_errors)
+        first = next(iter(self.errors.values()), "The form has errors.")
+        super().__init__(first)
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """One line of the order as typed (price in major units, e.g. "2.500")."""
+
+    name: str
+    quantity: int | str = 1
+    unit_price: str | Decimal | int = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    """The new-link form. ``idempotency_key`` is made once per intent (``new_idempotency_key``), reused on rerun."""
+
+    idempotency_key: str
+    amount: str | Decimal | int = ""
+    currency: str = "KWD"
+    description: str = ""
+    items: tuple[LineItem, ...] = ()
+    customer_name: str = ""
+    customer_phone: str = ""
+    customer_email: str = ""
+    language: str = "en"
+    expiry_minutes: int | None = None  # None: the shop's default (settings.link_expiry_minutes)
+    delivery: str = "link"
+
+
+@dataclass(frozen=True)
+class CleanLink:
+    """A validated request, ready for the gateway."""
+
+    amount_fils: int
+    currency: str
+    description: str
+    products: tuple[Product, ...]
+    customer_name: str | None
+    customer_phone: str | None  # E.164
+    customer_email: str | None
+    language: str
+    expiry_minutes: int
+    delivery: str
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    """What happened to one create (or check-again) request; ``message`` is one sentence for the page."""
+
+    payment_pk: int
+    order_id: str
+    state: str  # active | rejected | uncertain | creating
+    status: str  # the payment's status (pending until a verified look-up says otherwise)
+    link_url: str | None
+    message: str
+    created: bool = True  # False: an earlier attempt with the same idempotency key was found
+    duplicate_of: str | None = None  # order id of a recent link for the same phone and amount (a warning)
+    sms_sent: bool | None = None
+    email_sent: bool | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def new_idempotency_key(now: datetime | None = None) -> str:
+    """A fresh key for one intent: Kuwait date + 16 random characters (the date keeps the order id stable)."""
+    day = as_utc(now or utcnow()).astimezone(KUWAIT).strftime("%y%m%d")
+    return f"{day}-{secrets.token_urlsafe(12)}"
+
+
+def order_id_for(idempotency_key: str, now: datetime | None = None) -> str:
+    """Our order id for an intent, ``SD-<yymmdd>-<10 chars>`` (≤ 40 chars, contract §4.1); same key → same id."""
+    if not _KEY.match(idempotency_key or ""):
+        raise ValueError("The form's idempotency key is missing or malformed; reload the page.")
+    dated = _DATED_KEY.match(idempotency_key)
+    day = dated.group(1) if dated else as_utc(now or utcnow()).astimezone(KUWAIT).strftime("%y%m%d")
+    digest = base64.b32encode(hashlib.sha256(idempotency_key.encode()).digest()).decode()[:10]
+    return f"SD-{day}-{digest}"
+
+
+def _text(value: object) -> str:
+    return str(value or "").strip()
+
+
+def _parse_items(request: LinkRequest, currency: str, errors_: dict[str, str]) -> tuple[Product, ...]:
+    if len(request.items) > MAX_ITEMS:
+        errors_["items"] = f"At most {MAX_ITEMS} items per link."
+        return ()
+    products: list[Product] = []
+    for n, item in enumerate(request.items, start=1):
+        name = _text(item.name)
+        if not name and not _text(item.unit_price):
+            continue  # an empty row of the items table
+        if not name or len(name) > 255:
+            errors_["items"] = f"Item {n}: give it a name (up to 255 characters)."
+            return ()
+        try:
+            quantity = int(_text(item.quantity) or "1")
+        except ValueError:
+            quantity = 0
+        if not 1 <= quantity <= 9_999_999:
+            errors_["items"] = f"Item {n}: the quantity must be a whole number of at least 1."
+            return ()
+        try:
+            price = parse_amount(item.unit_price, currency)
+        except InvalidAmount as exc:
+            errors_["items"] = f"Item {n}: {exc}"
+            return ()
+        products.append(Product(name=name, description=_text(item.description)[:255] or None, price_fils=price,
+                                quantity=quantity))
+    return tuple(products)
+
+
+def clean_link_request(request: LinkRequest, settings_like: LinkSettings | None = None,
+                       ) -> tuple[CleanLink | None, dict[str, str]]:
+    """Validate the form: (clean request, {}) or (None, field → one sentence)."""
+    errs: dict[str, str] = {}
+    currency = _text(request.currency).upper() or "KWD"
+    if currency not in EXPONENTS:
+        errs["currency"] = f"{currency} is not a currency the gateway accepts."
+        currency = "KWD"
+    products = _parse_items(request, currency, errs)
+    items_total = sum(p.price_fils * p.quantity for p in products)
+    amount_fils = 0
+    if isinstance(request.amount, str) and not request.amount.strip() and products:
+        amount_fils = items_total
+        if amount_fils <= 0:
+            errs["amount"] = "Enter an amount greater than zero."
+    else:
+        try:
+            amount_fils = parse_amount(request.amount, currency)
+        except InvalidAmount as exc:
+            errs["amount"] = str(exc)
+        else:
+            if products and items_total != amount_fils:
+                errs["amount"] = (f"The items add up to {format_money(items_total, currency)}, not "
+                                  f"{format_money(amount_fils, currency)}; fix one of them or leave the amount empty.")
+    description = _text(request.description) or ", ".join(p.name for p in products)
+    if not description:
+        errs["description"] = "Say what the payment is for (the customer sees it)."
+    elif len(description) > 500:
+        errs["description"] = "Keep the description under 500 characters."
+    name = _text(request.customer_name)
+    if len(name) > 255:
+        errs["customer_name"] = "The customer's name is too long (255 characters at most)."
+    delivery = _text(request.delivery) or "link"
+    if delivery not in DELIVERIES:
+        errs["delivery"] = "Choose how the link reaches the customer."
+    phone: str | None = None
+    if _text(request.customer_phone):
+        try:
+            phone = normalize_phone(_text(request.customer_phone))
+        except InvalidPhone as exc:
+            errs["customer_phone"] = str(exc) or "Enter a Kuwaiti mobile number, e.g. 5512 3456."
+    elif delivery in ("sms", "all"):
+        errs["customer_phone"] = "The gateway can only send an SMS to a mobile number: enter one."
+    email = _text(request.customer_email) or None
+    if email and (len(email) > 250 or not _EMAIL.match(email)):
+        errs["customer_email"] = "Enter a valid e-mail address, e.g. sara@example.com."
+    elif not email and delivery in ("email", "all"):
+        errs["customer_email"] = "The gateway can only e-mail the link to an address: enter one."
+    language = _text(request.language) or "en"
+    if language not in LANGUAGES:
+        errs["language"] = "The payment page language must be English or Arabic."
+    default_expiry = getattr(settings_like, "link_expiry_minutes", MAX_EXPIRY_MINUTES)
+    expiry = request.expiry_minutes if request.expiry_minutes is not None else default_expiry
+    if isinstance(expiry, bool) or not isinstance(expiry, int) or not (
+            MIN_EXPIRY_MINUTES <= expiry <= MAX_EXPIRY_MINUTES):
+        errs["expiry_minutes"] = "A link can be valid from 5 minutes up to 24 hours."
+    if not _KEY.match(request.idempotency_key or ""):
+        errs["form"] = "This form has expired; reload the page and try again."
+    if errs:
+        return None, errs
+    return CleanLink(amount_fils=amount_fils, currency=currency, description=description, products=products,
+                     customer_name=name or None, customer_phone=phone, customer_email=email, language=language,
+                     expiry_minutes=int(expiry), delivery=delivery), {}
+
+
+def validate_link_request(request: LinkRequest, settings_like: LinkSettings | None = None) -> dict[str, str]:
+    """Field-level errors of the form (field → one sentence); empty when it can be sent."""
+    return clean_link_request(request, settings_like)[1]
+
+
+def recent_duplicate(engine: Engine, phone: str | None, amount_fils: int, *, exclude_order_id: str | None = None,
+                     now: datetime | None = None) -> Payment | None:
+    """The newest link for the same phone and amount in the last 10 minutes (a warning, never a block)."""
+    if not phone:
+        return None
+    since = (now or utcnow()) - DUPLICATE_WINDOW
+    stmt = (select(Payment).where(col(Payment.source) == "link", col(Payment.customer_phone) == phone,
+                                  col(Payment.amount_fils) == amount_fils, col(Payment.created_at) >= since,
+                                  col(Payment.link_state) != "rejected")
+            .order_by(col(Payment.created_at).desc()))
+    if exclude_order_id:
+        stmt = stmt.where(col(Payment.order_id) != exclude_order_id)
+    with Session(engine) as session:
+        return session.exec(stmt.limit(1)).first()
+
+
+def _urls(settings_like: LinkSettings, order_id: str) -> dict[str, str]:
+    base = settings_like.public_url.rstrip("/") + "/"
+    return {"return_url": f"{base}pay/return?o={order_id}", "cancel_url": f"{base}pay/cancel?o={order_id}",
+            "notification_url": f"{base}webhooks/upayments"}
+
+
+def _event(session: Session, payment_pk: int, kind: str, actor: str | None, detail: dict[str, Any]) -> None:
+    session.add(PaymentEvent(payment_pk=payment_pk, kind=kind, actor=actor, detail=json.dumps(detail, default=str)))
+
+
+def _outcome(payment: Payment, *, created: bool, message: str | None = None, duplicate_of: str | None = None,
+             **extra: Any) -> LinkOutcome:
+    assert payment.id is not None
+    state = payment.link_state or "active"
+    return LinkOutcome(payment_pk=payment.id, order_id=payment.order_id, state=state, status=payment.status,
+                       link_url=payment.link_url, message=message or state_message(payment), created=created,
+                       duplicate_of=duplicate_of, **extra)
+
+
+def state_message(payment: Payment) -> str:
+    """One sentence about where a link stands (for the page)."""
+    if payment.status == "paid":
+        return "Paid — the gateway confirmed the payment."
+    if payment.status in ("failed", "cancelled", "expired"):
+        return f"The payment is {payment.status}; create a new link if the customer still wants to pay."
+    state = payment.link_state
+    if state == "rejected":
+        return "The gateway did not create this link; nothing was charged. Fix the problem and create a new link."
+    if state in ("uncertain", "creating"):
+        return ("We could not confirm whether the gateway created this link (its answer did not arrive). Do not "
+                "create another one yet: press \u201cCheck again\u201d. If the customer pays, the gateway's "
+                "notification will attach the payment here.")
+    return "The link is ready to share."
+
+
+def create_link(engine: Engine, client: Any, actor: Actor, *, request: LinkRequest,
+                settings_like: LinkSettings) -> LinkOutcome:
+    """Create one payment link exactly once per idempotency key; raises InvalidLinkRequest on form errors."""
+    require(actor, Action.CREATE_LINK)
+    clean, errs = clean_link_request(request, settings_like)
+    if clean is None:
+        raise InvalidLinkRequest(errs)
+    order_id = order_id_for(request.idempotency_key)
+    existing = _find(engine, order_id)
+    if existing is not None:
+        return _existing_outcome(engine, existing, settings_like)
+    duplicate = recent_duplicate(engine, clean.customer_phone, clean.amount_fils, exclude_order_id=order_id)
+    now = utcnow()
+    try:
+        payment = _write_intent(engine, actor, clean, order_id, now)
+    except IntegrityError:  # a concurrent double click wrote the same order id first
+        found = _find(engine, order_id)
+        if found is None:
+            raise
+        return _existing_outcome(engine, found, settings_like)
+    assert payment.id is not None
+    try:
+        result = client.charges.create(
+            order_id=order_id, amount_fils=clean.amount_fils, currency=clean.currency, description=clean.description,
+            language=clean.language, src="create-invoice", notification_type=clean.delivery,
+            customer=Customer(name=clean.customer_name, email=clean.customer_email, mobile=clean.customer_phone),
+            products=list(clean.products) or None, reference_id=order_id, expiry_minutes=clean.expiry_minutes,
+            **_urls(settings_like, order_id),
+        )
+    except Exception as exc:
+        return _record_failure(engine, payment.id, actor, exc, duplicate)
+    return _record_success(engine, payment.id, actor, result, duplicate)
+
+
+def _find(engine: Engine, order_id: str) -> Payment | None:
+    with Session(engine) as session:
+        return session.exec(select(Payment).where(col(Payment.order_id) == order_id)).first()
+
+
+def _existing_outcome(engine: Engine, payment: Payment, settings_like: LinkSettings) -> LinkOutcome:
+    """A rerun or double click: wait briefly for an attempt still in flight, then report that row."""
+    if payment.link_state == "creating":
+        timeout = float(getattr(settings_like, "gateway_timeout_seconds", 15.0)) + 5.0
+        deadline = time.monotonic() + timeout
+        while payment.link_state == "creating" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            payment = _find(engine, payment.order_id) or payment
+    return _outcome(payment, created=False)
+
+
+def _write_intent(engine: Engine, actor: Actor, clean: CleanLink, order_id: str, now: datetime) -> Payment:
+    payment = Payment(
+        order_id=order_id, reference=order_id, amount_fils=clean.amount_fils, currency=clean.currency,
+        status="pending", source="link", link_state="creating", notification_type=clean.delivery,
+        created_by=actor.email, created_at=now, local_day=local_day(now), updated_at=now,
+        expires_at=now + timedelta(minutes=clean.expiry_minutes), customer_name=clean.customer_name,
+        customer_phone=clean.customer_phone, customer_email=clean.customer_email, description=clean.description,
+        language=clean.language,
+    )
+    with session_scope(engine) as session:
+        session.add(payment)
+        session.flush()
+        assert payment.id is not None
+        summary = {"order_id": order_id, "amount_fils": clean.amount_fils, "currency": clean.currency,
+                   "phone": clean.customer_phone, "delivery": clean.delivery, "expiry_minutes": clean.expiry_minutes,
+                   "items": len(clean.products)}
+        _event(session, payment.id, "created", actor.email, summary)
+        audit.record(session, actor=actor.email, action="link_created", target=order_id, after=summary)
+    return payment
+
+
+def _record_success(engine: Engine, payment_pk: int, actor: Actor, result: Any, duplicate: Payment | None,
+                    ) -> LinkOutcome:
+    with session_scope(engine) as session:
+        payment = session.get(Payment, payment_pk)
+        assert payment is not None
+        payment.link_state = "active"
+        payment.link_url = result.link
+        payment.invoice_id = result.invoice_id or payment.invoice_id
+        payment.session_id = result.session_id or payment.session_id
+        if result.track_id and payment.track_id is None:
+            clash = session.exec(select(Payment.id).where(col(Payment.track_id) == result.track_id)).first()
+            if clash is None:
+                payment.track_id = result.track_id
+        payment.updated_at = utcnow()
+        session.add(payment)
+        ids = {"invoice_id": result.invoice_id, "session_id": result.session_id, "track_id": result.track_id,
+               "sms_sent": result.sms_sent, "email_sent": result.email_sent}
+        _event(session, payment_pk, "link_active", actor.email, ids)
+        audit.record(session, actor=actor.email, action="link_active", target=payment.order_id,
+                     after={"link_state": "active", **ids})
+        session.flush()
+        message = "The link is ready to share."
+        if payment.notification_type in ("sms", "email", "all"):
+            message = "The link is ready; the gateway sends it to the customer (only in production, never in test)."
+        return _outcome(payment, created=True, message=message,
+                        duplicate_of=duplicate.order_id if duplicate else None,
+                        sms_sent=result.sms_sent, email_sent=result.email_sent)
+
+
+def _refusal_reason(exc: BaseException) -> str | None:
+    """The gateway's one-sentence reason when it understood and refused; None for anything else."""
+    if isinstance(exc, errors.BusinessRefusal):
+        return exc.message.rstrip(".") + "."
+    if isinstance(exc, errors.ValidationFailed):
+        fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(exc.errors.items()))
+        return (exc.message.rstrip(".") + (f" ({fields})" if fields else "")) + "."
+    if isinstance(exc, errors.BadRequest | errors.PermissionDeniedByGateway | errors.NotFound):
+        return exc.message.rstrip(".") + "."
+    if isinstance(exc, ValueError | TypeError):  # refused locally by the client before sending
+        return str(exc)
+    return None
+
+
+def _record_failure(engine: Engine, payment_pk: int, actor: Actor, exc: Exception, duplicate: Payment | None,
+                    ) -> LinkOutcome:
+    uncertain = errors.is_uncertain(exc)
+    reason = _refusal_reason(exc)
+    if uncertain:
+        state = "uncertain"
+        log.warning("link %s: outcome unknown after %s", payment_pk, exc)
+    elif reason is not None:
+        state = "rejected"
+        log.info("link %s refused by the gateway: %s", payment_pk, exc)
+    elif isinstance(exc, errors.GatewayError):
+        state, reason = "rejected", _not_sent_reason(exc)
+        log.warning("link %s not sent: %s", payment_pk, exc)
+    else:  # a bug of ours after the intent was written: treat as uncertain, never resend blindly
+        state = "uncertain"
+        log.exception("link %s: unexpected error while creating", payment_pk, exc_info=exc)
+    with session_scope(engine) as session:
+        payment = session.get(Payment, payment_pk)
+        assert payment is not None
+        payment.link_state = state
+        payment.updated_at = utcnow()
+        session.add(payment)
+        detail = {"error": type(exc).__name__, "reason": reason or str(exc)[:500]}
+        _event(session, payment_pk, f"link_{state}", actor.email, detail)
+        audit.record(session, actor=actor.email, action=f"link_{state}", target=payment.order_id, after=detail)
+        session.flush()
+        message = state_message(payment) if state == "uncertain" else f"The gateway did not create the link: {reason}"
+        return _outcome(payment, created=True, message=message,
+                        duplicate_of=duplicate.order_id if duplicate else None, details={"reason": reason})
+
+
+def _not_sent_reason(exc: errors.GatewayError) -> str:
+    if isinstance(exc, errors.RateLimited):
+        return "the gateway asked us to slow down; nothing was created — try again in a minute."
+    if isinstance(exc, errors.AuthenticationError):
+        return "the gateway refused our API key; nothing was created — an admin must check the gateway token."
+    if isinstance(exc, errors.GatewayConnectionError):
+        return "the gateway could not be reached; nothing was created — check the connection and try again."
+    return f"{exc.message.rstrip('.')}; nothing was created."
+
+
+def link_reason(engine: Engine, payment_pk: int) -> str | None:
+    """Why a link was rejected (from its timeline), for the page."""
+    with Session(engine) as session:
+        event = session.exec(select(PaymentEvent).where(col(PaymentEvent.payment_pk) == payment_pk,
+                                                        col(PaymentEvent.kind) == "link_rejected")
+                             .order_by(col(PaymentEvent.at).desc())).first()
+    if event is None or not event.detail:
+        return None
+    return str(json.loads(event.detail).get("reason") or "") or None
