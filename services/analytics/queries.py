@@ -1,0 +1,179 @@
+"""The SQL behind analytics: three GROUP BY queries on indexed columns, portable between SQLite and PostgreSQL.
+
+Everything heavy happens in the database; Python only rolls up the few thousand aggregate rows they return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, func, inspect, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, Refund, RefundState
+from services.timeutil import kuwait_day_bounds
+
+PAYMENT: Table = Payment.__table__  # type: ignore[attr-defined]
+REFUND: Table = Refund.__table__  # type: ignore[attr-defined]
+
+#: The one definition of "refunded money" for analytics: refunds the gateway accepted (initiated) or completed
+#: (refunded). Requests awaiting approval, rejected, cancelled or failed ones moved no money; sending/uncertain
+#: ones are not settled yet and count once reconciliation moves them to initiated/refunded.
+#: A refund counts on the Kuwait day it was made (``Refund.local_day``), not on the day of the payment.
+COUNTED_REFUND_STATES: tuple[str, ...] = (RefundState.INITIATED.value, RefundState.REFUNDED.value)
+
+#: Covering index for the daily aggregate (GROUP BY follows its prefix, so SQLite streams it without sorting).
+#: Proposed for ``Payment.__table_args__``; :func:`ensure_indexes` creates it on databases that lack it.
+ANALYTICS_INDEX_NAME = "ix_payment_analytics"
+ANALYTICS_INDEX_COLUMNS = ("local_day", "method_family", "method", "status", "amount_fils")
+
+
+@dataclass(frozen=True)
+class AnalyticsFilter:
+    """Optional narrowing by method family and/or method; same meaning as the transactions search's filters."""
+
+    family: str | None = None
+    method: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.family is not None and self.family not in FAMILIES:
+            raise ValueError(f"Unknown payment family {self.family!r}; choose one of: {', '.join(FAMILIES)}.")
+        if self.method is not None:
+            if self.method not in {m.value for m in Method}:
+                raise ValueError(f"Unknown payment method {self.method!r}.")
+            if self.family is not None and METHOD_FAMILY[self.method] != self.family:
+                raise ValueError(f"{self.method} is not a {self.family} method.")
+
+    def matches(self, family: str | None, method: str | None) -> bool:
+        """Whether a payment of this family and method passes the filter (the same test as :meth:`clauses`)."""
+        return (self.family is None or family == self.family) and (self.method is None or method == self.method)
+
+    def clauses(self, table: Table) -> list[ColumnElement[bool]]:
+        """WHERE terms on ``payment`` columns (``method_family``/``method``)."""
+        out: list[ColumnElement[bool]] = []
+        if self.family is not None:
+            out.append(table.c.method_family == self.family)
+        if self.method is not None:
+            out.append(table.c.method == self.method)
+        return out
+
+
+@dataclass(frozen=True)
+class DailyRow:
+    """Payments of one Kuwait day, method and status: how many, and their total amount."""
+
+    day: date
+    family: str | None
+    method: str | None
+    status: str
+    count: int
+    amount_fils: int
+
+
+@dataclass(frozen=True)
+class RefundDailyRow:
+    """Counted refunds made on one Kuwait day for payments of one method."""
+
+    day: date
+    family: str | None
+    method: str | None
+    count: int
+    amount_fils: int
+
+
+@dataclass(frozen=True)
+class HourRow:
+    """Captured payments created in one UTC clock hour (``hour_utc`` is that hour's start, tz-aware)."""
+
+    hour_utc: datetime
+    count: int
+
+
+def daily_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) -> list[DailyRow]:
+    """Counts and sums per (local_day, family, method, status) for Kuwait days ``start``..``end``.
+
+    The filter is applied to the aggregate rows, not in WHERE: family and method are group keys, so the result is
+    identical, and the query keeps the plan that streams the covering index (an equality on method_family would
+    lure SQLite's planner, which has no statistics, onto a narrower index and a slower sort).
+    """
+    p = PAYMENT
+    keys = (p.c.local_day, p.c.method_family, p.c.method, p.c.status)
+    stmt = (
+        select(*keys, func.count(), func.coalesce(func.sum(p.c.amount_fils), 0))
+        .where(p.c.local_day.between(start.isoformat(), end.isoformat()))
+        .group_by(*keys)
+    )
+    return [
+        DailyRow(date.fromisoformat(d), fam, m, s, int(n), int(a))
+        for d, fam, m, s, n, a in conn.execute(stmt)
+        if flt.matches(fam, m)
+    ]
+
+
+def refund_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) -> list[RefundDailyRow]:
+    """Counted refunds per (refund local_day, payment family, payment method) for Kuwait days ``start``..``end``."""
+    p, r = PAYMENT, REFUND
+    keys = (r.c.local_day, p.c.method_family, p.c.method)
+    stmt = (
+        select(*keys, func.count(), func.coalesce(func.sum(r.c.amount_fils), 0))
+        .select_from(r.join(p, p.c.id == r.c.payment_pk))
+        .where(
+            r.c.local_day.between(start.isoformat(), end.isoformat()),
+            r.c.state.in_(COUNTED_REFUND_STATES),
+        )
+        .group_by(*keys)
+    )
+    return [
+        RefundDailyRow(date.fromisoformat(d), fam, m, int(n), int(a))
+        for d, fam, m, n, a in conn.execute(stmt)
+        if flt.matches(fam, m)  # group keys: same result as a WHERE term, as in daily_rows
+    ]
+
+
+def hour_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) -> list[HourRow]:
+    """Captured payments per UTC clock hour within [start 00:00, end+1 00:00) Kuwait.
+
+    The created_at range is the same set of rows as ``local_day BETWEEN start AND end`` and lets the existing
+    (status, created_at) index cover the scan (a count only: summing amounts would cost a table look-up per row).
+    Callers add 3 h (Kuwait has no DST) to get the local hour.
+    """
+    p = PAYMENT
+    lo, hi = kuwait_day_bounds(start)[0], kuwait_day_bounds(end)[1]
+    hour = _utc_hour(conn, p)
+    stmt = (
+        select(hour, func.count())
+        .where(and_(p.c.status == "paid", p.c.created_at >= lo, p.c.created_at < hi), *flt.clauses(p))
+        .group_by(hour)
+    )
+    return [HourRow(_parse_hour(h), int(n)) for h, n in conn.execute(stmt)]
+
+
+def _utc_hour(conn: Connection, p: Table) -> ColumnElement[Any]:
+    """The UTC clock hour of ``created_at`` (dialect switch: the only non-portable expression here)."""
+    if conn.dialect.name == "sqlite":
+        # SQLAlchemy stores SQLite datetimes as UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; the first 13 characters
+        # are the hour, and cutting text is several times cheaper than strftime() over 200k rows.
+        return func.substr(p.c.created_at, 1, 13)
+    return func.date_trunc("hour", func.timezone("UTC", p.c.created_at))
+
+
+def _parse_hour(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.strptime(value[:13].replace("T", " "), "%Y-%m-%d %H").replace(tzinfo=UTC)
+
+
+def ensure_indexes(engine: Engine) -> bool:
+    """Create the analytics covering index if missing (idempotent); returns whether it was created now."""
+    existing = {ix["name"] for ix in inspect(engine).get_indexes(PAYMENT.name)}
+    if ANALYTICS_INDEX_NAME in existing:
+        return False
+    columns: Sequence[str] = ANALYTICS_INDEX_COLUMNS
+    with engine.begin() as conn:
+        conn.execute(text(
+            f"CREATE INDEX IF NOT EXISTS {ANALYTICS_INDEX_NAME} ON {PAYMENT.name} ({', '.join(columns)})"
+        ))
+    return True

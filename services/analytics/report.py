@@ -1,0 +1,373 @@
+"""Analytics for managers: KPIs with the previous period, method mix, trends, hours, refunds.
+
+Definitions (shown to users as tooltips, see :data:`DEFINITIONS`):
+- volume counts only ``status == "paid"`` (captured) payments, on the Kuwait day they were created;
+- success rate = captured / (captured + failed + cancelled); pending and expired links are left out;
+- refunds are those in :data:`COUNTED_REFUND_STATES`, on the Kuwait day the refund was made;
+- net = captured volume − refunded amount of the same period.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy.engine import Engine
+
+from services.analytics.periods import Period, previous_period
+from services.analytics.queries import (
+    AnalyticsFilter,
+    DailyRow,
+    HourRow,
+    RefundDailyRow,
+    daily_rows,
+    hour_rows,
+    refund_rows,
+)
+from services.models import FAMILIES, METHOD_FAMILY, Method
+from services.permissions import Action, Actor, require
+
+KUWAIT_OFFSET = timedelta(hours=3)  # Asia/Kuwait: UTC+3 all year, no DST
+OTHER = "other"  # family/method of a payment whose method the gateway never told us
+FINAL_FOR_SUCCESS = ("paid", "failed", "cancelled")
+WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+DEFINITIONS: dict[str, str] = {
+    "gross": "Sum of captured (paid) payments created in the period, Kuwait days.",
+    "payments": "All payment attempts created in the period, whatever their status.",
+    "captured": "Payments that were captured (paid).",
+    "success_rate": "Captured ÷ (captured + failed + cancelled). Pending and expired links are not counted.",
+    "avg_ticket": "Captured volume ÷ number of captured payments.",
+    "refunded": "Refunds made in the period (initiated or refunded at the gateway), on the day they were made.",
+    "refund_rate": "Refunded amount ÷ captured volume of the same period.",
+    "net": "Captured volume − refunded amount.",
+}
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """Headline figures of one period; money in fils."""
+
+    period: Period
+    payments: int = 0
+    captured: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    gross_fils: int = 0
+    refunds: int = 0
+    refunded_fils: int = 0
+
+    @property
+    def success_rate(self) -> float | None:
+        decided = self.captured + self.failed + self.cancelled
+        return self.captured / decided if decided else None
+
+    @property
+    def avg_ticket_fils(self) -> int | None:
+        """Average captured payment, rounded half up to the fils."""
+        return (2 * self.gross_fils + self.captured) // (2 * self.captured) if self.captured else None
+
+    @property
+    def refund_rate(self) -> float | None:
+        return self.refunded_fils / self.gross_fils if self.gross_fils else None
+
+    @property
+    def net_fils(self) -> int:
+        return self.gross_fils - self.refunded_fils
+
+
+@dataclass(frozen=True)
+class Change:
+    """A figure now and in the previous period; ``ratio`` is the relative change (None when it was zero)."""
+
+    current: int | float | None
+    previous: int | float | None
+
+    @property
+    def diff(self) -> int | float | None:
+        if self.current is None or self.previous is None:
+            return None
+        return self.current - self.previous
+
+    @property
+    def ratio(self) -> float | None:
+        if self.current is None or not self.previous:
+            return None
+        return (self.current - self.previous) / abs(self.previous)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """KPIs of a period and of the equal period before it."""
+
+    current: Kpis
+    previous: Kpis
+
+    def change(self, name: str) -> Change:
+        """``name`` is a :class:`Kpis` field or property, e.g. ``"gross_fils"`` or ``"success_rate"``."""
+        return Change(getattr(self.current, name), getattr(self.previous, name))
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """Captured payments of one family in one bucket (a day, or the week starting that Sunday)."""
+
+    bucket: date
+    family: str
+    captured: int
+    volume_fils: int
+
+
+@dataclass(frozen=True)
+class MixRow:
+    """Captured payments of one method; shares are of the period's captured total (0..1)."""
+
+    family: str
+    method: str
+    captured: int
+    volume_fils: int
+    volume_share: float
+    count_share: float
+
+
+@dataclass(frozen=True)
+class SuccessPoint:
+    """Success rate of one method in one bucket."""
+
+    bucket: date
+    method: str
+    captured: int
+    decided: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.captured / self.decided if self.decided else None
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    """Captured payments at one Kuwait weekday (0 = Sunday … 6 = Saturday) and hour (0..23)."""
+
+    weekday: int
+    hour: int
+    captured: int
+
+
+@dataclass(frozen=True)
+class RefundByMethod:
+    family: str
+    method: str
+    refunds: int
+    refunded_fils: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the analytics page shows, from three queries."""
+
+    period: Period
+    filters: AnalyticsFilter
+    comparison: Comparison
+    series: list[SeriesPoint] = field(default_factory=list)
+    mix: list[MixRow] = field(default_factory=list)
+    success: list[SuccessPoint] = field(default_factory=list)
+    heat: list[HeatCell] = field(default_factory=list)
+    refunds: list[RefundByMethod] = field(default_factory=list)
+
+    @property
+    def kpis(self) -> Kpis:
+        return self.comparison.current
+
+    @property
+    def empty(self) -> bool:
+        """No payment and no refund in the period."""
+        return self.kpis.payments == 0 and self.kpis.refunds == 0
+
+    def family_totals(self) -> list[MixRow]:
+        """The mix rolled up to families (KNET / card / wallet, plus ``other`` if any), in that order."""
+        return _family_totals(self.mix)
+
+
+def kpis(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None) -> Kpis:
+    """Headline figures of ``period``."""
+    require(actor, Action.VIEW_ANALYTICS)
+    flt = filters or AnalyticsFilter()
+    with engine.connect() as conn:
+        rows = daily_rows(conn, period.start_day, period.end_day, flt)
+        refunds = refund_rows(conn, period.start_day, period.end_day, flt)
+    return _kpis(period, rows, refunds)
+
+
+def compare(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None) -> Comparison:
+    """KPIs of ``period`` and of the equal period before it (two queries spanning both)."""
+    require(actor, Action.VIEW_ANALYTICS)
+    flt = filters or AnalyticsFilter()
+    before = previous_period(period)
+    with engine.connect() as conn:
+        rows = daily_rows(conn, before.start_day, period.end_day, flt)
+        refunds = refund_rows(conn, before.start_day, period.end_day, flt)
+    return _comparison(period, before, rows, refunds)
+
+
+def family_series(engine: Engine, actor: Actor, period: Period, *,
+                  filters: AnalyticsFilter | None = None) -> list[SeriesPoint]:
+    """Captured volume and count per bucket and family (weekly buckets for periods over 62 days)."""
+    require(actor, Action.VIEW_ANALYTICS)
+    flt = filters or AnalyticsFilter()
+    with engine.connect() as conn:
+        rows = daily_rows(conn, period.start_day, period.end_day, flt)
+    return _series(period, rows, flt)
+
+
+def hour_weekday(engine: Engine, actor: Actor, period: Period, *,
+                 filters: AnalyticsFilter | None = None) -> list[HeatCell]:
+    """Captured payments by Kuwait weekday × hour of day (all 168 cells)."""
+    require(actor, Action.VIEW_ANALYTICS)
+    with engine.connect() as conn:
+        rows = hour_rows(conn, period.start_day, period.end_day, filters or AnalyticsFilter())
+    return _heat(rows)
+
+
+def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None) -> Report:
+    """All figures for the analytics page: one read transaction, three GROUP BY queries."""
+    require(actor, Action.VIEW_ANALYTICS)
+    flt = filters or AnalyticsFilter()
+    before = previous_period(period)
+    with engine.connect() as conn:
+        rows = daily_rows(conn, before.start_day, period.end_day, flt)
+        refunds = refund_rows(conn, before.start_day, period.end_day, flt)
+        hours = hour_rows(conn, period.start_day, period.end_day, flt)
+    current = [r for r in rows if r.day >= period.start_day]
+    current_refunds = [r for r in refunds if r.day >= period.start_day]
+    return Report(
+        period=period,
+        filters=flt,
+        comparison=_comparison(period, before, rows, refunds),
+        series=_series(period, current, flt),
+        mix=_mix(current),
+        success=_success(period, current),
+        heat=_heat(hours),
+        refunds=_refunds_by_method(current_refunds),
+    )
+
+
+# --- roll-ups of the aggregate rows (a few thousand at most) -------------------------------------------------
+
+
+def _kpis(period: Period, rows: list[DailyRow], refunds: list[RefundDailyRow]) -> Kpis:
+    by_status: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    payments = 0
+    for row in rows:
+        if period.start_day <= row.day <= period.end_day:
+            payments += row.count
+            total = by_status[row.status]
+            total[0] += row.count
+            total[1] += row.amount_fils
+    in_period = [r for r in refunds if period.start_day <= r.day <= period.end_day]
+    return Kpis(
+        period=period,
+        payments=payments,
+        captured=by_status["paid"][0],
+        failed=by_status["failed"][0],
+        cancelled=by_status["cancelled"][0],
+        gross_fils=by_status["paid"][1],
+        refunds=sum(r.count for r in in_period),
+        refunded_fils=sum(r.amount_fils for r in in_period),
+    )
+
+
+def _comparison(period: Period, before: Period, rows: list[DailyRow], refunds: list[RefundDailyRow]) -> Comparison:
+    return Comparison(_kpis(period, rows, refunds), _kpis(before, rows, refunds))
+
+
+def _families(flt: AnalyticsFilter, present: set[str]) -> list[str]:
+    if flt.method is not None:
+        return [METHOD_FAMILY[flt.method]]
+    if flt.family is not None:
+        return [flt.family]
+    return [*FAMILIES, *([OTHER] if OTHER in present else [])]
+
+
+def _series(period: Period, rows: list[DailyRow], flt: AnalyticsFilter) -> list[SeriesPoint]:
+    totals: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        if row.status == "paid" and period.start_day <= row.day <= period.end_day:
+            total = totals[(period.bucket(row.day), row.family or OTHER)]
+            total[0] += row.count
+            total[1] += row.amount_fils
+    families = _families(flt, {family for _, family in totals})
+    return [
+        SeriesPoint(bucket, family, *totals.get((bucket, family), (0, 0)))
+        for bucket in period.buckets()
+        for family in families
+    ]
+
+
+def _method_order(method: str) -> int:
+    values = [m.value for m in Method]
+    return values.index(method) if method in values else len(values)
+
+
+def _mix(rows: list[DailyRow]) -> list[MixRow]:
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        if row.status == "paid":
+            total = totals[(row.family or OTHER, row.method or OTHER)]
+            total[0] += row.count
+            total[1] += row.amount_fils
+    count = sum(t[0] for t in totals.values())
+    volume = sum(t[1] for t in totals.values())
+    return [
+        MixRow(family, method, n, fils, fils / volume if volume else 0.0, n / count if count else 0.0)
+        for (family, method), (n, fils) in sorted(totals.items(), key=lambda kv: _method_order(kv[0][1]))
+    ]
+
+
+def _family_totals(mix: list[MixRow]) -> list[MixRow]:
+    totals: dict[str, list[float]] = {}
+    for row in mix:
+        total = totals.setdefault(row.family, [0, 0, 0.0, 0.0])
+        total[0] += row.captured
+        total[1] += row.volume_fils
+        total[2] += row.volume_share
+        total[3] += row.count_share
+    order = [*FAMILIES, OTHER]
+    return [
+        MixRow(family, family, int(t[0]), int(t[1]), t[2], t[3])
+        for family, t in sorted(totals.items(), key=lambda kv: order.index(kv[0]))
+    ]
+
+
+def _success(period: Period, rows: list[DailyRow]) -> list[SuccessPoint]:
+    totals: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        if row.status in FINAL_FOR_SUCCESS and row.method is not None:
+            total = totals[(period.bucket(row.day), row.method)]
+            total[0] += row.count if row.status == "paid" else 0
+            total[1] += row.count
+    return [
+        SuccessPoint(bucket, method, captured, decided)
+        for (bucket, method), (captured, decided) in sorted(totals.items(), key=lambda kv: (_method_order(kv[0][1]),
+                                                                                           kv[0][0]))
+    ]
+
+
+def _heat(rows: list[HourRow]) -> list[HeatCell]:
+    cells = dict.fromkeys(((d, h) for d in range(7) for h in range(24)), 0)
+    for row in rows:
+        local = row.hour_utc + KUWAIT_OFFSET
+        weekday = (local.weekday() + 1) % 7  # Python: Monday=0; ours: Sunday=0
+        cells[(weekday, local.hour)] += row.count
+    return [HeatCell(d, h, n) for (d, h), n in sorted(cells.items())]
+
+
+def _refunds_by_method(rows: list[RefundDailyRow]) -> list[RefundByMethod]:
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        total = totals[(row.family or OTHER, row.method or OTHER)]
+        total[0] += row.count
+        total[1] += row.amount_fils
+    return [
+        RefundByMethod(family, method, n, fils)
+        for (family, method), (n, fils) in sorted(totals.items(), key=lambda kv: _method_order(kv[0][1]))
+    ]
