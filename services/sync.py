@@ -1,0 +1,378 @@
+"""Keeping the cache fresh: webhooks verified in the background, and sync passes that poll what is not final.
+
+Every status change is confirmed by the gateway's own look-up first (:mod:`services.sync_verify`). The webhook
+route answers fast: :func:`on_webhook_stored` records the parsed ids and hands the look-up to a small worker
+pool, so a burst of notifications never waits on the gateway's 30-a-minute status limit (§1.6). An event the
+worker could not verify stays unprocessed; the next :func:`sync_pending` pass retries it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pydantic import SecretStr
+from sqlalchemy import or_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services import syncstate
+from services.db import session_scope
+from services.gateway import UPaymentsClient, parse_notification
+from services.gateway import errors as gw
+from services.ingest import Observation, upsert
+from services.models import Payment, PaymentStatus, WebhookEvent
+from services.sync_verify import (
+    CannotLookUp,
+    ProcessOutcome,
+    apply_redirect,
+    process_event,
+    refresh_payment,
+)
+from services.timeutil import utcnow
+
+__all__ = [
+    "CannotLookUp",
+    "ProcessOutcome",
+    "SyncReport",
+    "apply_redirect",
+    "on_webhook_stored",
+    "process_event",
+    "refresh_payment",
+    "register_client",
+    "shared_client",
+    "sync_pending",
+    "wait_idle",
+]
+
+log = logging.getLogger(__name__)
+
+#: Worker threads verifying webhooks; more would only queue on the status limiter.
+WORKERS = 4
+#: Deliveries waiting for verification; beyond this they are left to the next sync pass.
+QUEUE_SIZE = 10_000
+
+
+class GatewaySettings(Protocol):
+    """The part of ``dashboard.settings.Settings`` a gateway client is built from."""
+
+    gateway_url: str
+    gateway_token: SecretStr
+    gateway_timeout_seconds: float
+    status_rate_per_minute: int
+
+
+# ---------------------------------------------------------------- one client (one limiter) per process
+
+_client_lock = threading.Lock()
+_registered: UPaymentsClient | None = None
+_built: dict[tuple[str, str, float, int], UPaymentsClient] = {}
+
+
+def register_client(client: UPaymentsClient) -> None:
+    """Make ``client`` the process's client, so webhooks, pages and the background sync share one limiter."""
+    global _registered
+    with _client_lock:
+        _registered = client
+
+
+def shared_client(settings: GatewaySettings) -> UPaymentsClient:
+    """The registered client, else one built from ``settings`` (cached per process)."""
+    with _client_lock:
+        if _registered is not None:
+            return _registered
+        key = (settings.gateway_url, settings.gateway_token.get_secret_value(), settings.gateway_timeout_seconds,
+               settings.status_rate_per_minute)
+        client = _built.get(key)
+        if client is None:
+            client = UPaymentsClient(settings.gateway_url, settings.gateway_token,
+                                     timeout=settings.gateway_timeout_seconds,
+                                     status_rate_per_minute=settings.status_rate_per_minute)
+            _built[key] = client
+        return client
+
+
+# ---------------------------------------------------------------- webhook verification worker
+
+
+class _Verifier:
+    """A few daemon threads draining a bounded queue of events to verify."""
+
+    def __init__(self, workers: int = WORKERS, size: int = QUEUE_SIZE) -> None:
+        self._queue: queue.Queue[tuple[Engine, UPaymentsClient, int]] = queue.Queue(size)
+        self._workers = workers
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._busy = 0
+
+    def submit(self, engine: Engine, client: UPaymentsClient, event_id: int) -> bool:
+        """Queue one event; False when the queue is full (the sync pass will pick the event up)."""
+        self._start()
+        with self._idle:
+            self._busy += 1
+        try:
+            self._queue.put_nowait((engine, client, event_id))
+        except queue.Full:
+            self._done()
+            return False
+        return True
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until every queued event was handled; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def _start(self) -> None:
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            while len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._run, name=f"webhook-verifier-{len(self._threads)}",
+                                          daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _done(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            engine, client, event_id = self._queue.get()
+            try:
+                outcome = process_event(engine, client, event_id)
+                if outcome.error:
+                    log.info("webhook event %s: %s", event_id, outcome.error)
+            except Exception:  # a bad event must not kill the worker; it stays in the inbox for a re-process
+                log.exception("verifying webhook event %s failed", event_id)
+            finally:
+                self._done()
+
+
+_verifier = _Verifier()
+
+
+def on_webhook_stored(engine: Engine, settings: GatewaySettings, event_id: int) -> None:
+    """Called by the webhook route after storing a delivery: note its ids now, verify it in the background."""
+    with session_scope(engine) as session:
+        event = session.get(WebhookEvent, event_id)
+        if event is None:
+            return
+        try:
+            params = parse_notification(event.body.encode("utf-8"), event.content_type)
+        except ValueError as exc:
+            event.error, event.processed_at = f"Unreadable body: {exc}"[:1000], utcnow()
+            session.add(event)
+            return
+        event.track_id = (params.track_id or "")[:64] or None
+        event.order_id = (params.merchant_order_id or "")[:64] or None
+        event.result = (params.result or "")[:32] or None
+        session.add(event)
+    if not _verifier.submit(engine, shared_client(settings), event_id):
+        log.warning("webhook verification queue full; event %s waits for the next sync pass", event_id)
+
+
+def wait_idle(timeout: float = 30.0) -> bool:
+    """Wait until queued webhook verifications are done (tests, benchmarks, shutdown)."""
+    return _verifier.wait_idle(timeout)
+
+
+# ---------------------------------------------------------------- sync pass
+
+
+@dataclass
+class SyncReport:
+    """What one sync pass did."""
+
+    checked: int = 0  # status look-ups made
+    changed: int = 0  # payments whose cache row changed
+    errors: int = 0  # look-ups that failed (other than the rate limit)
+    rate_limited: bool = False  # the gateway (or our limiter) said stop; the pass ended early
+    duration_s: float = 0.0
+    expired: int = 0  # pending links past their expiry, marked expired
+    events: int = 0  # inbox events verified
+    total: int = 0  # items planned for this pass
+    stopped: bool = False  # asked to stop before the end
+    retry_after: float | None = None  # seconds the gateway asked us to wait
+    problems: list[str] = field(default_factory=list)  # the first few error messages
+
+    def summary(self) -> str:
+        """One line for logs and the command line."""
+        text = (f"checked {self.checked}, changed {self.changed}, expired {self.expired}, "
+                f"webhook events {self.events}, errors {self.errors} in {self.duration_s:.1f} s")
+        if self.rate_limited:
+            wait = f" (retry after {self.retry_after:.0f} s)" if self.retry_after else ""
+            text += f"; stopped by the gateway's rate limit{wait}"
+        elif self.stopped:
+            text += "; stopped early"
+        return text
+
+    def _problem(self, message: str) -> None:
+        if len(self.problems) < 5:
+            self.problems.append(message)
+
+
+def _open_events(engine: Engine, limit: int) -> list[int]:
+    with Session(engine) as session:
+        rows = session.exec(select(WebhookEvent.id).where(col(WebhookEvent.processed_at).is_(None))
+                            .order_by(col(WebhookEvent.received_at), col(WebhookEvent.id)).limit(limit)).all()
+    return [int(r) for r in rows if r is not None]
+
+
+def _has_id() -> object:
+    return or_(col(Payment.track_id).is_not(None), col(Payment.invoice_id).is_not(None),
+               col(Payment.session_id).is_not(None))
+
+
+def _expiring(engine: Engine) -> tuple[list[int], list[int]]:
+    """Pending payments past ``expires_at``: (with a gateway id, without), oldest expiry first."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Payment.id, Payment.track_id, Payment.invoice_id, Payment.session_id)
+            .where(col(Payment.status) == PaymentStatus.PENDING, col(Payment.expires_at).is_not(None),
+                   col(Payment.expires_at) < utcnow())
+            .order_by(col(Payment.expires_at))
+        ).all()
+    with_id = [int(pk) for pk, *ids in rows if pk is not None and any(ids)]
+    without = [int(pk) for pk, *ids in rows if pk is not None and not any(ids)]
+    return with_id, without
+
+
+def _pending(engine: Engine, limit: int) -> list[int]:
+    """Payments worth a look-up, newest first: pending ones, and links whose creation is uncertain."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Payment.id)
+            .where(_has_id(),  # type: ignore[arg-type]
+                   or_(col(Payment.status) == PaymentStatus.PENDING,
+                       (col(Payment.link_state) == "uncertain") & (col(Payment.status) != PaymentStatus.PAID)))
+            .order_by(col(Payment.created_at).desc(), col(Payment.id).desc()).limit(limit)
+        ).all()
+    return [int(r) for r in rows if r is not None]
+
+
+def _expire(engine: Engine, payment_pk: int, raw: dict[str, object] | None) -> bool:
+    """Mark a still-pending payment expired through the one writer (never downgrades a paid one)."""
+    with session_scope(engine) as session:
+        payment = session.get(Payment, payment_pk)
+        if payment is None or payment.status != PaymentStatus.PENDING:
+            return False
+        obs = Observation(merchant_order_id=payment.order_id, verified=True, source="expiry",
+                          gateway_status="expired", amount_fils=payment.amount_fils, currency=payment.currency,
+                          raw={**(raw or {}), "_expired_by": "dashboard",
+                               "_expires_at": payment.expires_at.isoformat() if payment.expires_at else None})
+        return upsert(session, obs, create_missing=False).status_after == PaymentStatus.EXPIRED
+
+
+def _wait_for_slot(client: UPaymentsClient, stop: threading.Event | None) -> bool:
+    """Wait (stoppably) until the shared status limiter has room; False if asked to stop."""
+    limiter = client.status_limiter
+    while limiter.in_window() >= limiter.limit:
+        if stop is not None and stop.is_set():
+            return False
+        if stop is not None:
+            stop.wait(0.25)
+        else:
+            time.sleep(0.25)
+    return not (stop is not None and stop.is_set())
+
+
+def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
+                 progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
+                 ) -> SyncReport:
+    """One pass: retry open inbox events, then look up pending payments (expired links first, then newest).
+
+    At most ``limit`` look-ups, each through the client's shared limiter. A 429 (or a limiter wait that would be
+    too long) ends the pass with ``rate_limited``. The "last synced" time is stored when the pass completed.
+    """
+    started = time.perf_counter()
+    report = SyncReport()
+    events = _open_events(engine, limit)
+    expiring, expire_now = _expiring(engine)
+    for pk in expire_now:  # no id: nobody can have paid through the gateway, nothing to ask
+        if _expire(engine, pk, None):
+            report.expired += 1
+            report.changed += 1
+    plan: list[tuple[str, int]] = [("event", e) for e in events]
+    seen: set[int] = set()
+    for pk in [*expiring, *_pending(engine, limit)]:
+        if pk not in seen:
+            seen.add(pk)
+            plan.append(("payment", pk))
+    plan = plan[:limit]
+    expiring_set = set(expiring)
+    report.total = len(plan)
+    done_payments: set[int] = set()
+    reached_gateway = False
+    for index, (kind, item) in enumerate(plan):
+        if not _wait_for_slot(client, stop):
+            report.stopped = True
+            break
+        if kind == "event":
+            outcome = process_event(engine, client, item)
+            report.events += 1
+            report.checked += outcome.looked_up
+            report.changed += outcome.changed
+            reached_gateway |= outcome.looked_up
+            if outcome.payment_pk is not None:
+                done_payments.add(outcome.payment_pk)
+            if outcome.rate_limited:
+                report.rate_limited, report.retry_after = True, outcome.retry_after
+                break
+            if outcome.retry:
+                report.errors += 1
+                report._problem(outcome.error or "look-up failed")
+        elif item not in done_payments:
+            checked = report.checked
+            if not _sync_payment(engine, client, item, report, expire=item in expiring_set):
+                break
+            reached_gateway |= report.checked > checked
+        if progress is not None:
+            progress(index + 1, report.total)
+    report.duration_s = time.perf_counter() - started
+    if not report.rate_limited and not report.stopped and (reached_gateway or report.errors == 0):
+        syncstate.set_time(engine)
+    log.info("sync pass: %s", report.summary())
+    return report
+
+
+def _sync_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, report: SyncReport, *,
+                  expire: bool) -> bool:
+    """Look up one payment; False when the pass must stop (rate limited)."""
+    try:
+        result = refresh_payment(engine, client, payment_pk=payment_pk)
+    except (CannotLookUp, ValueError):
+        return True
+    except gw.RateLimited as exc:
+        report.rate_limited, report.retry_after = True, exc.retry_after
+        report._problem(str(exc))
+        return False
+    except gw.GatewayError as exc:
+        report.errors += 1
+        report._problem(str(exc))
+        log.warning("sync: payment %s: %s", payment_pk, exc)
+        return True
+    report.checked += 1
+    report.changed += result.changed
+    if result.problem:
+        report._problem(f"{result.payment.order_id if result.payment else payment_pk}: {result.problem}")
+    if expire and result.status_after == PaymentStatus.PENDING:
+        raw = json.loads(result.payment.raw) if result.payment is not None and result.payment.raw else None
+        if _expire(engine, payment_pk, raw):
+            report.expired += 1
+            report.changed += 1
+    return True
