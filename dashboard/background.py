@@ -1,0 +1,83 @@
+"""The per-process background sync: one daemon thread that runs a sync pass every few seconds.
+
+Started once per process by :func:`ensure_started` (the app calls it on every rerun; only the first call
+starts the thread). It never raises into the app: every failure is logged and the next pass tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+
+from services.gateway import UPaymentsClient
+from services.sync import register_client, sync_pending
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+_stop = threading.Event()
+
+
+class _SyncSettings(Protocol):
+    """The settings the loop reads."""
+
+    sync_interval_seconds: int
+    status_rate_per_minute: int
+
+
+def pass_limit(rate_per_minute: int, interval_seconds: int) -> int:
+    """Look-ups per pass: what the status limit allows in about two intervals (at least 5)."""
+    return max(5, rate_per_minute * interval_seconds * 2 // 60)
+
+
+def ensure_started(settings: _SyncSettings, engine: Engine, client: UPaymentsClient) -> None:
+    """Start the background sync thread for this process if it is not running yet."""
+    global _thread
+    with _lock:
+        if _thread is not None and _thread.is_alive():
+            return
+        register_client(client)  # webhooks verified in this process share the pages' rate limiter
+        _stop.clear()
+        interval = float(settings.sync_interval_seconds)
+        limit = pass_limit(settings.status_rate_per_minute, settings.sync_interval_seconds)
+        _thread = threading.Thread(target=_loop, args=(engine, client, interval, limit), name="souq-sync",
+                                   daemon=True)
+        _thread.start()
+        log.info("background sync started: every %.0f s, up to %d look-ups a pass", interval, limit)
+
+
+def stop(timeout: float = 10.0) -> bool:
+    """Ask the thread to stop and wait for it (tests, shutdown); True when it is stopped."""
+    global _thread
+    with _lock:
+        thread = _thread
+        _stop.set()
+    if thread is None:
+        return True
+    thread.join(timeout)
+    with _lock:
+        if not thread.is_alive():
+            _thread = None
+    return not thread.is_alive()
+
+
+def is_running() -> bool:
+    with _lock:
+        return _thread is not None and _thread.is_alive()
+
+
+def _loop(engine: Engine, client: UPaymentsClient, interval: float, limit: int) -> None:
+    while not _stop.is_set():
+        wait = interval
+        try:
+            report = sync_pending(engine, client, limit=limit, stop=_stop)
+            if report.rate_limited:
+                wait = max(interval, report.retry_after or 60.0)  # back off as the gateway asked
+        except Exception:  # never let one bad pass end the loop
+            log.exception("background sync pass failed")
+        _stop.wait(wait)
+    log.info("background sync stopped")
