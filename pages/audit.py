@@ -1,11 +1,83 @@
-"""Audit log (placeholder until its feature lands)."""
+"""Audit log (admin): browse and filter who did what, verify the hash chain, export as CSV (the export is audited)."""
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Any
 
 import streamlit as st
 
 from dashboard import state
+from dashboard.errors import show_error
+from dashboard.formatting import kuwait_time
+from services import audit
+from services.permissions import Action
+from services.timeutil import kuwait_day_bounds
 
-state.actor()
+PAGE_SIZE = 100
+
+actor = state.actor()
+engine = state.engine()
+
 st.title("Audit log")
-st.info("This page is being built.")
+st.caption("Every change made through the dashboard, append-only. Each row carries the hash of the row before, so "
+           "editing or deleting a row afterwards breaks the chain.")
+
+left, right = st.columns([1, 3], vertical_alignment="center")
+if left.button("Verify chain", key="audit_verify", type="primary"):
+    try:
+        st.session_state["audit_verdict"] = audit.verify(engine, actor)
+    except Exception as exc:
+        show_error(exc)
+verdict = st.session_state.get("audit_verdict")
+if verdict is not None:
+    if verdict.ok:
+        right.success(f"Chain OK — all {verdict.checked} entries verified; nothing was changed or removed.")
+    else:
+        right.error(f"Chain BROKEN at entry {verdict.first_bad_seq}: {verdict.problem}. "
+                    f"{verdict.checked} entries before it are intact.")
+
+with st.form("audit_filters"):
+    cols = st.columns(4)
+    who = cols[0].text_input("Actor (e-mail)", key="audit_actor")
+    actions = [""] + audit.distinct_actions(engine)
+    action = cols[1].selectbox("Action", actions, key="audit_action", format_func=lambda a: a or "Any action")
+    target = cols[2].text_input("Target contains", key="audit_target", placeholder="order id, e-mail, refund:12")
+    days = cols[3].date_input("Between (Kuwait days)", value=[], key="audit_days", format="YYYY-MM-DD")
+    if st.form_submit_button("Apply filters"):
+        st.session_state["audit_page"] = 1
+
+first = days[0] if isinstance(days, tuple) and len(days) >= 1 else None
+last = days[1] if isinstance(days, tuple) and len(days) == 2 else first
+flt = audit.AuditFilter(
+    actor=who.strip() or None, action=action or None, target=target.strip() or None,
+    since=kuwait_day_bounds(first)[0] if isinstance(first, date) else None,
+    until=kuwait_day_bounds(last)[1] if isinstance(last, date) else None,
+)
+page = int(st.session_state.get("audit_page", 1))
+try:
+    entries, total = audit.list_entries(engine, actor, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+except Exception as exc:
+    show_error(exc)
+    st.stop()
+
+rows: list[dict[str, Any]] = [{
+    "#": e.seq, "When (Kuwait)": kuwait_time(e.at, seconds=True), "Actor": e.actor, "Action": e.action,
+    "Target": e.target or "", "Before": e.before or "", "After": e.after or "",
+} for e in entries]
+pages = max(1, -(-total // PAGE_SIZE))
+st.caption(f"{total} entries · page {min(page, pages)} of {pages} · newest first")
+st.dataframe(rows, hide_index=True, key="audit_table")
+
+nav = st.columns([1, 1, 4])
+if nav[0].button("Previous", key="audit_prev", disabled=page <= 1):
+    st.session_state["audit_page"] = page - 1
+    st.rerun()
+if nav[1].button("Next", key="audit_next", disabled=page >= pages):
+    st.session_state["audit_page"] = page + 1
+    st.rerun()
+if actor.can(Action.EXPORT_AUDIT):
+    nav[2].download_button(
+        "Export CSV", key="audit_export", file_name="audit-log.csv", mime="text/csv", on_click="ignore",
+        data=lambda: "".join(audit.export_csv(engine, actor, flt)),
+    )

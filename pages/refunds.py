@@ -1,11 +1,291 @@
-"""Refunds (placeholder until its feature lands)."""
+"""Refunds: find a payment, refund all or part of it once (confirmed in a dialog), approve, cancel, track, export."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
 
 import streamlit as st
 
 from dashboard import state
+from dashboard.errors import show_error
+from dashboard.formatting import kuwait_time, method_label, money, status_label
+from services import refunds as svc
+from services.money import parse_amount
+from services.permissions import Action, Actor, Role
 
-state.actor()
+PAGE_SIZE = 25
+STATE_LABELS = {
+    "pending_approval": "Awaiting approval", "rejected": "Rejected", "sending": "Being sent",
+    "uncertain": "Being checked", "initiated": "Initiated", "refunded": "Refunded", "cancelled": "Cancelled",
+    "failed": "Failed",
+}
+
+actor = state.actor()
+engine = state.engine()
+settings = state.settings()
+threshold = settings.refund_approval_threshold_fils
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _list(email: str, role: str, flt: svc.RefundFilter, page: int) -> tuple[list[svc.RefundRow], int]:
+    return svc.list_refunds(engine, Actor(email, Role(role)), filters=flt, page=page, page_size=PAGE_SIZE)
+
+
+def _changed() -> None:
+    _list.clear()
+
+
+def _table(rows: list[svc.RefundRow]) -> list[dict[str, Any]]:
+    return [{
+        "Refund": r.id, "Requested": kuwait_time(r.created_at), "Order": r.order_id, "Customer": r.customer_name,
+        "Method": method_label(r.method), "Amount": money(r.amount_fils, r.currency),
+        "Reason": svc.REASONS.get(r.reason, r.reason), "State": STATE_LABELS.get(r.state, r.state),
+        "Requested by": r.requested_by, "Approved by": r.approved_by or "",
+        "Expected arrival": r.expected_arrival.isoformat() if r.expected_arrival else "",
+        "Note / problem": r.error or r.note or "",
+    } for r in rows]
+
+
+def _outcome(refund: Any) -> None:
+    """Tell the person, in one sentence, what happened to the refund they just acted on."""
+    amount = money(refund.amount_fils, refund.currency)
+    if refund.state == "pending_approval":
+        st.info(f"Refund of {amount} requested. It is above {money(threshold)}, so another finance or admin "
+                "person must approve it before it is sent.")
+    elif refund.state == "initiated":
+        st.success(f"Refund of {amount} initiated with UPayments (refund #{refund.id}). It can still be cancelled "
+                   "until the gateway executes it.")
+    elif refund.state == "refunded":
+        st.success(f"Refund of {amount} is complete.")
+    elif refund.state == "failed":
+        st.error(refund.error or "The refund failed; nothing was refunded.")
+    elif refund.state == "uncertain":
+        st.warning(f"{refund.error} Click “Refresh statuses” in a moment.")
+    elif refund.state in ("rejected", "cancelled"):
+        st.info(f"Refund of {amount} is {refund.state}.")
+    else:
+        st.info(f"Refund of {amount} is being sent; click “Refresh statuses” in a moment.")
+
+
+def _act(fn: Any, **kwargs: Any) -> None:
+    """Run one refund action; remember its outcome for the next run and rerun."""
+    try:
+        refund = fn(**kwargs)
+    except Exception as exc:
+        st.session_state["refund_error"] = exc
+    else:
+        st.session_state["refund_outcome"] = refund
+    _changed()
+    st.rerun()
+
+
+# ------------------------------------------------------------------ picking a payment
+
 st.title("Refunds")
-st.info("This page is being built.")
+wanted = st.query_params.get("payment")
+if wanted and st.session_state.get("refund_wanted") != wanted:
+    st.session_state["refund_wanted"] = wanted
+    st.session_state["refund_query"] = wanted
+
+with st.form("refund_search", border=False):
+    cols = st.columns([4, 1], vertical_alignment="bottom")
+    cols[0].text_input("Find a payment", key="refund_query", placeholder="Order id, track id or phone number")
+    cols[1].form_submit_button("Find", width="stretch")
+
+hits: list[svc.PaymentHit] = []
+query = (st.session_state.get("refund_query") or "").strip()
+if query:
+    try:
+        hits = svc.find_payments(engine, actor, query=query)
+    except Exception as exc:
+        show_error(exc)
+    if not hits:
+        st.info(f"No payment matches “{query}”. Search by the exact order id or track id, or by phone number.")
+
+selected: svc.PaymentHit | None = None
+if len(hits) == 1:
+    selected = hits[0]
+elif hits:
+    selected = st.selectbox(
+        "Payments found", hits, key="refund_pick",
+        format_func=lambda h: f"{h.order_id} · {money(h.amount_fils, h.currency)} · {h.customer_name or '—'} · "
+                              f"{kuwait_time(h.created_at)} · {status_label(h.status)}",
+    )
+
+if "refund_error" in st.session_state:
+    show_error(st.session_state.pop("refund_error"))
+if "refund_outcome" in st.session_state:
+    _outcome(st.session_state.pop("refund_outcome"))
+
+# ------------------------------------------------------------------ the selected payment
+
+
+@st.dialog("Confirm refund", on_dismiss=lambda: st.session_state.pop("refund_confirm", None))
+def _confirm_dialog() -> None:
+    pending = st.session_state["refund_confirm"]
+    st.markdown(f"Refund **{money(pending['amount_fils'], pending['currency'])}** to "
+                f"**{pending['customer'] or 'the customer'}**")
+    st.write(f"Order {pending['order_id']} · paid by {method_label(pending['method'])} · reason: "
+             f"{svc.REASONS[pending['reason']]}")
+    if pending["amount_fils"] > threshold:
+        st.caption(f"Above {money(threshold)}: another finance or admin person must approve it before it is sent.")
+    else:
+        st.caption("The refund is sent to UPayments when you confirm.")
+    left, right = st.columns(2)
+    if left.button("Confirm refund", key="refund_confirm_yes", type="primary", width="stretch"):
+        st.session_state.pop("refund_confirm", None)
+        st.session_state.pop(f"refund_key_{pending['payment_pk']}", None)  # the next refund is a new intent
+        _act(svc.request_refund, engine=engine, client=state.gateway(), actor=actor,
+             payment_pk=pending["payment_pk"], amount_fils=pending["amount_fils"], reason=pending["reason"],
+             note=pending["note"], idempotency_key=pending["key"], threshold_fils=threshold)
+    if right.button("Go back", key="refund_confirm_no", width="stretch"):
+        st.session_state.pop("refund_confirm", None)
+        st.rerun()
+
+
+def _refund_form(summary: svc.RefundSummary) -> None:
+    key_name = f"refund_key_{summary.payment_pk}"
+    st.session_state.setdefault(key_name, f"rf-{uuid.uuid4().hex}")  # one key per refund intent, kept on rerun
+    with st.form("refund_form"):
+        kind = st.radio("Amount", ["Full remaining amount", "Partial amount"], key="refund_kind", horizontal=True)
+        amount_text = st.text_input(f"Partial amount ({summary.currency})", key="refund_amount",
+                                    placeholder=f"up to {money(summary.refundable_fils, summary.currency)}")
+        reason = st.selectbox("Reason", list(svc.REASONS), key="refund_reason",
+                              format_func=lambda r: svc.REASONS[r])
+        note = st.text_area("Note (required for “Other”)", key="refund_note", max_chars=500)
+        submitted = st.form_submit_button("Review refund", type="primary")
+    if not submitted:
+        return
+    try:
+        amount = (summary.refundable_fils if kind.startswith("Full")
+                  else parse_amount(amount_text or "", summary.currency))
+        if reason == "other" and not note.strip():
+            raise ValueError("Please write a note saying why when the reason is “Other”.")
+    except ValueError as exc:
+        show_error(exc)
+        return
+    st.session_state["refund_confirm"] = {
+        "payment_pk": summary.payment_pk, "order_id": summary.order_id, "amount_fils": amount,
+        "currency": summary.currency, "customer": summary.customer_name, "method": summary.method,
+        "reason": reason, "note": note.strip() or None, "key": st.session_state[key_name],
+    }
+    st.rerun()
+
+
+def _payment_panel(hit: svc.PaymentHit) -> None:
+    try:
+        summary = svc.refund_summary(engine, payment_pk=hit.payment_pk, actor=actor)
+    except Exception as exc:
+        show_error(exc)
+        return
+    st.subheader(f"Payment {hit.order_id}")
+    st.caption(f"{hit.customer_name or 'Customer unknown'} · {method_label(hit.method)} · "
+               f"{kuwait_time(hit.created_at)} · {status_label(hit.status)}")
+    m = st.columns(4)
+    m[0].metric("Captured", money(summary.captured_fils, summary.currency))
+    m[1].metric("Already refunded", money(summary.refunded_fils, summary.currency))
+    m[2].metric("Pending", money(summary.pending_fils, summary.currency))
+    m[3].metric("Refundable now", money(summary.refundable_fils, summary.currency))
+    if not actor.can(Action.REQUEST_REFUND):
+        st.caption("Your role can see refunds but not make them.")
+    elif summary.can_refund:
+        _refund_form(summary)
+    else:
+        st.info(summary.reason_not)
+    rows, _ = _list(actor.email, actor.role.value, svc.RefundFilter(payment_pk=hit.payment_pk), 1)
+    if rows:
+        st.markdown("**Refunds of this payment**")
+        st.dataframe(_table(rows), hide_index=True, key="refunds_of_payment")
+        _actions(rows)
+
+
+def _actions(rows: list[svc.RefundRow]) -> None:
+    """Approve / reject (not for the requester) and cancel buttons for the rows that allow them."""
+    client = state.gateway
+    for row in rows:
+        label = f"#{row.id} · {money(row.amount_fils, row.currency)} · {row.order_id}"
+        if row.state == "pending_approval" and actor.can(Action.APPROVE_REFUND):
+            with st.container(border=True):
+                st.write(f"{label} — requested by {row.requested_by}, awaiting approval")
+                if row.requested_by == actor.email:
+                    st.caption("Another finance or admin person must approve or reject your request.")
+                    if st.button("Withdraw request", key=f"refund_withdraw_{row.id}"):
+                        _act(svc.cancel_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
+                    continue
+                note = st.text_input("Reason for rejecting", key=f"refund_reject_note_{row.id}")
+                a, b = st.columns(2)
+                if a.button("Approve and send", key=f"refund_approve_{row.id}", type="primary"):
+                    _act(svc.approve_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
+                if b.button("Reject", key=f"refund_reject_{row.id}"):
+                    _act(svc.reject_refund, engine=engine, actor=actor, refund_id=row.id, note=note)
+        elif row.state == "initiated" and actor.can(Action.CANCEL_REFUND):
+            cols = st.columns([3, 1], vertical_alignment="center")
+            arrival = f", expected on the customer's account by {row.expected_arrival}" if row.expected_arrival else ""
+            cols[0].write(f"{label} — initiated{arrival}")
+            if cols[1].button("Cancel refund", key=f"refund_cancel_{row.id}"):
+                _act(svc.cancel_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
+
+
+if selected is not None:
+    _payment_panel(selected)
+if "refund_confirm" in st.session_state:
+    _confirm_dialog()
+
+if st.button("Refresh statuses", key="refund_refresh", help="Ask UPayments which refunds have been executed"):
+    try:
+        changed = svc.refresh_refunds(engine, state.gateway(), payment_pk=selected.payment_pk if selected else None)
+    except Exception as exc:
+        show_error(exc)
+    else:
+        _changed()
+        st.toast(f"Refund statuses refreshed: {changed} changed.")
+        st.rerun()
+
+# ------------------------------------------------------------------ approvals waiting, and all refunds
+
+st.divider()
+if actor.can(Action.APPROVE_REFUND):
+    waiting, n_waiting = _list(actor.email, actor.role.value, svc.RefundFilter(states=("pending_approval",)), 1)
+    mine = [r for r in waiting if selected is None or r.payment_pk != selected.payment_pk]
+    if mine:
+        st.subheader(f"Awaiting approval ({n_waiting})")
+        _actions(mine)
+
+st.subheader("All refunds")
+with st.form("refund_filters"):
+    f = st.columns(4)
+    states = f[0].multiselect("State", list(STATE_LABELS), key="rf_states",
+                              format_func=lambda s: STATE_LABELS[s])
+    days = f[1].date_input("Requested between", value=[], key="rf_days", format="YYYY-MM-DD")
+    who = f[2].text_input("Requested by (e-mail)", key="rf_who")
+    order = f[3].text_input("Order id", key="rf_order")
+    if st.form_submit_button("Apply filters"):
+        st.session_state["rf_page"] = 1
+since = days[0] if isinstance(days, tuple) and len(days) >= 1 else None
+until = days[1] if isinstance(days, tuple) and len(days) == 2 else since
+flt = svc.RefundFilter(states=tuple(states), since=since if isinstance(since, date) else None,
+                       until=until if isinstance(until, date) else None, requested_by=who or None,
+                       order_id=order or None)
+page = int(st.session_state.get("rf_page", 1))
+try:
+    rows, total = _list(actor.email, actor.role.value, flt, page)
+except Exception as exc:
+    show_error(exc)
+    rows, total = [], 0
+pages = max(1, -(-total // PAGE_SIZE))
+st.caption(f"{total} refunds · page {min(page, pages)} of {pages}")
+st.dataframe(_table(rows), hide_index=True, key="refunds_all")
+nav = st.columns([1, 1, 4])
+if nav[0].button("Previous", key="rf_prev", disabled=page <= 1):
+    st.session_state["rf_page"] = page - 1
+    st.rerun()
+if nav[1].button("Next", key="rf_next", disabled=page >= pages):
+    st.session_state["rf_page"] = page + 1
+    st.rerun()
+if actor.can(Action.EXPORT_REFUNDS):
+    nav[2].download_button(
+        "Export CSV", key="rf_export", file_name="refunds.csv", mime="text/csv", on_click="ignore",
+        data=lambda: "".join(svc.export_refunds_csv(engine, actor, flt)),
+    )

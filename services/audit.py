@@ -155,3 +155,40 @@ def distinct_actions(engine: Engine) -> list[str]:
     """Action names present in the log (for a filter select box)."""
     with Session(engine) as session:
         return sorted(session.exec(select(AuditEntry.action).distinct()).all())
+
+
+_CSV_COLUMNS = ("seq", "at_utc", "actor", "action", "target", "before", "after", "prev_hash", "hash")
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (leading = + - @ tab CR get a quote)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+
+def _csv_line(values: list[object]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow([_cell(v) for v in values])
+    return buf.getvalue()
+
+
+def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> Iterator[str]:
+    """The matching rows as CSV lines in chain order (streamed); the export itself is audited when asked for."""
+    require(actor, Action.EXPORT_AUDIT)
+    flt = flt or AuditFilter()
+    from services.db import session_scope
+
+    filters = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(flt).items() if v}
+    with session_scope(engine) as session:
+        record(session, actor=actor.email, action="audit_exported", target="audit", after={"filters": filters})
+
+    def lines() -> Iterator[str]:
+        yield _csv_line(list(_CSV_COLUMNS))
+        for e in iter_for_export(engine, actor, flt):
+            yield _csv_line([e.seq, as_utc(e.at).isoformat(), e.actor, e.action, e.target, e.before, e.after,
+                             e.prev_hash, e.hash])
+
+    return lines()

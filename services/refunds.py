@@ -49,7 +49,15 @@ from services.refund_core import (
     tally,
     target,
 )
-from services.refund_queries import RefundFilter, RefundRow, export_refunds_csv, find_payments, list_refunds
+from services.refund_queries import (
+    PaymentHit,
+    RefundFilter,
+    RefundRow,
+    distinct_requesters,
+    export_refunds_csv,
+    find_payments,
+    list_refunds,
+)
 from services.refund_reconcile import refresh_refunds, settle_uncertain
 from services.timeutil import local_day, utcnow
 
@@ -58,6 +66,7 @@ __all__ = [
     "ApprovalError",
     "NotRefundable",
     "OverRefund",
+    "PaymentHit",
     "RefundError",
     "RefundFilter",
     "RefundInFlight",
@@ -65,6 +74,7 @@ __all__ = [
     "RefundSummary",
     "approve_refund",
     "cancel_refund",
+    "distinct_requesters",
     "expected_arrival",
     "export_refunds_csv",
     "find_payments",

@@ -1,0 +1,117 @@
+"""The refunds page in AppTest: roles, the confirmation dialog, approvals (no gateway call is needed for these)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, select
+from streamlit.testing.v1 import AppTest
+
+from services.db import sqlite_url
+from services.models import Refund, RefundState
+from services.permissions import Role
+from tests.factories import make_db, make_payment, make_staff
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "refunds.py")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "page.db"))
+    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
+    monkeypatch.setenv("SOUQ_GATEWAY_URL", "http://127.0.0.1:9/api/v1/")  # closed: nothing may reach it here
+    monkeypatch.setenv("SOUQ_REFUND_APPROVAL_THRESHOLD_FILS", "100000")
+    engine = make_db(tmp_path, "page.db")
+    yield engine
+    from dashboard import state
+
+    state._settings.clear()
+    state._engine.clear()
+    state._gateway.clear()
+
+
+def _page(email: str, **query: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.user = {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _refunds(engine) -> list[Refund]:
+    with Session(engine) as session:
+        return list(session.exec(select(Refund).order_by(col(Refund.id))).all())
+
+
+def test_viewer_sees_the_amounts_but_no_refund_form(env) -> None:
+    make_staff(env, Role.VIEWER, "vic@shop.test")
+    make_payment(env, order_id="ORD-1", amount_fils=12_500, status="paid", upay_order_id="U1",
+                 customer_name="Huda")
+    at = _page("vic@shop.test", payment="ORD-1")
+    assert not at.exception
+    assert [m.value for m in at.metric] == ["12.500 KWD", "0.000 KWD", "0.000 KWD", "12.500 KWD"]
+    assert all(b.label != "Review refund" for b in at.button)
+    assert "can see refunds but not make them" in " ".join(c.value for c in at.caption)
+    assert all(b.label != "Export CSV" for b in at.get("download_button"))
+
+
+def test_finance_reviews_confirms_a_large_refund_which_waits_for_approval(env) -> None:
+    make_staff(env, Role.FINANCE, "fahad@shop.test")
+    make_staff(env, Role.FINANCE, "noura@shop.test")
+    make_payment(env, order_id="ORD-2", amount_fils=250_000, status="paid", upay_order_id="U2",
+                 customer_name="Huda", method="card")
+    at = _page("fahad@shop.test", payment="ORD-2")
+    at.radio(key="refund_kind").set_value("Partial amount")
+    at.text_input(key="refund_amount").input("150.5")
+    at.button[[b.label for b in at.button].index("Review refund")].click().run()
+    assert not at.exception
+    key = at.session_state["refund_confirm"]["key"]
+    dialog_text = " ".join(m.value for m in at.markdown)
+    assert "150.500 KWD" in dialog_text and "Huda" in dialog_text
+    assert "paid by Card" in dialog_text
+    at.button(key="refund_confirm_yes").click().run()
+    assert not at.exception
+    [refund] = _refunds(env)
+    assert (refund.state, refund.amount_fils, refund.idempotency_key) == ("pending_approval", 150_500, key)
+    assert "another finance or admin person must approve" in at.info[0].value
+    # The requester can only withdraw; the other finance person gets Approve/Reject.
+    assert at.button(key=f"refund_withdraw_{refund.id}") and all(
+        b.key != f"refund_approve_{refund.id}" for b in at.button)
+    other = _page("noura@shop.test", payment="ORD-2")
+    other.text_input(key=f"refund_reject_note_{refund.id}").input("Customer kept the item")
+    other.button(key=f"refund_reject_{refund.id}").click().run()
+    assert not other.exception
+    assert [r.state for r in _refunds(env)] == [RefundState.REJECTED]
+
+
+def test_go_back_closes_the_dialog_without_a_refund(env) -> None:
+    make_staff(env, Role.ADMIN, "amal@shop.test")
+    make_payment(env, order_id="ORD-3", amount_fils=5_000, status="paid", upay_order_id="U3")
+    at = _page("amal@shop.test", payment="ORD-3")
+    at.button[[b.label for b in at.button].index("Review refund")].click().run()
+    assert at.session_state["refund_confirm"]["amount_fils"] == 5_000  # full remaining by default
+    at.button(key="refund_confirm_no").click().run()
+    assert "refund_confirm" not in at.session_state and _refunds(env) == []
+
+
+def test_bad_amount_and_missing_note_are_one_sentence_errors(env) -> None:
+    make_staff(env, Role.FINANCE, "fahad@shop.test")
+    make_payment(env, order_id="ORD-4", amount_fils=5_000, status="paid", upay_order_id="U4")
+    at = _page("fahad@shop.test", payment="ORD-4")
+    at.radio(key="refund_kind").set_value("Partial amount")
+    at.text_input(key="refund_amount").input("1.2345")
+    at.button[[b.label for b in at.button].index("Review refund")].click().run()
+    assert "decimal" in at.error[0].value.lower() and "refund_confirm" not in at.session_state
+    at.text_input(key="refund_amount").input("1")
+    at.selectbox(key="refund_reason").set_value("other")
+    at.button[[b.label for b in at.button].index("Review refund")].click().run()
+    assert "write a note" in at.error[0].value and "refund_confirm" not in at.session_state
+
+
+def test_unpaid_payment_says_why_it_cannot_be_refunded(env) -> None:
+    make_staff(env, Role.FINANCE, "fahad@shop.test")
+    make_payment(env, order_id="ORD-5", amount_fils=5_000, status="pending", upay_order_id="U5")
+    at = _page("fahad@shop.test", payment="ORD-5")
+    assert "only paid payments can be refunded" in at.info[0].value
+    assert all(b.label != "Review refund" for b in at.button)
