@@ -40,7 +40,7 @@ if verdict is not None:
 with st.form("audit_filters"):
     cols = st.columns(4)
     who = cols[0].text_input("Actor (e-mail)", key="audit_actor")
-    actions = [""] + audit.distinct_actions(engine)
+    actions = ["", *audit.distinct_actions(engine)]
     action = cols[1].selectbox("Action", actions, key="audit_action", format_func=lambda a: a or "Any action")
     target = cols[2].text_input("Target contains", key="audit_target", placeholder="order id, e-mail, refund:12")
     days = cols[3].date_input("Between (Kuwait days)", value=[], key="audit_days", format="YYYY-MM-DD")
