@@ -1,11 +1,175 @@
-"""Reconciliation (placeholder until its feature lands)."""
+"""Reconciliation: where the cache and the gateway disagree, one-click re-sync, and "Sync now"."""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 import streamlit as st
 
 from dashboard import state
+from dashboard.errors import explain, show_error
+from dashboard.formatting import ago, status_label
+from services import reconcile
+from services.permissions import Action, Actor, Role
+from services.sync import sync_pending
+from services.syncstate import get_time
 
-state.actor()
+SHOWN = 50
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+actor = state.actor()
+engine = state.engine()
+settings = state.settings()
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _stored_drift(email: str, role: str) -> list[reconcile.DriftItem]:
+    """The drift the database alone shows (no gateway calls)."""
+    return reconcile.find_drift(engine, Actor(email, Role(role)))
+
+
+def _md(text: str) -> str:
+    """Untrusted text (ids from webhook bodies) shown literally, never as markdown."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _resync(items: list[reconcile.DriftItem]) -> None:
+    """Re-sync each item with a payment; one audit row each; remember a one-line outcome."""
+    done, failed, messages = 0, 0, []
+    client = state.gateway()
+    bar = st.progress(0.0, text="Re-syncing…") if len(items) > 1 else None
+    for index, item in enumerate(items):
+        if item.payment_pk is None:
+            continue
+        try:
+            result = reconcile.resync(engine, client, actor, payment_pk=item.payment_pk)
+        except Exception as exc:
+            failed += 1
+            messages.append(f"{item.order_id}: {explain(exc)}")
+        else:
+            done += 1
+            if result.status_before != result.status_after:
+                messages.append(f"{item.order_id}: {status_label(result.status_before)} → "
+                                f"{status_label(result.status_after)}")
+            elif result.problem:
+                messages.append(f"{item.order_id}: {result.problem}")
+        if bar is not None:
+            bar.progress((index + 1) / len(items), text=f"Re-synced {index + 1} of {len(items)}")
+    st.session_state["recon_outcome"] = (done, failed, messages)
+    live = st.session_state.get("recon_live")
+    if live:  # the live check is stale for the rows just re-synced
+        synced = {i.payment_pk for i in items}
+        st.session_state["recon_live"] = [i for i in live if i.payment_pk not in synced]
+    _stored_drift.clear()
+
+
 st.title("Reconciliation")
-st.info("This page is being built.")
+st.caption("The gateway has no list of payments, so the dashboard keeps its own copy up to date from webhooks, "
+           "customer redirects and polling. This page shows where that copy may be wrong.")
+
+# ------------------------------------------------------------------ sync now
+
+last = get_time(engine)
+with st.container(horizontal=True, vertical_alignment="center"):
+    st.markdown(f"**Last sync:** {ago(last)}")
+    sync_clicked = st.button("Sync now", key="recon_sync", icon=":material/sync:", disabled=not actor.can(Action.SYNC),
+                             help="Ask the gateway about every payment that is not final yet and retry waiting "
+                                  f"webhooks (at most {settings.status_rate_per_minute} look-ups a minute).")
+if sync_clicked:
+    with st.status("Syncing with the gateway…", expanded=True) as box:
+        bar = st.progress(0.0, text="Preparing…")
+
+        def _progress(done: int, total: int) -> None:
+            bar.progress(done / total if total else 1.0, text=f"Checked {done} of {total}")
+
+        try:
+            report = sync_pending(engine, state.gateway(), limit=200, progress=_progress, actor=actor)
+        except Exception as exc:
+            box.update(label="Sync failed", state="error")
+            show_error(exc)
+        else:
+            bar.progress(1.0, text=f"Checked {report.checked} of {report.total}")
+            st.write(report.summary().capitalize() + ".")
+            for problem in report.problems:
+                st.caption(_md(problem))
+            box.update(label="Sync stopped by the gateway's rate limit" if report.rate_limited else "Sync finished",
+                       state="error" if report.rate_limited or report.errors else "complete")
+            _stored_drift.clear()
+
+# ------------------------------------------------------------------ live check
+
+with st.expander("Check cached statuses against the gateway", expanded=False):
+    st.caption(f"Looks up the least recently checked payments one by one, within the gateway's limit of "
+               f"{settings.status_rate_per_minute} look-ups a minute.")
+    with st.form("recon_live_form", border=False):
+        sample = st.number_input("Payments to check", min_value=1, max_value=200, value=10, step=5, key="recon_sample")
+        live_clicked = st.form_submit_button("Check now", icon=":material/fact_check:")
+    if live_clicked:
+        with st.status("Checking with the gateway…", expanded=True) as box:
+            bar = st.progress(0.0)
+
+            def _checked(done: int, total: int) -> None:
+                bar.progress(done / total if total else 1.0, text=f"Checked {done} of {total}")
+
+            try:
+                found = reconcile.find_drift(engine, actor, client=state.gateway(), sample=int(sample),
+                                             limit=0, progress=_checked)
+            except Exception as exc:
+                box.update(label="Check failed", state="error")
+                show_error(exc)
+            else:
+                st.session_state["recon_live"] = [i for i in found if i.kind == reconcile.STATUS_MISMATCH]
+                box.update(label=f"Checked — {len(st.session_state['recon_live'])} difference(s)", state="complete")
+
+# ------------------------------------------------------------------ drift list
+
+if "recon_outcome" in st.session_state:
+    done, failed, messages = st.session_state.pop("recon_outcome")
+    (st.warning if failed else st.success)(f"Re-synced {done} payment(s)" + (f", {failed} failed" if failed else "")
+                                           + ".")
+    for line in messages[:20]:
+        st.caption(_md(line))
+
+try:
+    items = [*st.session_state.get("recon_live", []), *_stored_drift(actor.email, actor.role.value)]
+except Exception as exc:
+    show_error(exc)
+    st.stop()
+
+kinds = st.pills("Show", list(reconcile.KIND_LABELS), selection_mode="multi", key="recon_kinds",
+                 format_func=lambda k: reconcile.KIND_LABELS[k])
+shown = [i for i in items if not kinds or i.kind in kinds][:SHOWN]
+if not shown:
+    st.success("Nothing to reconcile: the cache agrees with everything the dashboard knows.")
+    st.stop()
+
+counts: dict[str, int] = {}
+for item in items:
+    counts[item.kind] = counts.get(item.kind, 0) + 1
+st.caption(" · ".join(f"{reconcile.KIND_LABELS[k]}: {n}" for k, n in counts.items())
+           + (f" — showing the first {SHOWN}" if len(items) > SHOWN else ""))
+resyncable = [i for i in shown if i.payment_pk is not None]
+st.button(f"Re-sync all shown ({len(resyncable)})", key="recon_all", icon=":material/sync:",
+          disabled=not resyncable, on_click=_resync, args=(resyncable,),
+          help="Ask the gateway about each payment listed below and apply its answers (each one is audited).")
+
+
+def _line(item: reconcile.DriftItem) -> dict[str, Any]:
+    return {"kind": reconcile.KIND_LABELS[item.kind], "order": item.order_id or "—",
+            "cache": status_label(item.cache_status) if item.cache_status else "—",
+            "gateway": status_label(item.gateway_status) if item.gateway_status else "—"}
+
+
+for index, item in enumerate(shown):
+    line = _line(item)
+    with st.container(border=True, key=f"recon_row_{index}"):
+        cols = st.columns([5, 1], vertical_alignment="center")
+        cols[0].markdown(f"**{_md(line['order'])}** · {line['kind']} · cache: {line['cache']} · gateway: "
+                         f"{line['gateway']}")
+        cols[0].caption(_md(item.detail))
+        if item.payment_pk is not None:
+            cols[1].button("Re-sync", key=f"recon_one_{item.kind}_{item.payment_pk}", on_click=_resync,
+                           args=([item],), width="stretch")
+        elif item.event_id is not None:
+            cols[1].caption(f"Webhook #{item.event_id}")

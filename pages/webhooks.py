@@ -1,11 +1,126 @@
-"""Webhook inbox (placeholder until its feature lands)."""
+"""Webhook inbox: every gateway notification and customer redirect as received, what it matched, re-process."""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 import streamlit as st
 
 from dashboard import state
+from dashboard.errors import show_error
+from dashboard.formatting import kuwait_time, status_label
+from services import sync_inbox as inbox
+from services.permissions import Action, Actor, Role
+from services.sync import process_event
 
-state.actor()
+PAGE_SIZE = 50
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+STATE_LABELS = {"waiting": "Waiting / to retry", "problem": "Problem", "verified": "Verified"}
+SOURCE_LABELS = {"webhook": "Webhook", "redirect": "Redirect"}
+
+actor = state.actor()
+engine = state.engine()
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _rows(email: str, role: str, flt: inbox.InboxFilter, offset: int) -> tuple[list[inbox.InboxRow], int]:
+    return inbox.list_events(engine, Actor(email, Role(role)), flt, limit=PAGE_SIZE, offset=offset)
+
+
+def _table(rows: list[inbox.InboxRow]) -> list[dict[str, Any]]:
+    return [{
+        "#": r.id, "Arrived (Kuwait)": kuwait_time(r.received_at, seconds=True),
+        "Source": SOURCE_LABELS.get(r.source, r.source), "Order id": r.order_id or "", "Track id": r.track_id or "",
+        "Result claimed": r.result or "",
+        "Matched payment": (f"{r.payment_order_id} · {status_label(r.payment_status)}" if r.payment_order_id
+                            else ""),
+        "Duplicate": r.duplicate, "State": STATE_LABELS[r.state], "Problem": r.error or "",
+    } for r in rows]
+
+
+def _md(text: str | None) -> str:
+    """Untrusted text (ids and errors from webhook bodies) shown literally, never as markdown."""
+    return _MARKDOWN.sub(r"\\\1", text or "")
+
+
+def _reprocess(event_id: int) -> None:
+    try:
+        outcome = process_event(engine, state.gateway(), event_id, actor=actor)
+    except Exception as exc:
+        st.session_state["inbox_error"] = exc
+    else:
+        st.session_state["inbox_outcome"] = outcome
+    _rows.clear()
+
+
 st.title("Webhook inbox")
-st.info("This page is being built.")
+st.caption("Every notification from UPayments and every customer redirect, stored as received. Nothing here is "
+           "trusted as it is: each one is checked with the gateway's own status look-up before a payment changes.")
+
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    source = st.segmented_control("Source", ["webhook", "redirect"], key="inbox_source",
+                                  format_func=lambda s: SOURCE_LABELS[s])
+    wanted = st.segmented_control("State", list(STATE_LABELS), key="inbox_state",
+                                  format_func=lambda s: STATE_LABELS[s])
+    text = st.text_input("Order or track id", key="inbox_text", placeholder="exact id")
+    if st.button("Refresh", icon=":material/refresh:"):
+        _rows.clear()
+
+flt = inbox.InboxFilter(source=source, state=wanted, text=text or None)
+if st.session_state.get("inbox_filter") != flt:
+    st.session_state["inbox_filter"], st.session_state["inbox_offset"] = flt, 0
+offset = int(st.session_state.get("inbox_offset", 0))
+
+if "inbox_error" in st.session_state:
+    show_error(st.session_state.pop("inbox_error"))
+if "inbox_outcome" in st.session_state:
+    done = st.session_state.pop("inbox_outcome")
+    if done.retry:
+        st.warning(f"Delivery #{done.event_id} could not be checked now: {_md(done.error)} It will be retried.")
+    elif done.error:
+        st.info(f"Delivery #{done.event_id} re-processed: {_md(done.error)}")
+    else:
+        st.success(f"Delivery #{done.event_id} verified with the gateway: order {_md(done.order_id)} is "
+                   f"{status_label(done.status_after)}.")
+
+try:
+    rows, total = _rows(actor.email, actor.role.value, flt, offset)
+except Exception as exc:
+    show_error(exc)
+    st.stop()
+
+if not rows:
+    st.info("No deliveries match." if total == 0 and (source or wanted or text) else
+            "No deliveries yet. They appear here as soon as the gateway calls this dashboard's webhook URL.")
+    st.stop()
+
+st.caption(f"{offset + 1}–{offset + len(rows)} of {total}, newest first. Select a row to see its raw body.")
+event = st.dataframe(_table(rows), key="inbox_table", on_select="rerun", selection_mode="single-row",
+                     hide_index=True, width="stretch")
+with st.container(horizontal=True):
+    if st.button("Newer", disabled=offset == 0, icon=":material/chevron_left:"):
+        st.session_state["inbox_offset"] = max(0, offset - PAGE_SIZE)
+        st.rerun()
+    if st.button("Older", disabled=offset + PAGE_SIZE >= total, icon=":material/chevron_right:"):
+        st.session_state["inbox_offset"] = offset + PAGE_SIZE
+        st.rerun()
+
+picked = event.selection.rows if event is not None else []
+if picked and picked[0] < len(rows):
+    row = rows[picked[0]]
+    st.subheader(f"Delivery #{row.id}")
+    try:
+        detail = inbox.get_event(engine, actor, row.id)
+    except Exception as exc:
+        show_error(exc)
+        st.stop()
+    st.markdown(f"**Arrived:** {kuwait_time(detail.received_at, seconds=True)} (Kuwait) · "
+                f"**Content type:** {_md(detail.content_type or '—')} · **Processed:** "
+                f"{kuwait_time(detail.processed_at, seconds=True) if detail.processed_at else 'not yet'}")
+    if detail.error:
+        st.warning(_md(detail.error))
+    st.code(detail.body, language=None, wrap_lines=True)  # shown as text: the body is untrusted data
+    if actor.can(Action.REPROCESS_WEBHOOK):
+        st.button("Re-process", key="inbox_reprocess", icon=":material/replay:", on_click=_reprocess,
+                  args=(row.id,), help="Ask the gateway for this payment's status again and apply its answer.")

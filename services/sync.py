@@ -28,6 +28,7 @@ from services.gateway import UPaymentsClient, parse_notification
 from services.gateway import errors as gw
 from services.ingest import Observation, upsert
 from services.models import Payment, PaymentStatus, WebhookEvent
+from services.permissions import Action, Actor, require
 from services.sync_verify import (
     CannotLookUp,
     ProcessOutcome,
@@ -293,12 +294,15 @@ def _wait_for_slot(client: UPaymentsClient, stop: threading.Event | None) -> boo
 
 def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
                  progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
-                 ) -> SyncReport:
+                 actor: Actor | None = None) -> SyncReport:
     """One pass: retry open inbox events, then look up pending payments (expired links first, then newest).
 
     At most ``limit`` look-ups, each through the client's shared limiter. A 429 (or a limiter wait that would be
     too long) ends the pass with ``rate_limited``. The "last synced" time is stored when the pass completed.
+    A staff member asking for it (``actor``) needs the sync permission; the background and cron runs pass none.
     """
+    if actor is not None:
+        require(actor, Action.SYNC)
     started = time.perf_counter()
     report = SyncReport()
     events = _open_events(engine, limit)
