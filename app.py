@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import header, state
+from dashboard import background, header, state
 from dashboard.navigation import pages_for
 
 st.set_page_config(page_title="Souq Desk", page_icon=":material/storefront:", layout="wide")
@@ -17,6 +17,9 @@ actor = state.current_actor()
 if actor is None:
     header.no_access_screen(str(st.user.get("email") or "this account"))
     st.stop()
+
+if state.settings().background_sync:
+    background.ensure_started(state.settings(), state.engine(), state.gateway())
 
 specs = pages_for(actor)
 sections: dict[str, list[st.Page]] = {}

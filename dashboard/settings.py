@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     refund_approval_threshold_fils: int = Field(default=100_000, ge=0, description="fils; 100.000 KWD")
     link_expiry_minutes: int = Field(default=1440, ge=5, le=1440)
     sync_interval_seconds: int = Field(default=20, ge=2)
+    background_sync: bool = Field(default=True, description="poll the gateway from a thread in the app process")
     webhook_max_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @field_validator("admins", mode="before")

@@ -19,6 +19,7 @@ def app_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "shell.db"))
     monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
     monkeypatch.setenv("SOUQ_ADMINS", "boss@shop.test")
+    monkeypatch.setenv("SOUQ_BACKGROUND_SYNC", "false")
     engine = make_db(tmp_path, "shell.db")
     yield engine
     from dashboard import state
