@@ -1,0 +1,160 @@
+"""The customer's landing pages after the payment page: ``GET /pay/return`` and ``GET /pay/cancel``.
+
+Plain HTML, no Streamlit, no login, nothing of the staff dashboard. Every value is escaped; the query is
+size-limited; what the page says comes from the verified status (services.link_landing), never from the URL.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dashboard.routes import route_engine, route_settings
+from services.link_landing import MAX_QUERY_BYTES, REFRESH_SECONDS, Landing, land
+from services.money import format_money
+
+log = logging.getLogger(__name__)
+RETURN_PATH = "/pay/return"
+CANCEL_PATH = "/pay/cancel"
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+_TEXT = {
+    "en": {
+        "paid_title": "Thank you",
+        "paid": "Thank you, your payment of {amount} to {shop} is confirmed.",
+        "paid_note": "You can close this page.",
+        "pending_title": "Confirming your payment",
+        "pending": "We are confirming your payment…",
+        "pending_note": "This page updates by itself in a few seconds. Please do not pay again.",
+        "failed_title": "Payment not completed",
+        "failed": "The payment did not go through — try again.",
+        "not_completed": "The payment was not completed — you can try again.",
+        "failed_note": "No money was taken for this attempt.",
+        "retry": "Try again",
+        "expired_title": "Link expired",
+        "expired": "This payment link has expired. Please ask {shop} for a new one.",
+        "stalled_title": "Still confirming",
+        "stalled": "We have not received the confirmation yet. If money was taken, {shop} will confirm your "
+                   "payment — please do not pay again.",
+        "unknown_title": "Payment not found",
+        "unknown": "We could not find this payment. Please contact the shop that sent you the link.",
+        "order": "Reference",
+    },
+    "ar": {
+        "paid_title": "شكراً لكم",
+        "paid": "شكراً لكم، تم تأكيد دفعتكم بمبلغ {amount} إلى {shop}.",
+        "paid_note": "يمكنكم إغلاق هذه الصفحة.",
+        "pending_title": "جارٍ تأكيد الدفع",
+        "pending": "جارٍ تأكيد دفعتكم…",
+        "pending_note": "ستتحدث هذه الصفحة تلقائياً خلال ثوانٍ. يرجى عدم الدفع مرة أخرى.",
+        "failed_title": "لم تتم عملية الدفع",
+        "failed": "لم تتم عملية الدفع — حاولوا مرة أخرى.",
+        "not_completed": "لم تكتمل عملية الدفع — يمكنكم المحاولة مرة أخرى.",
+        "failed_note": "لم يتم خصم أي مبلغ في هذه المحاولة.",
+        "retry": "حاولوا مرة أخرى",
+        "expired_title": "انتهت صلاحية الرابط",
+        "expired": "انتهت صلاحية رابط الدفع هذا. يرجى طلب رابط جديد من {shop}.",
+        "stalled_title": "ما زلنا نؤكد الدفع",
+        "stalled": "لم يصلنا التأكيد بعد. إذا تم خصم المبلغ فسيؤكد {shop} دفعتكم — يرجى عدم الدفع مرة أخرى.",
+        "unknown_title": "لم يتم العثور على الدفعة",
+        "unknown": "لم نتمكن من العثور على هذه الدفعة. يرجى التواصل مع المتجر الذي أرسل لكم الرابط.",
+        "order": "المرجع",
+    },
+}
+_STYLE = ("body{font-family:system-ui,-apple-system,'Segoe UI',Tahoma,sans-serif;background:#f6f7f9;color:#1f2937;"
+          "margin:0;padding:24px}main{max-width:480px;margin:40px auto;background:#fff;border-radius:12px;"
+          "padding:28px;box-shadow:0 1px 4px rgba(0,0,0,.08)}h1{font-size:1.4rem;margin:0 0 12px}"
+          ".shop{color:#6b7280;font-size:.9rem;margin-bottom:18px}p{line-height:1.6}.ok{color:#047857}"
+          ".bad{color:#b91c1c}a.btn{display:inline-block;background:#1d4ed8;color:#fff;padding:10px 18px;"
+          "border-radius:8px;text-decoration:none;margin-top:8px}.ref{color:#6b7280;font-size:.8rem;margin-top:20px}"
+          "bdi{unicode-bidi:isolate}")
+
+
+def render(view: Landing, *, shop_name: str, shop_name_ar: str, path: str, attempt: int = 0) -> tuple[str, int]:
+    """The HTML page and status code for a landing view (pure; every dynamic value escaped)."""
+    lang = view.language if view.language in _TEXT else "en"
+    text = _TEXT[lang]
+    shop = shop_name_ar if lang == "ar" and shop_name_ar else shop_name
+    amount = format_money(view.amount_fils, view.currency, lang=lang) if view.amount_fils is not None else ""
+    fill = {"amount": f"<bdi>{html.escape(amount)}</bdi>", "shop": f"<bdi>{html.escape(shop)}</bdi>"}
+    kind = view.kind
+    title_key = {"not_completed": "failed_title"}.get(kind, f"{kind}_title")
+    body_text = text[kind].format(**fill)
+    css = "ok" if kind == "paid" else "bad" if kind in ("failed", "not_completed", "expired") else ""
+    parts = [f'<h1 class="{css}">{html.escape(text[title_key])}</h1>',
+             f'<div class="shop">{html.escape(shop)}</div>', f'<p data-kind="{kind}">{body_text}</p>']
+    note = {"paid": "paid_note", "pending": "pending_note", "failed": "failed_note"}.get(kind)
+    if note:
+        parts.append(f"<p>{html.escape(text[note])}</p>")
+    if view.retry_url and kind in ("failed", "not_completed"):
+        parts.append(f'<a class="btn" rel="noopener noreferrer" href="{html.escape(view.retry_url, quote=True)}">'
+                     f"{html.escape(text['retry'])}</a>")
+    if view.order_id:
+        parts.append(f'<div class="ref">{html.escape(text["order"])}: <bdi>{html.escape(view.order_id)}</bdi></div>')
+    refresh = ""
+    if view.refresh and view.order_id:
+        again = f"{path}?{urlencode({'o': view.order_id, 'n': attempt + 1})}"
+        refresh = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS};url={html.escape(again, quote=True)}">'
+    direction = "rtl" if lang == "ar" else "ltr"
+    page = (f'<!DOCTYPE html><html lang="{lang}" dir="{direction}"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f'<meta name="robots" content="noindex,nofollow">{refresh}'
+            f"<title>{html.escape(text[title_key])} — {html.escape(shop)}</title><style>{_STYLE}</style></head>"
+            f"<body><main>{''.join(parts)}</main></body></html>")
+    return page, 404 if kind == "unknown" else 200
+
+
+def _attempt_of(request: Request) -> int:
+    raw = request.query_params.get("n", "0")
+    return min(int(raw), 10_000) if raw.isdigit() and len(raw) <= 5 else 0
+
+
+async def _landing(request: Request, *, cancel: bool) -> Response:
+    if request.method not in ("GET", "HEAD"):
+        return PlainTextResponse("Method not allowed", status_code=405, headers={"Allow": "GET, HEAD", **_HEADERS})
+    raw = request.scope.get("query_string", b"")
+    if len(raw) > MAX_QUERY_BYTES:
+        return PlainTextResponse("Request too large", status_code=414, headers=_HEADERS)
+    query = raw.decode("utf-8", errors="replace")
+    attempt = _attempt_of(request)
+    settings = route_settings()
+    try:
+        from services.sync import shared_client
+
+        client = shared_client(settings)
+        view = await run_in_threadpool(land, route_engine(), client, query=query, cancel=cancel, attempt=attempt)
+    except Exception:
+        log.exception("landing page failed")
+        view = Landing("stalled")
+    page, code = render(view, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar,
+                        path=CANCEL_PATH if cancel else RETURN_PATH, attempt=attempt)
+    return HTMLResponse(page, status_code=code, headers=_HEADERS)
+
+
+async def pay_return(request: Request) -> Response:
+    """Where the gateway sends the customer after a successful payment (``returnUrl``)."""
+    return await _landing(request, cancel=False)
+
+
+async def pay_cancel(request: Request) -> Response:
+    """Where the gateway sends the customer after a failed, cancelled or pending payment (``cancelUrl``)."""
+    return await _landing(request, cancel=True)
+
+
+def routes() -> list[BaseRoute]:
+    """Mounted by ``dashboard.routes`` beside the webhook (every verb routed here, so no SPA fall-through)."""
+    verbs = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+    return [Route(RETURN_PATH, pay_return, methods=verbs), Route(CANCEL_PATH, pay_cancel, methods=verbs)]
