@@ -6,7 +6,7 @@ import logging
 
 from dashboard.settings import SettingsError, load_settings
 from services.db import create_schema, make_engine
-from services.sync import shared_client, sync_pending
+from services.sync import build_client, sync_pending
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def run_sync(limit: int) -> int:
     engine = make_engine(settings.database_url)
     try:
         create_schema(engine)
-        client = shared_client(settings)
+        client = build_client(settings)
         try:
             report = sync_pending(engine, client, limit=limit)
         finally:

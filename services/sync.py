@@ -43,6 +43,7 @@ __all__ = [
     "ProcessOutcome",
     "SyncReport",
     "apply_redirect",
+    "build_client",
     "on_webhook_stored",
     "process_event",
     "refresh_payment",
@@ -92,11 +93,14 @@ def shared_client(settings: GatewaySettings) -> UPaymentsClient:
                settings.status_rate_per_minute)
         client = _built.get(key)
         if client is None:
-            client = UPaymentsClient(settings.gateway_url, settings.gateway_token,
-                                     timeout=settings.gateway_timeout_seconds,
-                                     status_rate_per_minute=settings.status_rate_per_minute)
-            _built[key] = client
+            client = _built[key] = build_client(settings)
         return client
+
+
+def build_client(settings: GatewaySettings) -> UPaymentsClient:
+    """A new client from settings (the caller closes it)."""
+    return UPaymentsClient(settings.gateway_url, settings.gateway_token, timeout=settings.gateway_timeout_seconds,
+                           status_rate_per_minute=settings.status_rate_per_minute)
 
 
 # ---------------------------------------------------------------- webhook verification worker
