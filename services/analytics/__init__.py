@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from services.analytics.periods import DEFAULT_PRESET, MAX_DAILY_DAYS, PRESETS, Period, period_for, previous_period
+from services.analytics.periods import (
+    DEFAULT_PRESET,
+    MAX_DAILY_DAYS,
+    PRESETS,
+    Period,
+    kuwait_today,
+    period_for,
+    previous_period,
+)
 from services.analytics.queries import (
     ANALYTICS_INDEX_COLUMNS,
     ANALYTICS_INDEX_NAME,
@@ -56,6 +64,7 @@ __all__ = [
     "family_series",
     "hour_weekday",
     "kpis",
+    "kuwait_today",
     "period_for",
     "previous_period",
     "report",

@@ -1,0 +1,217 @@
+"""Plotly figures and CSV tables for the analytics page (pure builders: no Streamlit, no database).
+
+One colour per family everywhere (KNET blue, card amber, wallet green; methods are shades of their family's
+colour), mid-tone so they read on both the light and the dark theme; backgrounds stay transparent so the app's
+theme shows through.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboard.formatting import method_label
+from services.analytics import OTHER, WEEKDAYS, HeatCell, MixRow, RefundByMethod, SeriesPoint, SuccessPoint
+from services.money import format_amount, to_decimal
+
+FAMILY_COLORS: dict[str, str] = {"knet": "#2E86DE", "card": "#E69F00", "wallet": "#17A589", OTHER: "#8C8C8C"}
+FAMILY_LABELS: dict[str, str] = {"knet": "KNET", "card": "Card", "wallet": "Wallet", OTHER: "Other / unknown"}
+METHOD_COLORS: dict[str, str] = {
+    "knet": "#2E86DE",
+    "card": "#E69F00",
+    "amex": "#B9770E",
+    "apple_pay": "#17A589",
+    "apple_pay_knet": "#76D7C4",
+    "google_pay": "#0E6655",
+    "samsung_pay": "#48C9B0",
+    OTHER: "#8C8C8C",
+}
+HEAT_COLORSCALE = "Viridis"  # perceptually even, readable on light and dark backgrounds
+_LAYOUT: dict[str, Any] = {
+    "paper_bgcolor": "rgba(0,0,0,0)",
+    "plot_bgcolor": "rgba(0,0,0,0)",
+    "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    "hovermode": "x unified",
+}
+
+
+def family_label(family: str) -> str:
+    return FAMILY_LABELS.get(family, family)
+
+
+def label(method: str) -> str:
+    return "Other / unknown" if method == OTHER else method_label(method)
+
+
+def kwd(fils: int) -> Decimal:
+    """Fils as a KWD ``Decimal`` for an axis (plotly serialises it for display only; sums stay in fils)."""
+    return to_decimal(fils, "KWD")
+
+
+def chart_config(filename: str) -> dict[str, Any]:
+    """``st.plotly_chart(config=...)``: the modebar's camera button saves a 2× PNG under a meaningful name."""
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    }
+
+
+def file_stem(name: str, start: date, end: date, suffix: str = "") -> str:
+    """``souq-volume-2026-08-27_2026-11-24-wallet``: the chart, the period, and the filter if any."""
+    stem = f"souq-{name}-{start.isoformat()}_{end.isoformat()}"
+    return f"{stem}-{suffix}" if suffix else stem
+
+
+def _figure(title: str) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}}, **_LAYOUT)
+    return fig
+
+
+def volume_figure(series: Sequence[SeriesPoint], *, measure: str = "volume", weekly: bool = False) -> go.Figure:
+    """Stacked bars per bucket by family: captured volume in KWD (``measure="volume"``) or count."""
+    unit = "week (from Sunday)" if weekly else "day"
+    title = f"Captured {'volume (KWD)' if measure == 'volume' else 'payments'} by {unit}"
+    fig = _figure(title)
+    for family in dict.fromkeys(p.family for p in series):
+        points = [p for p in series if p.family == family]
+        y = [kwd(p.volume_fils) for p in points] if measure == "volume" else [p.captured for p in points]
+        hover = "%{y:,.3f} KWD" if measure == "volume" else "%{y:,} payments"
+        fig.add_trace(go.Bar(
+            x=[p.bucket for p in points], y=y, name=family_label(family), marker_color=FAMILY_COLORS.get(family),
+            hovertemplate=f"{family_label(family)}: {hover}<extra></extra>",
+        ))
+    fig.update_layout(barmode="stack", yaxis={"tickformat": ",.3f" if measure == "volume" else ",d"},
+                      xaxis={"type": "date"})
+    return fig
+
+
+def family_share_figure(families: Sequence[MixRow], *, measure: str = "volume") -> go.Figure:
+    """Donut of KNET / card / wallet share of captured volume (or count)."""
+    fig = _figure(f"Share by family ({'volume' if measure == 'volume' else 'count'})")
+    values = [kwd(r.volume_fils) if measure == "volume" else r.captured for r in families]
+    fig.add_trace(go.Pie(
+        labels=[family_label(r.family) for r in families], values=values, hole=0.55, sort=False,
+        marker={"colors": [FAMILY_COLORS.get(r.family) for r in families]}, textinfo="label+percent",
+        hovertemplate="%{label}: %{value:,.3f} KWD (%{percent})<extra></extra>" if measure == "volume"
+        else "%{label}: %{value:,} payments (%{percent})<extra></extra>",
+    ))
+    fig.update_layout(showlegend=False, hovermode=False)
+    return fig
+
+
+def wallet_figure(mix: Sequence[MixRow]) -> go.Figure:
+    """Horizontal bars: each wallet's share of wallet volume (Apple Pay, Apple Pay over KNET, Google, Samsung)."""
+    wallets = [r for r in mix if r.family == "wallet"]
+    total = sum(r.volume_fils for r in wallets)
+    fig = _figure("Inside wallets (share of wallet volume)")
+    fig.add_trace(go.Bar(
+        y=[label(r.method) for r in wallets], x=[r.volume_fils / total if total else 0 for r in wallets],
+        orientation="h", marker_color=[METHOD_COLORS.get(r.method) for r in wallets],
+        customdata=[[format_amount(r.volume_fils, grouping=True), r.captured] for r in wallets],
+        hovertemplate="%{y}: %{x:.1%} — %{customdata[0]} KWD, %{customdata[1]:,} payments<extra></extra>",
+    ))
+    fig.update_layout(xaxis={"tickformat": ".0%", "rangemode": "tozero"}, yaxis={"autorange": "reversed"},
+                      hovermode="closest", showlegend=False)
+    return fig
+
+
+def success_figure(points: Sequence[SuccessPoint], *, weekly: bool = False) -> go.Figure:
+    """One line per method: captured ÷ (captured + failed + cancelled) per bucket."""
+    fig = _figure(f"Success rate by method, per {'week' if weekly else 'day'}")
+    for method in dict.fromkeys(p.method for p in points):
+        mine = [p for p in points if p.method == method and p.decided]
+        fig.add_trace(go.Scatter(
+            x=[p.bucket for p in mine], y=[p.rate for p in mine], mode="lines+markers", name=label(method),
+            line={"color": METHOD_COLORS.get(method, FAMILY_COLORS[OTHER]), "width": 2}, marker={"size": 4},
+            customdata=[[p.captured, p.decided] for p in mine],
+            hovertemplate=f"{label(method)}: %{{y:.1%}} (%{{customdata[0]:,}} of %{{customdata[1]:,}})<extra></extra>",
+        ))
+    fig.update_layout(yaxis={"tickformat": ".0%", "range": [0, 1.02]}, xaxis={"type": "date"})
+    return fig
+
+
+def heatmap_figure(cells: Sequence[HeatCell]) -> go.Figure:
+    """Captured payments by Kuwait hour of day (x) and weekday (y, Sunday on top)."""
+    grid = [[0] * 24 for _ in range(7)]
+    for cell in cells:
+        grid[cell.weekday][cell.hour] = cell.captured
+    fig = _figure("When customers pay (captured payments, Kuwait time)")
+    fig.add_trace(go.Heatmap(
+        z=grid, x=list(range(24)), y=list(WEEKDAYS), colorscale=HEAT_COLORSCALE, xgap=1, ygap=1,
+        hovertemplate="%{y} %{x}:00–%{x}:59: %{z:,} payments<extra></extra>", colorbar={"title": {"text": "Paid"}},
+    ))
+    fig.update_layout(yaxis={"autorange": "reversed", "type": "category"},
+                      xaxis={"dtick": 1, "title": {"text": "Hour of day"}}, hovermode="closest")
+    return fig
+
+
+def refunds_figure(rows: Sequence[RefundByMethod]) -> go.Figure:
+    """Refunded amount per method (coloured by family), count in the hover."""
+    fig = _figure("Refunded by method (KWD)")
+    fig.add_trace(go.Bar(
+        x=[label(r.method) for r in rows], y=[kwd(r.refunded_fils) for r in rows],
+        marker_color=[METHOD_COLORS.get(r.method, FAMILY_COLORS[OTHER]) for r in rows],
+        customdata=[[r.refunds] for r in rows],
+        hovertemplate="%{x}: %{y:,.3f} KWD in %{customdata[0]:,} refunds<extra></extra>",
+    ))
+    fig.update_layout(yaxis={"tickformat": ",.3f"}, hovermode="closest", showlegend=False)
+    return fig
+
+
+# --- the same data as CSV ------------------------------------------------------------------------------------
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """UTF-8 CSV (with BOM for Excel); text cells starting with = + - @ are neutralised against formula injection."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def volume_csv(series: Sequence[SeriesPoint]) -> bytes:
+    return csv_bytes(
+        ("bucket_start", "family", "captured_payments", "volume_kwd"),
+        ((p.bucket.isoformat(), p.family, p.captured, format_amount(p.volume_fils)) for p in series),
+    )
+
+
+def mix_csv(mix: Sequence[MixRow]) -> bytes:
+    return csv_bytes(
+        ("family", "method", "captured_payments", "volume_kwd", "volume_share", "count_share"),
+        ((r.family, r.method, r.captured, format_amount(r.volume_fils), f"{r.volume_share:.4f}",
+          f"{r.count_share:.4f}") for r in mix),
+    )
+
+
+def success_csv(points: Sequence[SuccessPoint]) -> bytes:
+    return csv_bytes(
+        ("bucket_start", "method", "captured", "captured_failed_cancelled", "success_rate"),
+        ((p.bucket.isoformat(), p.method, p.captured, p.decided, "" if p.rate is None else f"{p.rate:.4f}")
+         for p in points),
+    )
+
+
+def heat_csv(cells: Sequence[HeatCell]) -> bytes:
+    return csv_bytes(
+        ("weekday", "hour_kuwait", "captured_payments"),
+        ((WEEKDAYS[c.weekday], c.hour, c.captured) for c in cells),
+    )
+
+
+def refunds_csv(rows: Sequence[RefundByMethod]) -> bytes:
+    return csv_bytes(
+        ("family", "method", "refunds", "refunded_kwd"),
+        ((r.family, r.method, r.refunds, format_amount(r.refunded_fils)) for r in rows),
+    )

@@ -1,0 +1,96 @@
+"""Period totals equal an independent computation over the same rows, to the fils.
+
+The independent side filters the way the transactions search does: ``created_at`` within the Kuwait-day bounds
+of :func:`services.timeutil.kuwait_day_bounds` (not ``local_day``) and ``status``; refunds by their own
+``created_at`` and the counted states.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from bench.seed import seed_payments
+from services import analytics
+from services.analytics import AnalyticsFilter, Period
+from services.models import Payment, Refund
+from services.permissions import Actor, Role
+from services.timeutil import kuwait_day_bounds, to_kuwait, utcnow
+from tests.factories import make_db
+
+ADMIN = Actor("ada@shop.test", Role.ADMIN)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    engine = make_db(tmp_path_factory.mktemp("eq"))
+    seed_payments(engine, 4_000, seed=7, days=45, refunds_ratio=0.08)
+    with Session(engine) as session:
+        payments = list(session.exec(select(Payment)).all())
+        refunds = list(session.exec(select(Refund)).all())
+    return engine, payments, refunds
+
+
+def independent(payments, refunds, period: Period, flt: AnalyticsFilter) -> dict[str, int]:
+    lo, hi = kuwait_day_bounds(period.start_day)[0], kuwait_day_bounds(period.end_day)[1]
+    ok = lambda p: (flt.family is None or p.method_family == flt.family) and (  # noqa: E731
+        flt.method is None or p.method == flt.method)
+    mine = [p for p in payments if lo <= p.created_at < hi and ok(p)]
+    paid = [p for p in mine if p.status == "paid"]
+    by_pk = {p.id: p for p in payments}
+    counted = [r for r in refunds if lo <= r.created_at < hi and r.state in ("initiated", "refunded")
+               and ok(by_pk[r.payment_pk])]
+    return {
+        "payments": len(mine),
+        "captured": len(paid),
+        "failed": sum(p.status == "failed" for p in mine),
+        "cancelled": sum(p.status == "cancelled" for p in mine),
+        "gross_fils": sum(p.amount_fils for p in paid),
+        "refunds": len(counted),
+        "refunded_fils": sum(r.amount_fils for r in counted),
+    }
+
+
+def periods() -> list[Period]:
+    today = to_kuwait(utcnow()).date()
+    out = [analytics.period_for(p, today) for p in ("today", "this_week", "last_7_days", "last_30_days",
+                                                       "last_90_days", "this_month")]
+    out.append(Period(today - timedelta(days=40), today - timedelta(days=38)))
+    return out
+
+
+@pytest.mark.parametrize("flt", [AnalyticsFilter(), AnalyticsFilter(family="wallet"),
+                                 AnalyticsFilter(family="knet"), AnalyticsFilter(method="amex")])
+def test_kpis_equal_an_independent_sum_over_created_at_bounds(seeded, flt) -> None:
+    engine, payments, refunds = seeded
+    for period in periods():
+        report = analytics.report(engine, ADMIN, period, filters=flt)
+        k = report.kpis
+        got = {name: getattr(k, name) for name in ("payments", "captured", "failed", "cancelled", "gross_fils",
+                                                   "refunds", "refunded_fils")}
+        assert got == independent(payments, refunds, period, flt), period
+        prev = independent(payments, refunds, analytics.previous_period(period), flt)
+        assert report.comparison.previous.gross_fils == prev["gross_fils"]
+        # Every chart adds up to the same totals.
+        assert sum(p.volume_fils for p in report.series) == k.gross_fils
+        assert sum(p.captured for p in report.series) == k.captured
+        assert sum(m.volume_fils for m in report.mix) == k.gross_fils
+        assert sum(c.captured for c in report.heat) == k.captured
+        assert sum(r.refunded_fils for r in report.refunds) == k.refunded_fils
+        assert sum(p.captured for p in report.success) == k.captured - sum(
+            m.captured for m in report.mix if m.method == analytics.OTHER)
+
+
+def test_seeded_data_is_realistic_enough_to_mean_something(seeded) -> None:
+    _, payments, refunds = seeded
+    assert {p.method_family for p in payments} >= {"knet", "card", "wallet", None}
+    assert {p.status for p in payments} == {"paid", "failed", "cancelled", "pending", "expired"}
+    assert {r.state for r in refunds} >= {"refunded", "initiated", "pending_approval", "cancelled"}
+    by_pk = {p.id: p for p in payments}
+    assert any(r.amount_fils < by_pk[r.payment_pk].amount_fils for r in refunds)  # partial refunds too
+    assert all(p.local_day == to_kuwait(p.created_at).date().isoformat() for p in payments)
+    today = to_kuwait(utcnow()).date()
+    days = {date.fromisoformat(p.local_day) for p in payments}
+    assert len(days) == 45 and today - timedelta(days=1) <= max(days) <= today

@@ -1,0 +1,98 @@
+"""Figure builders: the expected traces, one colour per family, Sunday-first heatmap, CSV that matches."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+from dashboard import charts
+from services.analytics import HeatCell, MixRow, RefundByMethod, SeriesPoint, SuccessPoint
+
+D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
+SERIES = [
+    SeriesPoint(D1, "knet", 2, 14_000), SeriesPoint(D1, "card", 0, 0), SeriesPoint(D1, "wallet", 1, 12_500),
+    SeriesPoint(D2, "knet", 1, 5_250), SeriesPoint(D2, "card", 1, 20_000), SeriesPoint(D2, "wallet", 0, 0),
+]
+MIX = [
+    MixRow("knet", "knet", 3, 19_250, 0.3, 0.4), MixRow("card", "card", 1, 20_000, 0.3, 0.2),
+    MixRow("wallet", "apple_pay", 1, 12_500, 0.2, 0.2), MixRow("wallet", "apple_pay_knet", 1, 3_000, 0.1, 0.1),
+    MixRow("wallet", "samsung_pay", 1, 8_125, 0.1, 0.1),
+]
+
+
+def rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def test_volume_figure_stacks_one_trace_per_family_in_its_colour() -> None:
+    fig = charts.volume_figure(SERIES)
+    assert [t.name for t in fig.data] == ["KNET", "Card", "Wallet"]
+    assert [t.marker.color for t in fig.data] == ["#2E86DE", "#E69F00", "#17A589"]
+    assert fig.layout.barmode == "stack"
+    assert list(fig.data[0].y) == [Decimal("14.000"), Decimal("5.250")]  # KWD with 3 decimals, from fils
+    count = charts.volume_figure(SERIES, measure="count", weekly=True)
+    assert list(count.data[1].y) == [0, 1] and "week" in count.layout.title.text
+
+
+def test_method_colours_are_shades_of_their_family() -> None:
+    assert charts.METHOD_COLORS["knet"] == charts.FAMILY_COLORS["knet"]
+    assert charts.METHOD_COLORS["card"] == charts.FAMILY_COLORS["card"]
+    assert charts.METHOD_COLORS["apple_pay"] == charts.FAMILY_COLORS["wallet"]
+    assert len(set(charts.METHOD_COLORS.values())) == len(charts.METHOD_COLORS)
+
+
+def test_share_and_wallet_figures() -> None:
+    families = [MixRow("knet", "knet", 3, 19_250, 0.4, 0.5), MixRow("wallet", "wallet", 3, 23_625, 0.6, 0.5)]
+    pie = charts.family_share_figure(families)
+    assert list(pie.data[0].labels) == ["KNET", "Wallet"]
+    assert list(pie.data[0].marker.colors) == ["#2E86DE", "#17A589"]
+    wallets = charts.wallet_figure(MIX)
+    bar = wallets.data[0]
+    assert list(bar.y) == ["Apple Pay", "Apple Pay (KNET)", "Samsung Pay"]  # no KNET or card here
+    assert sum(bar.x) == 1.0 and bar.x[0] == 12_500 / 23_625
+    assert list(bar.marker.color) == [charts.METHOD_COLORS[m] for m in ("apple_pay", "apple_pay_knet", "samsung_pay")]
+
+
+def test_success_figure_has_a_line_per_method_and_skips_empty_points() -> None:
+    points = [SuccessPoint(D1, "knet", 9, 10), SuccessPoint(D2, "knet", 0, 0), SuccessPoint(D1, "card", 1, 2)]
+    fig = charts.success_figure(points)
+    assert [t.name for t in fig.data] == ["KNET", "Card"]
+    assert list(fig.data[0].y) == [0.9] and list(fig.data[1].y) == [0.5]
+    assert fig.data[0].line.color == "#2E86DE" and tuple(fig.layout.yaxis.range) == (0, 1.02)
+
+
+def test_heatmap_orders_weekdays_sunday_first() -> None:
+    cells = [HeatCell(d, h, 0) for d in range(7) for h in range(24)]
+    cells[0 * 24 + 21] = HeatCell(0, 21, 5)  # Sunday 21:00
+    cells[6 * 24 + 2] = HeatCell(6, 2, 3)  # Saturday 02:00
+    fig = charts.heatmap_figure(cells)
+    heat = fig.data[0]
+    assert list(heat.y) == ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    assert list(heat.x) == list(range(24))
+    assert heat.z[0][21] == 5 and heat.z[6][2] == 3 and sum(map(sum, heat.z)) == 8
+
+
+def test_refunds_figure() -> None:
+    fig = charts.refunds_figure([RefundByMethod("knet", "knet", 1, 6_000), RefundByMethod("card", "card", 2, 2_500)])
+    assert list(fig.data[0].x) == ["KNET", "Card"] and list(fig.data[0].y) == [Decimal("6.000"), Decimal("2.500")]
+    assert list(fig.data[0].marker.color) == ["#2E86DE", "#E69F00"]
+
+
+def test_png_download_is_configured_with_a_good_file_name() -> None:
+    stem = charts.file_stem("volume-by-family", D1, D2, "wallet")
+    assert stem == "souq-volume-by-family-2026-03-01_2026-03-02-wallet"
+    config = charts.chart_config(stem)
+    assert config["toImageButtonOptions"] == {"format": "png", "filename": stem, "scale": 2}
+
+
+def test_csv_matches_the_figure_and_is_safe() -> None:
+    data = rows(charts.volume_csv(SERIES))
+    assert data[0] == ["bucket_start", "family", "captured_payments", "volume_kwd"]
+    assert data[1] == ["2026-03-01", "knet", "2", "14.000"] and len(data) == 7
+    assert rows(charts.mix_csv(MIX))[3][:4] == ["wallet", "apple_pay", "1", "12.500"]
+    assert rows(charts.csv_bytes(["a"], [["=HYPERLINK(1)"], ["@x"], ["ok"]]))[1:] == [["'=HYPERLINK(1)"], ["'@x"],
+                                                                                         ["ok"]]
+    heat = rows(charts.heat_csv([HeatCell(0, 21, 5)]))
+    assert heat[1] == ["Sun", "21", "5"]

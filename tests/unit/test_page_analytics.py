@@ -1,0 +1,103 @@
+"""The analytics page in AppTest: renders for a viewer and an admin, empty state, bookmarkable period."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from services.db import sqlite_url
+from services.permissions import Role
+from services.timeutil import kuwait_day_bounds, to_kuwait, utcnow
+from tests.factories import make_db, make_payment, make_staff
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "analytics.py")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "page.db"))
+    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
+    monkeypatch.setenv("SOUQ_GATEWAY_URL", "http://127.0.0.1:9/api/v1/")  # closed: the page needs no gateway
+    engine = make_db(tmp_path, "page.db")
+    yield engine
+    from dashboard import state
+
+    st.cache_data.clear()
+    state._settings.clear()
+    state._engine.clear()
+    state._gateway.clear()
+
+
+def _page(email: str, **query: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.user = {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _seed(engine) -> None:
+    today = to_kuwait(utcnow()).date()
+    noon = kuwait_day_bounds(today)[0] + timedelta(hours=9)  # 09:00 UTC = 12:00 Kuwait, today
+    make_payment(engine, amount_fils=12_500, method="knet", status="paid", created_at=noon)
+    make_payment(engine, amount_fils=7_250, method="apple_pay", status="paid", created_at=noon)
+    make_payment(engine, amount_fils=3_000, method="card", status="failed", created_at=noon)
+    make_payment(engine, amount_fils=5_000, method="knet", status="paid", created_at=noon - timedelta(days=40))
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.ADMIN])
+def test_page_renders_kpis_split_and_charts(env, role) -> None:
+    make_staff(env, role, "boss@shop.test")
+    _seed(env)
+    at = _page("boss@shop.test", period="last_7_days")
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Analytics"
+    metrics = _metrics(at)
+    assert metrics["Gross captured"] == "19.750 KWD"
+    assert metrics["Captured payments"] == "2" and metrics["All payment attempts"] == "3"
+    assert metrics["Success rate"] == "66.7%"
+    assert metrics["KNET"] == "63.3%" and metrics["Wallet"] == "36.7%" and metrics["Card"] == "0.0%"
+    helps = {m.label: m.help for m in at.metric}
+    assert "Captured ÷ (captured + failed + cancelled)" in helps["Success rate"]
+    downloads = at.get("download_button")
+    assert len(downloads) >= 5  # volume, families, wallets, success, hours (no refunds: an info instead)
+    assert any("No refunds were made" in i.value for i in at.info)
+    assert at.query_params["period"] == "last_7_days"
+
+
+def test_empty_database_shows_a_friendly_empty_state(env) -> None:
+    make_staff(env, Role.VIEWER, "vic@shop.test")
+    at = _page("vic@shop.test")
+    assert not at.exception and not at.error
+    assert any("No payments or refunds" in i.value for i in at.info)
+    assert _metrics(at)["Gross captured"] == "0.000 KWD"
+    assert not at.get("download_button") and not at.get("plotly_chart")
+
+
+def test_custom_period_from_the_url_and_family_filter(env) -> None:
+    make_staff(env, Role.VIEWER, "vic@shop.test")
+    _seed(env)
+    old = to_kuwait(utcnow()).date() - timedelta(days=40)
+    at = _page("vic@shop.test", period="custom", **{"from": old.isoformat(), "to": old.isoformat()},
+               family="knet")
+    assert not at.exception and not at.error
+    assert _metrics(at)["Gross captured"] == "5.000 KWD"
+    assert at.query_params["from"] == old.isoformat() and at.query_params["family"] == "knet"
+    at.selectbox(key="an_family").set_value("wallet").run()
+    assert any("No payments or refunds" in i.value for i in at.info)
+    assert at.query_params["family"] == "wallet"
+
+
+def test_a_role_without_analytics_gets_one_clear_sentence(env) -> None:
+    make_staff(env, Role.SALES, "sara@shop.test")
+    at = _page("sara@shop.test")
+    assert not at.exception
+    assert "may not view analytics" in at.error[0].value
