@@ -1,11 +1,327 @@
-"""Payment links (placeholder until its feature lands)."""
+"""Payment links: create one in seconds, share it (WhatsApp, QR, SMS, e-mail, copy), follow it until paid."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
 from dashboard import state
+from dashboard.errors import show_error
+from dashboard.formatting import ago, kuwait_time, money
+from services import link_follow, links, share
+from services.money import EXPONENTS
+from services.permissions import Action
 
-state.actor()
+PAGE_SIZE = 25
+EXPIRY_CHOICES = {30: "30 minutes", 60: "1 hour", 180: "3 hours", 360: "6 hours", 720: "12 hours", 1440: "24 hours"}
+DELIVERY_LABELS = {
+    "link": "I share it myself (WhatsApp, QR, SMS from my phone)",
+    "sms": "The gateway sends an SMS",
+    "email": "The gateway sends an e-mail",
+    "all": "The gateway sends an SMS and an e-mail",
+}
+FIELD_LABELS = {"amount": "Amount", "description": "What is it for?", "customer_phone": "Customer mobile",
+                "customer_name": "Customer name", "customer_email": "Customer e-mail", "currency": "Currency",
+                "language": "Payment page language", "expiry_minutes": "Valid for", "delivery": "Delivery",
+                "items": "Items", "form": "Form"}
+
+actor = state.actor()
+engine = state.engine()
+settings = state.settings()
+can_create = actor.can(Action.CREATE_LINK)
+can_share = actor.can(Action.SHARE_LINK)
+can_check = actor.can(Action.SYNC)
+
+
+def _client() -> Any:
+    return state.gateway()
+
+
+def _fresh_form() -> None:
+    """Start a new intent: new widgets and a new idempotency key (a rerun keeps the old ones)."""
+    st.session_state["nl_gen"] = st.session_state.get("nl_gen", 0) + 1
+    st.session_state["nl_key"] = links.new_idempotency_key()
+    st.session_state.pop("nl_errors", None)
+
+
+if "nl_key" not in st.session_state:
+    _fresh_form()
+
+
+def _field_error(name: str) -> None:
+    message = st.session_state.get("nl_errors", {}).get(name)
+    if message:
+        st.error(message, icon=":material/error:")
+
+
+def _items(raw: Any) -> tuple[links.LineItem, ...]:
+    rows = raw.to_dict("records") if hasattr(raw, "to_dict") else list(raw or [])
+    return tuple(links.LineItem(name=str(r.get("Item") or ""), quantity=str(r.get("Qty") or ""),
+                                unit_price=str(r.get("Unit price") or ""))
+                 for r in rows if any(str(v or "").strip() for v in r.values()))
+
+
+def _new_link_form() -> None:
+    gen = st.session_state["nl_gen"]
+    default_expiry = settings.link_expiry_minutes if settings.link_expiry_minutes in EXPIRY_CHOICES else 1440
+    with st.form(f"new_link_{gen}", border=True):
+        st.subheader("New payment link")
+        left, right = st.columns(2)
+        with left:
+            amount = st.text_input("Amount", key=f"nl_amount_{gen}", placeholder="12.500",
+                                   help="KWD has 3 decimals: 12.5 is 12.500 KWD. Leave empty to use the items' total.")
+            _field_error("amount")
+        with right:
+            phone = st.text_input("Customer mobile (WhatsApp)", key=f"nl_phone_{gen}", placeholder="5512 3456",
+                                  help="Any format: 5512 3456, +965 5512 3456, 00965…, Arabic digits.")
+            _field_error("customer_phone")
+        description = st.text_input("What is it for?", key=f"nl_desc_{gen}", placeholder="Blue abaya, size M",
+                                    max_chars=500)
+        _field_error("description")
+        left, mid, right = st.columns(3)
+        with left:
+            name = st.text_input("Customer name", key=f"nl_name_{gen}")
+            _field_error("customer_name")
+        with mid:
+            language = st.radio("Payment page language", ["en", "ar"], horizontal=True, key=f"nl_lang_{gen}",
+                                format_func=lambda v: "English" if v == "en" else "العربية")
+        with right:
+            choices: list[int] = list(EXPIRY_CHOICES)
+            expiry = st.selectbox("Valid for", choices, key=f"nl_expiry_{gen}", index=choices.index(default_expiry),
+                                  format_func=lambda m: EXPIRY_CHOICES[m])
+            _field_error("expiry_minutes")
+        with st.expander("More options: currency, e-mail, gateway delivery, items"):
+            left, right = st.columns(2)
+            with left:
+                currency = st.selectbox("Currency", list(EXPONENTS), key=f"nl_currency_{gen}")
+                _field_error("currency")
+            with right:
+                email = st.text_input("Customer e-mail", key=f"nl_email_{gen}")
+                _field_error("customer_email")
+            delivery = st.radio("Delivery", list(DELIVERY_LABELS), key=f"nl_delivery_{gen}",
+                                format_func=lambda d: DELIVERY_LABELS[d],
+                                help="The gateway sends SMS and e-mail only in production, never in test mode.")
+            _field_error("delivery")
+            items = st.data_editor([{"Item": "", "Qty": "1", "Unit price": ""}], key=f"nl_items_{gen}",
+                                   num_rows="dynamic", width="stretch")
+            _field_error("items")
+        _field_error("form")
+        submitted = st.form_submit_button("Create link", type="primary", icon=":material/add_link:")
+    if not submitted:
+        return
+    request = links.LinkRequest(
+        idempotency_key=st.session_state["nl_key"], amount=amount, currency=currency or "KWD",
+        description=description, items=_items(items), customer_name=name, customer_phone=phone,
+        customer_email=email, language=language or "en", expiry_minutes=expiry, delivery=delivery or "link",
+    )
+    errors = links.validate_link_request(request, settings)
+    if errors:
+        st.session_state["nl_errors"] = errors
+        st.rerun()
+    try:
+        with st.spinner("Creating the link with the gateway…"):
+            outcome = links.create_link(engine, _client(), actor, request=request, settings_like=settings)
+    except links.InvalidLinkRequest as exc:
+        st.session_state["nl_errors"] = exc.errors
+        st.rerun()
+    except Exception as exc:
+        show_error(exc)
+        return
+    st.session_state["nl_last"] = outcome
+    _fresh_form()
+    st.rerun()
+
+
+def _record(payment_pk: int, channel: str, reminder: bool = False) -> None:
+    try:
+        share.record_share(engine, actor, payment_pk=payment_pk, channel=channel, reminder=reminder)
+    except Exception as exc:
+        st.session_state["links_error"] = exc
+
+
+def _share_panel(row: link_follow.LinkRow, prefix: str) -> None:
+    """Copy, QR, WhatsApp, SMS and e-mail for one active link (each share recorded)."""
+    if not row.link_url:
+        return
+    st.caption("Payment link — copy with the button at the right")
+    st.code(row.link_url, language=None, wrap_lines=True)
+    if not can_share or row.status != "awaiting":
+        return
+    ctx = share.context_for(row, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar)
+    targets = share.share_links(ctx, phone_e164=row.customer_phone, email=row.customer_email)
+    qr = share.qr_png(row.link_url, scale=6)
+    left, right = st.columns([1, 2])
+    with left:
+        st.image(qr, width=180, caption="Scan to pay")
+        st.download_button("Download QR", qr, file_name=f"{row.order_id}.png", mime="image/png",
+                           key=f"{prefix}_qr", on_click=_record, args=(row.pk, "qr"), icon=":material/qr_code:")
+    with right:
+        who = row.customer_phone or "a chat you pick"
+        st.link_button(f"Send on WhatsApp to {who}", targets.whatsapp, type="primary", key=f"{prefix}_wa",
+                       on_click=_record, args=(row.pk, "whatsapp"), icon=":material/chat:")
+        st.link_button("Send as SMS", targets.sms, key=f"{prefix}_sms", on_click=_record, args=(row.pk, "sms"),
+                       icon=":material/sms:")
+        st.link_button("Send by e-mail", targets.email, key=f"{prefix}_mail", on_click=_record,
+                       args=(row.pk, "email"), icon=":material/mail:")
+        with st.expander("Message text"):
+            st.text(targets.text)
+
+
+def _check(payment_pk: int) -> None:
+    try:
+        st.session_state["links_notice"] = link_follow.check_link(engine, _client(), actor, payment_pk=payment_pk)
+    except Exception as exc:
+        st.session_state["links_error"] = exc
+
+
+def _status_line(row: link_follow.LinkRow) -> None:
+    text = f"**{row.status_label}** · {money(row.amount_fils, row.currency)} · order `{row.order_id}`"
+    if row.status == "paid":
+        st.success(f"Paid {ago(row.paid_at)} — {text}", icon=":material/check_circle:")
+    elif row.status in ("failed", "cancelled", "expired", "rejected"):
+        st.error(text, icon=":material/cancel:")
+    elif row.status == "uncertain":
+        st.warning(text, icon=":material/help:")
+    else:
+        until = f" · valid until {kuwait_time(row.expires_at)} Kuwait time" if row.expires_at else ""
+        st.info(text + until, icon=":material/schedule:")
+
+
+def _outcome_panel() -> None:
+    outcome: links.LinkOutcome | None = st.session_state.get("nl_last")
+    if outcome is None:
+        return
+
+    @st.fragment(run_every="3s")
+    def live() -> None:
+        link_follow.refresh_awaiting(engine, _client(), actor, payment_pks=[outcome.payment_pk])
+        detail = link_follow.link_detail(engine, actor, payment_pk=outcome.payment_pk)
+        _status_line(detail.row)
+
+    with st.container(border=True, key="link_outcome"):
+        st.subheader("Your link")
+        if not outcome.created:
+            st.info("This form was already sent; here is the link it created (nothing was created twice).")
+        if outcome.duplicate_of:
+            st.warning(f"Note: the same mobile number got a link for the same amount in the last 10 minutes "
+                       f"(order {outcome.duplicate_of}). Make sure the customer is not asked to pay twice.")
+        if outcome.state == "rejected":
+            st.error(outcome.message)
+        elif outcome.state in ("uncertain", "creating"):
+            st.warning(outcome.message)
+            st.button("Check again", key="nl_check", on_click=_check, args=(outcome.payment_pk,),
+                      disabled=not can_check)
+        else:
+            st.success(outcome.message)
+        live()
+        detail = link_follow.link_detail(engine, actor, payment_pk=outcome.payment_pk)
+        _share_panel(detail.row, "nl")
+        if st.button("Create another link", key="nl_done", icon=":material/add:"):
+            st.session_state.pop("nl_last", None)
+            st.rerun()
+
+
+def _table(rows: list[link_follow.LinkRow]) -> list[dict[str, Any]]:
+    return [{
+        "Created": kuwait_time(r.created_at), "Status": r.status_label, "Amount": money(r.amount_fils, r.currency),
+        "Customer": r.customer_name or "", "Mobile": r.customer_phone or "", "For": r.description or "",
+        "Created by": r.created_by or "", "Age": ago(r.created_at), "Order": r.order_id,
+    } for r in rows]
+
+
+@st.fragment(run_every="3s")
+def _links_list() -> None:
+    """The list, refreshed every 3 s from the cache; awaiting links get a (rate-limited) verified look-up."""
+    left, mid, right = st.columns([2, 2, 3])
+    with left:
+        status = st.selectbox("Status", ["", *link_follow.LINK_STATUSES], key="links_status",
+                              format_func=lambda s: link_follow.STATUS_LABELS.get(s, "All"))
+    with mid:
+        mine = st.toggle("Only my links", value=actor.role == "sales", key="links_mine")
+    creator = None
+    with right:
+        if not mine and actor.can(Action.VIEW_ALL_LINKS):
+            creator = st.selectbox("Created by", ["", *link_follow.link_creators(engine, actor)], key="links_creator",
+                                   format_func=lambda e: e or "Anyone") or None
+    page_no = st.session_state.get("links_page", 1)
+    try:
+        result = link_follow.list_links(engine, actor, status=status or None, created_by=creator, mine_only=mine,
+                                        page=page_no, page_size=PAGE_SIZE)
+        awaiting = [r.pk for r in result.rows if r.status == "awaiting"]
+        if awaiting and link_follow.refresh_awaiting(engine, _client(), actor, payment_pks=awaiting):
+            result = link_follow.list_links(engine, actor, status=status or None, created_by=creator,
+                                            mine_only=mine, page=page_no, page_size=PAGE_SIZE)
+    except Exception as exc:
+        show_error(exc)
+        return
+    if not result.rows:
+        st.info("No payment links match." if status or creator else "No payment links yet.")
+        return
+    event = st.dataframe(_table(result.rows), key="links_table", on_select="rerun", selection_mode="single-row",
+                         hide_index=True, width="stretch")
+    pages = max(1, -(-result.total // PAGE_SIZE))
+    st.caption(f"{result.total} link{'s' if result.total != 1 else ''} · updates every few seconds")
+    if pages > 1:
+        st.pagination(pages, key="links_page")
+    chosen = event.selection.rows if hasattr(event, "selection") else []
+    picked = result.rows[chosen[0]].pk if chosen and chosen[0] < len(result.rows) else None
+    if picked is not None and picked != st.session_state.get("links_selected"):
+        st.session_state["links_selected"] = picked
+        st.rerun()
+
+
+def _detail() -> None:
+    pk = st.session_state.get("links_selected")
+    if pk is None:
+        st.caption("Select a link in the table to see its timeline, share it again or send a reminder.")
+        return
+    try:
+        detail = link_follow.link_detail(engine, actor, payment_pk=pk)
+    except Exception as exc:
+        show_error(exc)
+        return
+    row = detail.row
+    with st.container(border=True, key="link_detail"):
+        st.subheader(f"Link {row.order_id}")
+
+        @st.fragment(run_every="3s")
+        def live() -> None:
+            fresh = link_follow.link_detail(engine, actor, payment_pk=pk)
+            _status_line(fresh.row)
+            st.dataframe([{"When (Kuwait)": kuwait_time(e.at, seconds=True), "What": e.label, "Who": e.actor or ""}
+                          for e in fresh.timeline], hide_index=True, width="stretch", key="link_timeline")
+
+        live()
+        if detail.reason:
+            st.error(f"Why it was not created: {detail.reason}")
+        st.caption(f"For: {row.description or '—'} · customer: {row.customer_name or '—'} "
+                   f"{row.customer_phone or ''} · created by {row.created_by or '—'} {ago(row.created_at)}")
+        _share_panel(row, f"d{pk}")
+        if can_share and row.status == "awaiting" and row.link_url:
+            ctx = share.context_for(row, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar)
+            reminder = share.share_links(ctx, phone_e164=row.customer_phone, email=row.customer_email,
+                                         reminder=True)
+            st.link_button("Send a reminder on WhatsApp", reminder.whatsapp, key=f"d{pk}_remind",
+                           on_click=_record, args=(pk, "whatsapp", True), icon=":material/notifications:")
+        if can_check and row.status in ("awaiting", "uncertain"):
+            st.button("Check again with the gateway", key=f"d{pk}_check", on_click=_check, args=(pk,),
+                      icon=":material/sync:")
+        with st.expander("Gateway details"):
+            st.dataframe([{"Field": k, "Value": "" if v is None else str(v)} for k, v in detail.gateway.items()],
+                         hide_index=True, width="stretch")
+
+
 st.title("Payment links")
-st.info("This page is being built.")
+if "links_error" in st.session_state:
+    show_error(st.session_state.pop("links_error"))
+if "links_notice" in st.session_state:
+    st.info(st.session_state.pop("links_notice"))
+if can_create:
+    if st.session_state.get("nl_last") is not None:
+        _outcome_panel()
+    else:
+        _new_link_form()
+st.header("Links", divider="gray")
+_links_list()
+_detail()
