@@ -11,6 +11,7 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from urllib.parse import quote
 
 import segno
@@ -26,6 +27,25 @@ from services.timeutil import as_utc, to_kuwait, utcnow
 
 CHANNELS = frozenset({"whatsapp", "sms", "email", "qr", "copy"})
 _AR_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+class LinkLike(Protocol):
+    """What a message needs from a link (a ``Payment`` row or a ``link_follow.LinkRow``)."""
+
+    @property
+    def link_url(self) -> str | None: ...
+    @property
+    def amount_fils(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def customer_name(self) -> str | None: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +73,7 @@ class ShareLinks:
     email: str
 
 
-def context_for(payment: Payment, *, shop_name: str, shop_name_ar: str | None = None) -> ShareContext:
+def context_for(payment: LinkLike, *, shop_name: str, shop_name_ar: str | None = None) -> ShareContext:
     """The share context of a link row (the shop name in the payment page's language)."""
     if not payment.link_url:
         raise ValueError("This link has no URL yet, so there is nothing to share.")
