@@ -243,7 +243,7 @@ def _write_intent(
         summary = _summarise(session, payment)
         if summary.in_flight:
             raise RefundInFlight(summary.reason_not or "Another refund on this payment is being sent.")
-        if not summary.can_refund:
+        if payment.status != PaymentStatus.PAID or not payment.upay_order_id:
             raise NotRefundable(summary.reason_not or "This payment cannot be refunded.")
         if amount_fils > summary.refundable_fils:
             raise OverRefund(
