@@ -25,7 +25,6 @@ from services.refunds import (
     settle_uncertain,
 )
 from tests.factories import make_db, make_staff
-from tests.integration.conftest import sandbox  # noqa: F401
 from tests.integration.test_refunds_support import (
     captured_payment,
     client_for,
@@ -45,7 +44,7 @@ def engine(tmp_path):
 
 
 @pytest.fixture
-def client(sandbox):  # noqa: F811
+def client(sandbox):
     with client_for(sandbox.api_base, timeout=1.0) as c:
         yield c
 
@@ -56,7 +55,7 @@ def _ask(engine, client, actor, payment, amount, key, **kw):
                           threshold_fils=kw.pop("threshold_fils", THRESHOLD), **kw)
 
 
-def test_partial_then_exact_remaining_once_each_then_tracked_to_refunded(engine, client, sandbox) -> None:  # noqa: F811
+def test_partial_then_exact_remaining_once_each_then_tracked_to_refunded(engine, client, sandbox) -> None:
     finance = make_staff(engine, Role.FINANCE)
     payment = captured_payment(engine, sandbox, client, 12_500)
     first = _ask(engine, client, finance, payment, 2_500, "key-partial")
@@ -87,7 +86,7 @@ def test_partial_then_exact_remaining_once_each_then_tracked_to_refunded(engine,
     assert audit.verify(engine).ok
 
 
-def test_large_refund_waits_for_another_persons_approval(engine, client, sandbox) -> None:  # noqa: F811
+def test_large_refund_waits_for_another_persons_approval(engine, client, sandbox) -> None:
     fahad, noura = make_staff(engine, Role.FINANCE), make_staff(engine, Role.ADMIN)
     payment = captured_payment(engine, sandbox, client, 200_000, method="card")
     refund = _ask(engine, client, fahad, payment, 150_000, "big")
@@ -100,7 +99,7 @@ def test_large_refund_waits_for_another_persons_approval(engine, client, sandbox
     assert rows[0].expected_arrival is not None and rows[0].state == "initiated"
 
 
-def test_cancel_an_initiated_refund_deletes_it_at_the_gateway(engine, client, sandbox) -> None:  # noqa: F811
+def test_cancel_an_initiated_refund_deletes_it_at_the_gateway(engine, client, sandbox) -> None:
     sandbox.configure(refund_delay_seconds=600)
     admin = make_staff(engine, Role.ADMIN)
     payment = captured_payment(engine, sandbox, client, 8_000)
@@ -124,7 +123,7 @@ def test_cancel_an_initiated_refund_deletes_it_at_the_gateway(engine, client, sa
 # ------------------------------------------------------------------ injected faults
 
 
-def test_timeout_after_send_is_uncertain_then_settled_never_resent(engine, client, sandbox) -> None:  # noqa: F811
+def test_timeout_after_send_is_uncertain_then_settled_never_resent(engine, client, sandbox) -> None:
     finance = make_staff(engine, Role.FINANCE)
     payment = captured_payment(engine, sandbox, client, 10_000)
     sandbox.set_faults(hang_seconds=1.5, paths=["create-refund"], count=1)
@@ -143,7 +142,7 @@ def test_timeout_after_send_is_uncertain_then_settled_never_resent(engine, clien
     assert ok.state == RefundState.INITIATED and references(sandbox, payment) == ["retry"]
 
 
-def test_server_error_is_uncertain_then_settled(engine, client, sandbox) -> None:  # noqa: F811
+def test_server_error_is_uncertain_then_settled(engine, client, sandbox) -> None:
     finance = make_staff(engine, Role.FINANCE)
     payment = captured_payment(engine, sandbox, client, 10_000)
     sandbox.set_faults(error_rate=1.0, paths=["create-refund"], count=1)
@@ -154,7 +153,7 @@ def test_server_error_is_uncertain_then_settled(engine, client, sandbox) -> None
 
 
 def test_lost_answer_after_the_gateway_made_the_refund_is_settled_as_initiated(engine, client,
-                                                                               sandbox) -> None:  # noqa: F811
+                                                                               sandbox) -> None:
     finance = make_staff(engine, Role.FINANCE)
     payment = captured_payment(engine, sandbox, client, 10_000)
     sandbox.set_faults(malformed_json=True, paths=["create-refund"], count=1)
@@ -175,7 +174,7 @@ def test_lost_answer_after_the_gateway_made_the_refund_is_settled_as_initiated(e
         "the gateway has it")
 
 
-def test_insufficient_merchant_balance_fails_with_one_clear_sentence(engine, client, sandbox) -> None:  # noqa: F811
+def test_insufficient_merchant_balance_fails_with_one_clear_sentence(engine, client, sandbox) -> None:
     finance = make_staff(engine, Role.FINANCE)
     payment = captured_payment(engine, sandbox, client, 10_000)
     sandbox.configure(merchant_balance_fils=1_000)
@@ -187,7 +186,7 @@ def test_insufficient_merchant_balance_fails_with_one_clear_sentence(engine, cli
     assert refund_summary(engine, payment_pk=payment.id).refundable_fils == 10_000
 
 
-def test_over_refund_is_refused_by_us_before_the_gateway(engine, client, sandbox) -> None:  # noqa: F811
+def test_over_refund_is_refused_by_us_before_the_gateway(engine, client, sandbox) -> None:
     finance = make_staff(engine, Role.FINANCE)
     payment = captured_payment(engine, sandbox, client, 10_000)
     with pytest.raises(OverRefund, match="nothing was sent"):
@@ -202,7 +201,7 @@ def test_over_refund_is_refused_by_us_before_the_gateway(engine, client, sandbox
     (Role.FINANCE, Role.FINANCE), (Role.FINANCE, Role.ADMIN), (Role.ADMIN, Role.FINANCE), (Role.ADMIN, Role.ADMIN),
 ])
 def test_finance_and_admin_may_request_approve_cancel_and_export(engine, client, sandbox, requester_role,
-                                                                  approver_role) -> None:  # noqa: F811
+                                                                  approver_role) -> None:
     requester, approver = make_staff(engine, requester_role), make_staff(engine, approver_role)
     payment = captured_payment(engine, sandbox, client, 300_000)
     small = _ask(engine, client, requester, payment, 5_000, "small")
@@ -219,7 +218,7 @@ def test_finance_and_admin_may_request_approve_cancel_and_export(engine, client,
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.SALES])
 def test_viewer_and_sales_cannot_move_money_even_through_the_service(engine, client, sandbox,
-                                                                     role) -> None:  # noqa: F811
+                                                                     role) -> None:
     someone, finance = make_staff(engine, role), make_staff(engine, Role.FINANCE)
     payment = captured_payment(engine, sandbox, client, 300_000)
     initiated = _ask(engine, client, finance, payment, 5_000, "i")
