@@ -36,6 +36,8 @@ KIND_LABELS = {
 }
 #: How far back the database checks look (older drift is history, not work).
 LOOKBACK = timedelta(days=30)
+#: A link still "creating" after this long crashed mid-call (same rule as services.link_follow).
+STUCK_CREATING = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,14 @@ def _since() -> datetime:
 
 
 def _link_uncertain(engine: Engine, limit: int) -> list[DriftItem]:
+    stuck = utcnow() - STUCK_CREATING
     with Session(engine) as session:
-        rows = session.exec(select(Payment).where(col(Payment.link_state) == "uncertain")
-                            .order_by(col(Payment.created_at).desc()).limit(limit)).all()
+        rows = session.exec(
+            select(Payment).where(col(Payment.verified_at).is_(None),  # a verified look-up settled it
+                                  or_(col(Payment.link_state) == "uncertain",
+                                      (col(Payment.link_state) == "creating") & (col(Payment.created_at) < stuck)))
+            .order_by(col(Payment.created_at).desc()).limit(limit)
+        ).all()
     return [DriftItem(LINK_UNCERTAIN, p.id, p.order_id, p.status, None,
                       "The gateway call creating this link did not answer; re-sync asks the gateway."
                       if _any_id(p) else

@@ -204,7 +204,7 @@ class SyncReport:
     """What one sync pass did."""
 
     checked: int = 0  # status look-ups made
-    changed: int = 0  # payments whose cache row changed
+    changed: int = 0  # payments whose status changed
     errors: int = 0  # look-ups that failed (other than the rate limit)
     rate_limited: bool = False  # the gateway (or our limiter) said stop; the pass ended early
     duration_s: float = 0.0
@@ -264,7 +264,7 @@ def _pending(engine: Engine, limit: int) -> list[int]:
             select(Payment.id)
             .where(_has_id(),  # type: ignore[arg-type]
                    or_(col(Payment.status) == PaymentStatus.PENDING,
-                       (col(Payment.link_state) == "uncertain") & (col(Payment.status) != PaymentStatus.PAID)))
+                       (col(Payment.link_state) == "uncertain") & col(Payment.verified_at).is_(None)))
             .order_by(col(Payment.created_at).desc(), col(Payment.id).desc()).limit(limit)
         ).all()
     return [int(r) for r in rows if r is not None]
@@ -334,7 +334,7 @@ def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
             outcome = process_event(engine, client, item)
             report.events += 1
             report.checked += outcome.looked_up
-            report.changed += outcome.changed
+            report.changed += outcome.status_before != outcome.status_after
             reached_gateway |= outcome.looked_up
             if outcome.payment_pk is not None:
                 done_payments.add(outcome.payment_pk)
@@ -375,7 +375,7 @@ def _sync_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, repo
         log.warning("sync: payment %s: %s", payment_pk, exc)
         return True
     report.checked += 1
-    report.changed += result.changed
+    report.changed += result.status_before != result.status_after
     if result.problem:
         report._problem(f"{result.payment.order_id if result.payment else payment_pk}: {result.problem}")
     if expire and result.status_after == PaymentStatus.PENDING:

@@ -1,0 +1,67 @@
+"""``/webhooks/upayments`` over real HTTP: verbs, size limit, form and JSON bodies, fast answers."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import httpx
+
+from services import sync
+from services.gateway import parse_redirect
+from tests.integration import test_sync as support
+from tests.integration.test_sync import body_of, charge, events, row
+
+receiver = support.receiver  # the fixture: routes under uvicorn beside a sandbox
+
+CLOSED_URL = "http://127.0.0.1:9/webhooks/upayments"
+
+
+def test_only_post_is_accepted(receiver) -> None:
+    for method in ("GET", "PUT", "DELETE", "PATCH"):
+        answer = httpx.request(method, receiver.webhook_url, timeout=10)
+        assert answer.status_code == 405, method
+        assert answer.headers["allow"] == "POST"
+    assert events(receiver.engine) == []
+
+
+def test_oversized_bodies_are_refused_before_storing(receiver) -> None:
+    big = urlencode({"track_id": "T", "result": "CAPTURED", "pad": "x" * 4096}).encode()
+    answer = httpx.post(receiver.webhook_url, content=big,
+                        headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+    assert answer.status_code == 413 and answer.json()["success"] is False
+
+    def chunks():  # no Content-Length: the limit is enforced while reading
+        for _ in range(8):
+            yield b"y" * 512
+
+    streamed = httpx.post(receiver.webhook_url, content=chunks(), timeout=10)
+    assert streamed.status_code == 413
+    assert events(receiver.engine) == []
+
+
+def test_form_and_json_bodies_are_stored_parsed_and_verified(receiver) -> None:
+    first = charge(receiver, notify=CLOSED_URL)
+    second = charge(receiver, notify=CLOSED_URL)
+    paid_first = receiver.complete(first)
+    paid_second = receiver.complete(second, method="cc")
+    form = body_of(paid_first["redirect_url"])
+    as_json = json.dumps(parse_redirect(paid_second["redirect_url"]).raw).encode()
+    started = time.perf_counter()
+    answers = [httpx.post(receiver.webhook_url, content=form,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10),
+               httpx.post(receiver.webhook_url, content=as_json, headers={"Content-Type": "application/json"},
+                          timeout=10)]
+    assert time.perf_counter() - started < 5
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.json() for a in answers] == [{"success": True, "message": "Success", "data": {"duplicate": False}}] * 2
+    assert sync.wait_idle(10)
+    stored = events(receiver.engine)
+    assert [(e.order_id, e.result, e.error) for e in stored] == [
+        (first.order_id, "CAPTURED", None), (second.order_id, "CAPTURED", None)]
+    assert "json" in (stored[1].content_type or "")
+    assert row(receiver.engine, first.id).status == "paid" and row(receiver.engine, second.id).status == "paid"
+    again = httpx.post(receiver.webhook_url, content=form,
+                       headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+    assert again.json()["data"] == {"duplicate": True}
