@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ from tests.integration.test_refunds_support import (
 )
 
 THRESHOLD = 100_000
-NOW = {"sending_stale_after": timedelta(0), "absent_grace": timedelta(0)}
+NOW: dict[str, Any] = {"sending_stale_after": timedelta(0), "absent_grace": timedelta(0)}
 
 
 @pytest.fixture
@@ -47,6 +48,10 @@ def engine(tmp_path):
 def client(sandbox):
     with client_for(sandbox.api_base, timeout=1.0) as c:
         yield c
+
+
+def _summary(engine, payment):
+    return refund_summary(engine, payment_pk=payment.id)
 
 
 def _ask(engine, client, actor, payment, amount, key, **kw):
@@ -63,11 +68,11 @@ def test_partial_then_exact_remaining_once_each_then_tracked_to_refunded(engine,
     # A rerun / double click with the same key returns the same refund and calls nothing.
     again = _ask(engine, client, finance, payment, 2_500, "key-partial")
     assert again.id == first.id and references(sandbox, payment) == ["key-partial"]
-    summary = refund_summary(engine, payment_pk=payment.id)
+    summary = _summary(engine, payment)
     assert (summary.refunded_fils, summary.refundable_fils) == (2_500, 10_000)
     rest = _ask(engine, client, finance, payment, summary.refundable_fils, "key-rest")
     assert rest.state == RefundState.INITIATED
-    summary = refund_summary(engine, payment_pk=payment.id)
+    summary = _summary(engine, payment)
     assert summary.refundable_fils == 0 and not summary.can_refund and "in full" in str(summary.reason_not)
     with pytest.raises(OverRefund):
         _ask(engine, client, finance, payment, 1, "key-more")
@@ -111,7 +116,7 @@ def test_cancel_an_initiated_refund_deletes_it_at_the_gateway(engine, client, sa
     assert record["deleted_at"] is not None
     assert client.refunds.check(order_id=payment.upay_order_id) == []
     assert refresh_refunds(engine, client, payment_pk=payment.id) == 0
-    assert refund_summary(engine, payment_pk=payment.id).refundable_fils == 8_000
+    assert _summary(engine, payment).refundable_fils == 8_000
     # A refund the gateway already executed can't be cancelled; the page gets one sentence.
     done = _ask(engine, client, admin, payment, 1_000, "executed")
     sandbox.settle_refunds()
@@ -130,7 +135,7 @@ def test_timeout_after_send_is_uncertain_then_settled_never_resent(engine, clien
     refund = _ask(engine, client, finance, payment, 4_000, "slow")
     assert refund.state == RefundState.UNCERTAIN and "will not be sent twice" in str(refund.error)
     # While it is uncertain the amount stays reserved and no second refund can start.
-    assert refund_summary(engine, payment_pk=payment.id).pending_fils == 4_000
+    assert _summary(engine, payment).pending_fils == 4_000
     with pytest.raises(RefundInFlight):
         _ask(engine, client, finance, payment, 1_000, "meanwhile")
     assert settle_uncertain(engine, client, **NOW) == 1
@@ -183,7 +188,7 @@ def test_insufficient_merchant_balance_fails_with_one_clear_sentence(engine, cli
     assert refund.error is not None and refund.error.startswith("UPayments refused the refund: Insufficient balance")
     assert "Top up your UPayments balance" in refund.error and refund.error.count(". ") <= 2
     assert gateway_refunds(sandbox, payment) == [] and refunded_fils(engine, payment) == 0
-    assert refund_summary(engine, payment_pk=payment.id).refundable_fils == 10_000
+    assert _summary(engine, payment).refundable_fils == 10_000
 
 
 def test_over_refund_is_refused_by_us_before_the_gateway(engine, client, sandbox) -> None:

@@ -36,6 +36,7 @@ def captured_payment(engine: Engine, sandbox: Any, client: UPaymentsClient, amou
     tx = client.payments.status(track_id=done["track_id"])
     with session_scope(engine) as session:
         result = upsert(session, observation_from_transaction(tx))
+        assert result.payment is not None
         assert result.payment.status == "paid" and result.payment.upay_order_id
         pk = result.payment.id
     with Session(engine) as session:
