@@ -1,0 +1,120 @@
+"""The webhook inbox and reconciliation pages in AppTest (gateway on a closed port: nothing can be verified here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import streamlit as st
+from sqlmodel import Session, select
+from streamlit.testing.v1 import AppTest
+
+from services.db import session_scope, sqlite_url
+from services.models import AuditEntry, WebhookEvent
+from services.permissions import Role
+from services.timeutil import utcnow
+from services.webhooks import receive
+from tests.factories import make_db, make_payment, make_staff
+
+ROOT = Path(__file__).resolve().parents[2]
+INBOX = str(ROOT / "pages" / "webhooks.py")
+RECON = str(ROOT / "pages" / "reconciliation.py")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "page.db"))
+    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
+    monkeypatch.setenv("SOUQ_GATEWAY_URL", "http://127.0.0.1:9/api/v1/")  # closed
+    monkeypatch.setenv("SOUQ_GATEWAY_TIMEOUT_SECONDS", "1")
+    engine = make_db(tmp_path, "page.db")
+    st.cache_data.clear()  # page caches are keyed by user, not by database: start each test empty
+    yield engine
+    from dashboard import state
+
+    state._settings.clear()
+    state._engine.clear()
+    state._gateway.clear()
+
+
+def _page(path: str, email: str) -> AppTest:
+    at = AppTest.from_file(path, default_timeout=30)
+    at.user = {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
+    return at.run()
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    parts += [w.value for w in at.warning] + [s.value for s in at.success] + [e.value for e in at.error]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_inbox_lists_deliveries_and_shows_a_raw_body_as_text(env) -> None:
+    make_staff(env, Role.ADMIN, "root@shop.test")
+    payment = make_payment(env, order_id="ORD-7", status="paid", track_id="T7")
+    first = receive(env, urlencode({"order_id": "ORD-7", "track_id": "T7", "result": "CAPTURED"}).encode(),
+                    "application/x-www-form-urlencoded", max_bytes=65536)
+    with session_scope(env) as session:
+        event = session.get(WebhookEvent, first.event_id)
+        assert event is not None
+        event.order_id, event.track_id, event.result = "ORD-7", "T7", "CAPTURED"
+        event.payment_pk, event.processed_at = payment.id, utcnow()
+        session.add(event)
+    receive(env, b"<script>alert(1)</script>&order_id=[x](http://evil.test)", "text/plain", max_bytes=65536,
+            source="redirect")
+    at = _page(INBOX, "root@shop.test")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["Source"]) == ["Redirect", "Webhook"]  # newest first
+    assert list(table["Matched payment"]) == ["", "ORD-7 · Paid"] and list(table["State"])[1] == "Verified"
+    at.session_state["inbox_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert "<script>alert(1)</script>" in at.code[0].value  # shown verbatim in a code block, never rendered
+    assert [b.label for b in at.button if b.key == "inbox_reprocess"] == ["Re-process"]
+
+
+def test_reprocess_from_the_inbox_reports_what_happened(env) -> None:
+    make_staff(env, Role.ADMIN, "root@shop.test")
+    receive(env, b"result=CAPTURED&order_id=[pwn](http://evil.test)", "application/x-www-form-urlencoded",
+            max_bytes=65536)
+    at = _page(INBOX, "root@shop.test")
+    at.session_state["inbox_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="inbox_reprocess").click().run()
+    assert not at.exception
+    assert "cannot be verified" in _texts(at)
+    with Session(env) as session:
+        assert [a.action for a in session.exec(select(AuditEntry)).all()] == ["reprocess_webhook"]
+    assert "[pwn](http" not in _texts(at)  # ids from bodies are escaped, not rendered as links
+
+
+def test_reconciliation_lists_drift_and_resync_failure_is_one_sentence(env) -> None:
+    make_staff(env, Role.FINANCE, "fin@shop.test")
+    make_payment(env, order_id="POLLED", status="paid", source="link", track_id="TP")
+    make_payment(env, order_id="UNSURE", status="pending", method=None, link_state="uncertain")
+    at = _page(RECON, "fin@shop.test")
+    assert not at.exception
+    text = _texts(at)
+    assert "POLLED" in text and "UNSURE" in text and "Paid, but no webhook arrived" in text
+    assert at.button(key="recon_all").label == "Re-sync all shown (2)"
+    at.button(key="recon_one_paid_without_webhook_1").click().run()
+    assert not at.exception
+    assert "Re-synced 0 payment(s), 1 failed." in [w.value for w in at.warning]
+    assert "could not be reached" in _texts(at)
+
+
+def test_sync_now_runs_a_pass_with_progress(env) -> None:
+    make_staff(env, Role.ADMIN, "root@shop.test")
+    at = _page(RECON, "root@shop.test")
+    assert "**Last sync:** never" in _texts(at)
+    at.button(key="recon_sync").click().run()
+    assert not at.exception
+    assert "Checked 0, changed 0" in _texts(at)
+    assert "**Last sync:** just now" in _texts(at.run())
+
+
+def test_viewer_and_sales_cannot_use_reconciliation(env) -> None:
+    make_staff(env, Role.SALES, "sam@shop.test")
+    at = _page(RECON, "sam@shop.test")
+    assert "may not reconcile" in "\n".join(e.value for e in at.error)
