@@ -37,8 +37,13 @@ def make_refund(engine: Engine, payment: Payment, amount_fils: int, state: str, 
 
 @pytest.fixture
 def shop(tmp_path) -> Engine:
-    """One Kuwait week of payments and refunds with every edge the definitions care about."""
     engine = make_db(tmp_path)
+    fill_shop(engine)
+    return engine
+
+
+def fill_shop(engine: Engine) -> None:
+    """One Kuwait week of payments and refunds with every edge the definitions care about."""
     pay = lambda fils, method, status, at: make_payment(  # noqa: E731
         engine, amount_fils=fils, method=method, status=status, created_at=at)
     knet_sun = pay(10_000, "knet", "paid", utc(2026, 3, 1, 9))  # Sun 12:00 Kuwait
@@ -60,7 +65,6 @@ def shop(tmp_path) -> Engine:
     make_refund(engine, knet_sun, 10_000, "initiated", utc(2026, 3, 7, 22))  # Kuwait 8 March: next period
     for state in ("pending_approval", "rejected", "cancelled", "failed", "sending", "uncertain"):
         make_refund(engine, apple, 1_000, state, utc(2026, 3, 5, 9))  # none of these moved money
-    return engine
 
 
 def test_kpis_follow_the_documented_definitions(shop) -> None:

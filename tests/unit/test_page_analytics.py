@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from sqlalchemy import inspect
 from streamlit.testing.v1 import AppTest
 
 from services.db import sqlite_url
@@ -30,6 +31,7 @@ def env(tmp_path, monkeypatch):
     state._settings.clear()
     state._engine.clear()
     state._gateway.clear()
+    st.cache_resource.clear()
 
 
 def _page(email: str, **query: str) -> AppTest:
@@ -71,6 +73,7 @@ def test_page_renders_kpis_split_and_charts(env, role) -> None:
     assert len(downloads) >= 5  # volume, families, wallets, success, hours (no refunds: an info instead)
     assert any("No refunds were made" in i.value for i in at.info)
     assert at.query_params["period"] == "last_7_days"
+    assert "ix_payment_analytics" in {ix["name"] for ix in inspect(env).get_indexes("payment")}
 
 
 def test_empty_database_shows_a_friendly_empty_state(env) -> None:

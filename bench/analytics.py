@@ -1,0 +1,162 @@
+"""Benchmark the analytics page's queries on a large SQLite cache, against the naive pandas way.
+
+    .venv/bin/python -m bench.analytics --rows 1000000 --db /tmp/analytics-bench.db [--reuse] [--no-index]
+
+Seeds ``--rows`` payments over a year (bench/seed.py) into a fresh file (``--reuse`` keeps an existing one), adds
+the proposed covering index (``--no-index`` measures the schema as it is), then times each query behind the page
+(median of several runs after a warm-up) and the same figures computed by reading the tables with pandas.
+The last line is ``RESULT series_90d_ms=… page_queries_ms=… speedup_vs_naive=… rows=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, text
+
+from bench.seed import seed_payments
+from services import analytics
+from services.analytics import queries
+from services.db import create_schema, make_engine, sqlite_url
+from services.models import Payment
+from services.permissions import Actor, Role
+
+TARGET_SERIES_MS = 50.0
+TARGET_PAGE_MS = 300.0
+ACTOR = Actor("bench@shop.test", Role.VIEWER)
+
+
+def timed(fn: Callable[[], Any], runs: int) -> float:
+    """Median wall time in ms over ``runs`` calls, after one warm-up call."""
+    fn()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def naive(engine: Any, period: analytics.Period) -> dict[str, Any]:
+    """What a first draft would do: read the tables into pandas, then filter and group there."""
+    payments = pd.read_sql("SELECT id, created_at, local_day, status, method, method_family, amount_fils "
+                           "FROM payment", engine)
+    refunds = pd.read_sql("SELECT payment_pk, created_at, local_day, state, amount_fils FROM refund", engine)
+    before = analytics.previous_period(period)
+    out: dict[str, Any] = {}
+    for name, span in (("current", period), ("previous", before)):
+        start, end = span.day_keys()
+        rows = payments[(payments.local_day >= start) & (payments.local_day <= end)]
+        paid = rows[rows.status == "paid"]
+        counted = refunds[(refunds.local_day >= start) & (refunds.local_day <= end)
+                          & refunds.state.isin(analytics.COUNTED_REFUND_STATES)]
+        out[name] = {"gross": int(paid.amount_fils.sum()), "captured": len(paid), "payments": len(rows),
+                     "refunded": int(counted.amount_fils.sum())}
+        if name == "current":
+            out["series"] = paid.groupby(["local_day", "method_family"]).amount_fils.agg(["count", "sum"])
+            out["success"] = rows[rows.status.isin(["paid", "failed", "cancelled"])].groupby(
+                ["local_day", "method", "status"]).size()
+            local = pd.to_datetime(paid.created_at, utc=True) + pd.Timedelta(hours=3)
+            out["heat"] = paid.groupby([local.dt.day_of_week, local.dt.hour]).size()
+            joined = counted.merge(payments[["id", "method"]], left_on="payment_pk", right_on="id")
+            out["refunds"] = joined.groupby("method").amount_fils.agg(["count", "sum"])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="payments to seed (default 1,000,000)")
+    parser.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "souq-analytics-bench.db",
+                        help="SQLite file")
+    parser.add_argument("--reuse", action="store_true", help="keep an existing database file instead of re-seeding")
+    parser.add_argument("--runs", type=int, default=9, help="timed runs per query (median reported)")
+    parser.add_argument("--naive-runs", type=int, default=3, help="timed runs of the pandas baseline")
+    parser.add_argument("--no-index", action="store_true", help="do not add the proposed covering index")
+    args = parser.parse_args(argv)
+
+    if not args.reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{args.db}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(sqlite_url(args.db))
+    create_schema(engine)
+    with engine.connect() as conn:
+        existing = conn.execute(select(func.count()).select_from(Payment.__table__)).scalar_one()  # type: ignore[attr-defined]
+    if existing == 0:
+        start = time.perf_counter()
+        seed_payments(engine, args.rows, seed=1, days=365)
+        print(f"seeded {args.rows:,} payments in {time.perf_counter() - start:.1f} s")
+    else:
+        print(f"reusing {args.db} with {existing:,} payments")
+    rows = existing or args.rows
+    if args.no_index:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP INDEX IF EXISTS {analytics.ANALYTICS_INDEX_NAME}"))
+        print("measuring WITHOUT the proposed covering index")
+    else:
+        start = time.perf_counter()
+        if analytics.ensure_indexes(engine):
+            print(f"created {analytics.ANALYTICS_INDEX_NAME}{analytics.ANALYTICS_INDEX_COLUMNS} in "
+                  f"{time.perf_counter() - start:.1f} s")
+
+    today = analytics.kuwait_today()
+    period = analytics.period_for("last_90_days", today)
+    before = analytics.previous_period(period)
+    flt = analytics.AnalyticsFilter()
+    wallet = analytics.AnalyticsFilter(family="wallet")
+    print(f"period {period.label()} (previous {before.label()}), median of {args.runs} runs after a warm-up:")
+
+    def sql(fn: Callable[..., Any], start_day: Any, end_day: Any, f: analytics.AnalyticsFilter) -> Callable[[], Any]:
+        def run() -> Any:
+            with engine.connect() as conn:
+                return fn(conn, start_day, end_day, f)
+        return run
+
+    figures = {
+        "SQL daily aggregate, 90 d + previous 90 d": sql(queries.daily_rows, before.start_day, period.end_day, flt),
+        "SQL refunds aggregate, 90 d + previous 90 d": sql(queries.refund_rows, before.start_day, period.end_day,
+                                                           flt),
+        "SQL hour-of-day aggregate, 90 d": sql(queries.hour_rows, period.start_day, period.end_day, flt),
+        "family_series() 90 d (the series)": lambda: analytics.family_series(engine, ACTOR, period),
+        "kpis() 90 d": lambda: analytics.kpis(engine, ACTOR, period),
+        "hour_weekday() 90 d": lambda: analytics.hour_weekday(engine, ACTOR, period),
+        "report() 90 d, wallet filter": lambda: analytics.report(engine, ACTOR, period, filters=wallet),
+        "report() 30 d (page default)": lambda: analytics.report(engine, ACTOR, analytics.period_for(
+            "last_30_days", today)),
+        "report() 365 d (weekly buckets)": lambda: analytics.report(engine, ACTOR, analytics.Period(
+            today - timedelta(days=364), today)),
+        "report() 90 d = all page queries": lambda: analytics.report(engine, ACTOR, period),
+    }
+    results = {}
+    for name, fn in figures.items():
+        results[name] = timed(fn, args.runs)
+        print(f"  {name:<48} {results[name]:8.1f} ms")
+    series_ms = results["family_series() 90 d (the series)"]
+    page_ms = results["report() 90 d = all page queries"]
+
+    report = analytics.report(engine, ACTOR, period)
+    baseline = naive(engine, period)
+    same = (baseline["current"]["gross"], baseline["current"]["captured"], baseline["current"]["refunded"],
+            baseline["previous"]["gross"]) == (report.kpis.gross_fils, report.kpis.captured,
+                                               report.kpis.refunded_fils, report.comparison.previous.gross_fils)
+    print(f"  pandas baseline gives the same totals: {same}")
+    naive_ms = timed(lambda: naive(engine, period), args.naive_runs)
+    print(f"  {'naive pandas (read_sql + filter/group)':<48} {naive_ms:8.1f} ms")
+    print(f"targets: series {series_ms:.1f} ≤ {TARGET_SERIES_MS:.0f} ms "
+          f"{'OK' if series_ms <= TARGET_SERIES_MS else 'MISSED'}; page {page_ms:.1f} ≤ {TARGET_PAGE_MS:.0f} ms "
+          f"{'OK' if page_ms <= TARGET_PAGE_MS else 'MISSED'}")
+    print(f"RESULT series_90d_ms={series_ms:.1f} page_queries_ms={page_ms:.1f} "
+          f"speedup_vs_naive={naive_ms / page_ms:.1f} rows={rows}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
