@@ -198,9 +198,17 @@ class UPaymentsClient:
         except (ValueError, UnicodeDecodeError) as exc:
             decode_error = str(exc)
         message = self._scrub(_message_of(payload) or _reason(code))
+        if 400 <= code < 500 and code != 429 and (
+            decode_error is not None or (payload is not None and not isinstance(payload, dict))
+        ):
+            # An HTML 4xx comes from a front layer, not the API: typically the IP-whitelist block (§1.2).
+            raise errors.InvalidResponse(
+                f"UPayments answered HTTP {code} with a non-JSON body (an HTML page usually means this server's "
+                f"IP is not whitelisted with UPayments, or the base URL is wrong): {self._snippet(response)}",
+                status_code=code,
+                **where,
+            )
         if code >= 400:
-            if decode_error is not None and code < 500:
-                message = f"{_reason(code)} (non-JSON body: {self._snippet(response)})"
             cls = errors.status_error_class(code)
             extra: dict[str, Any] = {}
             if cls is errors.ValidationFailed:

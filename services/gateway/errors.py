@@ -183,7 +183,10 @@ def is_uncertain(exc: BaseException) -> bool:
     """
     if isinstance(exc, GatewayConnectionError):
         return exc.request_sent
-    return isinstance(exc, ServerError | InvalidResponse)
+    if isinstance(exc, InvalidResponse):
+        # A 2xx we could not read may hide a success; a 4xx page came from a front layer that refused it.
+        return exc.status_code is None or exc.status_code < 400
+    return isinstance(exc, ServerError)
 
 
 __all__ = [

@@ -86,6 +86,22 @@ def test_html_body_is_invalid_response_with_whitelist_hint():
     assert is_uncertain(info.value)
 
 
+def test_html_4xx_is_invalid_response_but_empty_401_is_auth_error():
+    page = "<!DOCTYPE html><html><body><p>Access denied: your IP address is not whitelisted.</p></body></html>"
+    c = client_for(answer(403, text=page, headers={"Content-Type": "text/html"}))
+    with c, pytest.raises(errors.InvalidResponse) as info:
+        c.refunds.create(order_id="UPAY1", amount_fils=1000)
+    assert info.value.status_code == 403 and "whitelisted" in str(info.value)
+    assert not is_uncertain(info.value)  # a front layer refused it: nothing reached the API
+    c = client_for(answer(401, text=""))
+    with c, pytest.raises(errors.AuthenticationError):
+        c.account.button_status()
+    c = client_for(answer(429, text="<html>slow down</html>", headers={"Retry-After": "2"}))
+    with c, pytest.raises(errors.RateLimited) as limited:
+        c.account.button_status()
+    assert limited.value.retry_after == 2.0
+
+
 def test_truncated_json_and_wrong_shapes_are_invalid_response():
     cases = [
         answer(201, text='{"status": true, "data": {"transac'),
@@ -154,6 +170,8 @@ def test_transport_failures_and_uncertainty():
     [
         (errors.ServerError("x", status_code=500), True),
         (errors.InvalidResponse("x"), True),
+        (errors.InvalidResponse("x", status_code=201), True),
+        (errors.InvalidResponse("x", status_code=403), False),
         (errors.BadRequest("x", status_code=400), False),
         (errors.AuthenticationError("x", status_code=401), False),
         (errors.ValidationFailed("x", status_code=422), False),
