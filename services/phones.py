@@ -1,0 +1,45 @@
+"""Phone numbers as people type them (``+965 5xxx xxxx``, ``00965…``, ``965…``, Arabic-Indic digits) → E.164."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+# Arabic-Indic (U+0660…) and Eastern Arabic-Indic/Persian (U+06F0…) digits, common on Kuwaiti keyboards.
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+# Bidi marks and invisible spaces that come along when a number is copied out of WhatsApp or an RTL page.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\u00a0\u2007\u202f\ufeff]")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class InvalidPhone(ValueError):
+    """Text that is not a valid phone number."""
+
+
+def normalize_phone(text: str, region: str = "KW") -> str:
+    """A phone number in any common format → E.164 (``+96550000000``); numbers without a country code are
+    read as ``region`` numbers. Raises :class:`InvalidPhone` with a sentence for the person who typed it."""
+    if not isinstance(text, str):
+        raise InvalidPhone("Enter a phone number.")
+    cleaned = _INVISIBLE.sub(" ", text.translate(_DIGITS)).strip()
+    if not cleaned:
+        raise InvalidPhone("Enter a phone number.")
+    if re.search(r"[^\d\s+()./\-]", cleaned):
+        raise InvalidPhone(f"{text.strip()!r} is not a phone number: use digits only, e.g. +965 5000 0000.")
+    try:
+        number = phonenumbers.parse(cleaned, region.upper())
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone(f"{text.strip()!r} is not a phone number, e.g. +965 5000 0000.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(
+            f"{text.strip()!r} is not a valid phone number: a Kuwaiti number is +965 and 8 digits, e.g. +965 5000 0000."
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def wa_digits(e164: str) -> str:
+    """The digits WhatsApp's ``wa.me/<digits>`` links want: E.164 without the ``+``."""
+    if not _E164.match(e164 or ""):
+        raise InvalidPhone(f"{e164!r} is not an E.164 number such as +96550000000.")
+    return e164[1:]

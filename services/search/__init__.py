@@ -1,0 +1,42 @@
+"""Transaction search over the payment cache: filter, URL round trip, paged results with totals, detail."""
+
+from __future__ import annotations
+
+from services.search.detail import PaymentDetail, PaymentNotFound, parse_raw, payment_detail
+from services.search.filters import (
+    METHODS,
+    PRESETS,
+    SORTS,
+    STATUSES,
+    SearchFilter,
+    filter_from_query,
+    filter_to_query,
+    kuwait_today,
+    preset_range,
+)
+from services.search.query import MAX_PAGE_SIZE, PaymentRow, SearchPage, Totals, iter_rows, search, totals
+from services.search.support import ensure_search_support
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "METHODS",
+    "PRESETS",
+    "SORTS",
+    "STATUSES",
+    "PaymentDetail",
+    "PaymentNotFound",
+    "PaymentRow",
+    "SearchFilter",
+    "SearchPage",
+    "Totals",
+    "ensure_search_support",
+    "filter_from_query",
+    "filter_to_query",
+    "iter_rows",
+    "kuwait_today",
+    "parse_raw",
+    "payment_detail",
+    "preset_range",
+    "search",
+    "totals",
+]

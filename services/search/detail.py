@@ -1,0 +1,66 @@
+"""Everything known about one payment: its columns, the last gateway payload, refunds, timeline, webhooks."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.models import Payment, PaymentEvent, Refund, WebhookEvent
+from services.permissions import Action, Actor, require
+from services.search import support
+
+log = logging.getLogger(__name__)
+
+
+class PaymentNotFound(ValueError):
+    """No payment with that id in the cache."""
+
+
+@dataclass(frozen=True)
+class PaymentDetail:
+    """One payment with its history; lists are newest first."""
+
+    payment: Payment
+    gateway: dict[str, Any] = field(default_factory=dict)  # the last raw gateway payload, parsed
+    refunds: list[Refund] = field(default_factory=list)
+    events: list[PaymentEvent] = field(default_factory=list)
+    webhooks: list[WebhookEvent] = field(default_factory=list)
+
+    @property
+    def remaining_fils(self) -> int:
+        """Amount not yet refunded (never below zero)."""
+        return max(0, self.payment.amount_fils - self.payment.refunded_fils)
+
+
+def parse_raw(raw: str | None) -> dict[str, Any]:
+    """The stored gateway payload as a dict; anything unparsable is kept under ``"raw"`` rather than dropped."""
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"raw": raw}
+    return value if isinstance(value, dict) else {"raw": value}
+
+
+def payment_detail(engine: Engine, actor: Actor, *, payment_pk: int) -> PaymentDetail:
+    """All columns, the parsed gateway payload, refunds, timeline and webhook deliveries of one payment."""
+    require(actor, Action.VIEW_TRANSACTIONS)
+    support.ensure_search_support(engine)
+    with Session(support.read_engine(engine), expire_on_commit=False) as session:
+        payment = session.get(Payment, payment_pk)
+        if payment is None:
+            raise PaymentNotFound(f"Payment {payment_pk} is not in the cache; it may have been removed.")
+        refunds = session.exec(select(Refund).where(col(Refund.payment_pk) == payment_pk)
+                               .order_by(col(Refund.created_at).desc(), col(Refund.id).desc())).all()
+        events = session.exec(select(PaymentEvent).where(col(PaymentEvent.payment_pk) == payment_pk)
+                              .order_by(col(PaymentEvent.at).desc(), col(PaymentEvent.id).desc())).all()
+        webhooks = session.exec(select(WebhookEvent).where(col(WebhookEvent.payment_pk) == payment_pk)
+                                .order_by(col(WebhookEvent.received_at).desc(), col(WebhookEvent.id).desc())).all()
+        session.expunge_all()
+    return PaymentDetail(payment, parse_raw(payment.raw), list(refunds), list(events), list(webhooks))

@@ -1,0 +1,290 @@
+"""Transaction search over the payment cache: one page of rows plus the count and amount of the whole set."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, case, false, func, literal_column, or_, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from services.models import Payment
+from services.permissions import Action, Actor, require
+from services.search import support
+from services.search.filters import SORTS, SearchFilter
+from services.search.plan import TEXT_TOTALS_CAP, Plan, gather, page_plan, totals_plan
+from services.timeutil import as_utc, kuwait_day_bounds
+
+PAYMENT = Payment.__table__  # type: ignore[attr-defined]
+MAX_PAGE_SIZE = 500
+ROW_COLUMNS = (
+    "id", "created_at", "order_id", "customer_name", "customer_phone", "customer_email", "amount_fils", "currency",
+    "status", "method", "method_family", "track_id", "payment_id", "reference", "upay_order_id", "description",
+    "created_by", "source", "paid_at", "refunded_fils",
+)
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    """One search result (no raw payload); amounts in minor units, times UTC."""
+
+    id: int
+    created_at: datetime
+    order_id: str
+    customer_name: str | None
+    customer_phone: str | None
+    customer_email: str | None
+    amount_fils: int
+    currency: str
+    status: str
+    method: str | None
+    method_family: str | None
+    track_id: str | None
+    payment_id: str | None
+    reference: str | None
+    upay_order_id: str | None
+    description: str | None
+    created_by: str | None
+    source: str
+    paid_at: datetime | None
+    refunded_fils: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Size of a filtered set: every status, and the captured (paid) part of it."""
+
+    count: int
+    amount_fils: int
+    captured_count: int
+    captured_amount_fils: int
+    exact: bool = True  # False: too many free-text matches to sum; amounts are 0
+    count_exact: bool = True  # False: ``count`` is a lower bound ("more than")
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """A page of results and the totals of the whole filtered set.
+
+    ``total_amount_fils`` sums every status in the set; ``captured_amount_fils`` only ``paid`` payments.
+    With ``totals_exact`` False (a broad free-text search) the amounts are 0 (not summed) and, unless
+    ``count_exact``, ``total_count`` is only a lower bound.
+    """
+
+    rows: list[PaymentRow]
+    total_count: int
+    total_amount_fils: int
+    page: int
+    page_size: int
+    captured_count: int = 0
+    captured_amount_fils: int = 0
+    totals_exact: bool = True  # False: a broad free-text search; amounts not summed
+    count_exact: bool = True  # False: ``total_count`` is a lower bound ("more than")
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1)."""
+        return max(1, math.ceil(self.total_count / self.page_size))
+
+
+def _col(name: str, plan: Plan | None) -> Any:
+    """A payment column; on SQLite wrapped in unary ``+`` when the plan says it must not drive the query."""
+    column = PAYMENT.c[name]
+    if plan is None or name in plan.bare:
+        return column
+    return literal_column(f"+{PAYMENT.name}.{name}", column.type)
+
+
+def _text_condition(engine: Engine, value: str, plan: Plan | None, fts_limit: int | None) -> ColumnElement[bool]:
+    c = PAYMENT.c
+    if support.has_support(engine):
+        query = support.fts_query(value)
+        if query is None:
+            return false()
+        ids = support.fts_ids_sql(fts_limit).bindparams(fts=query).columns(rowid=c.id.type)
+        return _col("id", plan if plan is None or "text" not in plan.bare else None).in_(ids)
+    # Without the FTS index (PostgreSQL): every word must appear in one of the columns (substring, any case).
+    words = [" ".join(tokens) for tokens in support.words(value)]
+    if not words:
+        return false()
+    columns = [c[name] for name in support.FTS_COLUMNS]
+    return and_(*(or_(*(col.ilike(f"%{w}%") for col in columns)) for w in words))
+
+
+def conditions(engine: Engine, flt: SearchFilter, plan: Plan | None = None, *,
+               fts_limit: int | None = None) -> list[ColumnElement[bool]]:
+    """WHERE terms for ``flt`` (all must hold); ``plan`` (SQLite) decides which columns may use an index and
+    ``fts_limit`` keeps only the newest that many free-text matches."""
+    c = PAYMENT.c
+    terms: list[ColumnElement[bool]] = []
+    if flt.day_from:
+        terms.append(_col("created_at", plan) >= kuwait_day_bounds(flt.day_from)[0])
+    if flt.day_to:
+        terms.append(_col("created_at", plan) < kuwait_day_bounds(flt.day_to)[1])
+    if flt.statuses:
+        terms.append(_col("status", plan).in_(sorted(flt.statuses)))
+    if flt.families:
+        terms.append(_col("method_family", plan).in_(sorted(flt.families)))
+    if flt.methods:
+        terms.append(_col("method", plan).in_(sorted(flt.methods)))
+    if flt.amount_min is not None:
+        terms.append(_col("amount_fils", plan) >= flt.amount_min)
+    if flt.amount_max is not None:
+        terms.append(_col("amount_fils", plan) <= flt.amount_max)
+    if flt.phone:
+        terms.append(c.customer_phone == flt.phone)
+    if flt.email:
+        terms.append(func.lower(c.customer_email) == flt.email)
+    for name in ("order_id", "track_id", "payment_id", "reference"):
+        value = getattr(flt, name)
+        if value:
+            terms.append(c[name] == value)
+    if flt.created_by:
+        terms.append(c.created_by == flt.created_by)  # staff e-mails are stored lower-case
+    if flt.text:
+        terms.append(_text_condition(engine, flt.text, plan, fts_limit))
+    return terms
+
+
+def _order_by(sort: str, descending: bool) -> list[Any]:
+    c = PAYMENT.c
+    if sort not in SORTS:
+        raise ValueError(f"Cannot sort by {sort!r}; choose one of: {', '.join(SORTS)}.")
+    # The sort keys are exactly the columns of a covering index (then the rowid), so that index hands rows over
+    # in order and a deep page is a walk along it; ties on the first key thus fall to the other columns, then id.
+    names = {"created_at": ("created_at", "status", "method_family", "method", "amount_fils", "id"),
+             "amount": ("amount_fils", "created_at", "status", "method_family", "method", "id"),
+             "status": ("status", "created_at", "method_family", "method", "amount_fils", "id")}[sort]
+    keys = [c[name] for name in names]
+    return [k.desc() for k in keys] if descending else [k.asc() for k in keys]
+
+
+def _aggregate(source: Any) -> Any:
+    paid = source.c.status == "paid"
+    return select(
+        func.count(), func.coalesce(func.sum(source.c.amount_fils), 0),
+        func.count(case((paid, 1))), func.coalesce(func.sum(case((paid, source.c.amount_fils), else_=0)), 0),
+    )
+
+
+def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | None) -> Totals:
+    if plan is not None and flt.dimension_only():
+        return _one(conn, _summary_totals(flt))
+    if plan is not None and plan.capped:
+        matches = _fts_count(conn, flt.text or "")
+        if matches <= TEXT_TOTALS_CAP:
+            plan = Plan(plan.bare)  # few enough to look every match up
+        elif flt == SearchFilter(text=flt.text):
+            return Totals(matches, 0, 0, 0, exact=False)
+        else:  # count within the newest TEXT_TOTALS_CAP text matches only: a lower bound
+            sample = select(PAYMENT.c.amount_fils, PAYMENT.c.status).where(
+                *conditions(engine, flt, plan, fts_limit=TEXT_TOTALS_CAP))
+            return replace(_one(conn, _aggregate(sample.subquery())), amount_fils=0, captured_count=0,
+                           captured_amount_fils=0, exact=False, count_exact=False)
+    matched = select(PAYMENT.c.amount_fils, PAYMENT.c.status).where(*conditions(engine, flt, plan))
+    return _one(conn, _aggregate(matched.subquery()))
+
+
+def _one(conn: Connection, stmt: Any) -> Totals:
+    count, amount, captured, captured_amount = conn.execute(stmt).one()
+    return Totals(int(count), int(amount), int(captured), int(captured_amount))
+
+
+def _fts_count(conn: Connection, value: str) -> int:
+    query = support.fts_query(value)
+    return int(conn.execute(support.fts_count_sql().bindparams(fts=query)).scalar_one()) if query else 0
+
+
+def totals(engine: Engine, flt: SearchFilter) -> Totals:
+    """Count and amount of everything matching ``flt``, always exact (no permission check: callers check)."""
+    support.ensure_search_support(engine)
+    with support.read_engine(engine).connect() as conn:
+        plan = None
+        if support.has_support(engine):
+            plan = totals_plan(flt, gather(conn, flt))
+            if plan.capped:
+                plan = Plan(plan.bare)  # exact: every text match is visited
+        return _totals(conn, engine, flt, plan)
+
+
+def _summary_totals(flt: SearchFilter) -> Any:
+    s = support.SUMMARY.c
+    where: list[ColumnElement[bool]] = []
+    if flt.day_from:
+        where.append(s.day >= flt.day_from.isoformat())
+    if flt.day_to:
+        where.append(s.day <= flt.day_to.isoformat())
+    for column, values in ((s.status, flt.statuses), (s.family, flt.families), (s.method, flt.methods)):
+        if values:
+            where.append(column.in_(sorted(values)))
+    paid = s.status == "paid"
+    return select(
+        func.coalesce(func.sum(s.n), 0), func.coalesce(func.sum(s.amount), 0),
+        func.coalesce(func.sum(case((paid, s.n))), 0), func.coalesce(func.sum(case((paid, s.amount))), 0),
+    ).where(*where)
+
+
+def _rows_statement(engine: Engine, flt: SearchFilter, sort: str, descending: bool) -> Select[Any]:
+    return select(*(PAYMENT.c[name] for name in ROW_COLUMNS)).where(*conditions(engine, flt)).order_by(
+        *_order_by(sort, descending)
+    )
+
+
+def _row(values: Any) -> PaymentRow:
+    data = dict(zip(ROW_COLUMNS, values, strict=True))
+    data["created_at"] = as_utc(data["created_at"])
+    data["paid_at"] = as_utc(data["paid_at"]) if data["paid_at"] is not None else None
+    return PaymentRow(**data)
+
+
+def search(
+    engine: Engine,
+    actor: Actor,
+    flt: SearchFilter,
+    *,
+    sort: str = "created_at",
+    descending: bool = True,
+    page: int = 1,
+    page_size: int = 50,
+) -> SearchPage:
+    """One page of payments matching ``flt``, sorted, with the count and amount of the whole filtered set.
+
+    Pages past the end are clamped to the last page. Deep pages stay cheap: the OFFSET walks an index of ids
+    only and the full rows are fetched for the ids of the page (a deferred join). Free-text searches matching
+    more than ``TEXT_TOTALS_CAP`` payments report ``totals_exact=False`` instead of looking up every match.
+    """
+    require(actor, Action.VIEW_TRANSACTIONS)
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"Page size must be between 1 and {MAX_PAGE_SIZE}.")
+    order = _order_by(sort, descending)
+    support.ensure_search_support(engine)
+    with support.read_engine(engine).connect() as conn:
+        stats = gather(conn, flt) if support.has_support(engine) else None
+        plan = totals_plan(flt, stats) if stats else None
+        total = _totals(conn, engine, flt, plan)
+        page = max(1, min(page, max(1, math.ceil(total.count / page_size))))
+        offset = (page - 1) * page_size
+        rows: list[PaymentRow] = []
+        if total.count:
+            walk = (page_plan(flt, stats, plan, total.count, sort=sort, offset=offset, page_size=page_size)
+                    if stats and plan else None)
+            ids = select(PAYMENT.c.id).where(*conditions(engine, flt, walk)).order_by(*order)
+            stmt = select(*(PAYMENT.c[name] for name in ROW_COLUMNS)).where(
+                PAYMENT.c.id.in_(ids.limit(page_size).offset(offset))).order_by(*order)
+            rows = [_row(values) for values in conn.execute(stmt)]
+    return SearchPage(rows, total.count, total.amount_fils, page, page_size, total.captured_count,
+                      total.captured_amount_fils, total.exact, total.count_exact)
+
+
+def iter_rows(engine: Engine, flt: SearchFilter, *, sort: str = "created_at", descending: bool = True,
+              batch: int = 2000) -> Iterator[PaymentRow]:
+    """Every payment matching ``flt``, streamed from one read snapshot in batches (no permission check)."""
+    support.ensure_search_support(engine)
+    stmt = _rows_statement(engine, flt, sort, descending).execution_options(yield_per=batch)
+    with support.read_engine(engine).connect() as conn:
+        for values in conn.execute(stmt):
+            yield _row(values)
