@@ -37,15 +37,21 @@ def _changed() -> None:
     _list.clear()
 
 
-def _table(rows: list[svc.RefundRow]) -> list[dict[str, Any]]:
-    return [{
-        "Refund": r.id, "Requested": kuwait_time(r.created_at), "Order": r.order_id, "Customer": r.customer_name,
-        "Method": method_label(r.method), "Amount": money(r.amount_fils, r.currency),
-        "Reason": svc.REASONS.get(r.reason, r.reason), "State": STATE_LABELS.get(r.state, r.state),
-        "Requested by": r.requested_by, "Approved by": r.approved_by or "",
-        "Expected arrival": r.expected_arrival.isoformat() if r.expected_arrival else "",
-        "Note / problem": r.error or r.note or "",
-    } for r in rows]
+def _table(rows: list[svc.RefundRow], *, with_payment: bool = True) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        row: dict[str, Any] = {"Refund": r.id, "Requested": kuwait_time(r.created_at)}
+        if with_payment:
+            row |= {"Order": r.order_id, "Customer": r.customer_name, "Method": method_label(r.method)}
+        row |= {
+            "Amount": money(r.amount_fils, r.currency), "Reason": svc.REASONS.get(r.reason, r.reason),
+            "State": STATE_LABELS.get(r.state, r.state), "Requested by": r.requested_by,
+            "Approved by": r.approved_by or "",
+            "Expected arrival": r.expected_arrival.isoformat() if r.expected_arrival else "",
+            "Note / problem": r.error or r.note or "",
+        }
+        out.append(row)
+    return out
 
 
 def _outcome(refund: Any) -> None:
@@ -197,7 +203,7 @@ def _payment_panel(hit: svc.PaymentHit) -> None:
     rows, _ = _list(actor.email, actor.role.value, svc.RefundFilter(payment_pk=hit.payment_pk), 1)
     if rows:
         st.markdown("**Refunds of this payment**")
-        st.dataframe(_table(rows), hide_index=True, key="refunds_of_payment")
+        st.table(_table(rows, with_payment=False), hide_index=True)
         _actions(rows)
 
 
@@ -233,7 +239,8 @@ if selected is not None:
 if "refund_confirm" in st.session_state:
     _confirm_dialog()
 
-if st.button("Refresh statuses", key="refund_refresh", help="Ask UPayments which refunds have been executed"):
+if actor.can(Action.SYNC) and st.button("Refresh statuses", key="refund_refresh",
+                                         help="Ask UPayments which refunds have been executed"):
     try:
         changed = svc.refresh_refunds(engine, state.gateway(), payment_pk=selected.payment_pk if selected else None)
     except Exception as exc:

@@ -1,0 +1,86 @@
+"""Browser: finance refunds part of a demo KNET payment, sees it initiated then refunded; a viewer cannot."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlmodel import Session, col, select
+
+from services.db import make_engine, sqlite_url
+from services.models import Payment, Refund
+from tests.e2e.conftest import DemoStack, login, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+
+def _untouched_knet_payment(stack: DemoStack) -> Payment:
+    """A paid demo KNET payment below the approval threshold that has no refunds yet."""
+    engine = make_engine(sqlite_url(stack.data_dir / "souq.db"))
+    try:
+        with Session(engine) as session:
+            refunded = select(Refund.payment_pk)
+            payment = session.exec(
+                select(Payment).where(col(Payment.status) == "paid", col(Payment.method) == "knet",
+                                      col(Payment.upay_order_id).is_not(None),
+                                      col(Payment.amount_fils).between(5_000, 50_000),
+                                      col(Payment.id).not_in(refunded))
+                .order_by(col(Payment.created_at).desc()).limit(1)
+            ).first()
+    finally:
+        engine.dispose()
+    assert payment is not None, "the demo history has no untouched paid KNET payment"
+    return payment
+
+
+def test_finance_refunds_part_of_a_knet_payment_and_viewer_cannot(page: Page, browser: Browser,
+                                                                   demo_stack: DemoStack) -> None:
+    payment = _untouched_knet_payment(demo_stack)
+    login(page, demo_stack, "finance@souq.demo")
+    page.goto(f"{demo_stack.app}/refunds?payment={payment.order_id}")
+    wait_idle(page)
+    expect(page.get_by_role("heading", name=f"Payment {payment.order_id}")).to_be_visible(timeout=30_000)
+
+    page.get_by_text("Partial amount", exact=True).click()
+    page.get_by_label("Partial amount (KWD)").fill("1.250")
+    page.get_by_role("button", name="Review refund").click()
+    dialog = page.get_by_test_id("stDialog")
+    expect(dialog).to_be_visible(timeout=15_000)
+    expect(dialog).to_contain_text("1.250 KWD")
+    expect(dialog).to_contain_text("KNET")
+    dialog.get_by_role("button", name="Confirm refund").click()
+    expect(page.get_by_text(re.compile(r"Refund of 1\.250 KWD initiated with UPayments"))).to_be_visible(
+        timeout=30_000)
+    table = page.get_by_test_id("stTable")
+    expect(table).to_contain_text("Initiated")
+    expect(table).to_contain_text("1.250 KWD")
+
+    # The demo gateway executes refunds after 3 s; "Refresh statuses" asks it (no fixed sleep: poll the page).
+    for _ in range(20):
+        page.get_by_role("button", name="Refresh statuses").click()
+        wait_idle(page)
+        try:
+            expect(page.get_by_test_id("stTable")).to_contain_text("Refunded", timeout=1_500)
+            break
+        except AssertionError:
+            continue
+    expect(page.get_by_test_id("stTable")).to_contain_text("Refunded")
+    expect(page.get_by_test_id("stMetric").filter(has_text="Already refunded")).to_contain_text("1.250 KWD")
+    page.screenshot(path=str(demo_stack.data_dir / "refunds-finance.png"), full_page=True)
+
+    viewer_context = browser.new_context()
+    try:
+        viewer = viewer_context.new_page()
+        login(viewer, demo_stack, "viewer@souq.demo")
+        viewer.goto(f"{demo_stack.app}/refunds?payment={payment.order_id}")
+        wait_idle(viewer)
+        expect(viewer.get_by_role("heading", name=f"Payment {payment.order_id}")).to_be_visible(timeout=30_000)
+        expect(viewer.get_by_test_id("stTable")).to_contain_text("Refunded")
+        expect(viewer.get_by_text("can see refunds but not make them")).to_be_visible()
+        expect(viewer.get_by_role("button", name="Review refund")).to_have_count(0)
+        expect(viewer.get_by_role("button", name="Cancel refund")).to_have_count(0)
+        expect(viewer.get_by_role("button", name="Refresh statuses")).to_have_count(0)
+        viewer.screenshot(path=str(demo_stack.data_dir / "refunds-viewer.png"), full_page=True)
+    finally:
+        viewer_context.close()
