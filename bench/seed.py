@@ -77,6 +77,14 @@ def seed_payments(engine: Engine, n: int, *, seed: int = 1, days: int = 365, ref
                 table.update().where(table.c.id == bindparam("pk")).values(refunded_fils=bindparam("fils")),
                 [{"pk": pk, "fils": fils} for pk, fils in refunded.items()],
             )
+    if engine.dialect.name == "sqlite":
+        # One huge transaction leaves every page in the WAL; fold it back as a long-running database would have.
+        # Outside any transaction (the engine's "begin" hook would wrap SQLAlchemy statements in one).
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
 
 
 def _insert(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:

@@ -28,7 +28,7 @@ METHOD_COLORS: dict[str, str] = {
     "amex": "#B9770E",
     "apple_pay": "#17A589",
     "apple_pay_knet": "#76D7C4",
-    "google_pay": "#0E6655",
+    "google_pay": "#117A65",
     "samsung_pay": "#48C9B0",
     OTHER: "#8C8C8C",
 }
@@ -36,8 +36,8 @@ HEAT_COLORSCALE = "Viridis"  # perceptually even, readable on light and dark bac
 _LAYOUT: dict[str, Any] = {
     "paper_bgcolor": "rgba(0,0,0,0)",
     "plot_bgcolor": "rgba(0,0,0,0)",
-    "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    "margin": {"l": 10, "r": 10, "t": 80, "b": 10},
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "traceorder": "normal"},
     "hovermode": "x unified",
 }
 
@@ -72,7 +72,8 @@ def file_stem(name: str, start: date, end: date, suffix: str = "") -> str:
 
 def _figure(title: str) -> go.Figure:
     fig = go.Figure()
-    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}}, **_LAYOUT)
+    fig.update_layout(title={"text": title, "x": 0, "y": 0.98, "yref": "container", "yanchor": "top",
+                             "font": {"size": 15}}, **_LAYOUT)
     return fig
 
 

@@ -143,6 +143,9 @@ def charts_section(report: Report, family: str) -> None:
     measure = st.segmented_control("Show", ["Volume", "Count"], default="Volume", key="an_measure") or "Volume"
     show_chart(charts.volume_figure(report.series, measure=measure.lower(), weekly=p.weekly),
                stem(f"{measure.lower()}-by-family"), charts.volume_csv(report.series), "volume")
+    if p.weekly:
+        st.caption("Periods over 62 days are shown by week (Sunday to Saturday); the first and last weeks may be "
+                   "partly outside the period and count only its days.")
     left, right = st.columns(2)
     with left:
         show_chart(charts.family_share_figure(report.family_totals()), stem("family-share"),
