@@ -17,11 +17,10 @@ _PREFIXES = {TOKEN_HOSTED: "ME3OdxVO6m", TOKEN_WHITE_LABEL: "WLb7Qk2ZrA"}
 RUNTIME_FIELDS = frozenset({
     "status_limit_per_minute", "refund_delay_seconds", "merchant_balance_fils", "redirect_quirk",
     "webhook_encoding", "webhook_retries", "webhook_backoff_seconds", "webhook_hmac_secret", "merchant_name",
-    "refund_webhooks",
 })
 _INTS = {"status_limit_per_minute", "webhook_retries", "merchant_balance_fils"}
 _NUMBERS = {"refund_delay_seconds", "webhook_backoff_seconds"}
-_BOOLS = {"redirect_quirk", "refund_webhooks"}
+_BOOLS = {"redirect_quirk"}
 
 
 @dataclass
@@ -39,7 +38,6 @@ class SandboxConfig:
     webhook_retries: int = 3
     webhook_backoff_seconds: float = 0.5
     webhook_hmac_secret: str | None = None  # simulator-specific X-Sandbox-Signature header
-    refund_webhooks: bool = False  # §16 A21: no refund notification (reserved; not sent by this simulator)
     merchant_name: str = "Souq Demo Shop"
     max_body_bytes: int = 64 * 1024
     demo_anchor: date | None = None  # seed the demo history ending on this Kuwait day
