@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     sync_parser.add_argument("--limit", type=int, default=200, help="most payments to look up in this run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*(authlib|httpx module) .*deprecated", category=Warning)
     if args.command == "demo":
         return demo.run(args)
     from dashboard.cli_sync import run_sync

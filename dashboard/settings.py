@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(default="sqlite:///data/souq.db")
     timezone: str = "Asia/Kuwait"
-    admins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="e-mails made admin on first start")
+    admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="e-mails made admin on first start"
+    )
     public_url: str = Field(
         default="http://localhost:8501", description="where customers and the gateway reach this app"
     )
