@@ -60,7 +60,7 @@ def actor() -> Actor:
     if found is None:
         st.warning("You need to be logged in with a staff account to see this page.")
         st.stop()
-    return found  # type: ignore[return-value]  # st.stop() never returns
+    return found
 
 
 def current_actor() -> Actor | None:
