@@ -1,4 +1,4 @@
-"""Log in through the local OIDC provider as each role, see exactly that role's pages, log out; strangers get no access."""
+"""Log in through the local OIDC provider as each role and see exactly its pages; log out; strangers get no access."""
 
 from __future__ import annotations
 
