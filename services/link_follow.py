@@ -288,11 +288,12 @@ def _own_refresh(engine: Engine, client: Any, payment_pk: int, limiter_timeout: 
 
 
 def refresh_awaiting(engine: Engine, client: Any, actor: Actor, *, payment_pks: list[int],
-                     interval: float = REFRESH_INTERVAL, budget: int = REFRESH_BUDGET) -> int:
+                     interval: float | None = None, budget: int = REFRESH_BUDGET) -> int:
     """Verified look-ups for links shown as awaiting payment: ≤ one per link per ``interval`` s, ≤ ``budget``."""
     require(actor, Action.VIEW_LINKS)
     if not actor.can(Action.SYNC):
         return 0
+    interval = REFRESH_INTERVAL if interval is None else interval
     now = time.monotonic()
     due: list[int] = []
     with _refresh_lock:
