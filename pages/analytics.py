@@ -33,7 +33,7 @@ def load_report(database: str, email: str, role: str, start: date, end: date, fa
 def signed_money(fils: int | float | None) -> str | None:
     if fils is None:
         return None
-    return ("+" if fils >= 0 else "−") + money(abs(int(fils)))
+    return ("+" if fils >= 0 else "-") + money(abs(int(fils)))  # ASCII sign: st.metric reads it for the arrow
 
 
 def money_delta(change: Change) -> str | None:
@@ -176,7 +176,8 @@ def charts_section(report: Report, family: str) -> None:
 
 actor = state.actor()
 st.title("Analytics")
-st.caption("Kuwait calendar days; volume counts captured payments only. Hover a figure's ⓘ for its definition.")
+st.caption("Kuwait calendar days; volume counts captured payments only. "
+           "Hover the ? beside a figure for its definition.")
 
 try:
     prepare(state.settings().database_url)

@@ -67,6 +67,9 @@ def test_page_renders_kpis_split_and_charts(env, role) -> None:
     assert metrics["Captured payments"] == "2" and metrics["All payment attempts"] == "3"
     assert metrics["Success rate"] == "66.7%"
     assert metrics["KNET"] == "63.3%" and metrics["Wallet"] == "36.7%" and metrics["Card"] == "0.0%"
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas["Gross captured"] == "+19.750 KWD"  # nothing in the previous 7 days: no percentage
+    assert deltas["Refunded"] == "+0.000 KWD"
     helps = {m.label: m.help for m in at.metric}
     assert "Captured ÷ (captured + failed + cancelled)" in helps["Success rate"]
     downloads = at.get("download_button")
@@ -104,3 +107,14 @@ def test_a_role_without_analytics_gets_one_clear_sentence(env) -> None:
     at = _page("sara@shop.test")
     assert not at.exception
     assert "may not view analytics" in at.error[0].value
+
+
+def test_a_drop_shows_a_negative_delta_with_an_ascii_minus(env) -> None:
+    make_staff(env, Role.VIEWER, "vic@shop.test")
+    _seed(env)
+    day = (to_kuwait(utcnow()).date() - timedelta(days=39)).isoformat()  # the day after the old payment
+    at = _page("vic@shop.test", period="custom", **{"from": day, "to": day})
+    assert not at.exception
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas["Gross captured"] == "-5.000 KWD (-100.0%)"  # st.metric reads the sign to draw a red arrow
+    assert any("No payments or refunds" in i.value for i in at.info)
