@@ -178,7 +178,8 @@ def _check(payment_pk: int) -> None:
 def _status_line(row: link_follow.LinkRow) -> None:
     text = f"**{row.status_label}** · {money(row.amount_fils, row.currency)} · order `{row.order_id}`"
     if row.status == "paid":
-        st.success(f"Paid {ago(row.paid_at)} — {text}", icon=":material/check_circle:")
+        st.success(f"**Paid** {ago(row.paid_at)} · {money(row.amount_fils, row.currency)} · order `{row.order_id}`",
+                   icon=":material/check_circle:")
     elif row.status in ("failed", "cancelled", "expired", "rejected"):
         st.error(text, icon=":material/cancel:")
     elif row.status == "uncertain":
