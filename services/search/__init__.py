@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.search.detail import PaymentDetail, PaymentNotFound, parse_raw, payment_detail
 from services.search.filters import (
+    FAMILIES,
     METHODS,
     PRESETS,
     SORTS,
@@ -18,6 +19,7 @@ from services.search.query import MAX_PAGE_SIZE, PaymentRow, SearchPage, Totals,
 from services.search.support import ensure_search_support
 
 __all__ = [
+    "FAMILIES",
     "MAX_PAGE_SIZE",
     "METHODS",
     "PRESETS",

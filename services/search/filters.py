@@ -16,6 +16,8 @@ STATUSES: tuple[str, ...] = tuple(s.value for s in PaymentStatus)
 METHODS: tuple[str, ...] = tuple(METHOD_FAMILY)
 PRESETS: dict[str, str] = {"today": "Today", "last_7_days": "Last 7 days", "this_month": "This month"}
 SORTS: tuple[str, ...] = ("created_at", "amount", "status")
+__all__ = ["FAMILIES", "METHODS", "PRESETS", "SORTS", "STATUSES", "SearchFilter", "filter_from_query",
+           "filter_to_query", "kuwait_today", "preset_range"]
 MAX_TEXT = 100
 
 _ID_FIELDS = ("order_id", "track_id", "payment_id", "reference")

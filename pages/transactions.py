@@ -1,0 +1,310 @@
+"""Transactions: find any payment in seconds, see everything about it, export what you found.
+
+The filter lives in the URL (``st.query_params``), so a view can be bookmarked and sent to a colleague.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from typing import Any, TextIO, cast
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import state
+from dashboard.errors import show_error
+from dashboard.formatting import kuwait_time, method_label, money, status_label
+from services.export import export_csv
+from services.permissions import Action, Actor, Role
+from services.search import (
+    FAMILIES,
+    METHODS,
+    PRESETS,
+    STATUSES,
+    PaymentDetail,
+    SearchFilter,
+    SearchPage,
+    ensure_search_support,
+    filter_from_query,
+    filter_to_query,
+    kuwait_today,
+    payment_detail,
+    preset_range,
+    search,
+)
+
+PAGE_SIZE = 50
+SORTS = {
+    "newest": ("created_at", True, "Newest first"),
+    "oldest": ("created_at", False, "Oldest first"),
+    "amount_desc": ("amount", True, "Amount, highest first"),
+    "amount_asc": ("amount", False, "Amount, lowest first"),
+    "status": ("status", False, "Status"),
+}
+PERIODS = {"any": "Any time", **PRESETS, "custom": "Custom range"}
+FAMILY_LABELS = {"knet": "KNET", "card": "Card", "wallet": "Wallet"}
+_FORM_KEYS = ("f_period", "f_dates", "f_status", "f_family", "f_method", "f_min", "f_max", "f_phone", "f_email",
+              "f_order", "f_track", "f_payment", "f_ref", "f_q")
+
+
+@st.cache_resource(show_spinner="Preparing search for this database (once)…")
+def prepare(database: str) -> bool:
+    """Create the search summary, text index and indexes for this database (idempotent)."""
+    return ensure_search_support(state.engine())
+
+
+@st.cache_data(ttl=30, show_spinner="Searching…")
+def load_page(database: str, email: str, role: str, query: tuple[tuple[str, str], ...], sort: str, page: int
+              ) -> SearchPage:
+    """One page of results, cached per database, actor, filter, sort and page."""
+    column, descending, _ = SORTS[sort]
+    return search(state.engine(), Actor(email=email, role=Role(role)), filter_from_query(dict(query)),
+                  sort=column, descending=descending, page=page, page_size=PAGE_SIZE)
+
+
+def url_state() -> tuple[SearchFilter, str, int, list[str]]:
+    """Filter, sort and page from the URL; unusable parts are dropped with a warning."""
+    params = st.query_params.to_dict()
+    warnings: list[str] = []
+    flt = filter_from_query(params, warnings)
+    sort = params.get("sort", "newest")
+    sort = sort if sort in SORTS else "newest"
+    try:
+        page = max(1, int(params.get("page", "1")))
+    except ValueError:
+        page = 1
+    return flt, sort, page, warnings
+
+
+def period_of(flt: SearchFilter, today: date) -> str:
+    if not flt.day_from and not flt.day_to:
+        return "any"
+    for name in PRESETS:
+        if (flt.day_from, flt.day_to) == preset_range(name, today):
+            return name
+    return "custom"
+
+
+def apply_filters() -> None:
+    """Form submit: widgets → URL (page 1); the URL is the single source of the filter."""
+    s = st.session_state
+    params: dict[str, str] = {}
+    period = s.get("f_period", "any")
+    if period in PRESETS:
+        start, end = preset_range(period, kuwait_today())
+        params.update({"from": start.isoformat(), "to": end.isoformat()})
+    elif period == "custom":
+        picked: tuple[date, ...] = tuple(s.get("f_dates") or ())
+        if picked:
+            params["from"] = picked[0].isoformat()
+            params["to"] = picked[-1].isoformat()
+    for key, param in (("f_status", "status"), ("f_family", "family"), ("f_method", "method")):
+        if s.get(key):
+            params[param] = ",".join(s[key])
+    for key, param in (("f_min", "min"), ("f_max", "max"), ("f_phone", "phone"), ("f_email", "email"),
+                       ("f_order", "order"), ("f_track", "track"), ("f_payment", "payment"), ("f_ref", "ref"),
+                       ("f_q", "q")):
+        if (s.get(key) or "").strip():
+            params[param] = s[key].strip()
+    warnings: list[str] = []
+    flt = filter_from_query(params, warnings)
+    s["tx_notes"] = warnings
+    sort = st.query_params.get("sort")
+    st.query_params.from_dict({**filter_to_query(flt), **({"sort": sort} if sort else {})})
+
+
+def clear_filters() -> None:
+    for key in _FORM_KEYS:
+        st.session_state.pop(key, None)
+    st.query_params.clear()
+
+
+def go_to(page: int) -> None:
+    st.query_params["page"] = str(page)
+
+
+def change_sort() -> None:
+    st.query_params["sort"] = st.session_state["tx_sort"]
+    st.query_params.pop("page", None)
+
+
+def filter_form(flt: SearchFilter, today: date) -> None:
+    with st.form("tx_filters", border=True):
+        top = st.columns([2, 2, 3, 3])
+        top[0].selectbox("Period", list(PERIODS), index=list(PERIODS).index(period_of(flt, today)),
+                         format_func=PERIODS.__getitem__, key="f_period")
+        top[1].date_input("Custom range (Kuwait days)", value=(flt.day_from or today, flt.day_to or today),
+                          max_value=today, key="f_dates", help="Used when the period is “Custom range”.")
+        top[2].multiselect("Status", STATUSES, default=sorted(flt.statuses), format_func=status_label,
+                           key="f_status")
+        top[3].multiselect("Method", METHODS, default=sorted(flt.methods), format_func=method_label,
+                           key="f_method")
+        mid = st.columns([2, 1, 1, 2, 3])
+        mid[0].multiselect("Family", FAMILIES, default=sorted(flt.families),
+                           format_func=lambda f: FAMILY_LABELS.get(f, f), key="f_family")
+        mid[1].text_input("Min KWD", value=filter_to_query(flt).get("min", ""), placeholder="0.000", key="f_min")
+        mid[2].text_input("Max KWD", value=filter_to_query(flt).get("max", ""), placeholder="100.000", key="f_max")
+        mid[3].text_input("Phone", value=flt.phone or "", placeholder="+965 5xxx xxxx", key="f_phone")
+        mid[4].text_input("Customer e-mail", value=flt.email or "", key="f_email")
+        ids = st.columns(5)
+        ids[0].text_input("Order id", value=flt.order_id or "", key="f_order")
+        ids[1].text_input("Track id", value=flt.track_id or "", key="f_track")
+        ids[2].text_input("Payment id", value=flt.payment_id or "", key="f_payment")
+        ids[3].text_input("Reference", value=flt.reference or "", key="f_ref")
+        ids[4].text_input("Search text", value=flt.text or "", placeholder="name, e-mail, description, id",
+                          key="f_q", help="Matches whole words and word beginnings in the customer's name, "
+                          "e-mail, the description and the ids.")
+        buttons = st.columns([1, 1, 6])
+        buttons[0].form_submit_button("Search", type="primary", on_click=apply_filters, key="tx_apply")
+        buttons[1].form_submit_button("Clear", on_click=clear_filters, key="tx_clear")
+
+
+def results_table(result: SearchPage) -> int | None:
+    """The page of results; returns the selected payment's id, if any."""
+    frame = pd.DataFrame(
+        {
+            "Created (Kuwait)": [kuwait_time(r.created_at) for r in result.rows],
+            "Order id": [r.order_id for r in result.rows],
+            "Customer": [r.customer_name or "" for r in result.rows],
+            "Phone": [r.customer_phone or "" for r in result.rows],
+            "Amount": [money(r.amount_fils, r.currency) for r in result.rows],
+            "Status": [status_label(r.status) for r in result.rows],
+            "Method": [method_label(r.method) for r in result.rows],
+            "Track id": [r.track_id or "" for r in result.rows],
+        }
+    )
+    event: Any = st.dataframe(frame, key="tx_table", on_select="rerun", selection_mode="single-row",
+                              hide_index=True, width="stretch")
+    picked = list(event.selection.rows) if event is not None else []
+    return result.rows[picked[0]].id if picked and picked[0] < len(result.rows) else None
+
+
+def totals_line(result: SearchPage) -> None:
+    cells = st.columns(3)
+    if not result.totals_exact:
+        count = f"{result.total_count:,}" + ("" if result.count_exact else "+")
+        cells[0].metric("Payments", count, border=True)
+        cells[1].caption("Too many text matches to add up quickly: narrow the search (dates, status, amount) "
+                         "to see the totals.")
+        return
+    cells[0].metric("Payments", f"{result.total_count:,}", border=True)
+    cells[1].metric("Total (all statuses)", money(result.total_amount_fils), border=True)
+    cells[2].metric("Captured (paid)", money(result.captured_amount_fils), border=True,
+                    help=f"{result.captured_count:,} paid payments in this view.")
+
+
+def pager(result: SearchPage) -> None:
+    left, middle, right = st.columns([1, 3, 1])
+    left.button("◀ Previous", disabled=result.page <= 1, on_click=go_to, args=(result.page - 1,), key="tx_prev")
+    middle.caption(f"Page {result.page:,} of {result.pages:,} · {PAGE_SIZE} per page")
+    right.button("Next ▶", disabled=result.page >= result.pages, on_click=go_to, args=(result.page + 1,),
+                 key="tx_next")
+
+
+def show_detail(detail: PaymentDetail) -> None:
+    p = detail.payment
+    with st.expander(f"Payment {p.order_id} — {money(p.amount_fils, p.currency)}, {status_label(p.status)}",
+                     expanded=True):
+        facts = st.columns(4)
+        facts[0].metric("Amount", money(p.amount_fils, p.currency))
+        facts[1].metric("Refunded", money(p.refunded_fils, p.currency))
+        facts[2].metric("Status", status_label(p.status), help=f"Gateway result: {p.result or '—'}")
+        facts[3].metric("Method", method_label(p.method))
+        fields = {key: value for key, value in p.model_dump().items() if key != "raw"}
+        for key in ("created_at", "paid_at", "expires_at", "updated_at", "verified_at"):
+            fields[key] = kuwait_time(fields.get(key), seconds=True) + " (Kuwait)" if fields.get(key) else "—"
+        fields["amount_fils"] = money(p.amount_fils, p.currency)
+        fields["refunded_fils"] = money(p.refunded_fils, p.currency)
+        st.dataframe(pd.DataFrame({"Field": list(fields), "Value": [str(v) if v is not None else "—"
+                                                                     for v in fields.values()]}),
+                     hide_index=True, width="stretch", key="tx_fields")
+        st.markdown("**Gateway payload** (last one received)")
+        if detail.gateway:
+            st.json(detail.gateway, expanded=False)
+        else:
+            st.caption("No gateway payload stored yet.")
+        st.markdown("**Refunds**")
+        if detail.refunds:
+            st.dataframe(pd.DataFrame([{"Requested (Kuwait)": kuwait_time(r.created_at), "Amount": money(
+                r.amount_fils, r.currency), "State": r.state, "Reason": r.reason, "By": r.requested_by,
+                "Approved by": r.approved_by or "", "Error": r.error or ""} for r in detail.refunds]),
+                hide_index=True, width="stretch", key="tx_refunds")
+        else:
+            st.caption("No refunds.")
+        st.markdown("**Timeline**")
+        if detail.events:
+            st.dataframe(pd.DataFrame([{"At (Kuwait)": kuwait_time(e.at, seconds=True), "Event": e.kind,
+                                        "By": e.actor or "", "Detail": e.detail or ""} for e in detail.events]),
+                         hide_index=True, width="stretch", key="tx_events")
+        else:
+            st.caption("No events recorded.")
+        st.markdown("**Webhook deliveries**")
+        if detail.webhooks:
+            st.dataframe(pd.DataFrame([{"Received (Kuwait)": kuwait_time(w.received_at, seconds=True),
+                                        "Source": w.source, "Result": w.result or "", "Duplicate": w.duplicate,
+                                        "Processed": kuwait_time(w.processed_at) if w.processed_at else "",
+                                        "Error": w.error or ""} for w in detail.webhooks]),
+                         hide_index=True, width="stretch", key="tx_webhooks")
+        else:
+            st.caption("No webhook deliveries for this payment.")
+
+
+def export_button(actor: Actor, flt: SearchFilter, today: date) -> None:
+    engine = state.engine()
+
+    def build() -> TextIO:
+        # Spooled to disk past 16 MB: a big export never sits in memory twice. Streamlit reads and closes it.
+        spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024, mode="w+", encoding="utf-8", newline="")  # noqa: SIM115
+        export_csv(engine, actor, flt, out=spool)
+        spool.seek(0)
+        return cast(TextIO, spool)
+
+    st.download_button("Export CSV", data=build, file_name=f"transactions-{today.isoformat()}.csv",
+                       mime="text/csv", on_click="ignore", key="tx_export", icon=":material/download:",
+                       help="All payments matching the filter (not only this page): Kuwait and UTC times, "
+                       "amounts in KWD. The export is recorded in the audit log.")
+
+
+actor = state.actor()
+settings = state.settings()
+st.title("Transactions")
+prepare(settings.database_url)
+today = kuwait_today()
+flt, sort, page, notes = url_state()
+for note in notes + st.session_state.pop("tx_notes", []):
+    st.warning(note)
+filter_form(flt, today)
+
+try:
+    result = load_page(settings.database_url, actor.email, actor.role.value,
+                       tuple(sorted(filter_to_query(flt).items())), sort, page)
+except Exception as exc:  # one clear sentence on the page; details go to the log
+    show_error(exc)
+    st.stop()
+
+bar = st.columns([3, 2, 1])
+with bar[0]:
+    totals_line(result)
+bar[1].selectbox("Sort", list(SORTS), index=list(SORTS).index(sort), format_func=lambda k: SORTS[k][2],
+                 key="tx_sort", on_change=change_sort)
+if actor.can(Action.EXPORT_TRANSACTIONS):
+    with bar[2]:
+        export_button(actor, flt, today)
+
+if result.total_count == 0:
+    if flt.is_empty():
+        st.info("No payments yet. They appear here as soon as links are paid or the gateway is synced.")
+    else:
+        st.info("No payments match these filters. Widen the dates or press **Clear** to start again.")
+    st.stop()
+
+selected = results_table(result)
+pager(result)
+if selected is None:
+    st.caption("Select a row to see everything about that payment.")
+else:
+    try:
+        show_detail(payment_detail(state.engine(), actor, payment_pk=selected))
+    except Exception as exc:
+        show_error(exc)
