@@ -333,9 +333,10 @@ def _find(engine: Engine, order_id: str) -> Payment | None:
 
 def _existing_outcome(engine: Engine, payment: Payment, settings_like: LinkSettings) -> LinkOutcome:
     """A rerun or double click: wait briefly for an attempt still in flight, then report that row."""
-    if payment.link_state == "creating":
-        timeout = float(getattr(settings_like, "gateway_timeout_seconds", 15.0)) + 5.0
-        deadline = time.monotonic() + timeout
+    timeout = float(getattr(settings_like, "gateway_timeout_seconds", 15.0)) + 5.0
+    age = (utcnow() - as_utc(payment.created_at)).total_seconds()
+    if payment.link_state == "creating" and age < timeout:  # older: the first attempt crashed, don't wait
+        deadline = time.monotonic() + timeout - age
         while payment.link_state == "creating" and time.monotonic() < deadline:
             time.sleep(0.1)
             payment = _find(engine, payment.order_id) or payment
