@@ -1,29 +1,27 @@
 """Following payment links until paid: the list, one link's detail and timeline, verified refreshes, check again.
 
-Status changes come only from verified look-ups (services.sync_verify → services.ingest); this module reads the
+Status changes come only from verified look-ups (services.sync → services.ingest); this module reads the
 cache and asks for those look-ups, at most one per link per ``REFRESH_INTERVAL`` to respect the gateway's
 30 requests/minute status limit (contract §1.6).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import ModuleType
 from typing import Any
 
 from sqlalchemy import and_, func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from services import sync
 from services.db import session_scope
 from services.gateway import errors as gw
-from services.ingest import observation_from_transaction, upsert
 from services.models import Payment, PaymentEvent, WebhookEvent
 from services.permissions import Action, Actor, Role, require
 from services.timeutil import as_utc, utcnow
@@ -242,48 +240,15 @@ def _entry(event: PaymentEvent) -> TimelineEntry:
     return TimelineEntry(as_utc(event.at), event.kind, label, event.actor, detail if isinstance(detail, dict) else {})
 
 
-def _sync() -> ModuleType:
-    """The sync service (``services.sync``, or its verification module while that is landing)."""
-    for name in ("services.sync", "services.sync_verify"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "refresh_payment"):
-            return module
-    raise ImportError("services.sync is not available")
-
-
 def verified_refresh(engine: Engine, client: Any, payment_pk: int, *, actor: Actor | None = None,
                      source: str = "poll", limiter_timeout: float | None = 0.5) -> bool:
     """One verified status look-up of a link; False when it has no gateway id yet or the gateway is busy."""
-    try:
-        sync = _sync()
-    except ImportError:  # pragma: no cover - fallback while the sync service is landing
-        return _own_refresh(engine, client, payment_pk, limiter_timeout)
     try:
         sync.refresh_payment(engine, client, payment_pk=payment_pk, actor=actor, source=source,
                              limiter_timeout=limiter_timeout)
     except (gw.GatewayError, ValueError) as exc:  # CannotLookUp is a ValueError
         log.info("refresh of link %s skipped: %s", payment_pk, exc)
         return False
-    return True
-
-
-def _own_refresh(engine: Engine, client: Any, payment_pk: int, limiter_timeout: float | None) -> bool:
-    with Session(engine) as session:
-        payment = session.get(Payment, payment_pk)
-        ids = {k: v for k in ("track_id", "invoice_id", "session_id") if payment and (v := getattr(payment, k))}
-    if not ids:
-        return False
-    first = dict([next(iter(ids.items()))])
-    try:
-        tx = client.payments.status(**first, limiter_timeout=limiter_timeout)
-    except gw.GatewayError as exc:
-        log.info("refresh of link %s skipped: %s", payment_pk, exc)
-        return False
-    with session_scope(engine) as session:
-        upsert(session, observation_from_transaction(tx), create_missing=False)
     return True
 
 
@@ -321,8 +286,7 @@ def check_link(engine: Engine, client: Any, actor: Actor, *, payment_pk: int) ->
         payment = _load_link(session, actor, payment_pk)
         waiting = session.exec(select(WebhookEvent.id).where(col(WebhookEvent.order_id) == payment.order_id,
                                                              col(WebhookEvent.processed_at).is_(None))).all()
-    sync = _sync()
-    for event_id in waiting:
+    for event_id in (e for e in waiting if e is not None):
         try:
             sync.process_event(engine, client, event_id, limiter_timeout=5.0)
         except Exception:  # the inbox keeps it for the next sync pass

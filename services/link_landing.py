@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from services import sync
 from services.gateway import parse_redirect
-from services.link_follow import _sync, verified_refresh
+from services.link_follow import verified_refresh
 from services.models import Payment
 from services.timeutil import as_utc, utcnow
 
@@ -89,7 +90,7 @@ def land(engine: Engine, client: Any, *, query: str, cancel: bool = False, attem
     if gateway_part:
         # the first arrival from the gateway: store it raw and verify (our own auto-refresh URL carries none)
         try:
-            _sync().apply_redirect(engine, client, query, limiter_timeout=3.0)
+            sync.apply_redirect(engine, client, query, limiter_timeout=3.0)
         except Exception:
             log.exception("recording the redirect for %s failed", order_id)
         _due(order_id)
