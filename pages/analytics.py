@@ -17,12 +17,6 @@ from services.permissions import Actor, Role
 FAMILY_CHOICES = {"": "All methods", **{f: charts.family_label(f) for f in FAMILIES}}
 
 
-@st.cache_resource(show_spinner="Preparing analytics for this database (once)…")
-def prepare(database: str) -> bool:
-    """Add the analytics covering index to databases created before it was part of the schema (idempotent)."""
-    return analytics.ensure_indexes(state.engine())
-
-
 @st.cache_data(ttl=30, show_spinner="Adding up payments…")
 def load_report(database: str, email: str, role: str, start: date, end: date, family: str) -> Report:
     """The page's figures, cached per database, actor, period and filter."""
@@ -180,7 +174,6 @@ st.caption("Kuwait calendar days; volume counts captured payments only. "
            "Hover the ? beside a figure for its definition.")
 
 try:
-    prepare(state.settings().database_url)
     preset, period, family = read_selection(analytics.kuwait_today())
     report = load_report(state.settings().database_url, actor.email, str(actor.role), period.start_day,
                          period.end_day, family)

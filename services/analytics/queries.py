@@ -1,10 +1,15 @@
 """The SQL behind analytics: three GROUP BY queries on indexed columns, portable between SQLite and PostgreSQL.
 
 Everything heavy happens in the database; Python only rolls up the few thousand aggregate rows they return.
+On SQLite the daily figures come from the search's trigger-maintained summary (``payment_search_daily``, see
+:mod:`services.search.support`), one row per Kuwait day × status × method; elsewhere from ``payment`` itself
+through the covering index :data:`ANALYTICS_INDEX_NAME`. Both give identical rows (tested).
 """
 
 from __future__ import annotations
 
+import warnings
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,6 +19,7 @@ from sqlalchemy import ColumnElement, Table, and_, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, Refund, RefundState
+from services.search import support
 from services.timeutil import kuwait_day_bounds
 
 PAYMENT: Table = Payment.__table__  # type: ignore[attr-defined]
@@ -92,13 +98,27 @@ class HourRow:
     count: int
 
 
-def daily_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) -> list[DailyRow]:
+def daily_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter, *,
+               summary: bool = False) -> list[DailyRow]:
     """Counts and sums per (local_day, family, method, status) for Kuwait days ``start``..``end``.
 
-    The filter is applied to the aggregate rows, not in WHERE: family and method are group keys, so the result is
-    identical, and the query keeps the plan that streams the covering index (an equality on method_family would
-    lure SQLite's planner, which has no statistics, onto a narrower index and a slower sort).
+    ``summary`` reads the search's daily summary table (SQLite, when :func:`services.search.support.has_support`)
+    instead of grouping ``payment``. The filter is applied to the aggregate rows, not in WHERE: family and method
+    are group keys, so the result is identical, and the query keeps the plan that streams the covering index (an
+    equality on method_family would lure SQLite's planner, which has no statistics, onto a narrower index).
     """
+    if summary:
+        s = support.SUMMARY
+        rows = conn.execute(
+            select(s.c.day, s.c.family, s.c.method, s.c.status, s.c.n, s.c.amount)
+            .where(s.c.day.between(start.isoformat(), end.isoformat()), s.c.n != 0)
+        )
+        # The summary stores a missing method/family as '' (it is part of its primary key).
+        return [
+            DailyRow(date.fromisoformat(d), fam or None, m or None, st, int(n), int(a))
+            for d, fam, m, st, n, a in rows
+            if flt.matches(fam or None, m or None)
+        ]
     p = PAYMENT
     keys = (p.c.local_day, p.c.method_family, p.c.method, p.c.status)
     stmt = (
@@ -166,9 +186,28 @@ def _parse_hour(value: str | datetime) -> datetime:
     return datetime.strptime(value[:13].replace("T", " "), "%Y-%m-%d %H").replace(tzinfo=UTC)
 
 
+_prepared: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def prepare(engine: Engine) -> tuple[Engine, bool]:
+    """The engine to read with and whether the daily summary may be used; creates what is missing, once.
+
+    SQLite: the search's summary, triggers and covering indexes (:func:`support.ensure_search_support`, cheap once
+    done) and a reader that never takes the write lock. Other databases: :data:`ANALYTICS_INDEX_NAME`.
+    """
+    if support.is_sqlite(engine):
+        support.ensure_search_support(engine)
+    elif engine not in _prepared:
+        ensure_indexes(engine)
+        _prepared.add(engine)
+    return support.read_engine(engine), support.has_support(engine)
+
+
 def ensure_indexes(engine: Engine) -> bool:
     """Create the analytics covering index if missing (idempotent); returns whether it was created now."""
-    existing = {ix["name"] for ix in inspect(engine).get_indexes(PAYMENT.name)}
+    with warnings.catch_warnings():  # SQLAlchemy warns about expression indexes it cannot reflect; irrelevant
+        warnings.simplefilter("ignore")
+        existing = {ix["name"] for ix in inspect(engine).get_indexes(PAYMENT.name)}
     if ANALYTICS_INDEX_NAME in existing:
         return False
     columns: Sequence[str] = ANALYTICS_INDEX_COLUMNS

@@ -23,6 +23,7 @@ from services.analytics.queries import (
     RefundDailyRow,
     daily_rows,
     hour_rows,
+    prepare,
     refund_rows,
 )
 from services.models import FAMILIES, METHOD_FAMILY, Method
@@ -192,8 +193,9 @@ def kpis(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilt
     """Headline figures of ``period``."""
     require(actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
-    with engine.connect() as conn:
-        rows = daily_rows(conn, period.start_day, period.end_day, flt)
+    reader, summary = prepare(engine)
+    with reader.connect() as conn:
+        rows = daily_rows(conn, period.start_day, period.end_day, flt, summary=summary)
         refunds = refund_rows(conn, period.start_day, period.end_day, flt)
     return _kpis(period, rows, refunds)
 
@@ -203,8 +205,9 @@ def compare(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsF
     require(actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
     before = previous_period(period)
-    with engine.connect() as conn:
-        rows = daily_rows(conn, before.start_day, period.end_day, flt)
+    reader, summary = prepare(engine)
+    with reader.connect() as conn:
+        rows = daily_rows(conn, before.start_day, period.end_day, flt, summary=summary)
         refunds = refund_rows(conn, before.start_day, period.end_day, flt)
     return _comparison(period, before, rows, refunds)
 
@@ -214,8 +217,9 @@ def family_series(engine: Engine, actor: Actor, period: Period, *,
     """Captured volume and count per bucket and family (weekly buckets for periods over 62 days)."""
     require(actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
-    with engine.connect() as conn:
-        rows = daily_rows(conn, period.start_day, period.end_day, flt)
+    reader, summary = prepare(engine)
+    with reader.connect() as conn:
+        rows = daily_rows(conn, period.start_day, period.end_day, flt, summary=summary)
     return _series(period, rows, flt)
 
 
@@ -223,18 +227,20 @@ def hour_weekday(engine: Engine, actor: Actor, period: Period, *,
                  filters: AnalyticsFilter | None = None) -> list[HeatCell]:
     """Captured payments by Kuwait weekday × hour of day (all 168 cells)."""
     require(actor, Action.VIEW_ANALYTICS)
-    with engine.connect() as conn:
+    reader, _ = prepare(engine)
+    with reader.connect() as conn:
         rows = hour_rows(conn, period.start_day, period.end_day, filters or AnalyticsFilter())
     return _heat(rows)
 
 
 def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None) -> Report:
-    """All figures for the analytics page: one read transaction, three GROUP BY queries."""
+    """All figures for the analytics page: one read transaction (one snapshot), three queries."""
     require(actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
     before = previous_period(period)
-    with engine.connect() as conn:
-        rows = daily_rows(conn, before.start_day, period.end_day, flt)
+    reader, summary = prepare(engine)
+    with reader.connect() as conn:
+        rows = daily_rows(conn, before.start_day, period.end_day, flt, summary=summary)
         refunds = refund_rows(conn, before.start_day, period.end_day, flt)
         hours = hour_rows(conn, period.start_day, period.end_day, flt)
     current = [r for r in rows if r.day >= period.start_day]

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from bench.seed import seed_payments
 from services import analytics
-from services.analytics import AnalyticsFilter, Period
+from services.analytics import AnalyticsFilter, Period, queries
 from services.models import Payment, Refund
 from services.permissions import Actor, Role
 from services.timeutil import kuwait_day_bounds, to_kuwait, utcnow
@@ -94,3 +95,30 @@ def test_seeded_data_is_realistic_enough_to_mean_something(seeded) -> None:
     today = to_kuwait(utcnow()).date()
     days = {date.fromisoformat(p.local_day) for p in payments}
     assert len(days) == 45 and today - timedelta(days=1) <= max(days) <= today
+
+
+def test_summary_and_plain_sql_give_identical_daily_rows(tmp_path) -> None:
+    """SQLite reads the search's trigger-kept summary; PostgreSQL groups ``payment``: same rows, also after writes."""
+    engine = make_db(tmp_path)
+    seed_payments(engine, 1_500, seed=3, days=20)
+    reader, summary = queries.prepare(engine)
+    assert summary  # SQLite: the shared summary is in place after prepare()
+    analytics.ensure_indexes(engine)
+    today = to_kuwait(utcnow()).date()
+    start, flt = today - timedelta(days=30), AnalyticsFilter()
+
+    def both() -> tuple[set, set]:
+        with reader.connect() as conn:
+            return (set(queries.daily_rows(conn, start, today, flt, summary=True)),
+                    set(queries.daily_rows(conn, start, today, flt, summary=False)))
+
+    from_summary, plain = both()
+    assert from_summary == plain and sum(r.count for r in plain) == 1_500
+    # New rows and status changes after the summary exists reach it through its triggers.
+    seed_payments(engine, 500, seed=4, days=20)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE payment SET status = 'paid' WHERE status = 'pending'"))
+        conn.execute(text("DELETE FROM refund WHERE payment_pk IN (SELECT id FROM payment WHERE id % 97 = 0)"))
+        conn.execute(text("DELETE FROM payment WHERE id % 97 = 0"))
+    from_summary, plain = both()
+    assert from_summary == plain and not any(r.status == "pending" for r in plain)
