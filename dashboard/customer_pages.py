@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from dashboard.routes import route_engine, route_settings
 from services.link_landing import MAX_QUERY_BYTES, REFRESH_SECONDS, Landing, land
 from services.money import format_money
+from services.sync import shared_client
 
 log = logging.getLogger(__name__)
 RETURN_PATH = "/pay/return"
@@ -132,9 +133,7 @@ async def _landing(request: Request, *, cancel: bool) -> Response:
     attempt = _attempt_of(request)
     settings = route_settings()
     try:
-        from services.sync import shared_client
-
-        client = shared_client(settings)
+        client = shared_client(settings)  # the process's one client: pages, webhooks and landings share its limiter
         view = await run_in_threadpool(land, route_engine(), client, query=query, cancel=cancel, attempt=attempt)
     except Exception:
         log.exception("landing page failed")
