@@ -270,8 +270,9 @@ def refresh_awaiting(engine: Engine, client: Any, actor: Actor, *, payment_pks: 
                 due.append(pk)
     done = 0
     for pk in due:
-        if verified_refresh(engine, client, pk):
-            done += 1
+        if not verified_refresh(engine, client, pk):
+            break  # the gateway is busy (or the limiter full): leave the rest for the next tick
+        done += 1
     return done
 
 
