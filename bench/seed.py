@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
+from services.analytics import COUNTED_REFUND_STATES
 from services.models import METHOD_FAMILY, Payment, Refund
 
 BATCH = 20_000
@@ -46,8 +47,7 @@ REFUND_COLUMNS = (
     "approved_by", "decided_at", "gateway_order_id", "gateway_refund_order_id", "error", "created_at", "local_day",
     "sent_at", "refunded_at", "updated_at",
 )
-#: Refund states whose money has left (or is leaving) the shop; mirrors services.analytics.COUNTED_REFUND_STATES.
-_MONEY_OUT = ("refunded", "initiated")
+_MONEY_OUT = COUNTED_REFUND_STATES  # refunds whose money has left (or is leaving) the shop
 
 
 def seed_payments(engine: Engine, n: int, *, seed: int = 1, days: int = 365, refunds_ratio: float = 0.03) -> None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 import streamlit as st
 
 from dashboard import charts, state
 from dashboard.errors import show_error
 from dashboard.formatting import money
+from dashboard.navigation import PAGES
 from services import analytics
 from services.analytics import DEFINITIONS, PRESETS, AnalyticsFilter, Change, Period, Report
 from services.models import FAMILIES
-from services.permissions import Actor, Role
+from services.permissions import Action, Actor, Role
 
 FAMILY_CHOICES = {"": "All methods", **{f: charts.family_label(f) for f in FAMILIES}}
 
@@ -83,6 +85,12 @@ def read_selection(today: date) -> tuple[str, Period, str]:
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
     return preset, period, family
+
+
+def transactions_link(period: Period, report: Report) -> str:
+    """Relative URL of the transactions page filtered to the same payments (works under any base path)."""
+    url_path = next(spec.url_path for spec in PAGES if spec.path == "pages/transactions.py")
+    return f"{url_path}?{urlencode(analytics.transactions_query(period, report.filters))}"
 
 
 def show_chart(fig: object, stem: str, csv: bytes, key: str) -> None:
@@ -184,6 +192,9 @@ except Exception as exc:
 if report.kpis.captured:
     family_split(report)
 kpi_cards(report)
+if actor.can(Action.VIEW_TRANSACTIONS):
+    st.markdown(f":material/receipt_long: [Open these payments in Transactions]({transactions_link(period, report)})"
+                " — same days, same methods, same totals.")
 if report.empty:
     st.info(f"No payments or refunds between {period.label()}. Pick a longer period or another payment method.")
     st.stop()

@@ -36,6 +36,7 @@ from services.analytics.report import (
     hour_weekday,
     kpis,
     report,
+    transactions_query,
 )
 
 __all__ = [
@@ -68,4 +69,5 @@ __all__ = [
     "period_for",
     "previous_period",
     "report",
+    "transactions_query",
 ]

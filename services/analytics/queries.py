@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Table, and_, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, Refund, RefundState
-from services.search import support
+from services.search import SearchFilter, support
 from services.timeutil import kuwait_day_bounds
 
 PAYMENT: Table = Payment.__table__  # type: ignore[attr-defined]
@@ -65,6 +65,15 @@ class AnalyticsFilter:
         if self.method is not None:
             out.append(table.c.method == self.method)
         return out
+
+
+def search_filter(start: date, end: date, flt: AnalyticsFilter) -> SearchFilter:
+    """The transactions search's filter for the same payments: its totals equal the analytics figures (tested)."""
+    return SearchFilter(
+        day_from=start, day_to=end,
+        families=frozenset({flt.family}) if flt.family else frozenset(),
+        methods=frozenset({flt.method}) if flt.method else frozenset(),
+    )
 
 
 @dataclass(frozen=True)

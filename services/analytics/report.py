@@ -25,6 +25,7 @@ from services.analytics.queries import (
     hour_rows,
     prepare,
     refund_rows,
+    search_filter,
 )
 from services.models import FAMILIES, METHOD_FAMILY, Method
 from services.permissions import Action, Actor, require
@@ -255,6 +256,13 @@ def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFi
         heat=_heat(hours),
         refunds=_refunds_by_method(current_refunds),
     )
+
+
+def transactions_query(period: Period, filters: AnalyticsFilter | None = None) -> dict[str, str]:
+    """URL parameters of the transactions page showing the payments behind these figures."""
+    from services.search import filter_to_query
+
+    return filter_to_query(search_filter(period.start_day, period.end_day, filters or AnalyticsFilter()))
 
 
 # --- roll-ups of the aggregate rows (a few thousand at most) -------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from bench.seed import seed_payments
-from services import analytics
+from services import analytics, search
 from services.analytics import AnalyticsFilter, Period, queries
 from services.models import Payment, Refund
 from services.permissions import Actor, Role
@@ -122,3 +122,14 @@ def test_summary_and_plain_sql_give_identical_daily_rows(tmp_path) -> None:
         conn.execute(text("DELETE FROM payment WHERE id % 97 = 0"))
     from_summary, plain = both()
     assert from_summary == plain and not any(r.status == "pending" for r in plain)
+
+
+@pytest.mark.parametrize("flt", [AnalyticsFilter(), AnalyticsFilter(family="card"), AnalyticsFilter(method="knet")])
+def test_totals_equal_the_transactions_search_for_the_same_filter(seeded, flt) -> None:
+    engine, _, _ = seeded
+    for period in periods():
+        k = analytics.kpis(engine, ADMIN, period, filters=flt)
+        t = search.totals(engine, queries.search_filter(period.start_day, period.end_day, flt))
+        assert (t.count, t.captured_count, t.captured_amount_fils) == (k.payments, k.captured, k.gross_fils)
+    query = analytics.transactions_query(Period(date(2026, 1, 1), date(2026, 1, 31)), AnalyticsFilter("wallet"))
+    assert query == {"from": "2026-01-01", "to": "2026-01-31", "family": "wallet"}

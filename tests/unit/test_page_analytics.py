@@ -97,6 +97,8 @@ def test_custom_period_from_the_url_and_family_filter(env) -> None:
     assert not at.exception and not at.error
     assert _metrics(at)["Gross captured"] == "5.000 KWD"
     assert at.query_params["from"] == old.isoformat() and at.query_params["family"] == "knet"
+    link = f"(transactions?from={old.isoformat()}&to={old.isoformat()}&family=knet)"
+    assert any(link in m.value for m in at.markdown)  # the same payments on the transactions page
     at.selectbox(key="an_family").set_value("wallet").run()
     assert any("No payments or refunds" in i.value for i in at.info)
     assert at.query_params["family"] == "wallet"
