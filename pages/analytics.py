@@ -16,6 +16,7 @@ from services.analytics import DEFINITIONS, PRESETS, AnalyticsFilter, Change, Pe
 from services.models import FAMILIES
 from services.permissions import Action, Actor, Role
 
+EARLIEST = date(2015, 1, 1)  # the date picker's lower bound
 FAMILY_CHOICES = {"": "All methods", **{f: charts.family_label(f) for f in FAMILIES}}
 
 
@@ -69,17 +70,20 @@ def read_selection(today: date) -> tuple[str, Period, str]:
     custom: tuple[date, date] | None = None
     if preset == "custom":
         try:
-            default = (date.fromisoformat(params.get("from", "")), date.fromisoformat(params.get("to", "")))
+            wanted_from = date.fromisoformat(params.get("from", ""))
+            wanted_to = date.fromisoformat(params.get("to", ""))
         except ValueError:
-            default = (analytics.period_for("last_30_days", today).start_day, today)
-        picked = middle.date_input("Dates (Kuwait)", value=default, max_value=today, key="an_dates")
+            wanted_from, wanted_to = analytics.period_for("last_30_days", today).start_day, today
+        default = (min(max(wanted_from, EARLIEST), today), min(max(wanted_to, EARLIEST), today))
+        picked = middle.date_input("Dates (Kuwait)", value=default, min_value=EARLIEST, max_value=today,
+                                   key="an_dates")
         if not isinstance(picked, tuple) or len(picked) != 2:
             middle.caption("Pick the last day of the range.")
             st.stop()
         custom = (picked[0], picked[1])
     period = analytics.period_for(preset, today, custom)
     if preset != "custom":
-        middle.text_input("Dates (Kuwait)", value=period.label(), disabled=True, key="an_dates_shown")
+        middle.text_input("Dates (Kuwait)", value=period.label(), disabled=True)  # no key: follows the preset
     wanted = {"period": preset, **({"from": period.start_day.isoformat(), "to": period.end_day.isoformat()}
                                    if preset == "custom" else {}), **({"family": family} if family else {})}
     if st.query_params.to_dict() != wanted:

@@ -120,3 +120,20 @@ def test_a_drop_shows_a_negative_delta_with_an_ascii_minus(env) -> None:
     deltas = {m.label: m.delta for m in at.metric}
     assert deltas["Gross captured"] == "-5.000 KWD (-100.0%)"  # st.metric reads the sign to draw a red arrow
     assert any("No payments or refunds" in i.value for i in at.info)
+
+
+def test_switching_preset_and_a_future_date_in_the_url(env) -> None:
+    make_staff(env, Role.ADMIN, "ada@shop.test")
+    _seed(env)
+    today = to_kuwait(utcnow()).date().isoformat()
+    too_long = _page("ada@shop.test", period="custom", **{"from": "2014-05-01", "to": today})
+    assert not too_long.exception and "at most 732 days" in too_long.error[0].value
+    start = (to_kuwait(utcnow()).date() - timedelta(days=10)).isoformat()
+    at = _page("ada@shop.test", period="custom", **{"from": start, "to": "2999-01-01"})
+    assert not at.exception and not at.error  # a future end is clamped to today instead of failing
+    assert at.query_params["from"] == start and at.query_params["to"] == today
+    at.selectbox(key="an_period").set_value("today").run()
+    assert not at.exception
+    assert [t.value for t in at.text_input] == [today]
+    assert dict(at.query_params) == {"period": "today"}
+    assert _metrics(at)["Gross captured"] == "19.750 KWD"
