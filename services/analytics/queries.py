@@ -9,7 +9,6 @@ through the covering index :data:`ANALYTICS_INDEX_NAME`. Both give identical row
 from __future__ import annotations
 
 import warnings
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -195,20 +194,16 @@ def _parse_hour(value: str | datetime) -> datetime:
     return datetime.strptime(value[:13].replace("T", " "), "%Y-%m-%d %H").replace(tzinfo=UTC)
 
 
-_prepared: weakref.WeakSet[Engine] = weakref.WeakSet()
-
-
 def prepare(engine: Engine) -> tuple[Engine, bool]:
-    """The engine to read with and whether the daily summary may be used; creates what is missing, once.
+    """The engine to read with and whether the daily summary may be used.
 
-    SQLite: the search's summary, triggers and covering indexes (:func:`support.ensure_search_support`, cheap once
-    done) and a reader that never takes the write lock. Other databases: :data:`ANALYTICS_INDEX_NAME`.
+    SQLite: creates the search's summary, triggers and covering indexes if missing
+    (:func:`support.ensure_search_support`, cheap once done) and reads through an engine that never takes the
+    write lock. Other databases get no DDL from a page view (a CREATE INDEX would block writers on a big table):
+    :data:`ANALYTICS_INDEX_NAME` belongs in the schema or a migration (:func:`ensure_indexes`).
     """
     if support.is_sqlite(engine):
         support.ensure_search_support(engine)
-    elif engine not in _prepared:
-        ensure_indexes(engine)
-        _prepared.add(engine)
     return support.read_engine(engine), support.has_support(engine)
 
 
