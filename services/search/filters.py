@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 
@@ -58,9 +58,9 @@ class SearchFilter:
 
     day_from: date | None = None  # Kuwait calendar day, inclusive
     day_to: date | None = None  # Kuwait calendar day, inclusive
-    statuses: frozenset[str] = field(default_factory=frozenset)
-    families: frozenset[str] = field(default_factory=frozenset)
-    methods: frozenset[str] = field(default_factory=frozenset)
+    statuses: Set[str] = field(default_factory=frozenset)  # any set given is stored as a frozenset
+    families: Set[str] = field(default_factory=frozenset)
+    methods: Set[str] = field(default_factory=frozenset)
     amount_min: int | None = None
     amount_max: int | None = None
     phone: str | None = None  # E.164; use normalize_phone on what a person typed

@@ -96,8 +96,11 @@ class SearchPage:
 
     @property
     def pages(self) -> int:
-        """Number of pages (at least 1)."""
-        return max(1, math.ceil(self.total_count / self.page_size))
+        """Number of pages (at least 1); with a lower-bound count, one more while this page is full."""
+        known = max(1, math.ceil(self.total_count / self.page_size))
+        if self.count_exact:
+            return known
+        return max(known, self.page + (1 if len(self.rows) == self.page_size else 0))
 
 
 def _col(name: str, plan: Plan | None) -> Any:
@@ -269,17 +272,18 @@ def search(
         stats = gather(conn, flt) if support.has_support(engine) else None
         plan = totals_plan(flt, stats) if stats else None
         total = _totals(conn, engine, flt, plan)
-        page = max(1, min(page, max(1, math.ceil(total.count / page_size))))
-        offset = (page - 1) * page_size
+        if total.count_exact:
+            page = max(1, min(page, max(1, math.ceil(total.count / page_size))))
+        offset = (max(1, page) - 1) * page_size
         rows: list[PaymentRow] = []
-        if total.count:
+        if total.count or not total.count_exact:
             walk = (page_plan(flt, stats, plan, total.count, sort=sort, offset=offset, page_size=page_size)
                     if stats and plan else None)
             ids = select(PAYMENT.c.id).where(*conditions(engine, flt, walk)).order_by(*order)
             stmt = select(*(PAYMENT.c[name] for name in ROW_COLUMNS)).where(
                 PAYMENT.c.id.in_(ids.limit(page_size).offset(offset))).order_by(*order)
             rows = [_row(values) for values in conn.execute(stmt)]
-    return SearchPage(rows, total.count, total.amount_fils, page, page_size, total.captured_count,
+    return SearchPage(rows, total.count, total.amount_fils, max(1, page), page_size, total.captured_count,
                       total.captured_amount_fils, total.exact, total.count_exact)
 
 

@@ -48,8 +48,9 @@ EXTRA_INDEXES: dict[str, str] = {
     "ix_webhook_payment": "CREATE INDEX IF NOT EXISTS ix_webhook_payment ON webhookevent (payment_pk, received_at)",
 }
 # Identifiers in the SQL below are module constants, never user input (hence the S608 waivers).
-# Asia/Kuwait is UTC+3 all year (no DST since 2007 and none planned): a Kuwait day is date(created_at + 3h).
-_KUWAIT_DAY = "date({row}.created_at, '+3 hours')"
+# Asia/Kuwait is UTC+3 all year (no DST in tzdata since 1950): a Kuwait day is date(created_at + 3h).
+# The fraction is cut first: SQLite's date() rounds to milliseconds, so 20:59:59.9999 UTC would become the next day.
+_KUWAIT_DAY = "date(substr({row}.created_at, 1, 19), '+3 hours')"
 
 _ready: weakref.WeakSet[Engine] = weakref.WeakSet()
 _readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
@@ -191,14 +192,15 @@ def words(text_value: str) -> list[list[str]]:
 def fts_query(text_value: str) -> str | None:
     """An FTS5 MATCH expression: every word's tokens must all occur; a word's last token may be a prefix.
 
-    Inside a word such as ``Al-Sabah`` or ``B1-000123`` tokens shorter than 3 characters are dropped when a longer
-    one remains: they occur in almost every row, cost the most to intersect, and narrow nothing.
+    Inside a word such as ``Al-Sabah`` or ``B1-000123`` tokens shorter than 3 characters other than the last are
+    dropped: they occur in almost every row, cost the most to intersect and narrow nothing. A one-character last
+    token (``TRK-B``) is matched whole, since a one-character prefix would match nearly everything.
     """
     terms: list[str] = []
     for tokens in words(text_value):
-        kept = [t for t in tokens if len(t) >= 3] or tokens
+        kept = [t for t in tokens[:-1] if len(t) >= 3] + tokens[-1:]
         terms.extend(f'"{t}"' for t in kept[:-1])
-        terms.append(f'"{kept[-1]}"*')
+        terms.append(f'"{kept[-1]}"' + ("*" if len(kept[-1]) > 1 else ""))
     return " AND ".join(terms) or None
 
 
