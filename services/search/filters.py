@@ -73,12 +73,12 @@ class SearchFilter:
     created_by: str | None = None  # staff e-mail
 
     def __post_init__(self) -> None:
-        for name, allowed in (("statuses", STATUSES), ("families", FAMILIES), ("methods", METHODS)):
+        for name, label, allowed in (("statuses", "status", STATUSES), ("families", "payment family", FAMILIES),
+                                     ("methods", "payment method", METHODS)):
             values = frozenset(getattr(self, name))
             unknown = sorted(values - set(allowed))
             if unknown:
-                raise ValueError(f"Unknown {name[:-1] if name != 'statuses' else 'status'} {unknown[0]!r}; "
-                                 f"choose from: {', '.join(allowed)}.")
+                raise ValueError(f"Unknown {label} {unknown[0]!r}; choose from: {', '.join(allowed)}.")
             object.__setattr__(self, name, values)
         for name in (*_ID_FIELDS, "phone", "text"):
             object.__setattr__(self, name, _clean(getattr(self, name)))
