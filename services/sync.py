@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,18 +25,13 @@ from sqlmodel import Session, col, select
 
 from services import syncstate
 from services.db import session_scope
-from services.gateway import UPaymentsClient, parse_notification
+from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import Observation, upsert
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, require
-from services.sync_verify import (
-    CannotLookUp,
-    ProcessOutcome,
-    apply_redirect,
-    process_event,
-    refresh_payment,
-)
+from services.sync_events import ProcessOutcome, apply_redirect, process_event, process_events
+from services.sync_verify import CannotLookUp, refresh_payment
 from services.timeutil import utcnow
 
 __all__ = [
@@ -46,6 +42,7 @@ __all__ = [
     "build_client",
     "on_webhook_stored",
     "process_event",
+    "process_events",
     "refresh_payment",
     "register_client",
     "shared_client",
@@ -55,8 +52,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Worker threads verifying webhooks; more would only queue on the status limiter.
-WORKERS = 4
+#: Threads taking batches of webhooks to verify (two, so one batch is written while the next is asked about).
+WORKERS = 2
+#: Status look-ups in flight at once for those batches; the shared limiter still caps the rate.
+LOOKUP_THREADS = 8
+#: Most events verified in one batch (one read and one write transaction).
+BATCH = 100
+#: Seconds without a new delivery before a batch is verified, and the longest a delivery waits for that pause.
+QUIET = 0.1
+MAX_DELAY = 10.0
+#: Seconds a webhook look-up may wait for a limiter slot before the event is left to the sync pass.
+LIMITER_WAIT = 30.0
 #: Deliveries waiting for verification; beyond this they are left to the next sync pass.
 QUEUE_SIZE = 10_000
 
@@ -107,25 +113,29 @@ def build_client(settings: GatewaySettings) -> UPaymentsClient:
 
 
 class _Verifier:
-    """A few daemon threads draining a bounded queue of events to verify."""
+    """Daemon threads draining a bounded queue of events, a batch at a time (two transactions a batch)."""
 
-    def __init__(self, workers: int = WORKERS, size: int = QUEUE_SIZE) -> None:
+    def __init__(self, workers: int = WORKERS, size: int = QUEUE_SIZE, batch: int = BATCH) -> None:
         self._queue: queue.Queue[tuple[Engine, UPaymentsClient, int]] = queue.Queue(size)
         self._workers = workers
+        self._batch = batch
         self._threads: list[threading.Thread] = []
+        self._lookups: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._idle = threading.Condition()
         self._busy = 0
+        self._last_submit = 0.0
 
     def submit(self, engine: Engine, client: UPaymentsClient, event_id: int) -> bool:
         """Queue one event; False when the queue is full (the sync pass will pick the event up)."""
         self._start()
+        self._last_submit = time.monotonic()
         with self._idle:
             self._busy += 1
         try:
             self._queue.put_nowait((engine, client, event_id))
         except queue.Full:
-            self._done()
+            self._done(1)
             return False
         return True
 
@@ -142,6 +152,8 @@ class _Verifier:
 
     def _start(self) -> None:
         with self._lock:
+            if self._lookups is None:
+                self._lookups = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="webhook-lookup")
             self._threads = [t for t in self._threads if t.is_alive()]
             while len(self._threads) < self._workers:
                 thread = threading.Thread(target=self._run, name=f"webhook-verifier-{len(self._threads)}",
@@ -149,44 +161,56 @@ class _Verifier:
                 thread.start()
                 self._threads.append(thread)
 
-    def _done(self) -> None:
+    def _done(self, count: int) -> None:
         with self._idle:
-            self._busy -= 1
+            self._busy -= count
             if not self._busy:
                 self._idle.notify_all()
 
+    def _take(self) -> list[tuple[Engine, UPaymentsClient, int]]:
+        """The next batch, once deliveries pause for ``QUIET`` s (at most ``MAX_DELAY`` s after the first): during
+        a burst, answering the gateway comes first and verification right after. A batch holds events for one
+        engine and client, no more than the client's status limiter has room for right now."""
+        first = self._queue.get()
+        deadline = time.monotonic() + MAX_DELAY
+        while time.monotonic() - self._last_submit < QUIET and time.monotonic() < deadline:
+            time.sleep(QUIET / 2)
+        limiter = first[1].status_limiter
+        room = max(1, min(self._batch, limiter.limit - limiter.in_window()))
+        items = [first]
+        while len(items) < room:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item[:2] != first[:2]:  # another database or gateway (tests): its own batch
+                self._queue.put(item)
+                break
+            items.append(item)
+        return items
+
     def _run(self) -> None:
         while True:
-            engine, client, event_id = self._queue.get()
+            items = self._take()
+            engine, client = items[0][0], items[0][1]
             try:
-                outcome = process_event(engine, client, event_id)
-                if outcome.error:
-                    log.info("webhook event %s: %s", event_id, outcome.error)
-            except Exception:  # a bad event must not kill the worker; it stays in the inbox for a re-process
-                log.exception("verifying webhook event %s failed", event_id)
+                process_events(engine, client, [i[2] for i in items], lookups=self._lookups,
+                               limiter_timeout=LIMITER_WAIT)
+            except Exception:  # a bad batch must not kill the worker; its events stay open for the sync pass
+                log.exception("verifying %d webhook events failed", len(items))
             finally:
-                self._done()
+                self._done(len(items))
 
 
 _verifier = _Verifier()
 
 
 def on_webhook_stored(engine: Engine, settings: GatewaySettings, event_id: int) -> None:
-    """Called by the webhook route after storing a delivery: note its ids now, verify it in the background."""
-    with session_scope(engine) as session:
-        event = session.get(WebhookEvent, event_id)
-        if event is None:
-            return
-        try:
-            params = parse_notification(event.body.encode("utf-8"), event.content_type)
-        except ValueError as exc:
-            event.error, event.processed_at = f"Unreadable body: {exc}"[:1000], utcnow()
-            session.add(event)
-            return
-        event.track_id = (params.track_id or "")[:64] or None
-        event.order_id = (params.merchant_order_id or "")[:64] or None
-        event.result = (params.result or "")[:32] or None
-        session.add(event)
+    """Called by the webhook route right after storing a delivery: queue it for verification and return at once.
+
+    The worker parses the body, records its ids, asks the gateway and applies the answer (a stored event that
+    never gets there — full queue, process restart — is picked up by the next sync pass).
+    """
     if not _verifier.submit(engine, shared_client(settings), event_id):
         log.warning("webhook verification queue full; event %s waits for the next sync pass", event_id)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import SimpleNamespace
 from urllib.parse import urlencode
@@ -71,6 +72,7 @@ def _payment(engine, order_id: str) -> Payment:
 def test_unreadable_body_is_closed_with_the_reason(engine) -> None:
     receipt = receive(engine, b'{"result": "CAPTURED"', "application/json", max_bytes=65536)
     sync.on_webhook_stored(engine, _settings(), receipt.event_id)
+    assert sync.wait_idle(10)
     event = _event(engine, receipt.event_id)
     assert event.processed_at is not None and event.error is not None and "Unreadable body" in event.error
     assert event.payment_pk is None
@@ -292,3 +294,25 @@ def test_cron_command_exit_codes(engine, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("SOUQ_ENVIRONMENT", "production")
     assert run_sync(limit=10) == 1
     assert "SOUQ_GATEWAY_TOKEN" in capsys.readouterr().out
+
+
+def test_one_event_that_cannot_be_recorded_does_not_undo_its_batch(engine, dead) -> None:
+    ids = [receive(engine, _form(track_id=f"T{n}", result="CAPTURED"), "application/x-www-form-urlencoded",
+                   max_bytes=65536).event_id for n in range(3)]
+
+    class DeletesTheMiddleOne(ThreadPoolExecutor):
+        """Runs the look-ups, then removes one event as if it vanished before its outcome was written."""
+
+        def map(self, fn, *iterables, **kwargs):
+            done = list(super().map(fn, *iterables, **kwargs))
+            with session_scope(engine) as session:
+                session.delete(session.get(WebhookEvent, ids[1]))
+            return iter(done)
+
+    with DeletesTheMiddleOne(2) as pool:
+        outcomes = sync.process_events(engine, dead, ids, lookups=pool)
+    assert [o.event_id for o in outcomes] == ids
+    assert outcomes[1].error is not None and outcomes[1].error.startswith("Could not be recorded")
+    for kept in (ids[0], ids[2]):
+        event = _event(engine, kept)
+        assert event.track_id is not None and event.error is not None and "look-up failed" in event.error
