@@ -11,10 +11,11 @@ or ``uncertain`` when the call may have reached the gateway). Uncertain intents 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from services import audit
@@ -87,6 +88,8 @@ __all__ = [
     "settle_uncertain",
 ]
 
+#: Tries to write a call's outcome before leaving it to settle_uncertain.
+RECORD_ATTEMPTS = 3
 _STATUS_WORDS = {
     PaymentStatus.PENDING: "is still awaiting payment",
     PaymentStatus.FAILED: "failed",
@@ -323,11 +326,25 @@ def _refusal_sentence(exc: gw.GatewayError) -> str:
     return f"The payment gateway refused the refund ({exc}); nothing was refunded."
 
 
-def _record(
+def _record(engine: Engine, refund_id: int, state: RefundState, action: str, **outcome: str | None) -> Refund:
+    """Write the outcome of a create-refund call; a transient database conflict is retried, never the call."""
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            return _record_once(engine, refund_id, state, action, **outcome)
+        except (IntegrityError, OperationalError) as exc:
+            # e.g. two audit rows racing for the next seq on PostgreSQL; if it keeps failing the intent stays
+            # `sending` and settle_uncertain records it from the gateway later.
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+            log.warning("refund %s: recording the outcome conflicted (%s); retrying", refund_id, type(exc).__name__)
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _record_once(
     engine: Engine, refund_id: int, state: RefundState, action: str, *, error: str | None = None,
     gateway_order_id: str | None = None, refund_order_id: str | None = None, refund_arn: str | None = None,
 ) -> Refund:
-    """Write the outcome of a create-refund call, with the audit row, in one transaction."""
     with session_scope(engine) as session:
         refund = session.get(Refund, refund_id)
         assert refund is not None

@@ -9,14 +9,20 @@ every attempt eventually gets its turn — exactly floor(captured / amount) atte
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
+import sys
 import time
+import types
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlmodel import SQLModel
 
-from services.db import make_engine
+from services.db import create_schema, make_engine
 from services.models import RefundState
 from services.money import format_money
 from services.permissions import Actor, Role
@@ -97,15 +103,70 @@ def test_fifty_threads_never_refund_more_than_captured(tmp_path, sandbox, capsys
     _check_and_report("50 threads", engine, sandbox, payment, 300, outcomes, time.monotonic() - started, capsys)
 
 
+def _process_main(queue: Any, *args: Any) -> None:
+    """Body of one spawned process: run the threads, send the outcomes back."""
+    queue.put(_threads(*args))
+
+
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """Spawn re-runs ``__main__`` in the child; after an AppTest, that is a Streamlit page script (Streamlit
+    installs a fake ``__main__`` and leaves it there), which would kill the children. Start them from a bare one."""
+    real = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = real
+
+
 def test_two_processes_never_refund_more_than_captured(tmp_path, sandbox, capsys) -> None:
     engine = make_db(tmp_path)
     finance = make_staff(engine, Role.FINANCE)
     with client_for(sandbox.api_base) as client:
         payment = captured_payment(engine, sandbox, client, 3_000)
-    args = [(str(engine.url), sandbox.api_base, finance.email, payment.id or 0, 250, 8, f"p{n}") for n in range(2)]
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_process_main, args=(queue, str(engine.url), sandbox.api_base, finance.email,
+                                                     payment.id or 0, 250, 8, f"p{n}")) for n in range(2)]
     started = time.monotonic()
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        results = pool.starmap(_threads, args)
-    outcomes = [o for per_process in results for o in per_process]
+    with _bare_main():
+        for proc in procs:
+            proc.start()
+    try:
+        outcomes = [o for _ in procs for o in queue.get(timeout=GIVE_UP_AFTER + 60)]
+    finally:
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+    assert [proc.exitcode for proc in procs] == [0, 0]
     _check_and_report("2 processes x 8 threads", engine, sandbox, payment, 250, outcomes,
                       time.monotonic() - started, capsys)
+
+
+@pytest.mark.postgres
+def test_fifty_threads_on_postgres_lock_the_payment_row(sandbox, capsys) -> None:
+    url = os.environ.get("SOUQ_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("SOUQ_TEST_POSTGRES_URL is not set (no PostgreSQL server for this run)")
+    engine = make_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL at SOUQ_TEST_POSTGRES_URL is not reachable: {type(exc).__name__}")
+    SQLModel.metadata.drop_all(engine)
+    create_schema(engine)
+    try:
+        finance = make_staff(engine, Role.FINANCE)
+        with client_for(sandbox.api_base) as client:
+            payment = captured_payment(engine, sandbox, client, 10_000)
+        started = time.monotonic()
+        outcomes = _threads(engine.url.render_as_string(hide_password=False), sandbox.api_base, finance.email,
+                            payment.id or 0, 300, 50, "pg")
+        _check_and_report("50 threads, PostgreSQL", engine, sandbox, payment, 300, outcomes,
+                          time.monotonic() - started, capsys)
+    finally:
+        SQLModel.metadata.drop_all(engine)
+        engine.dispose()
