@@ -136,9 +136,10 @@ def _contradictions(params: RedirectParams, tx: Transaction) -> list[str]:
     return found
 
 
-def _record(session: Session, plan: _Plan, actor: Actor | None) -> ProcessOutcome:
-    """Phase 3 for one event, inside the caller's transaction."""
-    event = session.get(WebhookEvent, plan.event_id)
+def _record(session: Session, plan: _Plan, actor: Actor | None,
+            loaded: dict[int | None, WebhookEvent] | None = None) -> ProcessOutcome:
+    """Phase 3 for one event, inside the caller's transaction (``loaded``: the batch's rows, read at once)."""
+    event = loaded.get(plan.event_id) if loaded is not None else session.get(WebhookEvent, plan.event_id)
     if event is None:
         raise ValueError(f"Webhook event {plan.event_id} disappeared while it was being verified.")
     if plan.params is not None:
@@ -230,7 +231,8 @@ def process_events(engine: Engine, client: UPaymentsClient, event_ids: Sequence[
     plans = list(lookups.map(ask, plans)) if lookups is not None and len(plans) > 1 else [ask(p) for p in plans]
     try:
         with session_scope(engine) as session:
-            return [_record(session, plan, actor) for plan in plans]
+            loaded = {e.id: e for e in session.exec(select(WebhookEvent).where(col(WebhookEvent.id).in_(event_ids)))}
+            return [_record(session, plan, actor, loaded) for plan in plans]
     except Exception:  # one bad event must not undo the batch: record each on its own
         if len(plans) == 1:
             raise
