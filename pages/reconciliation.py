@@ -94,7 +94,7 @@ if sync_clicked:
             for problem in report.problems:
                 st.caption(_md(problem))
             box.update(label="Sync stopped by the gateway's rate limit" if report.rate_limited else "Sync finished",
-                       state="error" if report.rate_limited or report.errors else "complete")
+                       state="error" if report.rate_limited or report.errors else "complete", expanded=True)
             _stored_drift.clear()
 
 # ------------------------------------------------------------------ live check
@@ -120,7 +120,8 @@ with st.expander("Check cached statuses against the gateway", expanded=False):
                 show_error(exc)
             else:
                 st.session_state["recon_live"] = [i for i in found if i.kind == reconcile.STATUS_MISMATCH]
-                box.update(label=f"Checked — {len(st.session_state['recon_live'])} difference(s)", state="complete")
+                box.update(label=f"Checked — {len(st.session_state['recon_live'])} difference(s)", state="complete",
+                           expanded=True)
 
 # ------------------------------------------------------------------ drift list
 

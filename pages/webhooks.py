@@ -31,11 +31,11 @@ def _rows(email: str, role: str, flt: inbox.InboxFilter, offset: int) -> tuple[l
 def _table(rows: list[inbox.InboxRow]) -> list[dict[str, Any]]:
     return [{
         "#": r.id, "Arrived (Kuwait)": kuwait_time(r.received_at, seconds=True),
-        "Source": SOURCE_LABELS.get(r.source, r.source), "Order id": r.order_id or "", "Track id": r.track_id or "",
-        "Result claimed": r.result or "",
+        "Source": SOURCE_LABELS.get(r.source, r.source), "State": STATE_LABELS[r.state],
         "Matched payment": (f"{r.payment_order_id} · {status_label(r.payment_status)}" if r.payment_order_id
                             else ""),
-        "Duplicate": r.duplicate, "State": STATE_LABELS[r.state], "Problem": r.error or "",
+        "Result claimed": r.result or "", "Duplicate": r.duplicate, "Order id": r.order_id or "",
+        "Track id": r.track_id or "", "Problem": r.error or "",
     } for r in rows]
 
 
