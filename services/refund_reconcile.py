@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -32,7 +33,8 @@ ABSENT_GRACE = timedelta(seconds=30)
 REFRESH_BATCH = 50
 
 
-def _matches(item: RefundStatusItem, refund: Refund, upay_order_id: str | None) -> bool:
+def matches(item: RefundStatusItem, refund: Refund, upay_order_id: str | None) -> bool:
+    """Whether a check-refund element is this refund (by refund id, else by the refund's own order id)."""
     if item.refund_order_id and item.refund_order_id == refund.gateway_refund_order_id:
         return True
     # An element's order_id is the refund's own order id; ignore it if a gateway echoes the payment's id instead.
@@ -41,7 +43,7 @@ def _matches(item: RefundStatusItem, refund: Refund, upay_order_id: str | None) 
 
 def _unmatched(items: Sequence[RefundStatusItem], known: Sequence[Refund], upay_order_id: str | None
                ) -> list[RefundStatusItem]:
-    return [item for item in items if not any(_matches(item, r, upay_order_id) for r in known)]
+    return [item for item in items if not any(matches(item, r, upay_order_id) for r in known)]
 
 
 def _candidates(session: Session, payment_pk: int | None, stale_before: datetime) -> list[int]:
@@ -138,7 +140,8 @@ def refresh_refunds(engine: Engine, client: UPaymentsClient, *, payment_pk: int 
         stmt = select(Refund.payment_pk).where(col(Refund.state) == RefundState.INITIATED)
         if payment_pk is not None:
             stmt = stmt.where(col(Refund.payment_pk) == payment_pk)
-        stmt = stmt.group_by(col(Refund.payment_pk)).order_by(col(Refund.payment_pk).desc())
+        # Oldest sends first: they are the ones the gateway has most likely executed by now.
+        stmt = stmt.group_by(col(Refund.payment_pk)).order_by(func.min(Refund.sent_at), col(Refund.payment_pk))
         pks = list(session.exec(stmt.limit(REFRESH_BATCH)).all())
     for pk in pks:
         try:
@@ -163,7 +166,7 @@ def _track_payment(engine: Engine, client: UPaymentsClient, payment_pk: int) -> 
         initiated = session.exec(select(Refund).where(col(Refund.payment_pk) == payment_pk,
                                                       col(Refund.state) == RefundState.INITIATED)).all()
         for refund in initiated:
-            item = next((i for i in done if _matches(i, refund, payment.upay_order_id)), None)
+            item = next((i for i in done if matches(i, refund, payment.upay_order_id)), None)
             if item is None:
                 continue
             before = snapshot(refund, payment)

@@ -59,7 +59,7 @@ from services.refund_queries import (
     find_payments,
     list_refunds,
 )
-from services.refund_reconcile import refresh_refunds, settle_uncertain
+from services.refund_reconcile import matches, refresh_refunds, settle_uncertain
 from services.timeutil import local_day, utcnow
 
 __all__ = [
@@ -458,16 +458,19 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
                               "executed can be cancelled.")
         if not refund.gateway_order_id or not refund.gateway_refund_order_id:
             raise RefundError(f"Refund #{refund_id} has no gateway refund id, so it cannot be cancelled here.")
+        upay_order_id = payment.upay_order_id
     try:
         client.refunds.delete(order_id=refund.gateway_order_id, refund_order_id=refund.gateway_refund_order_id)
-    except gw.BusinessRefusal as exc:
-        refresh_refunds(engine, client, payment_pk=refund.payment_pk)
-        raise RefundError(f"UPayments would not cancel refund #{refund_id}: {exc.message.rstrip('.')} (it may "
-                          "already have been executed).") from None
+    except gw.GatewayError as exc:
+        # Deleted refunds drop out of check-refund: if ours is gone, the delete took effect (now or before).
+        if not _deleted_at_gateway(client, upay_order_id, refund):
+            _cancel_refused(engine, client, refund, exc)
     with session_scope(engine) as session:
         payment = lock_payment(session, refund.payment_pk)
         current = session.get(Refund, refund_id)
         assert current is not None
+        if current.state != RefundState.INITIATED:
+            return current  # a concurrent cancel or refresh got there first
         before = snapshot(current, payment)
         current.state, current.updated_at = RefundState.CANCELLED, utcnow()
         current.error = f"Cancelled by {actor.email} before it was executed."
@@ -477,3 +480,27 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
         audit.record(session, actor=actor.email, action="refund_cancelled", target=target(current, payment),
                      before=before, after=snapshot(current, payment))
     return current
+
+
+def _deleted_at_gateway(client: UPaymentsClient, upay_order_id: str | None, refund: Refund) -> bool:
+    """True only when check-refund answered and no longer lists this refund."""
+    if not upay_order_id:
+        return False
+    try:
+        items = client.refunds.check(order_id=upay_order_id)
+    except gw.GatewayError as exc:
+        log.warning("refund %s: could not check after a failed cancel: %s", refund.id, exc)
+        return False
+    return not any(matches(item, refund, upay_order_id) for item in items)
+
+
+def _cancel_refused(engine: Engine, client: UPaymentsClient, refund: Refund, exc: gw.GatewayError) -> None:
+    """Raise the one sentence for a cancel that did not happen (the refund is still listed, or unknown)."""
+    if isinstance(exc, gw.BusinessRefusal):
+        refresh_refunds(engine, client, payment_pk=refund.payment_pk)
+        raise RefundError(f"UPayments would not cancel refund #{refund.id}: {exc.message.rstrip('.')} (it may "
+                          "already have been executed).") from None
+    if is_uncertain(exc):
+        raise RefundError(f"The gateway did not confirm cancelling refund #{refund.id}; click “Refresh statuses” "
+                          "and try again if it is still initiated.") from None
+    raise RefundError(f"Refund #{refund.id} was not cancelled: {_refusal_sentence(exc)}") from None

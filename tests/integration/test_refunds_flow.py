@@ -125,6 +125,21 @@ def test_cancel_an_initiated_refund_deletes_it_at_the_gateway(engine, client, sa
     assert [r.state for r in our_refunds(engine, payment)] == ["cancelled", "refunded"]
 
 
+def test_cancel_whose_answer_is_lost_is_settled_from_check_refund(engine, client, sandbox) -> None:
+    sandbox.configure(refund_delay_seconds=600)
+    finance = make_staff(engine, Role.FINANCE)
+    payment = captured_payment(engine, sandbox, client, 8_000)
+    hung = _ask(engine, client, finance, payment, 1_000, "hang-cancel")
+    sandbox.set_faults(hang_seconds=1.5, paths=["delete-refund"], count=1)
+    with pytest.raises(ValueError, match="did not confirm cancelling"):  # never reached the handler: still there
+        cancel_refund(engine, client, finance, refund_id=hung.id)
+    assert [r.state for r in our_refunds(engine, payment)] == ["initiated"]
+    assert gateway_refunds(sandbox, payment)[0]["deleted_at"] is None
+    sandbox.set_faults(malformed_json=True, paths=["delete-refund"], count=1)  # deleted, answer cut off
+    assert cancel_refund(engine, client, finance, refund_id=hung.id).state == RefundState.CANCELLED
+    assert gateway_refunds(sandbox, payment)[0]["deleted_at"] is not None and refunded_fils(engine, payment) == 0
+
+
 # ------------------------------------------------------------------ injected faults
 
 
