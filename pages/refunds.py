@@ -29,12 +29,18 @@ threshold = settings.refund_approval_threshold_fils
 
 
 @st.cache_data(ttl=30, show_spinner=False)
+def _cached_list(_engine: Any, db: str, email: str, role: str, flt: svc.RefundFilter,
+                 page: int) -> tuple[list[svc.RefundRow], int]:
+    return svc.list_refunds(_engine, Actor(email, Role(role)), filters=flt, page=page, page_size=PAGE_SIZE)
+
+
 def _list(email: str, role: str, flt: svc.RefundFilter, page: int) -> tuple[list[svc.RefundRow], int]:
-    return svc.list_refunds(engine, Actor(email, Role(role)), filters=flt, page=page, page_size=PAGE_SIZE)
+    """A page of refunds, cached for 30 s per database, user, role, filter and page."""
+    return _cached_list(engine, settings.database_url, email, role, flt, page)
 
 
 def _changed() -> None:
-    _list.clear()
+    _cached_list.clear()
 
 
 def _table(rows: list[svc.RefundRow], *, with_payment: bool = True) -> list[dict[str, Any]]:
@@ -266,7 +272,8 @@ with st.form("refund_filters"):
     states = f[0].multiselect("State", list(STATE_LABELS), key="rf_states",
                               format_func=lambda s: STATE_LABELS[s])
     days = f[1].date_input("Requested between", value=[], key="rf_days", format="YYYY-MM-DD")
-    who = f[2].text_input("Requested by (e-mail)", key="rf_who")
+    who = f[2].selectbox("Requested by", ["", *svc.distinct_requesters(engine, actor)], key="rf_who",
+                         format_func=lambda e: e or "Anyone")
     order = f[3].text_input("Order id", key="rf_order")
     if st.form_submit_button("Apply filters"):
         st.session_state["rf_page"] = 1

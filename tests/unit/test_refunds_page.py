@@ -115,3 +115,21 @@ def test_unpaid_payment_says_why_it_cannot_be_refunded(env) -> None:
     at = _page("fahad@shop.test", payment="ORD-5")
     assert "only paid payments can be refunded" in at.info[0].value
     assert all(b.label != "Review refund" for b in at.button)
+
+
+def test_all_refunds_list_filters_by_requester_and_offers_export_to_finance(env) -> None:
+    from services.db import session_scope
+
+    make_staff(env, Role.FINANCE, "fahad@shop.test")
+    p = make_payment(env, order_id="ORD-6", amount_fils=500_000, status="paid", upay_order_id="U6")
+    with session_scope(env) as session:
+        for i, who in enumerate(["fahad@shop.test", "noura@shop.test", "noura@shop.test"]):
+            session.add(Refund(payment_pk=p.id or 0, idempotency_key=f"k{i}", amount_fils=1_000 * (i + 1),
+                               reason="duplicate", requested_by=who, state=RefundState.REJECTED))
+    at = _page("fahad@shop.test")
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 3 and "3 refunds" in at.caption[0].value
+    assert [b.label for b in at.get("download_button")] == ["Export CSV"]
+    at.selectbox(key="rf_who").set_value("noura@shop.test")
+    at.button[[b.label for b in at.button].index("Apply filters")].click().run()
+    assert list(at.dataframe[0].value["Amount"]) == ["3.000 KWD", "2.000 KWD"]
