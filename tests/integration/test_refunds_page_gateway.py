@@ -1,0 +1,63 @@
+"""The refunds page (AppTest) against the sandbox: a refund goes out once, a balance refusal is one sentence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services.db import sqlite_url
+from services.permissions import Role
+from tests.factories import make_db, make_staff
+from tests.integration.test_refunds_support import captured_payment, client_for, our_refunds, references
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "refunds.py")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, sandbox):
+    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "page.db"))
+    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
+    monkeypatch.setenv("SOUQ_GATEWAY_URL", sandbox.api_base)
+    engine = make_db(tmp_path, "page.db")
+    yield engine
+    from dashboard import state
+
+    state._settings.clear()
+    state._engine.clear()
+    state._gateway.clear()
+
+
+def _refund(at: AppTest, amount: str) -> AppTest:
+    at.radio(key="refund_kind").set_value("Partial amount")
+    at.text_input(key="refund_amount").input(amount)
+    at.button[[b.label for b in at.button].index("Review refund")].click().run()
+    return at.button(key="refund_confirm_yes").click().run()
+
+
+def test_page_sends_once_shows_outcomes_and_tracks(env, sandbox) -> None:
+    make_staff(env, Role.FINANCE, "fahad@shop.test")
+    with client_for(sandbox.api_base) as client:
+        payment = captured_payment(env, sandbox, client, 20_000)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.user = {"is_logged_in": True, "email": "fahad@shop.test"}
+    at.query_params["payment"] = payment.order_id
+    at.run()
+
+    _refund(at, "5")
+    assert not at.exception
+    assert "Refund of 5.000 KWD initiated with UPayments" in at.success[0].value
+    at.run()  # a rerun sends nothing again
+    assert references(sandbox, payment) == [our_refunds(env, payment)[0].idempotency_key]
+
+    sandbox.configure(merchant_balance_fils=1_000)
+    _refund(at, "2")
+    assert at.error[0].value.startswith("UPayments refused the refund: Insufficient balance")
+    assert len(references(sandbox, payment)) == 1
+    assert [m.value for m in at.metric] == ["20.000 KWD", "5.000 KWD", "0.000 KWD", "15.000 KWD"]
+
+    sandbox.settle_refunds()
+    at.button(key="refund_refresh").click().run()
+    table = at.table[0].value
+    assert list(table["State"]) == ["Failed", "Refunded"]
