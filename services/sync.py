@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from pydantic import SecretStr
@@ -61,6 +62,8 @@ BATCH = 100
 #: Seconds without a new delivery before a batch is verified, and the longest a delivery waits for that pause.
 QUIET = 0.1
 MAX_DELAY = 10.0
+#: Inbox events younger than this are still with the verifier; a sync pass leaves them alone.
+EVENT_MIN_AGE = MAX_DELAY + 5.0
 #: Seconds a webhook look-up may wait for a limiter slot before the event is left to the sync pass.
 LIMITER_WAIT = 30.0
 #: Deliveries waiting for verification; beyond this they are left to the next sync pass.
@@ -255,9 +258,12 @@ class SyncReport:
             self.problems.append(message)
 
 
-def _open_events(engine: Engine, limit: int) -> list[int]:
+def _open_events(engine: Engine, limit: int, min_age_s: float) -> list[int]:
+    """Events not verified yet (or to retry), oldest first; fresh ones are still with the verifier."""
+    before = utcnow() - timedelta(seconds=min_age_s)
     with Session(engine) as session:
-        rows = session.exec(select(WebhookEvent.id).where(col(WebhookEvent.processed_at).is_(None))
+        rows = session.exec(select(WebhookEvent.id).where(col(WebhookEvent.processed_at).is_(None),
+                                                          col(WebhookEvent.received_at) <= before)
                             .order_by(col(WebhookEvent.received_at), col(WebhookEvent.id)).limit(limit)).all()
     return [int(r) for r in rows if r is not None]
 
@@ -267,14 +273,14 @@ def _has_id() -> object:
                col(Payment.session_id).is_not(None))
 
 
-def _expiring(engine: Engine) -> tuple[list[int], list[int]]:
+def _expiring(engine: Engine, limit: int) -> tuple[list[int], list[int]]:
     """Pending payments past ``expires_at``: (with a gateway id, without), oldest expiry first."""
     with Session(engine) as session:
         rows = session.exec(
             select(Payment.id, Payment.track_id, Payment.invoice_id, Payment.session_id)
             .where(col(Payment.status) == PaymentStatus.PENDING, col(Payment.expires_at).is_not(None),
                    col(Payment.expires_at) < utcnow())
-            .order_by(col(Payment.expires_at))
+            .order_by(col(Payment.expires_at)).limit(limit)
         ).all()
     with_id = [int(pk) for pk, *ids in rows if pk is not None and any(ids)]
     without = [int(pk) for pk, *ids in rows if pk is not None and not any(ids)]
@@ -322,19 +328,20 @@ def _wait_for_slot(client: UPaymentsClient, stop: threading.Event | None) -> boo
 
 def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
                  progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
-                 actor: Actor | None = None) -> SyncReport:
+                 actor: Actor | None = None, event_min_age_s: float = EVENT_MIN_AGE) -> SyncReport:
     """One pass: retry open inbox events, then look up pending payments (expired links first, then newest).
 
     At most ``limit`` look-ups, each through the client's shared limiter. A 429 (or a limiter wait that would be
     too long) ends the pass with ``rate_limited``. The "last synced" time is stored when the pass completed.
     A staff member asking for it (``actor``) needs the sync permission; the background and cron runs pass none.
+    Inbox events younger than ``event_min_age_s`` are left to the webhook verifier that is handling them.
     """
     if actor is not None:
         require(actor, Action.SYNC)
     started = time.perf_counter()
     report = SyncReport()
-    events = _open_events(engine, limit)
-    expiring, expire_now = _expiring(engine)
+    events = _open_events(engine, limit, event_min_age_s)
+    expiring, expire_now = _expiring(engine, limit)
     for pk in expire_now:  # no id: nobody can have paid through the gateway, nothing to ask
         if _expire(engine, pk, None):
             report.expired += 1

@@ -264,7 +264,7 @@ def apply_redirect(engine: Engine, client: UPaymentsClient, url_or_query: str, *
     receipt = receive(engine, url_or_query.encode("utf-8"), "application/x-www-form-urlencoded",
                       max_bytes=MAX_NOTIFICATION_BYTES, source="redirect")
     outcome = process_event(engine, client, receipt.event_id, limiter_timeout=limiter_timeout)
-    if outcome.payment_pk is None or not outcome.verified:
+    if outcome.payment_pk is None or not (outcome.verified or outcome.skipped_duplicate):
         return None
     with Session(engine) as session:
         payment = session.get(Payment, outcome.payment_pk)

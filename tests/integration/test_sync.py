@@ -285,7 +285,7 @@ def test_webhook_arriving_while_rate_limited_waits_for_the_next_pass(receiver) -
     [event] = events(receiver.engine)
     assert event.processed_at is None and event.error is not None and "429" in event.error
     receiver.sandbox.clear_faults()
-    report = sync.sync_pending(receiver.engine, receiver.client)
+    report = sync.sync_pending(receiver.engine, receiver.client, event_min_age_s=0)
     assert report.events == 1 and report.changed >= 1
     assert row(receiver.engine, payment.id).status == "paid" and row(receiver.engine, payment.id).webhook_received
 

@@ -107,9 +107,10 @@ def test_gateway_unreachable_leaves_the_event_open_for_the_next_pass(engine, dea
     event = _event(engine, receipt.event_id)
     assert event.processed_at is None and event.error is not None and "look-up failed" in event.error
     assert (event.track_id, event.order_id) == ("T-1", "ORD-C")
-    report = sync.sync_pending(engine, dead)
+    report = sync.sync_pending(engine, dead, event_min_age_s=0)
     assert report.events == 1 and report.errors == 1 and report.checked == 0
     assert syncstate.get_time(engine) is None  # nothing reached the gateway: the badge must not say "synced"
+    assert sync.sync_pending(engine, dead).events == 0  # by default a fresh event is left to the verifier
 
 
 def test_duplicate_of_a_verified_delivery_needs_no_look_up(engine, dead) -> None:
