@@ -53,7 +53,7 @@ def test_viewer_sees_the_amounts_but_no_refund_form(env) -> None:
     assert [m.value for m in at.metric] == ["12.500 KWD", "0.000 KWD", "0.000 KWD", "12.500 KWD"]
     assert all(b.label not in ("Review refund", "Refresh statuses") for b in at.button)
     assert "can see refunds but not make them" in " ".join(c.value for c in at.caption)
-    assert all(b.label != "Export CSV" for b in at.get("download_button"))
+    assert all(b.label != "Export CSV" for b in at.download_button)
 
 
 def test_finance_reviews_confirms_a_large_refund_which_waits_for_approval(env) -> None:
@@ -129,7 +129,7 @@ def test_all_refunds_list_filters_by_requester_and_offers_export_to_finance(env)
     at = _page("fahad@shop.test")
     assert not at.exception
     assert len(at.dataframe[0].value) == 3 and "3 refunds" in at.caption[0].value
-    assert [b.label for b in at.get("download_button")] == ["Export CSV"]
+    assert [b.label for b in at.download_button] == ["Export CSV"]
     at.selectbox(key="rf_who").set_value("noura@shop.test")
     at.button[[b.label for b in at.button].index("Apply filters")].click().run()
     assert list(at.dataframe[0].value["Amount"]) == ["3.000 KWD", "2.000 KWD"]
