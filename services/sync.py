@@ -1,9 +1,10 @@
 """Keeping the cache fresh: webhooks verified in the background, and sync passes that poll what is not final.
 
 Every status change is confirmed by the gateway's own look-up first (:mod:`services.sync_verify`). The webhook
-route answers fast: :func:`on_webhook_stored` records the parsed ids and hands the look-up to a small worker
-pool, so a burst of notifications never waits on the gateway's 30-a-minute status limit (§1.6). An event the
-worker could not verify stays unprocessed; the next :func:`sync_pending` pass retries it.
+route answers as soon as the body is stored: :func:`on_webhook_stored` only queues the event, and a small worker
+pool parses it, asks the gateway and applies the answer in batches (:mod:`services.sync_events`), so a burst
+of notifications never waits on the gateway's 30-a-minute status limit (§1.6). An event the worker could not
+verify stays unprocessed; the next :func:`sync_pending` pass retries it.
 """
 
 from __future__ import annotations
