@@ -110,10 +110,18 @@ class SearchFilter:
         """A copy with some fields replaced."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def _narrowing(self) -> set[str]:
+        return {f.name for f in fields(self) if getattr(self, f.name) not in (None, frozenset())}
+
     def dimension_only(self) -> bool:
         """Whether only days, statuses, families and methods narrow it (totals then come from the daily summary)."""
-        narrowing = {f.name for f in fields(self) if getattr(self, f.name) not in (None, frozenset())}
-        return narrowing <= {"day_from", "day_to", "statuses", "families", "methods"}
+        return self._narrowing() <= {"day_from", "day_to", "statuses", "families", "methods"}
+
+    def amount_dimension_only(self) -> bool:
+        """Whether an amount range and at most statuses, families and methods narrow it (no days, ids or text)."""
+        narrowing = self._narrowing()
+        return bool(narrowing & {"amount_min", "amount_max"}) and narrowing <= {
+            "amount_min", "amount_max", "statuses", "families", "methods"}
 
 
 def filter_to_query(flt: SearchFilter) -> dict[str, str]:

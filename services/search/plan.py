@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from services.models import Payment
 from services.search import support
 from services.search.filters import SearchFilter
+from services.timeutil import kuwait_day_bounds
 
 PAYMENT = Payment.__table__  # type: ignore[attr-defined]
 KEY_FIELDS = ("phone", "email", "order_id", "track_id", "payment_id", "reference", "created_by")
@@ -25,7 +26,12 @@ KEY_FIELDS = ("phone", "email", "order_id", "track_id", "payment_id", "reference
 TEXT_TOTALS_CAP = 5_000
 #: A covering-index scan probing the FTS matches is used for free text when it visits at most this many entries.
 TEXT_SCAN_BUDGET = 120_000
+#: Day ranges up to this many payments have their id span measured, to narrow free-text matches to it.
+SPAN_LIMIT = 200_000
 SORT_COLUMN = {"created_at": "created_at", "amount": "amount_fils", "status": "status"}
+# Relative costs, in covering-index entries visited: a table look-up by rowid, a probe of the FTS match set,
+# and one row through a sort.
+LOOKUP, PROBE, SORT = 10.0, 1.0, 4.0
 
 
 @dataclass(frozen=True)
@@ -35,15 +41,23 @@ class Stats:
     total: int
     by_date: int  # rows in the day range, every status
     by_status: int  # rows with the chosen statuses, every day
-    by_amount: int | None  # rows in the amount range (None: no amount filter); at most ``by_date`` + 1
+    by_amount: int | None  # rows in the amount range, every day (None: no amount filter)
+    by_text: int | None = None  # free-text matches (None: no text)
+    text_span: tuple[int, int] | None = None  # smallest and largest payment id in the day range
+    by_text_in_span: int | None = None  # free-text matches with an id in that span
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How to answer a search: ``bare`` columns may drive (others get unary plus); capped totals or exact."""
+    """How to answer a search: ``bare`` columns may drive (others get unary plus); capped totals or exact.
+
+    ``text_span`` narrows the FTS matches to an id range (a superset of the day range's payments: still exact).
+    """
 
     bare: frozenset[str]
     capped: bool = False
+    text_matches: int | None = None
+    text_span: tuple[int, int] | None = None
 
 
 def _summary_count(conn: Connection, flt: SearchFilter) -> int:
@@ -58,23 +72,50 @@ def _summary_count(conn: Connection, flt: SearchFilter) -> int:
     return int(conn.execute(select(func.coalesce(func.sum(s.n), 0)).where(*where)).scalar_one())
 
 
+def _amount_count(conn: Connection, flt: SearchFilter) -> int:
+    a = support.AMOUNTS.c
+    where = []
+    if flt.amount_min is not None:
+        where.append(a.amount >= flt.amount_min)
+    if flt.amount_max is not None:
+        where.append(a.amount <= flt.amount_max)
+    return int(conn.execute(select(func.coalesce(func.sum(a.n), 0)).where(*where)).scalar_one())
+
+
+def _id_span(conn: Connection, flt: SearchFilter) -> tuple[int, int] | None:
+    c = PAYMENT.c
+    terms = []
+    if flt.day_from:
+        terms.append(c.created_at >= kuwait_day_bounds(flt.day_from)[0])
+    if flt.day_to:
+        terms.append(c.created_at < kuwait_day_bounds(flt.day_to)[1])
+    low, high = conn.execute(select(func.min(c.id), func.max(c.id)).where(*terms)).one()
+    return None if low is None else (int(low), int(high))
+
+
 def gather(conn: Connection, flt: SearchFilter) -> Stats:
-    """Exact sizes of the candidate index ranges (the amount range is counted only up to the date range's size)."""
+    """Exact sizes of the candidate access paths, from the summaries and the FTS index (a few ms at most)."""
     total = _summary_count(conn, SearchFilter())
     by_date = _summary_count(conn, SearchFilter(day_from=flt.day_from, day_to=flt.day_to)) if (
         flt.day_from or flt.day_to) else total
     by_status = _summary_count(conn, SearchFilter(statuses=flt.statuses)) if flt.statuses else total
     by_amount = None
     if flt.amount_min is not None or flt.amount_max is not None:
-        c = PAYMENT.c
-        terms = []
-        if flt.amount_min is not None:
-            terms.append(c.amount_fils >= flt.amount_min)
-        if flt.amount_max is not None:
-            terms.append(c.amount_fils <= flt.amount_max)
-        probe = select(c.id).where(*terms).limit(min(by_date, by_status) + 1).subquery()
-        by_amount = int(conn.execute(select(func.count()).select_from(probe)).scalar_one())
-    return Stats(total, by_date, by_status, by_amount)
+        by_amount = _amount_count(conn, flt)
+    if not flt.text or any(getattr(flt, name) for name in KEY_FIELDS):
+        return Stats(total, by_date, by_status, by_amount)
+    query = support.fts_query(flt.text)
+    if query is None:
+        return Stats(total, by_date, by_status, by_amount, 0)
+    by_text = int(conn.execute(support.fts_count_sql().bindparams(fts=query)).scalar_one())
+    span, in_span = None, None
+    if (flt.day_from or flt.day_to) and by_date <= SPAN_LIMIT and by_text > TEXT_TOTALS_CAP:
+        # Payments arrive roughly in time order, so the day range's ids are a narrow span: the text matches
+        # inside it are few, and each can be looked up. (Out-of-order ids only widen the span, never lose rows.)
+        span = _id_span(conn, flt)
+        in_span = 0 if span is None else int(conn.execute(
+            support.fts_count_sql(span=True).bindparams(fts=query, low=span[0], high=span[1])).scalar_one())
+    return Stats(total, by_date, by_status, by_amount, by_text, span, in_span)
 
 
 def _ranges(stats: Stats) -> dict[str, int]:
@@ -89,9 +130,17 @@ def totals_plan(flt: SearchFilter, stats: Stats) -> Plan:
     if any(getattr(flt, name) for name in KEY_FIELDS):
         return Plan(frozenset(KEY_FIELDS))
     column, visits = min(_ranges(stats).items(), key=lambda item: item[1])
-    if flt.text and visits > TEXT_SCAN_BUDGET:
-        return Plan(frozenset({"text"}), capped=True)
-    return Plan(frozenset({column}))
+    if stats.by_text is None:
+        return Plan(frozenset({column}))
+    scan = visits * (1 + PROBE)
+    if stats.by_text <= TEXT_TOTALS_CAP and stats.by_text * LOOKUP <= scan:
+        return Plan(frozenset({"text"}), text_matches=stats.by_text)
+    if stats.by_text_in_span is not None and stats.by_text_in_span <= TEXT_TOTALS_CAP and (
+            stats.by_text_in_span * LOOKUP <= scan):
+        return Plan(frozenset({"text"}), text_matches=stats.by_text_in_span, text_span=stats.text_span)
+    if visits <= TEXT_SCAN_BUDGET:
+        return Plan(frozenset({column}), text_matches=stats.by_text)
+    return Plan(frozenset({"text"}), capped=True, text_matches=stats.by_text)
 
 
 def page_plan(flt: SearchFilter, stats: Stats, totals: Plan, count: int, *, sort: str, offset: int,
@@ -101,10 +150,13 @@ def page_plan(flt: SearchFilter, stats: Stats, totals: Plan, count: int, *, sort
         return totals
     ranges = _ranges(stats)
     scope = ranges.get(SORT_COLUMN[sort], stats.total)
+    per_entry = 1 + (PROBE if stats.by_text is not None else 0)
     # Entries an in-order walk visits before it has offset + page_size matches (matches spread evenly).
-    ordered = (offset + page_size) * scope / max(count, 1)
-    # Capped text: a look-up per match, then a sort; otherwise the cheapest range plus a sort (dearer per row).
-    sorted_cost = float(count) * 8 if totals.capped else min(ranges.values()) + count * 4.0
-    if ordered <= sorted_cost:
+    ordered = (offset + page_size) * scope / max(count, 1) * per_entry
+    if "text" in totals.bare and totals.text_matches is not None:
+        fetch_all = totals.text_matches * LOOKUP  # every text match looked up, then the survivors sorted
+    else:
+        fetch_all = min(ranges.values()) * per_entry
+    if ordered <= fetch_all + count * SORT:
         return Plan(frozenset({SORT_COLUMN[sort]}))
-    return totals
+    return Plan(totals.bare, text_matches=totals.text_matches, text_span=totals.text_span)

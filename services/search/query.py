@@ -14,12 +14,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from services.models import Payment
 from services.permissions import Action, Actor, require
+from services.search import plan as planner
 from services.search import support
 from services.search.filters import SORTS, SearchFilter
 from services.search.plan import (
     KEY_FIELDS,
     SORT_COLUMN,
-    TEXT_TOTALS_CAP,
     Plan,
     gather,
     page_plan,
@@ -117,7 +117,12 @@ def _text_condition(engine: Engine, value: str, plan: Plan | None, fts_limit: in
         query = support.fts_query(value)
         if query is None:
             return false()
-        ids = support.fts_ids_sql(fts_limit).bindparams(fts=query).columns(rowid=c.id.type)
+        span = plan.text_span if plan is not None and "text" in plan.bare else None
+        if span is not None:
+            ids = support.fts_ids_sql(span=True).bindparams(fts=query, low=span[0], high=span[1])
+        else:
+            ids = support.fts_ids_sql(fts_limit).bindparams(fts=query)
+        ids = ids.columns(rowid=c.id.type)
         return _col("id", plan if plan is None or "text" not in plan.bare else None).in_(ids)
     # Without the FTS index (PostgreSQL): every word must appear in one of the columns (substring, any case).
     words = [" ".join(tokens) for tokens in support.words(value)]
@@ -186,15 +191,17 @@ def _aggregate(source: Any) -> Any:
 def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | None) -> Totals:
     if plan is not None and flt.dimension_only():
         return _one(conn, _summary_totals(flt))
+    if plan is not None and flt.amount_dimension_only():
+        return _one(conn, _amount_totals(flt))
     if plan is not None and plan.capped:
-        matches = _fts_count(conn, flt.text or "")
-        if matches <= TEXT_TOTALS_CAP:
+        matches = plan.text_matches if plan.text_matches is not None else _fts_count(conn, flt.text or "")
+        if matches <= planner.TEXT_TOTALS_CAP:
             plan = Plan(plan.bare)  # few enough to look every match up
         elif flt == SearchFilter(text=flt.text):
             return Totals(matches, 0, 0, 0, exact=False)
         else:  # count within the newest TEXT_TOTALS_CAP text matches only: a lower bound
             sample = select(PAYMENT.c.amount_fils, PAYMENT.c.status).where(
-                *conditions(engine, flt, plan, fts_limit=TEXT_TOTALS_CAP))
+                *conditions(engine, flt, plan, fts_limit=planner.TEXT_TOTALS_CAP))
             return replace(_one(conn, _aggregate(sample.subquery())), amount_fils=0, captured_count=0,
                            captured_amount_fils=0, exact=False, count_exact=False)
     matched = select(PAYMENT.c.amount_fils, PAYMENT.c.status).where(*conditions(engine, flt, plan))
@@ -237,6 +244,23 @@ def _summary_totals(flt: SearchFilter) -> Any:
     return select(
         func.coalesce(func.sum(s.n), 0), func.coalesce(func.sum(s.amount), 0),
         func.coalesce(func.sum(case((paid, s.n))), 0), func.coalesce(func.sum(case((paid, s.amount))), 0),
+    ).where(*where)
+
+
+def _amount_totals(flt: SearchFilter) -> Any:
+    a = support.AMOUNTS.c
+    where: list[ColumnElement[bool]] = []
+    if flt.amount_min is not None:
+        where.append(a.amount >= flt.amount_min)
+    if flt.amount_max is not None:
+        where.append(a.amount <= flt.amount_max)
+    for column, values in ((a.status, flt.statuses), (a.family, flt.families), (a.method, flt.methods)):
+        if values:
+            where.append(column.in_(sorted(values)))
+    paid = a.status == "paid"
+    return select(
+        func.coalesce(func.sum(a.n), 0), func.coalesce(func.sum(a.n * a.amount), 0),
+        func.coalesce(func.sum(case((paid, a.n))), 0), func.coalesce(func.sum(case((paid, a.n * a.amount))), 0),
     ).where(*where)
 
 

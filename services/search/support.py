@@ -3,6 +3,8 @@
 - ``payment_search_daily``: count and amount per (Kuwait day, status, method, family), kept exact by triggers on
   ``payment``; totals of a filter that only narrows those dimensions are read from it (≤ a few thousand rows)
   instead of summing up to a million payments.
+- ``payment_search_amounts``: count per (exact amount, status, method, family), also kept by triggers: totals of an
+  amount range (without dates) read a few thousand rows, because shops sell at a limited set of prices.
 - ``payment_fts``: an external-content FTS5 table over customer name, e-mail, description and ids (unicode61
   tokenizer, ``detail=none`` and prefix indexes of 2–8 characters: small, and prefix look-ups stay a few ms),
   kept in sync by triggers. Free text matches whole tokens and token prefixes, never arbitrary infixes.
@@ -26,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 log = logging.getLogger(__name__)
 
 SUMMARY_TABLE = "payment_search_daily"
+AMOUNTS_TABLE = "payment_search_amounts"
 FTS_TABLE = "payment_fts"
 FTS_COLUMNS = ("customer_name", "customer_email", "description", "order_id", "track_id", "payment_id",
                "reference", "upay_order_id")
@@ -34,6 +37,11 @@ SUMMARY = Table(
     SUMMARY_TABLE, MetaData(), Column("day", String, primary_key=True), Column("status", String, primary_key=True),
     Column("method", String, primary_key=True), Column("family", String, primary_key=True),
     Column("n", Integer), Column("amount", Integer),
+)
+#: Count per (exact amount, status, method, family), every day: totals of an amount range without a date range.
+AMOUNTS = Table(
+    AMOUNTS_TABLE, MetaData(), Column("amount", Integer, primary_key=True), Column("status", String, primary_key=True),
+    Column("method", String, primary_key=True), Column("family", String, primary_key=True), Column("n", Integer),
 )
 #: Indexes search needs beyond services/models.py (proposed there; created here until they move). The three
 #: covering indexes let one index answer "which rows, in which order, how much" without touching the table.
@@ -71,6 +79,14 @@ def _summary_sql(row: str, sign: str) -> str:
     )
 
 
+def _amounts_sql(row: str, sign: str) -> str:
+    return (
+        f"INSERT INTO {AMOUNTS_TABLE} (amount, status, method, family, n) VALUES ({row}.amount_fils, "  # noqa: S608
+        f"{row}.status, coalesce({row}.method, ''), coalesce({row}.method_family, ''), {sign}1) "
+        "ON CONFLICT (amount, status, method, family) DO UPDATE SET n = n + excluded.n;"
+    )
+
+
 def _fts_sql(row: str, delete: bool) -> str:
     cols = ", ".join(FTS_COLUMNS)
     values = ", ".join(f"{row}.{c}" for c in FTS_COLUMNS)
@@ -97,6 +113,16 @@ def _ddl() -> list[tuple[str, str]]:
                                   f"BEGIN {_summary_sql('old', '-')} {_summary_sql('new', '')} END"),
         ("payment_search_au_fts", f"CREATE TRIGGER payment_search_au_fts AFTER UPDATE OF {', '.join(FTS_COLUMNS)} "
                                   f"ON payment BEGIN {_fts_sql('old', True)} {_fts_sql('new', False)} END"),
+        (AMOUNTS_TABLE, f"CREATE TABLE {AMOUNTS_TABLE} (amount INTEGER NOT NULL, status TEXT NOT NULL, "
+                        "method TEXT NOT NULL, family TEXT NOT NULL, n INTEGER NOT NULL, "
+                        "PRIMARY KEY (amount, status, method, family)) WITHOUT ROWID"),
+        ("payment_search_amounts_ai", "CREATE TRIGGER payment_search_amounts_ai AFTER INSERT ON payment BEGIN "
+                                      f"{_amounts_sql('new', '')} END"),
+        ("payment_search_amounts_ad", "CREATE TRIGGER payment_search_amounts_ad AFTER DELETE ON payment BEGIN "
+                                      f"{_amounts_sql('old', '-')} END"),
+        ("payment_search_amounts_au", "CREATE TRIGGER payment_search_amounts_au AFTER UPDATE OF status, method, "
+                                      "method_family, amount_fils ON payment BEGIN "
+                                      f"{_amounts_sql('old', '-')} {_amounts_sql('new', '')} END"),
     ]
 
 
@@ -106,6 +132,11 @@ def _populate(conn: Connection, created: set[str]) -> None:
             f"INSERT INTO {SUMMARY_TABLE} (day, status, method, family, n, amount) "  # noqa: S608
             f"SELECT {_KUWAIT_DAY.format(row='payment')}, status, coalesce(method, ''), "
             "coalesce(method_family, ''), count(*), sum(amount_fils) FROM payment GROUP BY 1, 2, 3, 4"
+        )
+    if AMOUNTS_TABLE in created:
+        conn.exec_driver_sql(
+            f"INSERT INTO {AMOUNTS_TABLE} (amount, status, method, family, n) SELECT amount_fils, status, "  # noqa: S608
+            "coalesce(method, ''), coalesce(method_family, ''), count(*) FROM payment GROUP BY 1, 2, 3, 4"
         )
     if FTS_TABLE in created:
         conn.exec_driver_sql("INSERT INTO payment_fts (payment_fts) VALUES ('rebuild')")
@@ -204,14 +235,18 @@ def fts_query(text_value: str) -> str | None:
     return " AND ".join(terms) or None
 
 
-def fts_ids_sql(limit: int | None = None) -> Any:
-    """``SELECT rowid … MATCH :fts`` (newest ``limit`` only, if given) for ``payment.id IN (…)``."""
+def fts_ids_sql(limit: int | None = None, *, span: bool = False) -> Any:
+    """``SELECT rowid … MATCH :fts`` for ``payment.id IN (…)``: newest ``limit`` only, or ids in ``:low…:high``."""
+    if span:
+        return text("SELECT rowid FROM payment_fts WHERE payment_fts MATCH :fts AND rowid BETWEEN :low AND :high")
     if limit is None:
         return text("SELECT rowid FROM payment_fts WHERE payment_fts MATCH :fts")
     return text("SELECT rowid FROM payment_fts WHERE payment_fts MATCH :fts ORDER BY rowid DESC LIMIT :fts_limit"
                 ).bindparams(fts_limit=limit)
 
 
-def fts_count_sql() -> Any:
-    """``SELECT count(*) … MATCH :fts``: the number of matches, from the index alone."""
+def fts_count_sql(*, span: bool = False) -> Any:
+    """``SELECT count(*) … MATCH :fts`` (with ``span``, ids in ``:low…:high`` only), from the index alone."""
+    if span:
+        return text("SELECT count(*) FROM payment_fts WHERE payment_fts MATCH :fts AND rowid BETWEEN :low AND :high")
     return text("SELECT count(*) FROM payment_fts WHERE payment_fts MATCH :fts")

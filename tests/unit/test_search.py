@@ -18,7 +18,6 @@ from services.search import (
     search,
     totals,
 )
-from services.search import query as search_query
 from services.search.support import fts_query, words
 from tests.factories import make_db, make_payment, make_staff
 
@@ -218,11 +217,15 @@ def test_summary_and_text_index_follow_inserts_updates_and_deletes(engine) -> No
                                                                                           amount_min=0))
     paid = totals(engine, SearchFilter(statuses={"paid"}, day_from=date(2026, 3, 10)))
     assert (paid.count, paid.amount_fils, paid.captured_amount_fils) == (1, 2_500, 2_500)
+    by_amount = totals(engine, SearchFilter(amount_min=2_500, amount_max=2_500, statuses={"paid"}))  # amount summary
+    assert (by_amount.count, by_amount.amount_fils) == (1, 2_500)
+    assert totals(engine, SearchFilter(amount_min=2_000, amount_max=2_000)).count == 0
     assert _orders(search(engine, FIN, SearchFilter(text="yusuf"))) == ["after"]
     assert _orders(search(engine, FIN, SearchFilter(text="yousef"))) == []
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM payment WHERE order_id = 'before'"))
     assert totals(engine, day).count == 1
+    assert totals(engine, SearchFilter(amount_max=1_000)).count == 0
     assert _orders(search(engine, FIN, SearchFilter(text="maryam"))) == []
 
 
@@ -238,7 +241,7 @@ def test_support_is_created_once_for_existing_rows(tmp_path) -> None:
 
 
 def test_broad_text_search_reports_inexact_totals_instead_of_looking_up_every_match(engine, monkeypatch) -> None:
-    monkeypatch.setattr(search_query, "TEXT_TOTALS_CAP", 3)
+    monkeypatch.setattr("services.search.plan.TEXT_TOTALS_CAP", 3)
     monkeypatch.setattr("services.search.plan.TEXT_SCAN_BUDGET", 0)
     for i in range(6):
         make_payment(engine, order_id=f"N{i}", amount_fils=1_000, status="paid" if i < 4 else "failed",
@@ -271,3 +274,33 @@ def test_punctuation_only_text_matches_nothing(engine) -> None:
     make_payment(engine, order_id="Z", created_at=T0)
     page = search(engine, FIN, SearchFilter(text="-- !!"))
     assert page.total_count == 0 and page.rows == []
+
+
+def test_text_within_a_day_range_is_narrowed_to_the_days_id_span_and_stays_exact(engine, monkeypatch) -> None:
+    from services.search import support
+
+    monkeypatch.setattr("services.search.plan.TEXT_TOTALS_CAP", 8)
+    monkeypatch.setattr("services.search.plan.LOOKUP", 0.5)
+    spans: list[bool] = []
+    original = support.fts_ids_sql
+
+    def spy(limit: int | None = None, *, span: bool = False) -> object:
+        spans.append(span)
+        return original(limit, span=span)
+
+    monkeypatch.setattr(support, "fts_ids_sql", spy)
+    for i in range(40):  # four a day for ten days, inserted in time order (ids follow time)
+        make_payment(engine, order_id=f"D{i:02d}", amount_fils=1_000 + i, created_at=T0 + timedelta(hours=6 * i),
+                     customer_name="Noura")
+    day = date(2026, 3, 12)
+    flt = SearchFilter(text="noura", day_from=day, day_to=day)
+    expected = sorted((f"D{i:02d}" for i in range(40) if (T0 + timedelta(hours=6 * i, minutes=180)).date() == day),
+                      reverse=True)
+    page = search(engine, FIN, flt)
+    assert True in spans and page.totals_exact and _orders(page) == expected
+    assert page.total_amount_fils == sum(1_000 + int(o[1:]) for o in expected)
+    # a late arrival for that day (a large id) widens the span: still every row, still exact
+    make_payment(engine, order_id="late", amount_fils=7, created_at=datetime(2026, 3, 12, 10, tzinfo=UTC),
+                 customer_name="Noura")
+    page = search(engine, FIN, flt)
+    assert sorted(_orders(page)) == sorted([*expected, "late"]) and page.total_count == len(expected) + 1

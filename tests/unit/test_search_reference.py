@@ -17,7 +17,6 @@ from services.db import session_scope
 from services.models import METHOD_FAMILY, Payment
 from services.permissions import Actor, Role
 from services.search import SearchFilter, search, totals
-from services.search import query as search_query
 from services.timeutil import kuwait_day_bounds, local_day
 from tests.factories import make_db
 
@@ -193,6 +192,7 @@ def test_search_equals_the_reference_when_text_totals_are_capped(data, flt: Sear
                                                                  descending: bool, page: int) -> None:
     engine, rows = data
     with pytest.MonkeyPatch.context() as patch:  # tiny cap and budget: the capped and sampled paths run too
-        patch.setattr(search_query, "TEXT_TOTALS_CAP", 5)
+        patch.setattr("services.search.plan.TEXT_TOTALS_CAP", 5)
         patch.setattr("services.search.plan.TEXT_SCAN_BUDGET", 10)
+        patch.setattr("services.search.plan.LOOKUP", 0.5)  # cheap look-ups: text-driven plans, also in an id span
         _check(engine, rows, flt, sort, descending, page)
