@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -22,6 +22,7 @@ from services.permissions import Action, Actor, require
 from services.timeutil import as_utc, utcnow
 
 GENESIS_HASH = "0" * 64
+_AUDIT_LOCK_KEY = 20_261_124  # any constant shared by all writers
 
 
 def _canonical(value: Any) -> str | None:
@@ -52,6 +53,10 @@ def record(
     after: Any = None,
 ) -> AuditEntry:
     """Append one audit row in ``session``'s transaction (the caller commits)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        # Serialise writers so two transactions can't read the same last seq (SQLite gets this from BEGIN IMMEDIATE).
+        session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_AUDIT_LOCK_KEY))  # type: ignore[call-overload]
     last = session.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)).first()
     seq = (last.seq + 1) if last else 1
     prev_hash = last.hash if last else GENESIS_HASH

@@ -60,3 +60,16 @@ def test_upsert_is_order_independent_on_postgres(pg_engine: Engine, order) -> No
     assert (payment.status, payment.track_id, payment.method_family) == ("paid", "T3", "wallet")
     with session_scope(pg_engine) as session:
         assert session.exec(select(Payment.local_day)).one() == "2026-11-20"
+
+
+def test_concurrent_audit_writers_keep_one_unbroken_chain_on_postgres(pg_engine: Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(i: int) -> None:
+        with session_scope(pg_engine) as session:
+            audit.record(session, actor="t@shop.test", action="concurrent", target=str(i))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(write, range(80)))
+    result = audit.verify(pg_engine)
+    assert result.ok and result.checked == 80
