@@ -23,6 +23,7 @@ import httpx
 
 from services.db import create_schema, make_engine, sqlite_url
 from services.demo_seed import DEMO_USERS, seed_payments, seed_staff
+from services.search import ensure_search_support
 from services.timeutil import to_kuwait, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     create_schema(engine)
     seed_staff(engine)
     added = seed_payments(engine, anchor, count=args.payments)
+    ensure_search_support(engine)
     print(f"Demo data: {added} payments added to the dashboard cache ({args.payments} in the demo history).")
     engine.dispose()
 

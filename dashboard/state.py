@@ -14,6 +14,7 @@ from dashboard.settings import Settings, load_settings
 from services.db import create_schema, make_engine
 from services.gateway import UPaymentsClient
 from services.permissions import Actor
+from services.search import ensure_search_support
 from services.staff import bootstrap_admins, resolve_actor
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def settings() -> Settings:
 def _engine(url: str, admins: tuple[str, ...]) -> Engine:
     engine = make_engine(url)
     create_schema(engine)
+    ensure_search_support(engine)  # summary table, text index and triggers; built once, before the first page view
     bootstrap_admins(engine, list(admins))
     return engine
 

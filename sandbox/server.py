@@ -70,7 +70,7 @@ class RunningSandbox:
 @contextmanager
 def serve_in_thread(config: SandboxConfig, port: int = 0, host: str = "127.0.0.1") -> Iterator[RunningSandbox]:
     """Start uvicorn in a daemon thread on ``host:port`` (0 = a free port), wait until it serves, stop on exit."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # lets asyncio set TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]

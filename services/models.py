@@ -65,7 +65,7 @@ class Payment(SQLModel, table=True):
         Index("ix_payment_status_created", "status", "created_at"),
         Index("ix_payment_family_created", "method_family", "created_at"),
         Index("ix_payment_method_created", "method", "created_at"),
-        Index("ix_payment_day_family", "local_day", "method_family", "status"),
+        Index("ix_payment_analytics", "local_day", "method_family", "method", "status", "amount_fils"),
         Index("ix_payment_phone", "customer_phone"),
         Index("ix_payment_email", "customer_email"),
         Index("ix_payment_amount", "amount_fils"),
