@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*(authlib|httpx module) .*deprecated", category=Warning)
+    warnings.filterwarnings("ignore", message=r".*(authlib|httpx).*deprecated", category=Warning)
     if args.command == "demo":
         return demo.run(args)
     from dashboard.cli_sync import run_sync
