@@ -18,20 +18,18 @@ from sqlalchemy.engine import Connection
 from services.models import Payment
 from services.search import support
 from services.search.filters import SearchFilter
-from services.timeutil import kuwait_day_bounds
 
 PAYMENT = Payment.__table__  # type: ignore[attr-defined]
 KEY_FIELDS = ("phone", "email", "order_id", "track_id", "payment_id", "reference", "created_by")
-#: Free-text totals beyond this many matches are reported as "more than" (each match costs a table look-up).
+#: Broad free-text searches report totals of the newest this many matches only ("more than"), not all.
 TEXT_TOTALS_CAP = 5_000
-#: A covering-index scan probing the FTS matches is used for free text when it visits at most this many entries.
-TEXT_SCAN_BUDGET = 120_000
-#: Day ranges up to this many payments have their id span measured, to narrow free-text matches to it.
-SPAN_LIMIT = 200_000
+#: Exact totals are computed when the cheapest access path costs at most this (in index entries; see below).
+EXACT_BUDGET = 100_000
 SORT_COLUMN = {"created_at": "created_at", "amount": "amount_fils", "status": "status"}
-# Relative costs, in covering-index entries visited: a table look-up by rowid, a probe of the FTS match set,
-# and one row through a sort.
-LOOKUP, PROBE, SORT = 10.0, 1.0, 4.0
+# Relative costs, in covering-index entries visited (measured at 1M rows): a table look-up by rowid anywhere in
+# the table, one inside a day range's id span (neighbouring rows, same pages), a probe of the FTS match set, and
+# one row through a sort.
+LOOKUP, SPAN_LOOKUP, PROBE, SORT = 20.0, 5.0, 1.0, 4.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class Stats:
     by_status: int  # rows with the chosen statuses, every day
     by_amount: int | None  # rows in the amount range, every day (None: no amount filter)
     by_text: int | None = None  # free-text matches (None: no text)
-    text_span: tuple[int, int] | None = None  # smallest and largest payment id in the day range
+    text_span: tuple[int, int] | None = None  # ids of the day range lie in this span (text with days only)
     by_text_in_span: int | None = None  # free-text matches with an id in that span
 
 
@@ -83,13 +81,13 @@ def _amount_count(conn: Connection, flt: SearchFilter) -> int:
 
 
 def _id_span(conn: Connection, flt: SearchFilter) -> tuple[int, int] | None:
-    c = PAYMENT.c
-    terms = []
+    d = support.DAY_IDS.c
+    where = []
     if flt.day_from:
-        terms.append(c.created_at >= kuwait_day_bounds(flt.day_from)[0])
+        where.append(d.day >= flt.day_from.isoformat())
     if flt.day_to:
-        terms.append(c.created_at < kuwait_day_bounds(flt.day_to)[1])
-    low, high = conn.execute(select(func.min(c.id), func.max(c.id)).where(*terms)).one()
+        where.append(d.day <= flt.day_to.isoformat())
+    low, high = conn.execute(select(func.min(d.lo), func.max(d.hi)).where(*where)).one()
     return None if low is None else (int(low), int(high))
 
 
@@ -109,11 +107,9 @@ def gather(conn: Connection, flt: SearchFilter) -> Stats:
         return Stats(total, by_date, by_status, by_amount, 0)
     by_text = int(conn.execute(support.fts_count_sql().bindparams(fts=query)).scalar_one())
     span, in_span = None, None
-    if (flt.day_from or flt.day_to) and by_date <= SPAN_LIMIT and by_text > TEXT_TOTALS_CAP:
-        # Payments arrive roughly in time order, so the day range's ids are a narrow span: the text matches
-        # inside it are few, and each can be looked up. (Out-of-order ids only widen the span, never lose rows.)
-        span = _id_span(conn, flt)
-        in_span = 0 if span is None else int(conn.execute(
+    if flt.day_from or flt.day_to:
+        span = _id_span(conn, flt) or (0, -1)
+        in_span = int(conn.execute(
             support.fts_count_sql(span=True).bindparams(fts=query, low=span[0], high=span[1])).scalar_one())
     return Stats(total, by_date, by_status, by_amount, by_text, span, in_span)
 
@@ -132,15 +128,14 @@ def totals_plan(flt: SearchFilter, stats: Stats) -> Plan:
     column, visits = min(_ranges(stats).items(), key=lambda item: item[1])
     if stats.by_text is None:
         return Plan(frozenset({column}))
-    scan = visits * (1 + PROBE)
-    if stats.by_text <= TEXT_TOTALS_CAP and stats.by_text * LOOKUP <= scan:
-        return Plan(frozenset({"text"}), text_matches=stats.by_text)
-    if stats.by_text_in_span is not None and stats.by_text_in_span <= TEXT_TOTALS_CAP and (
-            stats.by_text_in_span * LOOKUP <= scan):
-        return Plan(frozenset({"text"}), text_matches=stats.by_text_in_span, text_span=stats.text_span)
-    if visits <= TEXT_SCAN_BUDGET:
-        return Plan(frozenset({column}), text_matches=stats.by_text)
-    return Plan(frozenset({"text"}), capped=True, text_matches=stats.by_text)
+    matches = stats.by_text if stats.by_text_in_span is None else stats.by_text_in_span
+    span = stats.text_span
+    lookups, scan = matches * (LOOKUP if span is None else SPAN_LOOKUP), visits * (1 + PROBE)
+    if lookups <= scan and lookups <= EXACT_BUDGET:
+        return Plan(frozenset({"text"}), text_matches=matches, text_span=span)
+    if scan <= EXACT_BUDGET:
+        return Plan(frozenset({column}), text_matches=matches, text_span=span)
+    return Plan(frozenset({"text"}), capped=True, text_matches=matches, text_span=span)
 
 
 def page_plan(flt: SearchFilter, stats: Stats, totals: Plan, count: int, *, sort: str, offset: int,
@@ -153,10 +148,10 @@ def page_plan(flt: SearchFilter, stats: Stats, totals: Plan, count: int, *, sort
     per_entry = 1 + (PROBE if stats.by_text is not None else 0)
     # Entries an in-order walk visits before it has offset + page_size matches (matches spread evenly).
     ordered = (offset + page_size) * scope / max(count, 1) * per_entry
-    if "text" in totals.bare and totals.text_matches is not None:
-        fetch_all = totals.text_matches * LOOKUP  # every text match looked up, then the survivors sorted
+    if "text" in totals.bare and totals.text_matches is not None:  # every match looked up, survivors sorted
+        fetch_all = totals.text_matches * (LOOKUP if totals.text_span is None else SPAN_LOOKUP)
     else:
         fetch_all = min(ranges.values()) * per_entry
     if ordered <= fetch_all + count * SORT:
-        return Plan(frozenset({SORT_COLUMN[sort]}))
+        return Plan(frozenset({SORT_COLUMN[sort]}), text_matches=totals.text_matches, text_span=totals.text_span)
     return Plan(totals.bare, text_matches=totals.text_matches, text_span=totals.text_span)

@@ -117,9 +117,9 @@ def _text_condition(engine: Engine, value: str, plan: Plan | None, fts_limit: in
         query = support.fts_query(value)
         if query is None:
             return false()
-        span = plan.text_span if plan is not None and "text" in plan.bare else None
+        span = plan.text_span if plan is not None else None  # covers every id of the day range: still exact
         if span is not None:
-            ids = support.fts_ids_sql(span=True).bindparams(fts=query, low=span[0], high=span[1])
+            ids = support.fts_ids_sql(fts_limit, span=True).bindparams(fts=query, low=span[0], high=span[1])
         else:
             ids = support.fts_ids_sql(fts_limit).bindparams(fts=query)
         ids = ids.columns(rowid=c.id.type)

@@ -5,6 +5,8 @@
   instead of summing up to a million payments.
 - ``payment_search_amounts``: count per (exact amount, status, method, family), also kept by triggers: totals of an
   amount range (without dates) read a few thousand rows, because shops sell at a limited set of prices.
+- ``payment_search_day_ids``: the smallest and largest payment id of each Kuwait day. Payments arrive roughly in
+  time order, so free text within a day range only needs the FTS matches inside that id span (a superset).
 - ``payment_fts``: an external-content FTS5 table over customer name, e-mail, description and ids (unicode61
   tokenizer, ``detail=none`` and prefix indexes of 2–8 characters: small, and prefix look-ups stay a few ms),
   kept in sync by triggers. Free text matches whole tokens and token prefixes, never arbitrary infixes.
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SUMMARY_TABLE = "payment_search_daily"
 AMOUNTS_TABLE = "payment_search_amounts"
+DAY_IDS_TABLE = "payment_search_day_ids"
 FTS_TABLE = "payment_fts"
 FTS_COLUMNS = ("customer_name", "customer_email", "description", "order_id", "track_id", "payment_id",
                "reference", "upay_order_id")
@@ -42,6 +45,10 @@ SUMMARY = Table(
 AMOUNTS = Table(
     AMOUNTS_TABLE, MetaData(), Column("amount", Integer, primary_key=True), Column("status", String, primary_key=True),
     Column("method", String, primary_key=True), Column("family", String, primary_key=True), Column("n", Integer),
+)
+#: Smallest and largest payment id created on each Kuwait day (a superset after deletes, which is all we need).
+DAY_IDS = Table(
+    DAY_IDS_TABLE, MetaData(), Column("day", String, primary_key=True), Column("lo", Integer), Column("hi", Integer),
 )
 #: Indexes search needs beyond services/models.py (proposed there; created here until they move). The three
 #: covering indexes let one index answer "which rows, in which order, how much" without touching the table.
@@ -87,6 +94,14 @@ def _amounts_sql(row: str, sign: str) -> str:
     )
 
 
+def _day_ids_sql() -> str:
+    day = _KUWAIT_DAY.format(row="new")
+    return (
+        f"INSERT INTO {DAY_IDS_TABLE} (day, lo, hi) VALUES ({day}, new.id, new.id) "  # noqa: S608
+        "ON CONFLICT (day) DO UPDATE SET lo = min(lo, excluded.lo), hi = max(hi, excluded.hi);"
+    )
+
+
 def _fts_sql(row: str, delete: bool) -> str:
     cols = ", ".join(FTS_COLUMNS)
     values = ", ".join(f"{row}.{c}" for c in FTS_COLUMNS)
@@ -123,6 +138,12 @@ def _ddl() -> list[tuple[str, str]]:
         ("payment_search_amounts_au", "CREATE TRIGGER payment_search_amounts_au AFTER UPDATE OF status, method, "
                                       "method_family, amount_fils ON payment BEGIN "
                                       f"{_amounts_sql('old', '-')} {_amounts_sql('new', '')} END"),
+        (DAY_IDS_TABLE, f"CREATE TABLE {DAY_IDS_TABLE} (day TEXT NOT NULL PRIMARY KEY, lo INTEGER NOT NULL, "
+                        "hi INTEGER NOT NULL) WITHOUT ROWID"),
+        ("payment_search_day_ids_ai", "CREATE TRIGGER payment_search_day_ids_ai AFTER INSERT ON payment BEGIN "
+                                      f"{_day_ids_sql()} END"),
+        ("payment_search_day_ids_au", "CREATE TRIGGER payment_search_day_ids_au AFTER UPDATE OF created_at ON "
+                                      f"payment BEGIN {_day_ids_sql()} END"),
     ]
 
 
@@ -137,6 +158,11 @@ def _populate(conn: Connection, created: set[str]) -> None:
         conn.exec_driver_sql(
             f"INSERT INTO {AMOUNTS_TABLE} (amount, status, method, family, n) SELECT amount_fils, status, "  # noqa: S608
             "coalesce(method, ''), coalesce(method_family, ''), count(*) FROM payment GROUP BY 1, 2, 3, 4"
+        )
+    if DAY_IDS_TABLE in created:
+        conn.exec_driver_sql(
+            f"INSERT INTO {DAY_IDS_TABLE} (day, lo, hi) SELECT {_KUWAIT_DAY.format(row='payment')}, "  # noqa: S608
+            "min(id), max(id) FROM payment GROUP BY 1"
         )
     if FTS_TABLE in created:
         conn.exec_driver_sql("INSERT INTO payment_fts (payment_fts) VALUES ('rebuild')")
@@ -236,13 +262,14 @@ def fts_query(text_value: str) -> str | None:
 
 
 def fts_ids_sql(limit: int | None = None, *, span: bool = False) -> Any:
-    """``SELECT rowid … MATCH :fts`` for ``payment.id IN (…)``: newest ``limit`` only, or ids in ``:low…:high``."""
+    """``SELECT rowid … MATCH :fts`` for ``payment.id IN (…)``; with ``span`` only ids in ``:low…:high``, with
+    ``limit`` only the newest (largest) that many."""
+    sql = "SELECT rowid FROM payment_fts WHERE payment_fts MATCH :fts"
     if span:
-        return text("SELECT rowid FROM payment_fts WHERE payment_fts MATCH :fts AND rowid BETWEEN :low AND :high")
+        sql += " AND rowid BETWEEN :low AND :high"
     if limit is None:
-        return text("SELECT rowid FROM payment_fts WHERE payment_fts MATCH :fts")
-    return text("SELECT rowid FROM payment_fts WHERE payment_fts MATCH :fts ORDER BY rowid DESC LIMIT :fts_limit"
-                ).bindparams(fts_limit=limit)
+        return text(sql)
+    return text(sql + " ORDER BY rowid DESC LIMIT :fts_limit").bindparams(fts_limit=limit)
 
 
 def fts_count_sql(*, span: bool = False) -> Any:

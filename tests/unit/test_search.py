@@ -242,7 +242,7 @@ def test_support_is_created_once_for_existing_rows(tmp_path) -> None:
 
 def test_broad_text_search_reports_inexact_totals_instead_of_looking_up_every_match(engine, monkeypatch) -> None:
     monkeypatch.setattr("services.search.plan.TEXT_TOTALS_CAP", 3)
-    monkeypatch.setattr("services.search.plan.TEXT_SCAN_BUDGET", 0)
+    monkeypatch.setattr("services.search.plan.EXACT_BUDGET", 0)
     for i in range(6):
         make_payment(engine, order_id=f"N{i}", amount_fils=1_000, status="paid" if i < 4 else "failed",
                      created_at=T0 + timedelta(minutes=i), customer_name="Noura")

@@ -193,6 +193,6 @@ def test_search_equals_the_reference_when_text_totals_are_capped(data, flt: Sear
     engine, rows = data
     with pytest.MonkeyPatch.context() as patch:  # tiny cap and budget: the capped and sampled paths run too
         patch.setattr("services.search.plan.TEXT_TOTALS_CAP", 5)
-        patch.setattr("services.search.plan.TEXT_SCAN_BUDGET", 10)
+        patch.setattr("services.search.plan.EXACT_BUDGET", 20)
         patch.setattr("services.search.plan.LOOKUP", 0.5)  # cheap look-ups: text-driven plans, also in an id span
         _check(engine, rows, flt, sort, descending, page)
