@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import sqlite3
 import statistics
 import tempfile
@@ -203,6 +204,20 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
+def export_all(engine: Any) -> None:
+    """Stream a CSV of every payment; report time, size and how much the process's peak memory grew."""
+    from services.export import export_csv
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started, size, lines = time.perf_counter(), 0, 0
+    for chunk in export_csv(engine, Actor("bench@shop.test", Role.ADMIN), SearchFilter()):
+        size += len(chunk)
+        lines += chunk.count("\n")
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    print(f"export: {lines - 1:,} rows, {size / 1e6:,.0f} MB of CSV in {time.perf_counter() - started:.1f} s; "
+          f"peak memory (max RSS) grew by {grown / 1024:.0f} MB\n", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -210,6 +225,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an existing database with enough rows")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs per shape (search)")
     parser.add_argument("--naive-repeat", type=int, default=3, help="timed runs per shape (pandas)")
+    parser.add_argument("--export", action="store_true", help="also time a CSV export of every payment")
     args = parser.parse_args()
 
     have = existing_rows(args.db)
@@ -225,6 +241,8 @@ def main() -> None:
     print(f"search support (daily summary, FTS5 index, covering indexes): "
           f"{'built' if created else 'present'} in {time.perf_counter() - started:.1f} s; "
           f"database {os.path.getsize(args.db) / 1e6:,.0f} MB", flush=True)
+    if args.export:  # before pandas, so that the peak-memory figure is the export's own
+        export_all(engine)
     started = time.perf_counter()
     frame = load_frame(args.db)
     load_ms = (time.perf_counter() - started) * 1000

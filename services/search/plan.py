@@ -22,7 +22,7 @@ from services.search.filters import SearchFilter
 PAYMENT = Payment.__table__  # type: ignore[attr-defined]
 KEY_FIELDS = ("phone", "email", "order_id", "track_id", "payment_id", "reference", "created_by")
 #: Broad free-text searches report totals of the newest this many matches only ("more than"), not all.
-TEXT_TOTALS_CAP = 5_000
+TEXT_TOTALS_CAP = 2_000
 #: Exact totals are computed when the cheapest access path costs at most this (in index entries; see below).
 EXACT_BUDGET = 100_000
 SORT_COLUMN = {"created_at": "created_at", "amount": "amount_fils", "status": "status"}
