@@ -124,12 +124,13 @@ def _text_condition(engine: Engine, value: str, plan: Plan | None, fts_limit: in
             ids = support.fts_ids_sql(fts_limit).bindparams(fts=query)
         ids = ids.columns(rowid=c.id.type)
         return _col("id", plan if plan is None or "text" not in plan.bare else None).in_(ids)
-    # Without the FTS index (PostgreSQL): every word must appear in one of the columns (substring, any case).
-    words = [" ".join(tokens) for tokens in support.words(value)]
-    if not words:
+    # Without the FTS index (PostgreSQL): every token must occur in one of the columns (substring, any case),
+    # a superset of the FTS semantics. Tokens are letters and digits only, so no LIKE wildcard gets through.
+    tokens = [t for word in support.words(value) for t in word]
+    if not tokens:
         return false()
     columns = [c[name] for name in support.FTS_COLUMNS]
-    return and_(*(or_(*(col.ilike(f"%{w}%") for col in columns)) for w in words))
+    return and_(*(or_(*(col.ilike(f"%{t}%") for col in columns)) for t in tokens))
 
 
 def conditions(engine: Engine, flt: SearchFilter, plan: Plan | None = None, *,
@@ -167,7 +168,7 @@ def conditions(engine: Engine, flt: SearchFilter, plan: Plan | None = None, *,
     return terms
 
 
-def _order_by(sort: str, descending: bool) -> list[Any]:
+def _order_by(sort: str, descending: bool, dialect: str = "sqlite") -> list[Any]:
     c = PAYMENT.c
     if sort not in SORTS:
         raise ValueError(f"Cannot sort by {sort!r}; choose one of: {', '.join(SORTS)}.")
@@ -177,6 +178,8 @@ def _order_by(sort: str, descending: bool) -> list[Any]:
              "amount": ("amount_fils", "created_at", "status", "method_family", "method", "id"),
              "status": ("status", "created_at", "method_family", "method", "amount_fils", "id")}[sort]
     keys = [c[name] for name in names]
+    if dialect != "sqlite":  # SQLite's own NULL order (first ascending, last descending), on every database
+        return [k.desc().nulls_last() for k in keys] if descending else [k.asc().nulls_first() for k in keys]
     return [k.desc() for k in keys] if descending else [k.asc() for k in keys]
 
 
@@ -290,7 +293,7 @@ def search(
     require(actor, Action.VIEW_TRANSACTIONS)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"Page size must be between 1 and {MAX_PAGE_SIZE}.")
-    order = _order_by(sort, descending)
+    order = _order_by(sort, descending, engine.dialect.name)
     support.ensure_search_support(engine)
     with support.read_engine(engine).connect() as conn:
         stats = gather(conn, flt) if support.has_support(engine) else None
@@ -318,7 +321,7 @@ def iter_rows(engine: Engine, flt: SearchFilter, *, sort: str = "created_at", de
     On SQLite the rows come from an in-order walk of the sort's covering index (no sort of the whole set),
     unless an exact key or a narrow free text picks a handful of rows first.
     """
-    order = _order_by(sort, descending)
+    order = _order_by(sort, descending, engine.dialect.name)
     support.ensure_search_support(engine)
     with support.read_engine(engine).connect() as conn:
         walk = None
