@@ -199,7 +199,7 @@ def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | No
     if plan is not None and plan.capped:
         matches = plan.text_matches if plan.text_matches is not None else _fts_count(conn, flt.text or "")
         if matches <= planner.TEXT_TOTALS_CAP:
-            plan = Plan(plan.bare)  # few enough to look every match up
+            plan = replace(plan, capped=False)  # few enough to look every match up
         elif flt == SearchFilter(text=flt.text):
             return Totals(matches, 0, 0, 0, exact=False)
         else:  # count within the newest TEXT_TOTALS_CAP text matches only: a lower bound
@@ -229,7 +229,7 @@ def totals(engine: Engine, flt: SearchFilter) -> Totals:
         if support.has_support(engine):
             plan = totals_plan(flt, gather(conn, flt))
             if plan.capped:
-                plan = Plan(plan.bare)  # exact: every text match is visited
+                plan = replace(plan, capped=False)  # exact: every text match is visited
         return _totals(conn, engine, flt, plan)
 
 
