@@ -149,6 +149,7 @@ def _confirm_dialog() -> None:
     if left.button("Confirm refund", key="refund_confirm_yes", type="primary", width="stretch"):
         st.session_state.pop("refund_confirm", None)
         st.session_state.pop(f"refund_key_{pending['payment_pk']}", None)  # the next refund is a new intent
+        st.session_state.pop("refund_amount", None)
         _act(svc.request_refund, engine=engine, client=state.gateway(), actor=actor,
              payment_pk=pending["payment_pk"], amount_fils=pending["amount_fils"], reason=pending["reason"],
              note=pending["note"], idempotency_key=pending["key"], threshold_fils=threshold)
@@ -173,6 +174,9 @@ def _refund_form(summary: svc.RefundSummary) -> None:
     try:
         amount = (summary.refundable_fils if kind.startswith("Full")
                   else parse_amount(amount_text or "", summary.currency))
+        if amount > summary.refundable_fils:
+            raise ValueError(f"{money(amount, summary.currency)} is more than the "
+                             f"{money(summary.refundable_fils, summary.currency)} still refundable on this payment.")
         if reason == "other" and not note.strip():
             raise ValueError("Please write a note saying why when the reason is “Other”.")
     except ValueError as exc:
@@ -197,8 +201,11 @@ def _payment_panel(hit: svc.PaymentHit) -> None:
                f"{kuwait_time(hit.created_at)} · {status_label(hit.status)}")
     m = st.columns(4)
     m[0].metric("Captured", money(summary.captured_fils, summary.currency))
-    m[1].metric("Already refunded", money(summary.refunded_fils, summary.currency))
-    m[2].metric("Pending", money(summary.pending_fils, summary.currency))
+    m[1].metric("Already refunded", money(summary.completed_fils, summary.currency),
+                help="Executed by UPayments and on its way to the customer.")
+    m[2].metric("Pending", money(summary.refunded_fils - summary.completed_fils + summary.pending_fils,
+                                 summary.currency),
+                help="Initiated and not executed yet (can still be cancelled), awaiting approval, or being sent.")
     m[3].metric("Refundable now", money(summary.refundable_fils, summary.currency))
     if not actor.can(Action.REQUEST_REFUND):
         st.caption("Your role can see refunds but not make them.")

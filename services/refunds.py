@@ -107,6 +107,8 @@ class RefundSummary:
     captured_fils: int
     refunded_fils: int
     """Committed at the gateway (initiated or refunded)."""
+    completed_fils: int
+    """Executed by the gateway (refunded): the part of ``refunded_fils`` already on its way to the customer."""
     pending_fils: int
     """Reserved: awaiting approval, being sent, or outcome being settled."""
     refundable_fils: int
@@ -141,7 +143,8 @@ def _summarise(session: Session, payment: Payment) -> RefundSummary:
         reason = "This payment has already been refunded in full."
     return RefundSummary(
         payment_pk=payment.id or 0, order_id=payment.order_id, captured_fils=captured, refunded_fils=refunded,
-        pending_fils=pending, refundable_fils=refundable, currency=payment.currency, method=payment.method,
+        completed_fils=sum_of(counts, frozenset({RefundState.REFUNDED})), pending_fils=pending,
+        refundable_fils=refundable, currency=payment.currency, method=payment.method,
         customer_name=payment.customer_name, can_refund=reason is None, reason_not=reason, in_flight=in_flight,
     )
 

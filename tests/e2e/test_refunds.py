@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from services.db import make_engine, sqlite_url
 from services.models import Payment, Refund
+from services.money import format_amount
 from tests.e2e.conftest import DemoStack, login, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -55,6 +56,15 @@ def test_finance_refunds_part_of_a_knet_payment_and_viewer_cannot(page: Page, br
     table = page.get_by_test_id("stTable")
     expect(table).to_contain_text("Initiated")
     expect(table).to_contain_text("1.250 KWD")
+    expect(page.get_by_test_id("stMetric").filter(has_text="Pending")).to_contain_text("1.250 KWD")
+    expect(page.get_by_test_id("stMetric").filter(has_text="Already refunded")).to_contain_text("0.000 KWD")
+
+    # More than what is left is refused before any confirmation, and nothing is sent.
+    page.get_by_text("Partial amount", exact=True).click()
+    page.get_by_label("Partial amount (KWD)").fill(format_amount(payment.amount_fils))
+    page.get_by_role("button", name="Review refund").click()
+    expect(page.get_by_text(re.compile(r"is more than the .* still refundable"))).to_be_visible(timeout=15_000)
+    expect(page.get_by_test_id("stDialog")).to_have_count(0)
 
     # The demo gateway executes refunds after 3 s; "Refresh statuses" asks it (no fixed sleep: poll the page).
     for _ in range(20):

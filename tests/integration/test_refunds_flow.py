@@ -69,7 +69,7 @@ def test_partial_then_exact_remaining_once_each_then_tracked_to_refunded(engine,
     again = _ask(engine, client, finance, payment, 2_500, "key-partial")
     assert again.id == first.id and references(sandbox, payment) == ["key-partial"]
     summary = _summary(engine, payment)
-    assert (summary.refunded_fils, summary.refundable_fils) == (2_500, 10_000)
+    assert (summary.refunded_fils, summary.completed_fils, summary.refundable_fils) == (2_500, 0, 10_000)
     rest = _ask(engine, client, finance, payment, summary.refundable_fils, "key-rest")
     assert rest.state == RefundState.INITIATED
     summary = _summary(engine, payment)
@@ -84,6 +84,7 @@ def test_partial_then_exact_remaining_once_each_then_tracked_to_refunded(engine,
     assert [r.state for r in our_refunds(engine, payment)] == ["refunded", "refunded"]
     assert all(r.refunded_at is not None for r in our_refunds(engine, payment))
     assert refunded_fils(engine, payment) == 12_500
+    assert _summary(engine, payment).completed_fils == 12_500
     admin = make_staff(engine, Role.ADMIN)
     actions = [e.action for e in reversed(audit.list_entries(engine, admin)[0])]
     assert actions == ["refund_requested", "refund_sent", "refund_requested", "refund_sent", "refund_completed",
