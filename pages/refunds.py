@@ -227,7 +227,11 @@ def _actions(rows: list[svc.RefundRow]) -> None:
         label = f"#{row.id} · {money(row.amount_fils, row.currency)} · {row.order_id}"
         if row.state == "pending_approval" and actor.can(Action.APPROVE_REFUND):
             with st.container(border=True):
-                st.write(f"{label} — requested by {row.requested_by}, awaiting approval")
+                st.markdown(f"**{label}** — requested by `{row.requested_by}` on {kuwait_time(row.created_at)}, "
+                            "awaiting approval")
+                why = f" · note: {row.note}" if row.note else ""
+                st.text(f"{row.customer_name or 'Customer unknown'} · paid by {method_label(row.method)} · "
+                        f"reason: {svc.REASONS.get(row.reason, row.reason)}{why}")
                 if row.requested_by == actor.email:
                     st.caption("Another finance or admin person must approve or reject your request.")
                     if st.button("Withdraw request", key=f"refund_withdraw_{row.id}"):

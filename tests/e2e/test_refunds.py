@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, col, select
@@ -18,20 +19,25 @@ pytestmark = pytest.mark.e2e
 
 def _untouched_knet_payment(stack: DemoStack) -> Payment:
     """A paid demo KNET payment below the approval threshold that has no refunds yet."""
+    return _untouched_payment(stack, ("knet",), 5_000, 50_000)
+
+
+def _untouched_payment(stack: DemoStack, methods: tuple[str, ...], low: int, high: int) -> Payment:
+    """A paid demo payment by one of ``methods`` with an amount in [low, high] fils and no refunds yet."""
     engine = make_engine(sqlite_url(stack.data_dir / "souq.db"))
     try:
         with Session(engine) as session:
             refunded = select(Refund.payment_pk)
             payment = session.exec(
-                select(Payment).where(col(Payment.status) == "paid", col(Payment.method) == "knet",
+                select(Payment).where(col(Payment.status) == "paid", col(Payment.method).in_(methods),
                                       col(Payment.upay_order_id).is_not(None),
-                                      col(Payment.amount_fils).between(5_000, 50_000),
+                                      col(Payment.amount_fils).between(low, high),
                                       col(Payment.id).not_in(refunded))
                 .order_by(col(Payment.created_at).desc()).limit(1)
             ).first()
     finally:
         engine.dispose()
-    assert payment is not None, "the demo history has no untouched paid KNET payment"
+    assert payment is not None, f"the demo history has no untouched paid {methods} payment in [{low}, {high}]"
     return payment
 
 
@@ -94,3 +100,65 @@ def test_finance_refunds_part_of_a_knet_payment_and_viewer_cannot(page: Page, br
         viewer.screenshot(path=str(demo_stack.data_dir / "refunds-viewer.png"), full_page=True)
     finally:
         viewer_context.close()
+
+
+def test_large_refund_needs_a_second_person_and_can_be_cancelled_while_initiated(
+        page: Page, browser: Browser, demo_stack: DemoStack) -> None:
+    payment = _untouched_payment(demo_stack, ("card", "knet"), 120_000, 10_000_000)
+    amount = format_amount(payment.amount_fils)
+    slow = httpx.post(f"{demo_stack.sandbox}/__sandbox/config", json={"refund_delay_seconds": 600}, timeout=10)
+    slow.raise_for_status()  # the gateway keeps the refund initiated long enough to cancel it
+    try:
+        login(page, demo_stack, "finance@souq.demo")
+        page.goto(f"{demo_stack.app}/refunds?payment={payment.order_id}")
+        wait_idle(page)
+        page.get_by_role("button", name="Review refund").click()
+        dialog = page.get_by_test_id("stDialog")
+        expect(dialog).to_contain_text("another finance or admin person must approve", timeout=15_000)
+        dialog.get_by_role("button", name="Confirm refund").click()
+        expect(page.get_by_text(re.compile(rf"Refund of {re.escape(amount)} KWD requested"))).to_be_visible(
+            timeout=30_000)
+        expect(page.get_by_test_id("stTable")).to_contain_text("Awaiting approval")
+        expect(page.get_by_role("button", name="Approve and send")).to_have_count(0)  # not their own
+
+        approver_context = browser.new_context()
+        try:
+            approver = approver_context.new_page()
+            login(approver, demo_stack, "finance2@souq.demo")
+            approver.goto(f"{demo_stack.app}/refunds")
+            wait_idle(approver)
+            expect(approver.get_by_text(re.compile(rf"{payment.order_id} — requested by"))).to_be_visible(
+                timeout=30_000)
+            expect(approver.get_by_text(re.compile(r"reason: Customer request"))).to_be_visible()
+            approver.locator(f".st-key-refund_approve_{_refund_ids(demo_stack, payment)[0]}").get_by_role(
+                "button", name="Approve and send").click()
+            expect(approver.get_by_text(re.compile(rf"Refund of {re.escape(amount)} KWD initiated"))).to_be_visible(
+                timeout=30_000)
+        finally:
+            approver_context.close()
+
+        page.reload()
+        wait_idle(page)
+        expect(page.get_by_test_id("stTable")).to_contain_text("Initiated", timeout=30_000)
+        expect(page.get_by_test_id("stTable")).to_contain_text("finance2@souq.demo")
+        page.get_by_role("button", name="Cancel refund").click()
+        wait_idle(page)
+        expect(page.get_by_test_id("stTable")).to_contain_text("Cancelled", timeout=30_000)
+        expect(page.get_by_test_id("stMetric").filter(has_text="Refundable now")).to_contain_text(amount)
+        page.screenshot(path=str(demo_stack.data_dir / "refunds-approval-cancel.png"), full_page=True)
+    finally:
+        httpx.post(f"{demo_stack.sandbox}/__sandbox/config", json={"refund_delay_seconds": 3}, timeout=10)
+    engine = make_engine(sqlite_url(demo_stack.data_dir / "souq.db"))
+    with Session(engine) as session:
+        refunds = session.exec(select(Refund).where(col(Refund.payment_pk) == payment.id)).all()
+    engine.dispose()
+    assert [(r.state, r.requested_by, r.approved_by) for r in refunds] == [
+        ("cancelled", "finance@souq.demo", "finance2@souq.demo")]
+
+
+def _refund_ids(stack: DemoStack, payment: Payment) -> list[int]:
+    engine = make_engine(sqlite_url(stack.data_dir / "souq.db"))
+    with Session(engine) as session:
+        ids = session.exec(select(Refund.id).where(col(Refund.payment_pk) == payment.id)).all()
+    engine.dispose()
+    return [i for i in ids if i is not None]
