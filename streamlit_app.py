@@ -5,5 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.routes import routes
+from dashboard.startup import lifespan
 
-app = st.App("app.py", routes=routes())
+app = st.App("app.py", routes=routes(), lifespan=lifespan)

@@ -138,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
             "--secrets.files", str(secrets_path),
         ]
-        app = stack.enter_context(_process(app_cmd, data_dir / "app.log", env))
+        app = _start_app(app_cmd, data_dir, env)
+        stack.callback(lambda: _stop_process(app))
         _wait_until(f"http://localhost:{args.sandbox_port}/__sandbox/health", "The sandbox gateway", sandbox)
         _wait_until(f"http://localhost:{args.port}/_stcore/health", "The dashboard", app)
         _announce(args, oidc_url, data_dir)
@@ -148,10 +149,52 @@ def run(args: argparse.Namespace) -> int:
                                                          "oidc": oidc_url}))
         stop = _install_signal_handlers()
         while not stop["now"]:
-            if app.poll() is not None or sandbox.poll() is not None:
-                print("A demo process stopped unexpectedly; see the logs in", data_dir, file=sys.stderr)
+            if sandbox.poll() is not None:
+                print("The sandbox gateway stopped unexpectedly; see the logs in", data_dir, file=sys.stderr)
                 return 1
+            if app.poll() is not None:
+                app = _restart_app(app, app_cmd, data_dir, env, args.restart_after, stop)
             time.sleep(0.5)
+    print("Demo stopped.")
+    return 0
+
+
+def _start_app(cmd: list[str], data_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The dashboard process; its pid goes to ``app.pid`` so it can be stopped alone (to try crash recovery)."""
+    with (data_dir / "app.log").open("ab") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    (data_dir / "app.pid").write_text(f"{proc.pid}\n")
+    return proc
+
+
+def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _restart_app(dead: subprocess.Popen[bytes], cmd: list[str], data_dir: Path, env: dict[str, str],
+                 delay: float, stop: dict[str, bool]) -> subprocess.Popen[bytes]:
+    """Like a process supervisor: the gateway and login stay up while the dashboard is down, then it comes back.
+
+    Payments made meanwhile reach the restarted dashboard by the gateway's webhook retries and by its sync pass.
+    """
+    print(f"The dashboard stopped (exit code {dead.returncode}). The sandbox gateway keeps running: payments "
+          f"made now are caught up when the dashboard is back. Restarting it in {delay:g} s.", flush=True)
+    deadline = time.monotonic() + delay
+    while time.monotonic() < deadline and not stop["now"]:
+        time.sleep(0.2)
+    if stop["now"]:
+        return dead
+    proc = _start_app(cmd, data_dir, env)
+    print("The dashboard is starting again.", flush=True)
+    return proc
+
+
     print("Demo stopped.")
     return 0
 
@@ -193,4 +236,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status-limit", type=int, default=30, help="status look-ups per minute")
     parser.add_argument("--refund-delay", type=int, default=20, help="seconds until a sandbox refund completes")
     parser.add_argument("--sync-interval", type=int, default=10, help="seconds between background syncs")
+    parser.add_argument("--restart-after", type=float, default=30,
+                        help="seconds before a stopped dashboard is started again (default 30)")
     parser.add_argument("--ready-file", help="write the URLs as JSON here once everything is up (for tests)")

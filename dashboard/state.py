@@ -16,6 +16,7 @@ from services.gateway import UPaymentsClient
 from services.permissions import Actor
 from services.search import ensure_search_support
 from services.staff import bootstrap_admins, resolve_actor
+from services.sync import shared_client
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,13 @@ def engine() -> Engine:
 
 @st.cache_resource(show_spinner=False)
 def _gateway(url: str, timeout: float, rate: int) -> UPaymentsClient:
-    return UPaymentsClient(url, settings().gateway_token, timeout=timeout, status_rate_per_minute=rate)
+    """Cached per gateway URL, timeout and rate (the arguments are the cache key only)."""
+    return shared_client(settings())
 
 
 def gateway() -> UPaymentsClient:
-    """The UPayments client (one per process: its rate limiter is shared by every session)."""
+    """The UPayments client: one per process, shared with webhooks and the background sync, so one rate limiter
+    counts every status look-up the process makes."""
     cfg = settings()
     return _gateway(cfg.gateway_url, cfg.gateway_timeout_seconds, cfg.status_rate_per_minute)
 

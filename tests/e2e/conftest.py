@@ -51,7 +51,8 @@ def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     port, sandbox_port, oidc_port = free_port(), free_port(), free_port()
     cmd = [sys.executable, "-m", "dashboard", "demo", "--port", str(port), "--sandbox-port", str(sandbox_port),
            "--oidc-port", str(oidc_port), "--data-dir", str(data_dir), "--payments", "1500",
-           "--refund-delay", "3", "--sync-interval", "2", "--status-limit", "600", "--ready-file", str(ready)]
+           "--refund-delay", "3", "--sync-interval", "2", "--restart-after", "1", "--status-limit", "600",
+           "--ready-file", str(ready)]
     log = (data_dir / "launcher.log").open("wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
