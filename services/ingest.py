@@ -13,6 +13,7 @@ Rules (safe to call twice, in any order):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -121,8 +122,13 @@ class UpsertResult:
     problem: str | None = None  # why nothing was changed (mismatch, unknown order …)
 
 
-def find_payment(session: Session, obs: Observation) -> Payment | None:
-    """The local payment an observation is about: merchant order id, then track, session or invoice id."""
+def find_payment(session: Session, obs: Observation, known: Mapping[str, Payment] | None = None) -> Payment | None:
+    """The local payment an observation is about: merchant order id, then track, session or invoice id.
+
+    ``known``: payments of a batch already loaded in ``session``, by order id (saves one query each).
+    """
+    if obs.merchant_order_id and known is not None and obs.merchant_order_id in known:
+        return known[obs.merchant_order_id]
     if obs.merchant_order_id:
         found = session.exec(select(Payment).where(col(Payment.order_id) == obs.merchant_order_id)).first()
         if found is not None:
@@ -181,9 +187,14 @@ def _decides(payment: Payment, obs: Observation) -> bool:
     return bool(current and (previous is None or current > previous))
 
 
-def upsert(session: Session, obs: Observation, *, create_missing: bool = True) -> UpsertResult:
-    """Apply one observation (the caller commits). Unverified observations never change a status."""
-    payment = find_payment(session, obs)
+def upsert(session: Session, obs: Observation, *, create_missing: bool = True,
+           known: Mapping[str, Payment] | None = None) -> UpsertResult:
+    """Apply one observation (the caller commits). Unverified observations never change a status.
+
+    A new payment is flushed at once (it needs its id); changes to an existing one go out with the caller's next
+    flush or commit, so a batch of observations is written together.
+    """
+    payment = find_payment(session, obs, known)
     if payment is None:
         if not (obs.verified and create_missing and obs.merchant_order_id and obs.amount_fils is not None):
             return UpsertResult(None, problem="no local payment matches this payload")
@@ -231,7 +242,6 @@ def upsert(session: Session, obs: Observation, *, create_missing: bool = True) -
     if changed:
         payment.updated_at = now
     session.add(payment)
-    session.flush()
     if payment.status != before or created:
         _event(session, payment, "status", {"from": None if created else before, "to": payment.status,
                                              "source": obs.source, "result": obs.result, "track_id": obs.track_id})

@@ -10,8 +10,9 @@ payment to look up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Engine
@@ -136,9 +137,19 @@ def _contradictions(params: RedirectParams, tx: Transaction) -> list[str]:
     return found
 
 
+def _payments_named(session: Session, plans: Sequence[_Plan]) -> dict[str, Payment]:
+    """The cached payments the gateway's answers name, in one query, by order id."""
+    names = {p.tx.merchant_order_id for p in plans if p.tx is not None and p.tx.merchant_order_id}
+    if not names:
+        return {}
+    return {p.order_id: p for p in session.exec(select(Payment).where(col(Payment.order_id).in_(names)))}
+
+
 def _record(session: Session, plan: _Plan, actor: Actor | None,
-            loaded: dict[int | None, WebhookEvent] | None = None) -> ProcessOutcome:
-    """Phase 3 for one event, inside the caller's transaction (``loaded``: the batch's rows, read at once)."""
+            loaded: dict[int | None, WebhookEvent] | None = None,
+            known: Mapping[str, Payment] | None = None) -> ProcessOutcome:
+    """Phase 3 for one event, inside the caller's transaction (``loaded``: the batch's rows, read at once;
+    ``known``: the payments they name)."""
     event = loaded.get(plan.event_id) if loaded is not None else session.get(WebhookEvent, plan.event_id)
     if event is None:
         raise ValueError(f"Webhook event {plan.event_id} disappeared while it was being verified.")
@@ -147,7 +158,7 @@ def _record(session: Session, plan: _Plan, actor: Actor | None,
         event.order_id = clip(plan.params.merchant_order_id, 64)
         event.result = clip(plan.params.result, 32)
     if plan.tx is not None and plan.params is not None:
-        outcome = _apply(session, event, plan.params, plan.tx, actor)
+        outcome = _apply(session, event, plan.params, plan.tx, actor, known)
     else:
         outcome = _close(session, event, plan)
     session.add(event)
@@ -180,10 +191,10 @@ def _close(session: Session, event: WebhookEvent, plan: _Plan) -> ProcessOutcome
 
 
 def _apply(session: Session, event: WebhookEvent, params: RedirectParams, tx: Transaction, actor: Actor | None,
-           ) -> ProcessOutcome:
+           known: Mapping[str, Payment] | None = None) -> ProcessOutcome:
     """Apply the gateway's answer (never the body's) and note whether the body told the truth."""
     contradictions = _contradictions(params, tx)
-    result = apply_transaction(session, tx, source=event.source)
+    result = apply_transaction(session, tx, source=event.source, known=known)
     payment = result.payment
     error: str | None = None
     if payment is None:
@@ -230,9 +241,12 @@ def process_events(engine: Engine, client: UPaymentsClient, event_ids: Sequence[
     ask: Callable[[_Plan], _Plan] = lambda p: _ask(client, p, limiter_timeout)  # noqa: E731
     plans = list(lookups.map(ask, plans)) if lookups is not None and len(plans) > 1 else [ask(p) for p in plans]
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine) as session, (session.no_autoflush if actor is None else nullcontext()):
+            # One flush for the batch, at commit (audited re-processing keeps autoflush: the audit chain reads
+            # its own head).
             loaded = {e.id: e for e in session.exec(select(WebhookEvent).where(col(WebhookEvent.id).in_(event_ids)))}
-            return [_record(session, plan, actor, loaded) for plan in plans]
+            known = _payments_named(session, plans)
+            return [_record(session, plan, actor, loaded, known) for plan in plans]
     except Exception:  # one bad event must not undo the batch: record each on its own
         if len(plans) == 1:
             raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -60,9 +61,13 @@ def add_event(session: Session, payment_pk: int, kind: str, detail: dict[str, An
     session.add(PaymentEvent(payment_pk=payment_pk, kind=kind, actor=actor, detail=json.dumps(detail, default=str)))
 
 
-def apply_transaction(session: Session, tx: Transaction, *, source: str) -> UpsertResult:
-    """Upsert a verified look-up result in ``session`` (never creates a payment the cache does not know)."""
-    return upsert(session, observation_from_transaction(tx, source=source), create_missing=False)
+def apply_transaction(session: Session, tx: Transaction, *, source: str,
+                      known: Mapping[str, Payment] | None = None) -> UpsertResult:
+    """Upsert a verified look-up result in ``session`` (never creates a payment the cache does not know).
+
+    ``known``: the batch's payments already loaded in ``session``, by order id.
+    """
+    return upsert(session, observation_from_transaction(tx, source=source), create_missing=False, known=known)
 
 
 def refresh_payment(engine: Engine, client: UPaymentsClient, *, payment_pk: int, actor: Actor | None = None,
