@@ -52,12 +52,7 @@ def _process(cmd: list[str], log_path: Path, env: dict[str, str]) -> Iterator[su
         try:
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            _stop_process(proc)
 
 
 @contextmanager

@@ -376,15 +376,21 @@ def _record_once(
     return refund
 
 
+def _lock(session: Session, refund_id: int) -> tuple[Refund, Payment]:
+    """A refund and its payment, the payment row locked (the refund re-read under the lock) for a decision."""
+    refund = session.get(Refund, refund_id)
+    if refund is None:
+        raise RefundError(f"Refund #{refund_id} was not found.")
+    payment = lock_payment(session, refund.payment_pk)
+    session.refresh(refund)
+    return refund, payment
+
+
 def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refund_id: int) -> Refund:
     """Approve a refund awaiting approval (not one's own) and send it; a repeat by the same approver is a no-op."""
     require(actor, Action.APPROVE_REFUND)
     with session_scope(engine) as session:
-        refund = session.get(Refund, refund_id)
-        if refund is None:
-            raise RefundError(f"Refund #{refund_id} was not found.")
-        payment = lock_payment(session, refund.payment_pk)
-        session.refresh(refund)
+        refund, payment = _lock(session, refund_id)
         if refund.state != RefundState.PENDING_APPROVAL:
             if refund.approved_by == actor.email and refund.state not in (RefundState.REJECTED,):
                 return refund  # double click on Approve
@@ -416,11 +422,7 @@ def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) ->
     if not cleaned:
         raise ApprovalError("Please write why the refund is rejected.")
     with session_scope(engine) as session:
-        refund = session.get(Refund, refund_id)
-        if refund is None:
-            raise RefundError(f"Refund #{refund_id} was not found.")
-        payment = lock_payment(session, refund.payment_pk)
-        session.refresh(refund)
+        refund, payment = _lock(session, refund_id)
         if refund.state != RefundState.PENDING_APPROVAL:
             raise ApprovalError(f"Refund #{refund_id} is no longer waiting for approval (it is {refund.state}).")
         if refund.requested_by == actor.email:
@@ -441,11 +443,7 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
     """Withdraw a request awaiting approval, or delete an initiated refund at the gateway before it is executed."""
     require(actor, Action.CANCEL_REFUND)
     with session_scope(engine) as session:
-        refund = session.get(Refund, refund_id)
-        if refund is None:
-            raise RefundError(f"Refund #{refund_id} was not found.")
-        payment = lock_payment(session, refund.payment_pk)
-        session.refresh(refund)
+        refund, payment = _lock(session, refund_id)
         if refund.state == RefundState.CANCELLED:
             return refund  # double click
         if refund.state == RefundState.PENDING_APPROVAL:

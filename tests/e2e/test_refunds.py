@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -85,12 +87,7 @@ def test_finance_refunds_part_of_a_knet_payment_and_viewer_cannot(page: Page, br
     expect(page.get_by_test_id("stMetric").filter(has_text="Already refunded")).to_contain_text("1.250 KWD")
     page.screenshot(path=str(demo_stack.data_dir / "refunds-finance.png"), full_page=True)
 
-    viewer_context = browser.new_context()
-    try:
-        viewer = viewer_context.new_page()
-        login(viewer, demo_stack, "viewer@souq.demo")
-        viewer.goto(f"{demo_stack.app}/refunds?payment={payment.order_id}")
-        wait_idle(viewer)
+    with _other_person(browser, demo_stack, "viewer@souq.demo", f"refunds?payment={payment.order_id}") as viewer:
         expect(viewer.get_by_role("heading", name=f"Payment {payment.order_id}")).to_be_visible(timeout=30_000)
         expect(viewer.get_by_test_id("stTable")).to_contain_text("Refunded")
         expect(viewer.get_by_text("can see refunds but not make them")).to_be_visible()
@@ -98,8 +95,20 @@ def test_finance_refunds_part_of_a_knet_payment_and_viewer_cannot(page: Page, br
         expect(viewer.get_by_role("button", name="Cancel refund")).to_have_count(0)
         expect(viewer.get_by_role("button", name="Refresh statuses")).to_have_count(0)
         viewer.screenshot(path=str(demo_stack.data_dir / "refunds-viewer.png"), full_page=True)
+
+
+@contextmanager
+def _other_person(browser: Browser, stack: DemoStack, email: str, path: str) -> Iterator[Page]:
+    """A second person, in their own browser context, logged in and on ``path``."""
+    context = browser.new_context()
+    try:
+        other = context.new_page()
+        login(other, stack, email)
+        other.goto(f"{stack.app}/{path}")
+        wait_idle(other)
+        yield other
     finally:
-        viewer_context.close()
+        context.close()
 
 
 def test_large_refund_needs_a_second_person_and_can_be_cancelled_while_initiated(
@@ -121,21 +130,14 @@ def test_large_refund_needs_a_second_person_and_can_be_cancelled_while_initiated
         expect(page.get_by_test_id("stTable")).to_contain_text("Awaiting approval")
         expect(page.get_by_role("button", name="Approve and send")).to_have_count(0)  # not their own
 
-        approver_context = browser.new_context()
-        try:
-            approver = approver_context.new_page()
-            login(approver, demo_stack, "finance2@souq.demo")
-            approver.goto(f"{demo_stack.app}/refunds")
-            wait_idle(approver)
+        with _other_person(browser, demo_stack, "finance2@souq.demo", "refunds") as approver:
             expect(approver.get_by_text(re.compile(rf"{payment.order_id} — requested by"))).to_be_visible(
                 timeout=30_000)
             expect(approver.get_by_text(re.compile(r"reason: Customer request"))).to_be_visible()
-            approver.locator(f".st-key-refund_approve_{_refund_ids(demo_stack, payment)[0]}").get_by_role(
+            approver.locator(f".st-key-refund_approve_{_refunds_of(demo_stack, payment)[0].id}").get_by_role(
                 "button", name="Approve and send").click()
             expect(approver.get_by_text(re.compile(rf"Refund of {re.escape(amount)} KWD initiated"))).to_be_visible(
                 timeout=30_000)
-        finally:
-            approver_context.close()
 
         page.reload()
         wait_idle(page)
@@ -148,17 +150,13 @@ def test_large_refund_needs_a_second_person_and_can_be_cancelled_while_initiated
         page.screenshot(path=str(demo_stack.data_dir / "refunds-approval-cancel.png"), full_page=True)
     finally:
         httpx.post(f"{demo_stack.sandbox}/__sandbox/config", json={"refund_delay_seconds": 3}, timeout=10)
-    engine = make_engine(sqlite_url(demo_stack.data_dir / "souq.db"))
-    with Session(engine) as session:
-        refunds = session.exec(select(Refund).where(col(Refund.payment_pk) == payment.id)).all()
-    engine.dispose()
-    assert [(r.state, r.requested_by, r.approved_by) for r in refunds] == [
+    assert [(r.state, r.requested_by, r.approved_by) for r in _refunds_of(demo_stack, payment)] == [
         ("cancelled", "finance@souq.demo", "finance2@souq.demo")]
 
 
-def _refund_ids(stack: DemoStack, payment: Payment) -> list[int]:
+def _refunds_of(stack: DemoStack, payment: Payment) -> list[Refund]:
     engine = make_engine(sqlite_url(stack.data_dir / "souq.db"))
     with Session(engine) as session:
-        ids = session.exec(select(Refund.id).where(col(Refund.payment_pk) == payment.id)).all()
+        refunds = list(session.exec(select(Refund).where(col(Refund.payment_pk) == payment.id)).all())
     engine.dispose()
-    return [i for i in ids if i is not None]
+    return refunds

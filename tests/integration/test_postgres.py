@@ -6,39 +6,27 @@ Runs when SOUQ_TEST_POSTGRES_URL names a reachable server (scripts/test starts a
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
 from services import audit
-from services.db import create_schema, make_engine, session_scope
+from services.db import session_scope
 from services.models import Payment
 from services.permissions import Role
 from services.staff import add_staff, bootstrap_admins, change_role, resolve_actor
+from tests.postgres import postgres_database
 from tests.unit.test_ingest import HISTORY, apply_all
 
 pytestmark = pytest.mark.postgres
-URL = os.environ.get("SOUQ_TEST_POSTGRES_URL")
 
 
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
-    if not URL:
-        pytest.skip("SOUQ_TEST_POSTGRES_URL is not set (no PostgreSQL server for this run)")
-    engine = make_engine(URL)
-    try:
-        with engine.connect():
-            pass
-    except Exception as exc:  # a configured but unreachable server is a skip, not a failure
-        pytest.skip(f"PostgreSQL at SOUQ_TEST_POSTGRES_URL is not reachable: {type(exc).__name__}")
-    SQLModel.metadata.drop_all(engine)
-    create_schema(engine)
-    yield engine
-    SQLModel.metadata.drop_all(engine)
-    engine.dispose()
+    with postgres_database("cache") as engine:
+        yield engine
 
 
 def test_staff_and_audit_chain_on_postgres(pg_engine: Engine) -> None:

@@ -9,7 +9,6 @@ every attempt eventually gets its turn — exactly floor(captured / amount) atte
 from __future__ import annotations
 
 import multiprocessing
-import os
 import random
 import sys
 import time
@@ -20,9 +19,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlmodel import SQLModel
 
-from services.db import create_schema, make_engine
+from services.db import make_engine
 from services.models import RefundState
 from services.money import format_money
 from services.permissions import Actor, Role
@@ -36,6 +34,7 @@ from tests.integration.test_refunds_support import (
     references,
     refunded_fils,
 )
+from tests.postgres import postgres_database
 
 GIVE_UP_AFTER = 90.0
 
@@ -147,18 +146,7 @@ def test_two_processes_never_refund_more_than_captured(tmp_path, sandbox, capsys
 
 @pytest.mark.postgres
 def test_fifty_threads_on_postgres_lock_the_payment_row(sandbox, capsys) -> None:
-    url = os.environ.get("SOUQ_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("SOUQ_TEST_POSTGRES_URL is not set (no PostgreSQL server for this run)")
-    engine = make_engine(url)
-    try:
-        with engine.connect():
-            pass
-    except Exception as exc:
-        pytest.skip(f"PostgreSQL at SOUQ_TEST_POSTGRES_URL is not reachable: {type(exc).__name__}")
-    SQLModel.metadata.drop_all(engine)
-    create_schema(engine)
-    try:
+    with postgres_database("race") as engine:
         finance = make_staff(engine, Role.FINANCE)
         with client_for(sandbox.api_base) as client:
             payment = captured_payment(engine, sandbox, client, 10_000)
@@ -167,6 +155,3 @@ def test_fifty_threads_on_postgres_lock_the_payment_row(sandbox, capsys) -> None
                             payment.id or 0, 300, 50, "pg")
         _check_and_report("50 threads, PostgreSQL", engine, sandbox, payment, 300, outcomes,
                           time.monotonic() - started, capsys)
-    finally:
-        SQLModel.metadata.drop_all(engine)
-        engine.dispose()

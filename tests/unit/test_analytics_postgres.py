@@ -6,43 +6,26 @@ Uses a database of its own so it cannot disturb other tests sharing the server.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from services import analytics
 from services.analytics import AnalyticsFilter, Period
-from services.db import create_schema, make_engine
 from tests.factories import make_db
+from tests.postgres import postgres_database
 from tests.unit.test_analytics import VIEWER, WEEK, fill_shop
 
 pytestmark = pytest.mark.postgres
-URL = os.environ.get("SOUQ_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(scope="module")
 def pg_engine() -> Iterator[Engine]:
-    if not URL:
-        pytest.skip("SOUQ_TEST_POSTGRES_URL is not set (no PostgreSQL server for this run)")
-    name = f"souq_analytics_{os.getpid()}"
-    try:
-        admin = create_engine(URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # a configured but unreachable server is a skip, not a failure
-        pytest.skip(f"PostgreSQL at SOUQ_TEST_POSTGRES_URL is not usable: {type(exc).__name__}")
-    engine = make_engine(make_url(URL).set(database=name).render_as_string(hide_password=False))
-    create_schema(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    with postgres_database("analytics") as engine:
+        yield engine
 
 
 def test_postgres_report_equals_the_sqlite_report(pg_engine, tmp_path) -> None:

@@ -8,41 +8,33 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from services.db import create_schema, make_engine, session_scope
+from services.db import session_scope
 from services.export import export_csv
 from services.models import Payment
 from services.search import SearchFilter, ensure_search_support, payment_detail, search
+from tests.postgres import postgres_database
 from tests.unit.test_search_reference import ADMIN, _key, _matches, _rows
 
 pytestmark = pytest.mark.postgres
-URL = os.environ.get("SOUQ_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[tuple[Engine, list[dict[str, Any]]]]:
-    if not URL:
-        pytest.skip("SOUQ_TEST_POSTGRES_URL is not set (no PostgreSQL server for this run)")
-    name = f"souq_search_{os.getpid()}"
-    try:
-        admin = create_engine(URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # a configured but unreachable server is a skip, not a failure
-        pytest.skip(f"PostgreSQL at SOUQ_TEST_POSTGRES_URL is not usable: {type(exc).__name__}")
-    engine = make_engine(make_url(URL).set(database=name).render_as_string(hide_password=False))
-    create_schema(engine)
+    with postgres_database("search") as engine:
+        yield engine, _filled(engine)
+
+
+def _filled(engine: Engine) -> list[dict[str, Any]]:
+    """300 reference rows written to ``engine``, each with the id it got."""
     rows = _rows(300, seed=11)
     with session_scope(engine) as session:
         session.add_all(Payment(**row) for row in rows)
@@ -50,11 +42,7 @@ def pg() -> Iterator[tuple[Engine, list[dict[str, Any]]]]:
         ids = {p.order_id: p.id for p in session.exec(select(Payment)).all()}
     for row in rows:
         row["id"] = ids[row["order_id"]]
-    yield engine, rows
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    return rows
 
 
 def _contains(row: dict[str, Any], query: str) -> bool:
