@@ -28,10 +28,9 @@ from sqlalchemy import func, select, text
 from bench.seed import seed_payments
 from services import analytics
 from services.analytics import queries
-from services.db import create_schema, make_engine, sqlite_url
+from services.db import create_schema, make_engine, read_engine, sqlite_url
 from services.models import Payment
 from services.permissions import Actor, Role
-from services.search import support
 
 TARGET_SERIES_MS = 50.0
 TARGET_PAGE_MS = 300.0
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     before = analytics.previous_period(period)
     flt = analytics.AnalyticsFilter()
     print(f"period {period.label()} (previous {before.label()}); medians of {args.runs} runs after a warm-up")
-    reader = support.read_engine(engine)
+    reader = read_engine(engine)
 
     def sql(fn: Callable[..., Any], start_day: Any, end_day: Any, **kw: Any) -> Callable[[], Any]:
         def run() -> Any:

@@ -17,6 +17,7 @@ from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from services.db import read_session
 from services.models import AuditEntry
 from services.permissions import Action, Actor, require
 from services.timeutil import as_utc, utcnow
@@ -94,7 +95,7 @@ def verify(engine: Engine, actor: Actor | None = None) -> VerifyResult:
     prev_hash = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    with Session(engine) as session:
+    with read_session(engine) as session:
         for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))):
             if entry.seq != expected_seq:
                 return VerifyResult(False, checked, expected_seq, f"row {expected_seq} is missing")
@@ -141,7 +142,7 @@ def list_entries(
     """A page of audit rows, newest first, and the total count for the filter."""
     require(actor, Action.VIEW_AUDIT)
     stmt = _filtered(flt or AuditFilter())
-    with Session(engine) as session:
+    with read_session(engine) as session:
         total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
         rows = session.exec(stmt.order_by(col(AuditEntry.seq).desc()).offset(offset).limit(limit)).all()
     return list(rows), int(total)
@@ -150,7 +151,7 @@ def list_entries(
 def iter_for_export(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> Iterator[AuditEntry]:
     """All rows matching ``flt`` in chain order, for CSV export (the export itself is audited by the caller)."""
     require(actor, Action.EXPORT_AUDIT)
-    with Session(engine) as session:
+    with read_session(engine) as session:
         yield from session.exec(_filtered(flt or AuditFilter()).order_by(col(AuditEntry.seq)).execution_options(
             yield_per=1000
         ))
@@ -158,7 +159,7 @@ def iter_for_export(engine: Engine, actor: Actor, flt: AuditFilter | None = None
 
 def distinct_actions(engine: Engine) -> list[str]:
     """Action names present in the log (for a filter select box)."""
-    with Session(engine) as session:
+    with read_session(engine) as session:
         return sorted(session.exec(select(AuditEntry.action).distinct()).all())
 
 

@@ -2,11 +2,15 @@
 
 Why ``BEGIN IMMEDIATE``: with SQLite's deferred ``BEGIN`` two writers that both read first dead-lock on the
 lock upgrade and ``busy_timeout`` cannot help; taking the write lock up front serialises them instead
-(measured in ``streamlit-notes.md`` §5).
+(measured in ``streamlit-notes.md`` §5). Pure reads (lists, details, exports) go through :func:`read_session`
+instead: a companion engine with deferred ``BEGIN`` and ``query_only``, so a page refresh never waits for, or
+holds up, a webhook being written.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +21,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 BUSY_TIMEOUT_MS = 30_000
+
+_readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_readers_lock = threading.Lock()
 
 
 def sqlite_url(path: str | Path) -> str:
@@ -71,3 +78,45 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def is_sqlite_file(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+
+def read_engine(engine: Engine) -> Engine:
+    """An engine for reads only: for a SQLite file, one without ``BEGIN IMMEDIATE`` (plain deferred ``BEGIN``,
+    ``query_only``), so readers never take the write lock; otherwise ``engine`` itself."""
+    if not is_sqlite_file(engine):
+        return engine
+    with _readers_lock:
+        reader = _readers.get(engine)
+        if reader is None:
+            reader = create_engine(engine.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000,
+                                                             "check_same_thread": False})
+            _configure_reader(reader)
+            _readers[engine] = reader
+    return reader
+
+
+def _configure_reader(reader: Engine) -> None:
+    @event.listens_for(reader, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA query_only=1")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MB per connection: the hot indexes stay in memory
+        cur.execute("PRAGMA mmap_size=268435456")
+        cur.close()
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(reader, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")  # deferred: a consistent WAL snapshot for the whole read
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reads only (one snapshot); its objects stay usable after it closes."""
+    with Session(read_engine(engine), expire_on_commit=False) as session:
+        yield session

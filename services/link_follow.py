@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services import sync
-from services.db import session_scope
+from services.db import read_session, session_scope
 from services.gateway import errors as gw
 from services.models import Payment, PaymentEvent, WebhookEvent
 from services.permissions import Action, Actor, Role, require
@@ -176,7 +176,7 @@ def list_links(engine: Engine, actor: Actor, *, status: str | None = None, creat
         stmt = stmt.where(col(Payment.created_by) == creator)
     if status:
         stmt = stmt.where(_status_clause(status, now))
-    with Session(engine) as session:
+    with read_session(engine) as session:
         total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
         rows = session.exec(stmt.order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
                             .offset((page - 1) * page_size).limit(page_size)).all()
@@ -186,7 +186,7 @@ def list_links(engine: Engine, actor: Actor, *, status: str | None = None, creat
 def link_creators(engine: Engine, actor: Actor) -> list[str]:
     """E-mails of everyone who created a link (for the creator filter)."""
     require(actor, Action.VIEW_ALL_LINKS)
-    with Session(engine) as session:
+    with read_session(engine) as session:
         found = session.exec(select(Payment.created_by).where(col(Payment.source) == "link",
                                                               col(Payment.created_by).is_not(None)).distinct())
         return sorted(str(e) for e in found if e)
@@ -204,7 +204,7 @@ def _load_link(session: Session, actor: Actor, payment_pk: int) -> Payment:
 def link_detail(engine: Engine, actor: Actor, *, payment_pk: int, now: datetime | None = None) -> LinkDetail:
     """One link with the gateway's fields and its timeline (created, shared, opened, paid …)."""
     require(actor, Action.VIEW_LINKS)
-    with Session(engine) as session:
+    with read_session(engine) as session:
         payment = _load_link(session, actor, payment_pk)
         events = session.exec(select(PaymentEvent).where(col(PaymentEvent.payment_pk) == payment_pk)
                               .order_by(col(PaymentEvent.at), col(PaymentEvent.id))).all()

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.audit import record
-from services.db import session_scope
+from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import UpsertResult, status_for
@@ -71,7 +71,7 @@ def _since() -> datetime:
 
 def _link_uncertain(engine: Engine, limit: int) -> list[DriftItem]:
     stuck = utcnow() - STUCK_CREATING
-    with Session(engine) as session:
+    with read_session(engine) as session:
         rows = session.exec(
             select(Payment).where(col(Payment.verified_at).is_(None),  # a verified look-up settled it
                                   or_(col(Payment.link_state) == "uncertain",
@@ -90,7 +90,7 @@ def _any_id(payment: Payment) -> bool:
 
 
 def _paid_without_webhook(engine: Engine, limit: int) -> list[DriftItem]:
-    with Session(engine) as session:
+    with read_session(engine) as session:
         rows = session.exec(
             select(Payment).where(col(Payment.status) == PaymentStatus.PAID, col(Payment.webhook_received).is_(False),
                                   col(Payment.source) != "demo", col(Payment.created_at) >= _since())
@@ -102,7 +102,7 @@ def _paid_without_webhook(engine: Engine, limit: int) -> list[DriftItem]:
 
 def _webhook_unknown_order(engine: Engine, limit: int) -> list[DriftItem]:
     known = exists().where(col(Payment.order_id) == col(WebhookEvent.order_id))
-    with Session(engine) as session:
+    with read_session(engine) as session:
         rows = session.exec(
             select(WebhookEvent).where(col(WebhookEvent.source) == "webhook", col(WebhookEvent.payment_pk).is_(None),
                                        col(WebhookEvent.processed_at).is_not(None),

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from services import audit
-from services.db import session_scope
+from services.db import read_session, session_scope
 from services.models import Payment, Refund, RefundState
 from services.money import format_amount
 from services.permissions import Action, Actor, require
@@ -101,7 +101,7 @@ def list_refunds(
     flt = filters or RefundFilter()
     size = max(1, min(page_size, MAX_PAGE_SIZE))
     stmt = _stmt(flt)
-    with Session(engine) as session:
+    with read_session(engine) as session:
         total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
         rows = session.exec(
             stmt.order_by(col(Refund.created_at).desc(), col(Refund.id).desc())
@@ -113,7 +113,7 @@ def list_refunds(
 def distinct_requesters(engine: Engine, actor: Actor) -> list[str]:
     """Who has requested refunds (for the filter select box)."""
     require(actor, Action.VIEW_REFUNDS)
-    with Session(engine) as session:
+    with read_session(engine) as session:
         return sorted(session.exec(select(Refund.requested_by).distinct()).all())
 
 
@@ -152,7 +152,7 @@ def export_refunds_csv(engine: Engine, actor: Actor, filters: RefundFilter | Non
 
 def _lines(engine: Engine, flt: RefundFilter) -> Iterator[str]:
     yield _csv_line(list(_COLUMNS))
-    with Session(engine) as session:
+    with read_session(engine) as session:
         result = session.exec(_stmt(flt).order_by(col(Refund.created_at), col(Refund.id))
                               .execution_options(yield_per=1000))
         for refund, payment in result:
@@ -193,7 +193,7 @@ def find_payments(engine: Engine, actor: Actor, *, query: str, limit: int = 20) 
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 6 and len(digits) >= len(text.replace(" ", "").replace("+", "")) - 1:
         conditions.append(col(Payment.customer_phone).contains(digits[-8:]))
-    with Session(engine) as session:
+    with read_session(engine) as session:
         rows = session.exec(select(Payment).where(or_(*conditions))
                             .order_by(col(Payment.created_at).desc()).limit(max(1, limit))).all()
     return [PaymentHit(payment_pk=p.id or 0, order_id=p.order_id, track_id=p.track_id, amount_fils=p.amount_fils,

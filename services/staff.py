@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services import audit
-from services.db import session_scope
+from services.db import read_session, session_scope
 from services.models import Staff
 from services.permissions import Action, Actor, Role, require
 from services.timeutil import utcnow
@@ -39,7 +39,7 @@ def resolve_actor(engine: Engine, email: str | None, name: str | None = None) ->
     """The active staff member for a verified e-mail, or None when they have no access."""
     if not email:
         return None
-    with Session(engine) as session:
+    with read_session(engine) as session:
         row = session.get(Staff, email.strip().lower())
     if row is None or not row.active:
         return None
@@ -69,7 +69,7 @@ def bootstrap_admins(engine: Engine, emails: list[str]) -> int:
 def list_staff(engine: Engine, actor: Actor, *, include_inactive: bool = False) -> list[Staff]:
     """Everyone on the staff list, admins first."""
     require(actor, Action.MANAGE_STAFF)
-    with Session(engine) as session:
+    with read_session(engine) as session:
         stmt = select(Staff)
         if not include_inactive:
             stmt = stmt.where(col(Staff.active).is_(True))

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
+from services.db import read_session
 from services.models import Payment, WebhookEvent
 from services.permissions import Action, Actor, require
 
@@ -63,7 +64,7 @@ def list_events(engine: Engine, actor: Actor, flt: InboxFilter | None = None, *,
     if flt.text and flt.text.strip():
         needle = flt.text.strip()
         stmt = stmt.where((col(WebhookEvent.order_id) == needle) | (col(WebhookEvent.track_id) == needle))
-    with Session(engine) as session:
+    with read_session(engine) as session:
         total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
         rows = session.exec(stmt.order_by(col(WebhookEvent.received_at).desc(), col(WebhookEvent.id).desc())
                             .offset(offset).limit(limit)).all()
@@ -76,7 +77,7 @@ def list_events(engine: Engine, actor: Actor, flt: InboxFilter | None = None, *,
 def get_event(engine: Engine, actor: Actor, event_id: int) -> WebhookEvent:
     """One delivery with its raw body (data to show as text, never as markup)."""
     require(actor, Action.VIEW_WEBHOOKS)
-    with Session(engine) as session:
+    with read_session(engine) as session:
         event = session.get(WebhookEvent, event_id)
     if event is None:
         raise ValueError(f"Webhook event {event_id} does not exist.")

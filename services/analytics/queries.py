@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from services.db import read_engine
 from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, Refund, RefundState
 from services.search import SearchFilter, support
 from services.timeutil import kuwait_day_bounds
@@ -204,7 +205,7 @@ def prepare(engine: Engine) -> tuple[Engine, bool]:
     """
     if support.is_sqlite(engine):
         support.ensure_search_support(engine)
-    return support.read_engine(engine), support.has_support(engine)
+    return read_engine(engine), support.has_support(engine)
 
 
 def ensure_indexes(engine: Engine) -> bool:

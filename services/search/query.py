@@ -12,6 +12,7 @@ from sqlalchemy import and_, case, false, func, literal_column, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from services.db import read_engine
 from services.models import Payment
 from services.permissions import Action, Actor, require
 from services.search import plan as planner
@@ -224,7 +225,7 @@ def _fts_count(conn: Connection, value: str) -> int:
 def totals(engine: Engine, flt: SearchFilter) -> Totals:
     """Count and amount of everything matching ``flt``, always exact (no permission check: callers check)."""
     support.ensure_search_support(engine)
-    with support.read_engine(engine).connect() as conn:
+    with read_engine(engine).connect() as conn:
         plan = None
         if support.has_support(engine):
             plan = totals_plan(flt, gather(conn, flt))
@@ -295,7 +296,7 @@ def search(
         raise ValueError(f"Page size must be between 1 and {MAX_PAGE_SIZE}.")
     order = _order_by(sort, descending, engine.dialect.name)
     support.ensure_search_support(engine)
-    with support.read_engine(engine).connect() as conn:
+    with read_engine(engine).connect() as conn:
         stats = gather(conn, flt) if support.has_support(engine) else None
         plan = totals_plan(flt, stats) if stats else None
         total = _totals(conn, engine, flt, plan)
@@ -323,7 +324,7 @@ def iter_rows(engine: Engine, flt: SearchFilter, *, sort: str = "created_at", de
     """
     order = _order_by(sort, descending, engine.dialect.name)
     support.ensure_search_support(engine)
-    with support.read_engine(engine).connect() as conn:
+    with read_engine(engine).connect() as conn:
         walk = None
         if support.has_support(engine):
             if any(getattr(flt, name) for name in KEY_FIELDS):

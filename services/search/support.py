@@ -24,7 +24,7 @@ import threading
 import weakref
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, event, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, text
 from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ EXTRA_INDEXES: dict[str, str] = {
 _KUWAIT_DAY = "date(substr({row}.created_at, 1, 19), '+3 hours')"
 
 _ready: weakref.WeakSet[Engine] = weakref.WeakSet()
-_readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -200,36 +199,6 @@ def ensure_search_support(engine: Engine) -> bool:
 def has_support(engine: Engine) -> bool:
     """Whether the summary and FTS index may be used for ``engine``."""
     return engine in _ready
-
-
-def read_engine(engine: Engine) -> Engine:
-    """An engine for reads only: for a SQLite file, one without ``BEGIN IMMEDIATE`` (plain deferred ``BEGIN``,
-    ``query_only``), so readers never take the write lock; otherwise ``engine`` itself."""
-    if not is_sqlite(engine) or engine.url.database in (None, "", ":memory:"):
-        return engine
-    with _lock:
-        reader = _readers.get(engine)
-        if reader is None:
-            reader = create_engine(engine.url, connect_args={"timeout": 30, "check_same_thread": False})
-            _configure_reader(reader)
-            _readers[engine] = reader
-    return reader
-
-
-def _configure_reader(reader: Engine) -> None:
-    @event.listens_for(reader, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA query_only=1")
-        cur.execute("PRAGMA cache_size=-65536")  # 64 MB per connection: the hot indexes stay in memory
-        cur.execute("PRAGMA mmap_size=268435456")
-        cur.close()
-        dbapi_conn.isolation_level = None
-
-    @event.listens_for(reader, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")  # deferred: a consistent WAL snapshot for the whole read
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
