@@ -283,13 +283,12 @@ except Exception as exc:  # one clear sentence on the page; details go to the lo
     show_error(exc)
     st.stop()
 
-bar = st.columns([3, 2, 1])
-with bar[0]:
-    totals_line(result)
-bar[1].selectbox("Sort", list(SORTS), index=list(SORTS).index(sort), format_func=lambda k: SORTS[k][2],
+totals_line(result)  # full width: seven-figure KWD totals must never be cut off
+bar = st.columns([2, 1, 3], vertical_alignment="bottom")
+bar[0].selectbox("Sort", list(SORTS), index=list(SORTS).index(sort), format_func=lambda k: SORTS[k][2],
                  key="tx_sort", on_change=change_sort)
 if actor.can(Action.EXPORT_TRANSACTIONS):
-    with bar[2]:
+    with bar[1]:
         export_button(actor, flt, today)
 
 if result.total_count == 0:
