@@ -119,24 +119,26 @@ def kpi_cards(report: Report) -> None:
     cmp = report.comparison
     k = report.kpis
     previous = cmp.previous.period.label()
-    first = st.columns(4)
-    first[0].metric("Gross captured", money(k.gross_fils), money_delta(cmp.change("gross_fils")),
-                    help=f"{DEFINITIONS['gross']} Change against {previous}.", border=True)
-    first[1].metric("Net volume", money(k.net_fils), money_delta(cmp.change("net_fils")),
-                    help=DEFINITIONS["net"], border=True)
-    first[2].metric("Captured payments", f"{k.captured:,}", count_delta(cmp.change("captured")),
-                    help=DEFINITIONS["captured"], border=True)
-    first[3].metric("All payment attempts", f"{k.payments:,}", count_delta(cmp.change("payments")),
-                    help=DEFINITIONS["payments"], border=True)
-    second = st.columns(4)
-    second[0].metric("Success rate", pct(k.success_rate), rate_delta(cmp.change("success_rate")),
-                     help=DEFINITIONS["success_rate"], border=True)
-    second[1].metric("Average ticket", money(k.avg_ticket_fils), money_delta(cmp.change("avg_ticket_fils")),
+    # Three to a row, so seven-figure KWD totals are never cut off: volume, then counts, then refunds.
+    volume = st.columns(3)
+    volume[0].metric("Gross captured", money(k.gross_fils), money_delta(cmp.change("gross_fils")),
+                     help=f"{DEFINITIONS['gross']} Change against {previous}.", border=True)
+    volume[1].metric("Net volume", money(k.net_fils), money_delta(cmp.change("net_fils")),
+                     help=DEFINITIONS["net"], border=True)
+    volume[2].metric("Average ticket", money(k.avg_ticket_fils), money_delta(cmp.change("avg_ticket_fils")),
                      help=DEFINITIONS["avg_ticket"], border=True)
-    second[2].metric("Refunded", money(k.refunded_fils), money_delta(cmp.change("refunded_fils")),
-                     delta_color="inverse", help=DEFINITIONS["refunded"], border=True)
-    second[3].metric("Refund rate", pct(k.refund_rate), rate_delta(cmp.change("refund_rate")),
-                     delta_color="inverse", help=DEFINITIONS["refund_rate"], border=True)
+    counts = st.columns(3)
+    counts[0].metric("Captured payments", f"{k.captured:,}", count_delta(cmp.change("captured")),
+                     help=DEFINITIONS["captured"], border=True)
+    counts[1].metric("All payment attempts", f"{k.payments:,}", count_delta(cmp.change("payments")),
+                     help=DEFINITIONS["payments"], border=True)
+    counts[2].metric("Success rate", pct(k.success_rate), rate_delta(cmp.change("success_rate")),
+                     help=DEFINITIONS["success_rate"], border=True)
+    refunds = st.columns(3)
+    refunds[0].metric("Refunded", money(k.refunded_fils), money_delta(cmp.change("refunded_fils")),
+                      delta_color="inverse", help=DEFINITIONS["refunded"], border=True)
+    refunds[1].metric("Refund rate", pct(k.refund_rate), rate_delta(cmp.change("refund_rate")),
+                      delta_color="inverse", help=DEFINITIONS["refund_rate"], border=True)
     st.caption(f"Deltas compare with the previous {report.period.days} days: {previous}. All amounts in KWD.")
 
 
