@@ -11,36 +11,26 @@ from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
 from sandbox.server import RunningSandbox
-from services.db import sqlite_url
 from services.models import Payment, PaymentEvent
 from services.permissions import Role
-from tests.factories import make_db, make_staff
+from tests.apptest import PAGES, page_env, run_page
+from tests.factories import make_staff
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "links.py")
+PAGE = PAGES / "links.py"
 
 
 @pytest.fixture
 def env(tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "page.db"))
-    monkeypatch.setenv("SOUQ_ENVIRONMENT", "sandbox")
-    monkeypatch.setenv("SOUQ_GATEWAY_URL", sandbox.api_base)
-    monkeypatch.setenv("SOUQ_GATEWAY_TOKEN", "jtest123")
-    monkeypatch.setenv("SOUQ_PUBLIC_URL", "http://127.0.0.1:9/")  # nobody listens: webhooks are not needed here
-    monkeypatch.setenv("SOUQ_STATUS_RATE_PER_MINUTE", "600")
-    engine = make_db(tmp_path, "page.db")
-    make_staff(engine, Role.SALES, "sara@shop.test")
-    yield engine
-    from dashboard import state
-
-    state._settings.clear()
-    state._engine.clear()
-    state._gateway.clear()
+    with page_env(tmp_path, monkeypatch, environment="sandbox", gateway_url=sandbox.api_base,
+                  SOUQ_GATEWAY_TOKEN="jtest123",
+                  SOUQ_PUBLIC_URL="http://127.0.0.1:9/",  # nobody listens: webhooks are not needed here
+                  SOUQ_STATUS_RATE_PER_MINUTE="600") as engine:
+        make_staff(engine, Role.SALES, "sara@shop.test")
+        yield engine
 
 
 def _page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=30)
-    at.user = {"is_logged_in": True, "email": "sara@shop.test", "name": "Sara"}
-    return at.run()
+    return run_page(PAGE, "sara@shop.test", name="Sara")
 
 
 def _fill_and_submit(at: AppTest, **values: str) -> None:

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.db import sqlite_url
 from services.permissions import Role
-from tests.factories import make_db, make_staff
+from tests.apptest import PAGES, page_env, run_page
+from tests.factories import make_staff
 from tests.integration.test_refunds_support import captured_payment, client_for, our_refunds, references
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "refunds.py")
+PAGE = PAGES / "refunds.py"
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch, sandbox):
-    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "page.db"))
-    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
-    monkeypatch.setenv("SOUQ_GATEWAY_URL", sandbox.api_base)
-    engine = make_db(tmp_path, "page.db")
-    yield engine
-    from dashboard import state
-
-    state._settings.clear()
-    state._engine.clear()
-    state._gateway.clear()
+    with page_env(tmp_path, monkeypatch, gateway_url=sandbox.api_base) as engine:
+        yield engine
 
 
 def _refund(at: AppTest, amount: str) -> AppTest:
@@ -40,10 +30,7 @@ def test_page_sends_once_shows_outcomes_and_tracks(env, sandbox) -> None:
     make_staff(env, Role.FINANCE, "fahad@shop.test")
     with client_for(sandbox.api_base) as client:
         payment = captured_payment(env, sandbox, client, 20_000)
-    at = AppTest.from_file(PAGE, default_timeout=30)
-    at.user = {"is_logged_in": True, "email": "fahad@shop.test"}
-    at.query_params["payment"] = payment.order_id
-    at.run()
+    at = run_page(PAGE, "fahad@shop.test", name=False, payment=payment.order_id)
 
     _refund(at, "5")
     assert not at.exception

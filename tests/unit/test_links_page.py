@@ -3,41 +3,30 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from services.db import sqlite_url
 from services.models import Payment, PaymentEvent
 from services.permissions import Role
 from services.timeutil import utcnow
-from tests.factories import make_db, make_payment, make_staff
+from tests.apptest import PAGES, page_env, run_page
+from tests.factories import make_payment, make_staff
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "links.py")
+PAGE = PAGES / "links.py"
 LINK = "https://sandbox.test/invoice/AbC123"
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "page.db"))
-    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
-    monkeypatch.setenv("SOUQ_GATEWAY_URL", "http://127.0.0.1:9/api/v1/")  # closed: nothing may reach it here
-    engine = make_db(tmp_path, "page.db")
-    yield engine
-    from dashboard import state
-
-    state._settings.clear()
-    state._engine.clear()
-    state._gateway.clear()
+    with page_env(tmp_path, monkeypatch) as engine:  # the closed gateway: nothing may reach it here
+        yield engine
 
 
 def _page(email: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=30)
-    at.user = {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
-    return at.run()
+    return run_page(PAGE, email)
 
 
 def _link(engine, *, by: str, order_id: str, status: str = "pending", **kw):

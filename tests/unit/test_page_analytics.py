@@ -3,43 +3,27 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from sqlalchemy import inspect
 from streamlit.testing.v1 import AppTest
 
-from services.db import sqlite_url
 from services.permissions import Role
 from services.timeutil import kuwait_day_bounds, to_kuwait, utcnow
-from tests.factories import make_db, make_payment, make_staff
+from tests.apptest import PAGES, page_env, run_page
+from tests.factories import make_payment, make_staff
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "analytics.py")
+PAGE = PAGES / "analytics.py"
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "page.db"))
-    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
-    monkeypatch.setenv("SOUQ_GATEWAY_URL", "http://127.0.0.1:9/api/v1/")  # closed: the page needs no gateway
-    engine = make_db(tmp_path, "page.db")
-    yield engine
-    from dashboard import state
-
-    st.cache_data.clear()
-    state._settings.clear()
-    state._engine.clear()
-    state._gateway.clear()
-    st.cache_resource.clear()
+    with page_env(tmp_path, monkeypatch) as engine:  # the closed gateway: the page needs none
+        yield engine
 
 
 def _page(email: str, **query: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=30)
-    at.user = {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+    return run_page(PAGE, email, **query)
 
 
 def _seed(engine) -> None:

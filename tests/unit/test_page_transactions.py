@@ -3,46 +3,35 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.db import sqlite_url
 from services.permissions import Role
 from services.timeutil import utcnow
-from tests.factories import make_db, make_payment, make_staff
+from tests.apptest import PAGES, page_env, run_page
+from tests.factories import make_payment, make_staff
 
-PAGE = Path(__file__).resolve().parents[2] / "pages" / "transactions.py"
+PAGE = PAGES / "transactions.py"
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "t.db"))
-    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
-    engine = make_db(tmp_path, "t.db")
-    for role in Role:
-        make_staff(engine, role, f"{role.value}@shop.test", role.value.title())
-    now = utcnow()
-    for i in range(60):
-        make_payment(engine, order_id=f"ORD-{i:03d}", amount_fils=1_000 * (i + 1),
-                     status="failed" if i % 4 == 0 else "paid", method="knet" if i % 3 else "apple_pay",
-                     customer_name="Noura Al-Sabah" if i == 7 else f"Customer {i}",
-                     customer_phone=f"+9655000{i:04d}", created_at=now - timedelta(hours=i),
-                     raw='{"result": "CAPTURED"}')
-    yield engine
-    from dashboard import state
-
-    state._settings.clear()
-    state._engine.clear()
+    with page_env(tmp_path, monkeypatch, gateway_url=None, db_name="t.db") as engine:
+        for role in Role:
+            make_staff(engine, role, f"{role.value}@shop.test", role.value.title())
+        now = utcnow()
+        for i in range(60):
+            make_payment(engine, order_id=f"ORD-{i:03d}", amount_fils=1_000 * (i + 1),
+                         status="failed" if i % 4 == 0 else "paid", method="knet" if i % 3 else "apple_pay",
+                         customer_name="Noura Al-Sabah" if i == 7 else f"Customer {i}",
+                         customer_phone=f"+9655000{i:04d}", created_at=now - timedelta(hours=i),
+                         raw='{"result": "CAPTURED"}')
+        yield engine
 
 
 def _open(role: Role, **params: str) -> AppTest:
-    at = AppTest.from_file(str(PAGE), default_timeout=30)
-    at.user = {"is_logged_in": True, "email": f"{role.value}@shop.test", "name": role.value.title()}
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
+    return run_page(PAGE, f"{role.value}@shop.test", name=role.value.title(), **params)
 
 
 def _metric(at: AppTest, label: str) -> str:

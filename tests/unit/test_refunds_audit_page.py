@@ -3,42 +3,34 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from services import audit
-from services.db import session_scope, sqlite_url
+from services.db import session_scope
 from services.permissions import PermissionDenied, Role
-from tests.factories import make_db, make_staff
+from tests.apptest import PAGES, page_env, run_page
+from tests.factories import make_staff
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "audit.py")
+PAGE = PAGES / "audit.py"
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "audit.db"))
-    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
-    engine = make_db(tmp_path, "audit.db")
-    with session_scope(engine) as session:
-        audit.record(session, actor="amal@shop.test", action="staff_added", target="sara@shop.test",
-                     after={"role": "sales"})
-        audit.record(session, actor="fahad@shop.test", action="refund_requested", target="refund:1 order:ORD-9",
-                     after={"amount": "=1+1"})
-        audit.record(session, actor="noura@shop.test", action="refund_approved", target="refund:1 order:ORD-9")
-    yield engine
-    from dashboard import state
-
-    state._settings.clear()
-    state._engine.clear()
+    with page_env(tmp_path, monkeypatch, gateway_url=None, db_name="audit.db") as engine:
+        with session_scope(engine) as session:
+            audit.record(session, actor="amal@shop.test", action="staff_added", target="sara@shop.test",
+                         after={"role": "sales"})
+            audit.record(session, actor="fahad@shop.test", action="refund_requested",
+                         target="refund:1 order:ORD-9", after={"amount": "=1+1"})
+            audit.record(session, actor="noura@shop.test", action="refund_approved", target="refund:1 order:ORD-9")
+        yield engine
 
 
 def _page(email: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=30)
-    at.user = {"is_logged_in": True, "email": email}
-    return at.run()
+    return run_page(PAGE, email, name=False)
 
 
 def test_admin_browses_filters_and_verifies_the_chain(env) -> None:

@@ -2,41 +2,27 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
-from services.db import sqlite_url
 from services.models import Refund, RefundState
 from services.permissions import Role
-from tests.factories import make_db, make_payment, make_staff
+from tests.apptest import PAGES, page_env, run_page
+from tests.factories import make_payment, make_staff
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "refunds.py")
+PAGE = PAGES / "refunds.py"
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "page.db"))
-    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
-    monkeypatch.setenv("SOUQ_GATEWAY_URL", "http://127.0.0.1:9/api/v1/")  # closed: nothing may reach it here
-    monkeypatch.setenv("SOUQ_REFUND_APPROVAL_THRESHOLD_FILS", "100000")
-    engine = make_db(tmp_path, "page.db")
-    yield engine
-    from dashboard import state
-
-    state._settings.clear()
-    state._engine.clear()
-    state._gateway.clear()
+    # the closed gateway: nothing may reach it here
+    with page_env(tmp_path, monkeypatch, SOUQ_REFUND_APPROVAL_THRESHOLD_FILS="100000") as engine:
+        yield engine
 
 
 def _page(email: str, **query: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=30)
-    at.user = {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
+    return run_page(PAGE, email, **query)
 
 
 def _refunds(engine) -> list[Refund]:

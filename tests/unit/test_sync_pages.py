@@ -2,46 +2,30 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-import streamlit as st
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from services.db import session_scope, sqlite_url
+from services.db import session_scope
 from services.models import AuditEntry, WebhookEvent
 from services.permissions import Role
 from services.timeutil import utcnow
 from services.webhooks import receive
-from tests.factories import make_db, make_payment, make_staff
+from tests.apptest import PAGES, page_env, run_page
+from tests.factories import make_payment, make_staff
 
-ROOT = Path(__file__).resolve().parents[2]
-INBOX = str(ROOT / "pages" / "webhooks.py")
-RECON = str(ROOT / "pages" / "reconciliation.py")
+INBOX = PAGES / "webhooks.py"
+RECON = PAGES / "reconciliation.py"
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "page.db"))
-    monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
-    monkeypatch.setenv("SOUQ_GATEWAY_URL", "http://127.0.0.1:9/api/v1/")  # closed
-    monkeypatch.setenv("SOUQ_GATEWAY_TIMEOUT_SECONDS", "1")
-    engine = make_db(tmp_path, "page.db")
-    st.cache_data.clear()  # page caches are keyed by user, not by database: start each test empty
-    yield engine
-    from dashboard import state
+    # the closed gateway; page_env also empties the page caches (keyed by user, not by database) first
+    with page_env(tmp_path, monkeypatch, SOUQ_GATEWAY_TIMEOUT_SECONDS="1") as engine:
+        yield engine
 
-    state._settings.clear()
-    state._engine.clear()
-    state._gateway.clear()
-
-
-def _page(path: str, email: str) -> AppTest:
-    at = AppTest.from_file(path, default_timeout=30)
-    at.user = {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
-    return at.run()
 
 
 def _texts(at: AppTest) -> str:
@@ -63,7 +47,7 @@ def test_inbox_lists_deliveries_and_shows_a_raw_body_as_text(env) -> None:
         session.add(event)
     receive(env, b"<script>alert(1)</script>&order_id=[x](http://evil.test)", "text/plain", max_bytes=65536,
             source="redirect")
-    at = _page(INBOX, "root@shop.test")
+    at = run_page(INBOX, "root@shop.test")
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["Source"]) == ["Redirect", "Webhook"]  # newest first
@@ -78,7 +62,7 @@ def test_reprocess_from_the_inbox_reports_what_happened(env) -> None:
     make_staff(env, Role.ADMIN, "root@shop.test")
     receive(env, b"result=CAPTURED&order_id=[pwn](http://evil.test)", "application/x-www-form-urlencoded",
             max_bytes=65536)
-    at = _page(INBOX, "root@shop.test")
+    at = run_page(INBOX, "root@shop.test")
     at.session_state["inbox_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     at.button(key="inbox_reprocess").click().run()
@@ -93,7 +77,7 @@ def test_reconciliation_lists_drift_and_resync_failure_is_one_sentence(env) -> N
     make_staff(env, Role.FINANCE, "fin@shop.test")
     make_payment(env, order_id="POLLED", status="paid", source="link", track_id="TP")
     make_payment(env, order_id="UNSURE", status="pending", method=None, link_state="uncertain")
-    at = _page(RECON, "fin@shop.test")
+    at = run_page(RECON, "fin@shop.test")
     assert not at.exception
     text = _texts(at)
     assert "POLLED" in text and "UNSURE" in text and "Paid, but no webhook arrived" in text
@@ -106,7 +90,7 @@ def test_reconciliation_lists_drift_and_resync_failure_is_one_sentence(env) -> N
 
 def test_sync_now_runs_a_pass_with_progress(env) -> None:
     make_staff(env, Role.ADMIN, "root@shop.test")
-    at = _page(RECON, "root@shop.test")
+    at = run_page(RECON, "root@shop.test")
     assert "**Last sync:** never" in _texts(at)
     at.button(key="recon_sync").click().run()
     assert not at.exception
@@ -116,5 +100,5 @@ def test_sync_now_runs_a_pass_with_progress(env) -> None:
 
 def test_viewer_and_sales_cannot_use_reconciliation(env) -> None:
     make_staff(env, Role.SALES, "sam@shop.test")
-    at = _page(RECON, "sam@shop.test")
+    at = run_page(RECON, "sam@shop.test")
     assert "may not reconcile" in "\n".join(e.value for e in at.error)
