@@ -91,6 +91,7 @@ def context_for(payment: LinkLike, *, shop_name: str, shop_name_ar: str | None =
 
 
 def _kuwait_stamp(value: datetime, lang: str) -> str:
+    """``value`` in Kuwait local time: ``24 Nov 2026, 20:00`` or ``٢٤/١١/٢٠٢٦ الساعة ٢٠:٠٠``."""
     local = to_kuwait(value)
     if lang == "ar":
         return local.strftime("%d/%m/%Y الساعة %H:%M").translate(_AR_DIGITS)
@@ -106,71 +107,82 @@ def _ar_count(n: int, one: str, two: str, few: str, many: str) -> str:
     return f"{str(n).translate(_AR_DIGITS)} {few if 3 <= n <= 10 else many}"
 
 
-def _remaining(expires_at: datetime, now: datetime, lang: str) -> str:
-    minutes = max(0, int((as_utc(expires_at) - now).total_seconds() // 60))
-    if minutes >= 60:
-        hours = minutes // 60
-        if lang == "ar":
-            return _ar_count(hours, "ساعة واحدة", "ساعتين", "ساعات", "ساعة")
-        return f"{hours} hour{'s' if hours != 1 else ''}"
+# Every phrase of a share message in both languages, (English, Arabic); ``_say`` fills in the ``{fields}``.
+_PHRASES: dict[str, tuple[str, str]] = {
+    "hello": ("Hello,", "مرحباً،"),
+    "hello_named": ("Hello {name},", "مرحباً {name}،"),
+    "sent": ("{shop} has sent you a payment link.", "أرسل لكم {shop} رابط دفع."),
+    "amount": ("Amount: {amount}", "المبلغ: {amount}"),
+    "purpose": ("For: {what}", "مقابل: {what}"),
+    "reminder": ("A friendly reminder from {shop}: your payment of {amount}{purpose} is still waiting.",
+                 "تذكير من {shop}: دفعتكم بمبلغ {amount}{purpose} ما زالت بانتظار الدفع."),
+    "reminder_purpose": (" for {what}", " مقابل {what}"),
+    "pay": ("Pay securely here: {link}", "للدفع الآمن: {link}"),
+    "valid_until": ("The link is valid until {stamp} (Kuwait time).", "الرابط صالح حتى {stamp} بتوقيت الكويت."),
+    "expires_in": ("The link expires in {left} ({stamp} Kuwait time).",
+                   "ينتهي الرابط خلال {left} ({stamp} بتوقيت الكويت)."),
+    "thanks": ("Thank you.", "شكراً لكم."),
+    "subject": ("Payment link from {shop} for {amount}", "رابط دفع من {shop} بمبلغ {amount}"),
+    "subject_reminder": ("Reminder: ", "تذكير: "),
+}
+# Units of the time left: the English singular, and the Arabic forms for _ar_count (1, 2, 3–10, 11+).
+_UNITS: dict[str, tuple[str, tuple[str, str, str, str]]] = {
+    "hour": ("hour", ("ساعة واحدة", "ساعتين", "ساعات", "ساعة")),
+    "minute": ("minute", ("دقيقة واحدة", "دقيقتين", "دقائق", "دقيقة")),
+}
+
+
+def _say(key: str, lang: str, **fields: str) -> str:
+    """Phrase ``key`` in Arabic for ``ar``, otherwise in English, with ``fields`` filled in."""
+    return _PHRASES[key][1 if lang == "ar" else 0].format(**fields)
+
+
+def _count(n: int, unit: str, lang: str) -> str:
+    """``5 hours`` / ``٥ ساعات``; shows at least 1 (the English plural follows ``n``, so 0 reads ``1 minutes``)."""
+    singular, arabic = _UNITS[unit]
     if lang == "ar":
-        return _ar_count(max(1, minutes), "دقيقة واحدة", "دقيقتين", "دقائق", "دقيقة")
-    return f"{max(1, minutes)} minute{'s' if minutes != 1 else ''}"
+        return _ar_count(max(1, n), *arabic)
+    return f"{max(1, n)} {singular}{'s' if n != 1 else ''}"
+
+
+def _remaining(expires_at: datetime, now: datetime, lang: str) -> str:
+    """Time left until ``expires_at``: whole hours from an hour up, else minutes."""
+    minutes = max(0, int((as_utc(expires_at) - now).total_seconds() // 60))
+    return _count(minutes // 60, "hour", lang) if minutes >= 60 else _count(minutes, "minute", lang)
 
 
 def message_text(ctx: ShareContext, *, reminder: bool = False, now: datetime | None = None) -> str:
     """The message to send the customer, in their language (``reminder`` for the follow-up)."""
     now = now or utcnow()
-    ar = ctx.language == "ar"
-    amount = format_money(ctx.amount_fils, ctx.currency, lang="ar" if ar else "en")
+    lang = "ar" if ctx.language == "ar" else "en"
+    amount = format_money(ctx.amount_fils, ctx.currency, lang=lang)
     name = (ctx.customer_name or "").strip()
     what = (ctx.description or "").strip()
-    lines: list[str] = []
-    if ar:
-        lines.append(f"مرحباً {name}،" if name else "مرحباً،")
-        if reminder:
-            lines.append(f"تذكير من {ctx.shop_name}: دفعتكم بمبلغ {amount}"
-                         + (f" مقابل {what}" if what else "") + " ما زالت بانتظار الدفع.")
-        else:
-            lines.append(f"أرسل لكم {ctx.shop_name} رابط دفع.")
-            lines.append(f"المبلغ: {amount}")
-            if what:
-                lines.append(f"مقابل: {what}")
-        lines.append(f"للدفع الآمن: {ctx.link}")
-        if ctx.expires_at is not None:
-            stamp = _kuwait_stamp(ctx.expires_at, "ar")
-            if reminder:
-                lines.append(f"ينتهي الرابط خلال {_remaining(ctx.expires_at, now, 'ar')} ({stamp} بتوقيت الكويت).")
-            else:
-                lines.append(f"الرابط صالح حتى {stamp} بتوقيت الكويت.")
-        lines.append("شكراً لكم.")
+    lines = [_say("hello_named", lang, name=name) if name else _say("hello", lang)]
+    if reminder:
+        purpose = _say("reminder_purpose", lang, what=what) if what else ""
+        lines.append(_say("reminder", lang, shop=ctx.shop_name, amount=amount, purpose=purpose))
     else:
-        lines.append(f"Hello {name}," if name else "Hello,")
+        lines.append(_say("sent", lang, shop=ctx.shop_name))
+        lines.append(_say("amount", lang, amount=amount))
+        if what:
+            lines.append(_say("purpose", lang, what=what))
+    lines.append(_say("pay", lang, link=ctx.link))
+    if ctx.expires_at is not None:
+        stamp = _kuwait_stamp(ctx.expires_at, lang)
         if reminder:
-            lines.append(f"A friendly reminder from {ctx.shop_name}: your payment of {amount}"
-                         + (f" for {what}" if what else "") + " is still waiting.")
+            lines.append(_say("expires_in", lang, left=_remaining(ctx.expires_at, now, lang), stamp=stamp))
         else:
-            lines.append(f"{ctx.shop_name} has sent you a payment link.")
-            lines.append(f"Amount: {amount}")
-            if what:
-                lines.append(f"For: {what}")
-        lines.append(f"Pay securely here: {ctx.link}")
-        if ctx.expires_at is not None:
-            stamp = _kuwait_stamp(ctx.expires_at, "en")
-            if reminder:
-                lines.append(f"The link expires in {_remaining(ctx.expires_at, now, 'en')} ({stamp} Kuwait time).")
-            else:
-                lines.append(f"The link is valid until {stamp} (Kuwait time).")
-        lines.append("Thank you.")
+            lines.append(_say("valid_until", lang, stamp=stamp))
+    lines.append(_say("thanks", lang))
     return "\n".join(lines)
 
 
 def email_subject(ctx: ShareContext, *, reminder: bool = False) -> str:
     """Subject line for the e-mail share."""
     amount = format_money(ctx.amount_fils, ctx.currency, lang=ctx.language)
-    if ctx.language == "ar":
-        return f"{'تذكير: ' if reminder else ''}رابط دفع من {ctx.shop_name} بمبلغ {amount}"
-    return f"{'Reminder: ' if reminder else ''}Payment link from {ctx.shop_name} for {amount}"
+    prefix = _say("subject_reminder", ctx.language) if reminder else ""
+    return prefix + _say("subject", ctx.language, shop=ctx.shop_name, amount=amount)
 
 
 def whatsapp_url(text: str, phone_e164: str | None = None) -> str:

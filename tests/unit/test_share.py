@@ -117,6 +117,49 @@ def test_message_without_name_description_or_expiry() -> None:
     assert "For:" not in text and "valid until" not in text
 
 
+FULL_TEXTS = [  # (language, reminder, message lines, e-mail subject): pinned to the letter
+    ("en", False, [
+        "Hello Sara,",
+        "Souq Demo Shop has sent you a payment link.",
+        "Amount: 12.500 KWD",
+        "For: Blue abaya",
+        f"Pay securely here: {LINK}",
+        "The link is valid until 24 Nov 2026, 20:00 (Kuwait time).",
+        "Thank you.",
+    ], "Payment link from Souq Demo Shop for 12.500 KWD"),
+    ("en", True, [
+        "Hello Sara,",
+        "A friendly reminder from Souq Demo Shop: your payment of 12.500 KWD for Blue abaya is still waiting.",
+        f"Pay securely here: {LINK}",
+        "The link expires in 5 hours (24 Nov 2026, 20:00 Kuwait time).",
+        "Thank you.",
+    ], "Reminder: Payment link from Souq Demo Shop for 12.500 KWD"),
+    ("ar", False, [
+        "مرحباً Sara،",
+        "أرسل لكم متجر سوق التجريبي رابط دفع.",
+        "المبلغ: ١٢٫٥٠٠ د.ك",
+        "مقابل: Blue abaya",
+        f"للدفع الآمن: {LINK}",
+        "الرابط صالح حتى ٢٤/١١/٢٠٢٦ الساعة ٢٠:٠٠ بتوقيت الكويت.",
+        "شكراً لكم.",
+    ], "رابط دفع من متجر سوق التجريبي بمبلغ ١٢٫٥٠٠ د.ك"),
+    ("ar", True, [
+        "مرحباً Sara،",
+        "تذكير من متجر سوق التجريبي: دفعتكم بمبلغ ١٢٫٥٠٠ د.ك مقابل Blue abaya ما زالت بانتظار الدفع.",
+        f"للدفع الآمن: {LINK}",
+        "ينتهي الرابط خلال ٥ ساعات (٢٤/١١/٢٠٢٦ الساعة ٢٠:٠٠ بتوقيت الكويت).",
+        "شكراً لكم.",
+    ], "تذكير: رابط دفع من متجر سوق التجريبي بمبلغ ١٢٫٥٠٠ د.ك"),
+]
+
+
+@pytest.mark.parametrize(("lang", "reminder", "lines", "subject"), FULL_TEXTS)
+def test_full_message_and_subject_in_each_language(lang: str, reminder: bool, lines: list[str], subject: str) -> None:
+    ctx = _ctx(lang)
+    assert message_text(ctx, reminder=reminder, now=NOW) == "\n".join(lines)
+    assert email_subject(ctx, reminder=reminder) == subject
+
+
 def test_sms_and_mailto_targets_carry_the_text() -> None:
     sms = sms_url("Pay: https://x.test/a?b=1&c=2", "+96555123456")
     assert sms.startswith("sms:+96555123456?&body=")
