@@ -138,11 +138,12 @@ def _say(key: str, lang: str, **fields: str) -> str:
 
 
 def _count(n: int, unit: str, lang: str) -> str:
-    """``5 hours`` / ``٥ ساعات``; shows at least 1 (the English plural follows ``n``, so 0 reads ``1 minutes``)."""
+    """``5 hours`` / ``٥ ساعات``; shows at least 1 (under a minute left reads ``1 minute``)."""
     singular, arabic = _UNITS[unit]
+    shown = max(1, n)
     if lang == "ar":
-        return _ar_count(max(1, n), *arabic)
-    return f"{max(1, n)} {singular}{'s' if n != 1 else ''}"
+        return _ar_count(shown, *arabic)
+    return f"{shown} {singular}{'s' if shown != 1 else ''}"
 
 
 def _remaining(expires_at: datetime, now: datetime, lang: str) -> str:

@@ -107,6 +107,8 @@ def test_reminder_says_how_long_is_left() -> None:
     assert "تذكير" in ar and "خلال ٥ ساعات" in ar
     soon = message_text(_ctx(expires_at=NOW + timedelta(minutes=1, seconds=30)), reminder=True, now=NOW)
     assert "expires in 1 minute " in soon
+    last = message_text(_ctx(expires_at=NOW + timedelta(seconds=20)), reminder=True, now=NOW)
+    assert "expires in 1 minute " in last  # under a minute left: never "1 minutes"
     ar_two = message_text(_ctx("ar", expires_at=NOW + timedelta(hours=2, minutes=10)), reminder=True, now=NOW)
     assert "خلال ساعتين" in ar_two
 
