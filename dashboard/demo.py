@@ -107,13 +107,16 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     anchor = date.fromisoformat(args.anchor) if args.anchor else to_kuwait(utcnow()).date()
+    # With the default anchor (today) the history runs up to this minute, so "today" is not empty.
+    until = None if args.anchor else utcnow().replace(second=0, microsecond=0)
     env = demo_env(args, data_dir)
     engine = make_engine(env["SOUQ_DATABASE_URL"])
     create_schema(engine)
     seed_staff(engine)
-    added = seed_payments(engine, anchor, count=args.payments)
+    added = seed_payments(engine, anchor, count=args.payments, until=until)
     ensure_search_support(engine)
-    print(f"Demo data: {added} payments added to the dashboard cache ({args.payments} in the demo history).")
+    print(f"Demo data: {added} payments added to the dashboard cache ({args.payments} in the 90-day history, "
+          "plus today's so far).")
     engine.dispose()
 
     with ExitStack() as stack:
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             sys.executable, "-m", "sandbox", "--port", str(args.sandbox_port), "--host", "127.0.0.1",
             "--db", str(data_dir / "sandbox.db"), "--public-url", f"http://localhost:{args.sandbox_port}",
             "--demo-anchor", anchor.isoformat(), "--demo-count", str(args.payments),
+            *(["--demo-until", until.isoformat()] if until else []),
             "--status-limit", str(args.status_limit), "--refund-delay", str(args.refund_delay),
         ]
         sandbox = stack.enter_context(_process(sandbox_cmd, data_dir / "sandbox.log", env))

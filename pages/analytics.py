@@ -139,7 +139,8 @@ def kpi_cards(report: Report) -> None:
                       delta_color="inverse", help=DEFINITIONS["refunded"], border=True)
     refunds[1].metric("Refund rate", pct(k.refund_rate), rate_delta(cmp.change("refund_rate")),
                       delta_color="inverse", help=DEFINITIONS["refund_rate"], border=True)
-    st.caption(f"Deltas compare with the previous {report.period.days} days: {previous}. All amounts in KWD.")
+    span = "day" if report.period.days == 1 else f"{report.period.days} days"
+    st.caption(f"Deltas compare with the previous {span}: {previous}. All amounts in KWD.")
 
 
 def charts_section(report: Report, family: str) -> None:

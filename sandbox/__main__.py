@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from datetime import date
+from datetime import date, datetime
 
 import uvicorn
 
@@ -21,6 +21,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--public-url", help="base URL used in payment links (default http://localhost:PORT)")
     parser.add_argument("--demo-anchor", type=date.fromisoformat,
                         help="seed the demo history ending on this day, YYYY-MM-DD (idempotent)")
+    parser.add_argument("--demo-until", type=datetime.fromisoformat,
+                        help="also the anchor day's payments up to this ISO moment (with a time zone)")
     parser.add_argument("--demo-count", type=int, default=20_000, help="demo payments (default 20000)")
     parser.add_argument("--status-limit", type=int, default=30, help="get-payment-status calls per minute")
     parser.add_argument("--refund-delay", type=float, default=20, help="seconds until a refund is refunded")
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     config = SandboxConfig(
         db_path=args.db, public_url=args.public_url or f"http://localhost:{args.port}",
         status_limit_per_minute=args.status_limit, refund_delay_seconds=args.refund_delay,
-        demo_anchor=args.demo_anchor, demo_count=args.demo_count,
+        demo_anchor=args.demo_anchor, demo_count=args.demo_count, demo_until=args.demo_until,
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level,
                 timeout_graceful_shutdown=2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +42,7 @@ class SandboxConfig:
     max_body_bytes: int = 64 * 1024
     demo_anchor: date | None = None  # seed the demo history ending on this Kuwait day
     demo_count: int = 20_000
+    demo_until: datetime | None = None  # and the anchor day's payments up to this moment
     demo_days: int = 90
 
     def tokens(self) -> set[str]:

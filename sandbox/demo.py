@@ -66,7 +66,8 @@ def seed_demo(sandbox: Sandbox) -> int:
     cfg = sandbox.config
     if cfg.demo_anchor is None:
         return 0
-    marker = f"{cfg.demo_anchor.isoformat()}:{cfg.demo_count}:{cfg.demo_days}"
+    until = cfg.demo_until.isoformat() if cfg.demo_until else ""
+    marker = f"{cfg.demo_anchor.isoformat()}:{cfg.demo_count}:{cfg.demo_days}:{until}"
     if sandbox.store.get_value("demo_seeded") == marker:
         return 0
     started = time.perf_counter()
@@ -75,7 +76,8 @@ def seed_demo(sandbox: Sandbox) -> int:
     payments: list[Row] = []
     attempts: list[Row] = []
     refunds: list[Row] = []
-    for demo in demodata.generate(cfg.demo_anchor, days=cfg.demo_days, count=cfg.demo_count):
+    for demo in demodata.generate(cfg.demo_anchor, days=cfg.demo_days, count=cfg.demo_count,
+                                     until=cfg.demo_until):
         payment, attempt, extra = _rows(demo, refund_due)
         payments.append(payment)
         attempts.append(attempt)

@@ -82,16 +82,18 @@ def _refund_row(payment_pk: int, refund: DemoRefund, now: datetime) -> dict[str,
     }
 
 
-def seed_payments(engine: Engine, anchor: date, *, count: int = 20_000, days: int = 90) -> int:
-    """Write the generated demo history into the cache once per anchor; returns how many payments were added."""
-    marker = f"{anchor.isoformat()}:{count}:{days}"
+def seed_payments(engine: Engine, anchor: date, *, count: int = 20_000, days: int = 90,
+                  until: datetime | None = None) -> int:
+    """Write the generated demo history (and, with ``until``, the anchor day so far) into the cache once per
+    arguments; returns how many payments were added."""
+    marker = f"{anchor.isoformat()}:{count}:{days}:{until.isoformat() if until else ''}"
     with Session(engine) as session:
         done = session.get(SyncState, _SEEDED_KEY)
         if done is not None and done.value == marker:
             return 0
         existing = set(session.exec(select(Payment.order_id)).all())
     now = utcnow()
-    demos = [d for d in generate(anchor, days=days, count=count) if d.merchant_order_id not in existing]
+    demos = [d for d in generate(anchor, days=days, count=count, until=until) if d.merchant_order_id not in existing]
     with session_scope(engine) as session:
         rows = [_payment_row(demo, now) for demo in demos]
         for start in range(0, len(rows), 5000):

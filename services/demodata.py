@@ -179,10 +179,12 @@ def _refunds(rng: random.Random, amount: int, method: str, paid_at: datetime, en
     return (DemoRefund(refund_order_id, order_id, refund, created, refunded),)
 
 
-def generate(anchor: date, *, days: int = 90, count: int = 20_000, seed: int = 965) -> Iterator[DemoPayment]:
+def generate(anchor: date, *, days: int = 90, count: int = 20_000, seed: int = 965,
+             until: datetime | None = None) -> Iterator[DemoPayment]:
     """``count`` payments over the ``days`` Kuwait days before ``anchor``, oldest first; deterministic.
 
     The history stops at the anchor day's Kuwait midnight, so with ``anchor`` = today nothing lies in the future.
+    With ``until``, the anchor day's payments up to that moment follow (see :func:`_today_so_far`).
     """
     rng = random.Random(f"souq-demo|{seed}|{anchor.isoformat()}|{days}|{count}")
     first = anchor - timedelta(days=days)
@@ -203,36 +205,66 @@ def generate(anchor: date, *, days: int = 90, count: int = 20_000, seed: int = 9
     methods = rng.choices(_METHODS, weights=_METHOD_WEIGHTS, k=count)
     for n, (created, method) in enumerate(zip(moments, methods, strict=True), start=1):
         local_day = created.astimezone(_KUWAIT).strftime("%y%m%d")
-        merchant_order_id = f"SD{local_day}-{n:06d}"
-        src, payment_type = METHOD_SRC[method]
-        roll = rng.random()
-        result = "NOT CAPTURED" if roll < 0.08 else ("CANCELED" if roll < 0.11 else "CAPTURED")
-        amount = _amount(rng)
-        name, phone, email = _customer(rng)
-        product = rng.choice(_PRODUCTS)
-        qty = 1 if rng.random() < 0.75 else rng.randint(2, 4)
-        description = f"{rng.choice(_PREFIXES)} {merchant_order_id}: {product}" + (f" x{qty}" if qty > 1 else "")
-        refunds: tuple[DemoRefund, ...] = ()
-        if result == "CAPTURED" and rng.random() < 0.02:
-            refunds = _refunds(rng, amount, method, created, end)
-        yield DemoPayment(
-            merchant_order_id=merchant_order_id,
-            track_id=make_track_id(rng),
-            upay_order_id=make_upay_order_id(rng, DEMO_MERCHANT_PREFIX, merchant_order_id, created),
-            payment_id=make_payment_id(rng, payment_type),
-            invoice_id=str(rng.randrange(100_000, 10_000_000)),
-            session_id=make_session_id(rng),
-            reference=f"REF{local_day}{n:06d}",
-            amount_fils=amount,
-            currency="KWD",
-            result=result,
-            method=method,
-            src=src,
-            payment_type=payment_type,
-            created_at=created,
-            customer_name=name,
-            customer_phone=phone,
-            customer_email=email,
-            description=description,
-            refunds=refunds,
-        )
+        yield _payment(rng, f"SD{local_day}-{n:06d}", f"REF{local_day}{n:06d}", created, method, end)
+    if until is not None:
+        yield from _today_so_far(anchor, until, days=days, count=count, seed=seed)
+
+
+def _today_so_far(anchor: date, until: datetime, *, days: int, count: int, seed: int) -> Iterator[DemoPayment]:
+    """The anchor day's payments up to ``until``, minute by minute at the history's daily rate and hourly rhythm.
+
+    Each minute decides on its own (its own random stream), so a later ``until`` only adds payments: a demo
+    restarted in the afternoon keeps the morning's payments, identical on both sides.
+    """
+    start = datetime(anchor.year, anchor.month, anchor.day, tzinfo=_KUWAIT)
+    stop = min(until.astimezone(_KUWAIT), start + timedelta(days=1))
+    hours = _FRIDAY_HOURS if anchor.weekday() == 4 else _HOURS
+    per_day = count / max(1, days) * _WEEKDAY[anchor.weekday()]
+    minute = start
+    while minute + timedelta(minutes=1) <= stop:
+        rng = random.Random(f"souq-demo-today|{seed}|{days}|{count}|{minute.isoformat()}")
+        if rng.random() < per_day * hours[minute.hour] / sum(hours) / 60:
+            created = (minute + timedelta(seconds=rng.randrange(60))).astimezone(UTC)
+            method = rng.choices(_METHODS, weights=_METHOD_WEIGHTS)[0]
+            stamp = minute.strftime("%y%m%d")
+            slot = minute.hour * 60 + minute.minute
+            yield _payment(rng, f"SD{stamp}-T{slot:04d}", f"REF{stamp}T{slot:04d}", created, method,
+                           until.astimezone(UTC))
+        minute += timedelta(minutes=1)
+
+
+def _payment(rng: random.Random, merchant_order_id: str, reference: str, created: datetime, method: str,
+             end: datetime) -> DemoPayment:
+    """One demo payment's fields drawn from ``rng`` (refunds only before ``end``)."""
+    src, payment_type = METHOD_SRC[method]
+    roll = rng.random()
+    result = "NOT CAPTURED" if roll < 0.08 else ("CANCELED" if roll < 0.11 else "CAPTURED")
+    amount = _amount(rng)
+    name, phone, email = _customer(rng)
+    product = rng.choice(_PRODUCTS)
+    qty = 1 if rng.random() < 0.75 else rng.randint(2, 4)
+    description = f"{rng.choice(_PREFIXES)} {merchant_order_id}: {product}" + (f" x{qty}" if qty > 1 else "")
+    refunds: tuple[DemoRefund, ...] = ()
+    if result == "CAPTURED" and rng.random() < 0.02:
+        refunds = _refunds(rng, amount, method, created, end)
+    return DemoPayment(
+        merchant_order_id=merchant_order_id,
+        track_id=make_track_id(rng),
+        upay_order_id=make_upay_order_id(rng, DEMO_MERCHANT_PREFIX, merchant_order_id, created),
+        payment_id=make_payment_id(rng, payment_type),
+        invoice_id=str(rng.randrange(100_000, 10_000_000)),
+        session_id=make_session_id(rng),
+        reference=reference,
+        amount_fils=amount,
+        currency="KWD",
+        result=result,
+        method=method,
+        src=src,
+        payment_type=payment_type,
+        created_at=created,
+        customer_name=name,
+        customer_phone=phone,
+        customer_email=email,
+        description=description,
+        refunds=refunds,
+    )

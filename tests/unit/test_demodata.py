@@ -84,3 +84,24 @@ def test_amounts_look_like_shop_prices(history: list[DemoPayment]) -> None:
     assert all(isinstance(a, int) for a in amounts)
     assert 8_000 < sorted(amounts)[len(amounts) // 2] < 25_000
     assert all(p.currency == "KWD" and p.description for p in history[:100])
+
+
+def test_today_so_far_runs_up_to_until_and_only_grows() -> None:
+    morning = datetime(2026, 5, 20, 9, 30, tzinfo=KUWAIT)
+    evening = datetime(2026, 5, 20, 21, 0, tzinfo=KUWAIT)
+    history = list(generate(ANCHOR, count=4_000))
+    by_morning = list(generate(ANCHOR, count=4_000, until=morning))
+    by_evening = list(generate(ANCHOR, count=4_000, until=evening))
+    assert by_morning[:4_000] == history == by_evening[:4_000]  # the 90 days before are untouched
+    today_morning, today_evening = by_morning[4_000:], by_evening[4_000:]
+    assert today_evening[:len(today_morning)] == today_morning  # restarting later only adds payments
+    midnight = datetime(2026, 5, 20, tzinfo=KUWAIT)
+    assert all(midnight <= p.created_at < evening for p in today_evening)
+    assert [p.created_at for p in today_evening] == sorted(p.created_at for p in today_evening)
+    ids = [p.merchant_order_id for p in by_evening]
+    assert len(set(ids)) == len(ids) and all(re.fullmatch(r"SD260520-T\d{4}", i) for i in ids[4_000:])
+    assert all(r.refunded_at is None or r.refunded_at < evening for p in today_evening for r in p.refunds)
+    # About the history's daily rate (4,000 / 90 days, Wednesday weight 1.0), shaped by the hour of day.
+    whole_day = len(list(generate(ANCHOR, count=4_000, until=midnight + timedelta(days=1)))) - 4_000
+    assert 0.6 * 4_000 / 90 < whole_day < 1.4 * 4_000 / 90
+    assert len(today_evening) > 2 * len(today_morning) > 0
