@@ -1,7 +1,11 @@
-"""Server start-up and shutdown (``st.App`` lifespan): the background sync runs from the moment the server is up.
+"""Server start-up and shutdown (``st.App`` lifespan), before any browser session exists.
 
-Without this the sync thread would wait for the first person to open a page, so a dashboard restarted at night
-would not catch up payments made while it was down until somebody logged in.
+- The background sync runs from the moment the server is up. Otherwise it would wait for the first person to
+  open a page, and a dashboard restarted at night would not catch up payments made while it was down.
+- Pages are reached only through ``app.py``'s ``st.navigation``. Streamlit treats a ``pages/`` folder next to
+  the entry script as a legacy multipage app until some session calls ``st.navigation``; until then, after every
+  restart, a deep link such as ``/audit`` ran ``pages/audit.py`` directly, skipping the login gate's per-role
+  menu (the services still refused what the role may not do, but the page and an all-pages menu showed).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+
+from streamlit.runtime.pages_manager import PagesManager
 
 from dashboard import background
 from dashboard.routes import route_engine, route_settings
@@ -20,7 +26,8 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[None]:
-    """Start the background sync with the server (when enabled) and stop it on shutdown."""
+    """Declared navigation only; start the background sync with the server (when enabled), stop it on shutdown."""
+    use_declared_navigation_only()
     settings = route_settings()
     started = False
     if settings.background_sync:
@@ -32,3 +39,11 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
     yield
     if started:
         background.stop()
+
+
+def use_declared_navigation_only() -> None:
+    """What ``st.navigation`` does on its first call, done at start-up: never fall back to the ``pages/`` folder.
+
+    (``PagesManager.uses_pages_directory`` is Streamlit's own switch for this; no public option exists.)
+    """
+    PagesManager.uses_pages_directory = False

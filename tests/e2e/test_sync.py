@@ -75,22 +75,46 @@ def test_payment_made_while_the_dashboard_is_down_is_caught_up_by_sync(demo_stac
     config = f"{demo_stack.sandbox}/__sandbox/config"
     httpx.post(config, json={"webhook_retries": 0}, timeout=10).raise_for_status()  # one attempt, then lost
     try:
-        os.kill(int((demo_stack.data_dir / "app.pid").read_text()), signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while _app_healthy(demo_stack) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _app_healthy(demo_stack)
+        _kill_dashboard(demo_stack)
         done = httpx.post(f"{demo_stack.sandbox}/__sandbox/complete", timeout=30,
                           json={"session_id": session_id, "method": "knet", "wait_webhook": True}).json()
         assert done["webhook"]["delivered"] is False  # nobody was there to take it
         assert _status(demo_stack, order_id, until="paid", timeout=0) == "pending"
-        deadline = time.monotonic() + 90
-        while not _app_healthy(demo_stack) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _app_healthy(demo_stack), "the demo launcher did not start the dashboard again"
+        _wait_restarted(demo_stack)
         assert _status(demo_stack, order_id, until="paid", timeout=60) == "paid", "sync did not catch the payment up"
     finally:
         httpx.post(config, json={"webhook_retries": 3}, timeout=10)
+
+
+def test_after_a_restart_a_deep_link_still_goes_through_the_role_menu(page: Page, demo_stack: DemoStack) -> None:
+    """The first page opened after a restart is a deep link to a page the role may not see: the app's own
+    per-role menu answers (Streamlit's legacy ``pages/`` folder menu never shows)."""
+    login(page, demo_stack, "finance@souq.demo")
+    _kill_dashboard(demo_stack)
+    _wait_restarted(demo_stack)
+    page.goto(f"{demo_stack.app}/audit")
+    wait_idle(page)
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_role("link", name="Refunds", exact=True)).to_be_visible(timeout=30_000)
+    expect(nav.get_by_role("link", name="audit", exact=True)).to_have_count(0)
+    expect(nav.get_by_role("link", name="app", exact=True)).to_have_count(0)
+    expect(page.get_by_role("heading", name="Audit log")).to_have_count(0)
+
+
+def _kill_dashboard(stack: DemoStack) -> None:
+    """Kill the dashboard process alone (the gateway and the login provider keep running)."""
+    os.kill(int((stack.data_dir / "app.pid").read_text()), signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while _app_healthy(stack) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _app_healthy(stack)
+
+
+def _wait_restarted(stack: DemoStack) -> None:
+    deadline = time.monotonic() + 90
+    while not _app_healthy(stack) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _app_healthy(stack), "the demo launcher did not start the dashboard again"
 
 
 def test_webhook_shows_verified_in_the_inbox_and_sync_now_runs(page: Page, demo_stack: DemoStack) -> None:
