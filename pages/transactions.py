@@ -25,6 +25,8 @@ from services.search import (
     PaymentDetail,
     SearchFilter,
     SearchPage,
+    Totals,
+    add_up,
     ensure_search_support,
     filter_from_query,
     filter_to_query,
@@ -180,18 +182,38 @@ def results_table(result: SearchPage) -> int | None:
     return result.rows[picked[0]].id if picked and picked[0] < len(result.rows) else None
 
 
-def totals_line(result: SearchPage) -> None:
+@st.cache_data(ttl=30, show_spinner="Adding up every match…")
+def load_totals(database: str, email: str, role: str, query: tuple[tuple[str, str], ...]) -> Totals:
+    """Exact totals of a broad free-text search, cached like a page."""
+    return add_up(state.engine(), Actor(email=email, role=Role(role)), filter_from_query(dict(query)))
+
+
+def totals_line(result: SearchPage, flt: SearchFilter) -> None:
     cells = st.columns(3)
-    if not result.totals_exact:
-        count = f"{result.total_count:,}" + ("" if result.count_exact else "+")
-        cells[0].metric("Payments", count, border=True)
-        cells[1].caption("Too many text matches to add up quickly: narrow the search (dates, status, amount) "
-                         "to see the totals.")
+    if result.totals_exact:
+        total_cards(cells, result.total_count, result.total_amount_fils, result.captured_count,
+                    result.captured_amount_fils)
         return
-    cells[0].metric("Payments", f"{result.total_count:,}", border=True)
-    cells[1].metric("Total (all statuses)", money(result.total_amount_fils), border=True)
-    cells[2].metric("Captured (paid)", money(result.captured_amount_fils), border=True,
-                    help=f"{result.captured_count:,} paid payments in this view.")
+    query = tuple(sorted(filter_to_query(flt).items()))
+    if st.session_state.get("tx_add_up") == query:
+        exact = load_totals(settings.database_url, actor.email, actor.role.value, query)
+        total_cards(cells, exact.count, exact.amount_fils, exact.captured_count, exact.captured_amount_fils)
+        return
+    count = f"{result.total_count:,}" + ("" if result.count_exact else "+")
+    cells[0].metric("Payments", count, border=True)
+    cells[1].caption("Too many text matches to add up at once: narrow the search (dates, status, amount), or "
+                     "add them all up.")
+    if cells[2].button("Add up all matches", key="tx_add_up_button",
+                       help="Visits every matching payment; on a large history this takes a few seconds."):
+        st.session_state["tx_add_up"] = query
+        st.rerun()
+
+
+def total_cards(cells: Any, count: int, amount_fils: int, captured_count: int, captured_fils: int) -> None:
+    cells[0].metric("Payments", f"{count:,}", border=True)
+    cells[1].metric("Total (all statuses)", money(amount_fils), border=True)
+    cells[2].metric("Captured (paid)", money(captured_fils), border=True,
+                    help=f"{captured_count:,} paid payments in this view.")
 
 
 def pager(result: SearchPage) -> None:
@@ -283,7 +305,7 @@ except Exception as exc:  # one clear sentence on the page; details go to the lo
     show_error(exc)
     st.stop()
 
-totals_line(result)  # full width: seven-figure KWD totals must never be cut off
+totals_line(result, flt)  # full width: seven-figure KWD totals must never be cut off
 bar = st.columns([2, 1, 3], vertical_alignment="bottom")
 bar[0].selectbox("Sort", list(SORTS), index=list(SORTS).index(sort), format_func=lambda k: SORTS[k][2],
                  key="tx_sort", on_change=change_sort)

@@ -15,7 +15,16 @@ from services.search.filters import (
     kuwait_today,
     preset_range,
 )
-from services.search.query import MAX_PAGE_SIZE, PaymentRow, SearchPage, Totals, iter_rows, search, totals
+from services.search.query import (
+    MAX_PAGE_SIZE,
+    PaymentRow,
+    SearchPage,
+    Totals,
+    add_up,
+    iter_rows,
+    search,
+    totals,
+)
 from services.search.support import ensure_search_support
 
 __all__ = [
@@ -31,6 +40,7 @@ __all__ = [
     "SearchFilter",
     "SearchPage",
     "Totals",
+    "add_up",
     "ensure_search_support",
     "filter_from_query",
     "filter_to_query",

@@ -234,6 +234,13 @@ def totals(engine: Engine, flt: SearchFilter) -> Totals:
         return _totals(conn, engine, flt, plan)
 
 
+def add_up(engine: Engine, actor: Actor, flt: SearchFilter) -> Totals:
+    """Exact count and amounts of a filtered set that :func:`search` only estimated (a broad free-text search):
+    every match is visited, so this is the slow path, run when someone asks for it."""
+    require(actor, Action.VIEW_TRANSACTIONS)
+    return totals(engine, flt)
+
+
 def _summary_totals(flt: SearchFilter) -> Any:
     s = support.SUMMARY.c
     where: list[ColumnElement[bool]] = []

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from services.money import format_money
 from services.permissions import Role
 from services.timeutil import utcnow
 from tests.apptest import PAGES, page_env, run_page
@@ -114,3 +115,19 @@ def test_empty_result_is_explained(env) -> None:
     assert not at.exception
     assert "No payments match" in at.info[0].value
     assert len(at.dataframe) == 0
+
+
+def test_broad_text_search_offers_to_add_up_every_match(env, monkeypatch) -> None:
+    monkeypatch.setattr("services.search.plan.TEXT_TOTALS_CAP", 3)  # 59 "Customer …" matches are "too many"
+    monkeypatch.setattr("services.search.plan.EXACT_BUDGET", 0)
+    at = _open(Role.FINANCE, q="customer")
+    assert not at.exception
+    assert _metric(at, "Payments").startswith("59") and "Total (all statuses)" not in [m.label for m in at.metric]
+    at.button(key="tx_add_up_button").click().run()
+    assert not at.exception
+    matches = [i for i in range(60) if i != 7]
+    assert _metric(at, "Payments") == "59"
+    assert _metric(at, "Total (all statuses)") == format_money(sum(1_000 * (i + 1) for i in matches))
+    assert _metric(at, "Captured (paid)") == format_money(sum(1_000 * (i + 1) for i in matches if i % 4))
+    at.run()  # the exact totals stay for this search
+    assert _metric(at, "Total (all statuses)").endswith("KWD")
