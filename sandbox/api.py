@@ -197,25 +197,29 @@ def _refund_item(row: Row) -> dict[str, Any]:
             "amount": format_amount(row["amount_fils"], row["currency"])}
 
 
-async def check_refund(request: Request) -> JSONResponse:
-    """``GET check-refund/{order_id}``: one element per refund raised on the payment (§12.3)."""
+def _refunds_or_error(request: Request) -> list[Row] | JSONResponse:
+    """The refunds raised on the path's payment, or the error answer (no token, unknown payment)."""
     if bearer(request) is None:
         return unauthorized()
     try:
-        rows = sandbox_of(request).refunds_of(request.path_params["order_id"])
+        return sandbox_of(request).refunds_of(request.path_params["order_id"])
     except NotFound as exc:
         return not_found(str(exc))
+
+
+async def check_refund(request: Request) -> JSONResponse:
+    """``GET check-refund/{order_id}``: one element per refund raised on the payment (§12.3)."""
+    rows = _refunds_or_error(request)
+    if isinstance(rows, JSONResponse):
+        return rows
     return ok({"refund": [_refund_item(r) for r in rows]})
 
 
 async def check_refund_status(request: Request) -> JSONResponse:
     """Older ``GET check-refund-status/{order_id}`` → ``data.transaction{is_refunded, is_refunded_date}``."""
-    if bearer(request) is None:
-        return unauthorized()
-    try:
-        rows = sandbox_of(request).refunds_of(request.path_params["order_id"])
-    except NotFound as exc:
-        return not_found(str(exc))
+    rows = _refunds_or_error(request)
+    if isinstance(rows, JSONResponse):
+        return rows
     last = rows[-1] if rows else None
     return ok({"transaction": {"is_refunded": bool(last and last["state"] == "refunded"),
                                "is_refunded_date": gateway_time(last["refunded_at"]) if last else None}})
