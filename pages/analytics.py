@@ -140,7 +140,9 @@ def kpi_cards(report: Report) -> None:
     refunds[1].metric("Refund rate", pct(k.refund_rate), rate_delta(cmp.change("refund_rate")),
                       delta_color="inverse", help=DEFINITIONS["refund_rate"], border=True)
     span = "day" if report.period.days == 1 else f"{report.period.days} days"
-    st.caption(f"Deltas compare with the previous {span}: {previous}. All amounts in KWD.")
+    running = (" Today is still running: its part so far is compared with whole days."
+               if report.period.end_day >= analytics.kuwait_today() else "")
+    st.caption(f"Deltas compare with the previous {span}: {previous}.{running} All amounts in KWD.")
 
 
 def charts_section(report: Report, family: str) -> None:
