@@ -194,10 +194,6 @@ def _restart_app(dead: subprocess.Popen[bytes], cmd: list[str], data_dir: Path, 
     return proc
 
 
-    print("Demo stopped.")
-    return 0
-
-
 def _install_signal_handlers() -> dict[str, bool]:
     flag = {"now": False}
 
