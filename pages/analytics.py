@@ -15,6 +15,7 @@ from services import analytics
 from services.analytics import DEFINITIONS, PRESETS, AnalyticsFilter, Change, Period, Report
 from services.models import FAMILIES
 from services.permissions import Action, Actor, Role
+from services.timeutil import to_kuwait
 
 EARLIEST = date(2015, 1, 1)  # the date picker's lower bound
 FAMILY_CHOICES = {"": "All methods", **{f: charts.family_label(f) for f in FAMILIES}}
@@ -140,9 +141,9 @@ def kpi_cards(report: Report) -> None:
     refunds[1].metric("Refund rate", pct(k.refund_rate), rate_delta(cmp.change("refund_rate")),
                       delta_color="inverse", help=DEFINITIONS["refund_rate"], border=True)
     span = "day" if report.period.days == 1 else f"{report.period.days} days"
-    running = (" Today is still running: its part so far is compared with whole days."
-               if report.period.end_day >= analytics.kuwait_today() else "")
-    st.caption(f"Deltas compare with the previous {span}: {previous}.{running} All amounts in KWD.")
+    until = cmp.previous_until
+    upto = f" up to {to_kuwait(until):%H:%M} Kuwait time, as far as today has run" if until else ""
+    st.caption(f"Deltas compare with the previous {span}: {previous}{upto}. All amounts in KWD.")
 
 
 def charts_section(report: Report, family: str) -> None:

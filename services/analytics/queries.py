@@ -162,6 +162,41 @@ def refund_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) 
     ]
 
 
+def day_rows_before(conn: Connection, day: date, until: datetime, flt: AnalyticsFilter) -> list[DailyRow]:
+    """Like :func:`daily_rows` for one Kuwait day, counting only payments created before ``until`` (UTC)."""
+    p = PAYMENT
+    keys = (p.c.local_day, p.c.method_family, p.c.method, p.c.status)
+    stmt = (
+        select(*keys, func.count(), func.coalesce(func.sum(p.c.amount_fils), 0))
+        .where(p.c.local_day == day.isoformat(), p.c.created_at < until)
+        .group_by(*keys)
+    )
+    return [
+        DailyRow(date.fromisoformat(d), fam, m, s, int(n), int(a))
+        for d, fam, m, s, n, a in conn.execute(stmt)
+        if flt.matches(fam, m)
+    ]
+
+
+def refund_day_rows_before(conn: Connection, day: date, until: datetime, flt: AnalyticsFilter,
+                           ) -> list[RefundDailyRow]:
+    """Like :func:`refund_rows` for one Kuwait day, counting only refunds made before ``until`` (UTC)."""
+    p, r = PAYMENT, REFUND
+    keys = (r.c.local_day, p.c.method_family, p.c.method)
+    stmt = (
+        select(*keys, func.count(), func.coalesce(func.sum(r.c.amount_fils), 0))
+        .select_from(r.join(p, p.c.id == r.c.payment_pk))
+        .where(r.c.local_day == day.isoformat(), r.c.created_at < until,
+               r.c.state.in_(COUNTED_REFUND_STATES))
+        .group_by(*keys)
+    )
+    return [
+        RefundDailyRow(date.fromisoformat(d), fam, m, int(n), int(a))
+        for d, fam, m, n, a in conn.execute(stmt)
+        if flt.matches(fam, m)
+    ]
+
+
 def hour_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) -> list[HourRow]:
     """Captured payments per UTC clock hour within [start 00:00, end+1 00:00) Kuwait.
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from services.analytics.periods import Period, previous_period
 from services.analytics.queries import (
@@ -22,13 +22,16 @@ from services.analytics.queries import (
     HourRow,
     RefundDailyRow,
     daily_rows,
+    day_rows_before,
     hour_rows,
     prepare,
+    refund_day_rows_before,
     refund_rows,
     search_filter,
 )
 from services.models import FAMILIES, METHOD_FAMILY, Method
 from services.permissions import Action, Actor, require
+from services.timeutil import as_utc, to_kuwait, utcnow
 
 KUWAIT_OFFSET = timedelta(hours=3)  # Asia/Kuwait: UTC+3 all year, no DST
 OTHER = "other"  # family/method of a payment whose method the gateway never told us
@@ -104,6 +107,8 @@ class Comparison:
 
     current: Kpis
     previous: Kpis
+    previous_until: datetime | None = None
+    """While the period's last day is still running: the moment (UTC) the previous period is counted up to."""
 
     def change(self, name: str) -> Change:
         """``name`` is a :class:`Kpis` field or property, e.g. ``"gross_fils"`` or ``"success_rate"``."""
@@ -201,16 +206,20 @@ def kpis(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilt
     return _kpis(period, rows, refunds)
 
 
-def compare(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None) -> Comparison:
+def compare(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None,
+            now: datetime | None = None) -> Comparison:
     """KPIs of ``period`` and of the equal period before it (two queries spanning both)."""
     require(actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
     before = previous_period(period)
+    until = same_moment_before(period, now or utcnow())
     reader, summary = prepare(engine)
     with reader.connect() as conn:
         rows = daily_rows(conn, before.start_day, period.end_day, flt, summary=summary)
         refunds = refund_rows(conn, before.start_day, period.end_day, flt)
-    return _comparison(period, before, rows, refunds)
+        if until is not None:
+            rows, refunds = _cut_previous(conn, rows, refunds, before, until, flt)
+    return _comparison(period, before, rows, refunds, until)
 
 
 def family_series(engine: Engine, actor: Actor, period: Period, *,
@@ -234,22 +243,27 @@ def hour_weekday(engine: Engine, actor: Actor, period: Period, *,
     return _heat(rows)
 
 
-def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None) -> Report:
-    """All figures for the analytics page: one read transaction (one snapshot), three queries."""
+def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None,
+           now: datetime | None = None) -> Report:
+    """All figures for the analytics page: one read transaction (one snapshot), three queries (five while the
+    period's last day is still running)."""
     require(actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
     before = previous_period(period)
+    until = same_moment_before(period, now or utcnow())
     reader, summary = prepare(engine)
     with reader.connect() as conn:
         rows = daily_rows(conn, before.start_day, period.end_day, flt, summary=summary)
         refunds = refund_rows(conn, before.start_day, period.end_day, flt)
         hours = hour_rows(conn, period.start_day, period.end_day, flt)
+        if until is not None:
+            rows, refunds = _cut_previous(conn, rows, refunds, before, until, flt)
     current = [r for r in rows if r.day >= period.start_day]
     current_refunds = [r for r in refunds if r.day >= period.start_day]
     return Report(
         period=period,
         filters=flt,
-        comparison=_comparison(period, before, rows, refunds),
+        comparison=_comparison(period, before, rows, refunds, until),
         series=_series(period, current, flt),
         mix=_mix(current),
         success=_success(period, current),
@@ -290,8 +304,28 @@ def _kpis(period: Period, rows: list[DailyRow], refunds: list[RefundDailyRow]) -
     )
 
 
-def _comparison(period: Period, before: Period, rows: list[DailyRow], refunds: list[RefundDailyRow]) -> Comparison:
-    return Comparison(_kpis(period, rows, refunds), _kpis(before, rows, refunds))
+def _comparison(period: Period, before: Period, rows: list[DailyRow], refunds: list[RefundDailyRow],
+                until: datetime | None = None) -> Comparison:
+    return Comparison(_kpis(period, rows, refunds), _kpis(before, rows, refunds), until)
+
+
+def same_moment_before(period: Period, now: datetime) -> datetime | None:
+    """While ``period``'s last day is today in Kuwait, the same moment one period earlier (UTC), else None.
+
+    The previous period is then counted up to that moment, so a morning is compared with a morning rather than
+    with a whole day (Kuwait keeps no daylight saving: a day is always 24 hours).
+    """
+    if period.end_day != to_kuwait(now).date():
+        return None
+    return as_utc(now) - timedelta(days=period.days)
+
+
+def _cut_previous(conn: Connection, rows: list[DailyRow], refunds: list[RefundDailyRow], before: Period,
+                  until: datetime, flt: AnalyticsFilter) -> tuple[list[DailyRow], list[RefundDailyRow]]:
+    """The previous period's last day replaced by its part before ``until``."""
+    day = before.end_day
+    return ([r for r in rows if r.day != day] + day_rows_before(conn, day, until, flt),
+            [r for r in refunds if r.day != day] + refund_day_rows_before(conn, day, until, flt))
 
 
 def _families(flt: AnalyticsFilter, present: set[str]) -> list[str]:

@@ -96,6 +96,21 @@ def test_previous_period_comparison(shop) -> None:
     assert cmp.current == analytics.kpis(shop, VIEWER, WEEK)
 
 
+def test_a_running_day_is_compared_with_the_same_hours_of_the_day_before(shop) -> None:
+    """Saturday 7 March at 10:00 Kuwait: Friday counts only up to 10:00 (the shop's week is filled Fri evening)."""
+    morning = make_payment(shop, amount_fils=1_500, method="knet", created_at=utc(2026, 3, 6, 5))  # Fri 08:00
+    make_refund(shop, morning, 500, "refunded", utc(2026, 3, 6, 6))  # Fri 09:00: before the cut
+    now = utc(2026, 3, 7, 7)  # Sat 10:00 Kuwait
+    saturday = Period(date(2026, 3, 7), date(2026, 3, 7))
+    cmp = analytics.compare(shop, VIEWER, saturday, now=now)
+    assert cmp.previous_until == utc(2026, 3, 6, 7)  # Fri 10:00 Kuwait
+    assert (cmp.previous.payments, cmp.previous.gross_fils, cmp.previous.refunded_fils) == (1, 1_500, 500)
+    whole = analytics.compare(shop, VIEWER, saturday, now=utc(2026, 3, 8, 7))  # Saturday is over
+    assert whole.previous_until is None
+    assert (whole.previous.payments, whole.previous.gross_fils) == (3, 1_500 + 8_125)  # + the pending link
+    assert analytics.report(shop, VIEWER, saturday, now=now).comparison == cmp
+
+
 def test_daily_family_series_cuts_days_at_kuwait_midnight(shop) -> None:
     series = analytics.family_series(shop, VIEWER, WEEK)
     assert len(series) == 7 * 3  # every day × KNET, card, wallet, zeros included

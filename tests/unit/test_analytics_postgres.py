@@ -7,7 +7,7 @@ Uses a database of its own so it cannot disturb other tests sharing the server.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import text
@@ -41,6 +41,11 @@ def test_postgres_report_equals_the_sqlite_report(pg_engine, tmp_path) -> None:
         for flt in (AnalyticsFilter(), AnalyticsFilter(family="wallet"), AnalyticsFilter(method="card")):
             on_pg = analytics.report(pg_engine, VIEWER, period, filters=flt)
             assert on_pg == analytics.report(sqlite, VIEWER, period, filters=flt)
+    # A running Saturday (10:00 Kuwait): Friday is cut at the same moment, on PostgreSQL too.
+    saturday, now = Period(date(2026, 3, 7), date(2026, 3, 7)), datetime(2026, 3, 7, 7, tzinfo=UTC)
+    running = analytics.report(pg_engine, VIEWER, saturday, now=now)
+    assert running == analytics.report(sqlite, VIEWER, saturday, now=now)
+    assert running.comparison.previous_until is not None and running.comparison.previous.payments == 0
     week = analytics.report(pg_engine, VIEWER, WEEK)
     assert week.kpis.gross_fils == 62_875 and week.kpis.refunded_fils == 8_500
     heat = {(c.weekday, c.hour): c.captured for c in week.heat if c.captured}

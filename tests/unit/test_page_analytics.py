@@ -60,7 +60,7 @@ def test_page_renders_kpis_split_and_charts(env, role) -> None:
     assert len(downloads) >= 5  # volume, families, wallets, success, hours (no refunds: an info instead)
     assert any("No refunds were made" in i.value for i in at.info)
     assert at.query_params["period"] == "last_7_days"
-    assert any("Today is still running" in c.value for c in at.caption)  # the period ends today
+    assert any("Kuwait time, as far as today has run" in c.value for c in at.caption)  # the period ends today
     assert "payment_search_daily" in inspect(env).get_table_names()  # figures came from the shared summary
 
 
@@ -81,7 +81,7 @@ def test_custom_period_from_the_url_and_family_filter(env) -> None:
                family="knet")
     assert not at.exception and not at.error
     assert _metrics(at)["Gross captured"] == "5.000 KWD"
-    assert not any("Today is still running" in c.value for c in at.caption)  # a finished day
+    assert not any("as far as today has run" in c.value for c in at.caption)  # a finished day
     assert at.query_params["from"] == old.isoformat() and at.query_params["family"] == "knet"
     link = f"(transactions?from={old.isoformat()}&to={old.isoformat()}&family=knet)"
     assert any(link in m.value for m in at.markdown)  # the same payments on the transactions page
