@@ -71,11 +71,11 @@ async def complete(request: Request) -> JSONResponse:
         return _error("body must be JSON")
     if not isinstance(body, dict):
         return _error("body must be a JSON object")
-    session_id = body.get("session_id")
-    if not session_id and body.get("invoice_id"):
-        found = sandbox.store.payment_by_invoice(str(body["invoice_id"]))
-        session_id = found["session_id"] if found else None
-    payment = sandbox.store.payment(str(session_id)) if session_id else None
+    session_id, invoice_id = body.get("session_id"), body.get("invoice_id")
+    if session_id:
+        payment = sandbox.store.payment(str(session_id))
+    else:
+        payment = sandbox.store.payment_by_invoice(str(invoice_id)) if invoice_id else None
     if payment is None:
         return _error("unknown or missing session_id / invoice_id", 404)
     default = payment["src"] if payment["src"] not in (None, "create-invoice") else "knet"

@@ -141,11 +141,8 @@ async def create_refund(request: Request) -> JSONResponse:
         body = await read_json(request)
         order_id = body.get("orderId") if isinstance(body, dict) else None
         currency = {}
-        if isinstance(order_id, str):
-            found = sandbox.store.attempt_by_upay_order(order_id)
-            payment = sandbox.store.payment(found["session_id"]) if found else None
-            if payment is not None:
-                currency[order_id] = payment["currency"]
+        if isinstance(order_id, str) and (known := sandbox.store.currency_of_upay_order(order_id)) is not None:
+            currency[order_id] = known
         req = validate_refund(body, currency)
     except TooLarge:
         return too_large()

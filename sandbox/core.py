@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.timeutil import KUWAIT, add_working_days, to_kuwait, utcnow
+from services.timeutil import KUWAIT, add_working_days, format_gateway_time, to_kuwait, utcnow
 
 from . import ids
 from .config import SandboxConfig, is_white_label, merchant_prefix
@@ -175,7 +175,7 @@ class Sandbox:
         done = attempt["result"] == "CAPTURED" and utcnow() >= deposited_at
         base = self.public_base()
         return {"deposited": "Yes" if done else "No",
-                "deposited_date": deposited_at.strftime("%Y-%m-%d %H:%M:%S") if done else None,
+                "deposited_date": format_gateway_time(deposited_at) if done else None,
                 "invoice_url": f"{base}/deposit/{track_id}" if done else None}
 
     # ------------------------------------------------------------ refunds

@@ -74,6 +74,11 @@ def _doc(lang: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status_code=status)
 
 
+def _missing(lang: str = "en") -> HTMLResponse:
+    """The 404 page of an unknown payment, invoice, track id or method."""
+    return _doc(lang, f"<h1>{TEXT['en']['missing']}</h1>", 404)
+
+
 def _summary(request: Request, payment: Row, lang: str) -> str:
     """Merchant, amount, description and line items (all escaped)."""
     merchant = escape(sandbox_of(request).config.merchant_name)
@@ -95,7 +100,7 @@ def _summary(request: Request, payment: Row, lang: str) -> str:
 def _blocked(request: Request, payment: Row | None, lang: str) -> HTMLResponse | None:
     """The page to show instead of a payment form, if any."""
     if payment is None:
-        return _doc("en", f"<h1>{TEXT['en']['missing']}</h1>", 404)
+        return _missing()
     sandbox = sandbox_of(request)
     if any(a["result"] == "CAPTURED" for a in sandbox.store.attempts(payment["session_id"])):
         return _doc(lang, _summary(request, payment, lang) + f'<p role="status">{TEXT[lang]["paid"]}</p>')
@@ -110,8 +115,8 @@ async def choose(request: Request) -> Response:
     payment = sandbox.store.payment(request.path_params["session_id"])
     lang = _lang(payment)
     blocked = _blocked(request, payment, lang)
-    if blocked is not None or payment is None:
-        return blocked or _doc("en", "", 404)
+    if blocked is not None or payment is None:  # _blocked answers a missing payment
+        return blocked or _missing()
     sources = (payment["src"],) if payment["src"] in PAY_SOURCES else HOSTED_SOURCES
     t = TEXT[lang]
     sid = escape(payment["session_id"])
@@ -134,10 +139,10 @@ async def method_form(request: Request) -> Response:
     lang = _lang(payment)
     blocked = _blocked(request, payment, lang)
     src = request.path_params["src"]
-    if blocked is not None or payment is None:
-        return blocked or _doc("en", "", 404)
+    if blocked is not None or payment is None:  # _blocked answers a missing payment
+        return blocked or _missing()
     if src not in sandbox.allowed_sources(payment):
-        return _doc(lang, f"<h1>{TEXT['en']['missing']}</h1>", 404)
+        return _missing(lang)
     t = TEXT[lang]
     en_amount = format_money(payment["amount_fils"], payment["currency"])
     pay_label = t["pay"].format(amount=format_money(payment["amount_fils"], payment["currency"], lang=lang))
@@ -185,8 +190,7 @@ async def submit(request: Request) -> Response:
         done = sandbox.complete(session_id, src, result)
     except (NotFound, Refusal):
         payment = sandbox.store.payment(session_id)
-        return _blocked(request, payment, _lang(payment)) or _doc(_lang(payment), f"<h1>{TEXT['en']['missing']}</h1>",
-                                                                   404)
+        return _blocked(request, payment, _lang(payment)) or _missing(_lang(payment))
     return RedirectResponse(done.redirect_url, status_code=303)
 
 
@@ -194,7 +198,7 @@ async def invoice(request: Request) -> Response:
     """``GET /invoice/{code}``: an invoice link opens the same payment page."""
     payment = sandbox_of(request).store.payment_by_invoice(request.path_params["code"])
     if payment is None or payment["invoice_code"] is None:
-        return _doc("en", f"<h1>{TEXT['en']['missing']}</h1>", 404)
+        return _missing()
     return RedirectResponse(f"/pay/{payment['session_id']}", status_code=303)
 
 
@@ -203,7 +207,7 @@ async def deposit(request: Request) -> Response:
     try:
         info = sandbox_of(request).deposit(request.path_params["track_id"])
     except NotFound:
-        return _doc("en", f"<h1>{TEXT['en']['missing']}</h1>", 404)
+        return _missing()
     return _doc("en", f"<h1>{TEXT['en']['deposit']}</h1><p>{escape(str(info['deposited_date'] or '-'))}</p>")
 
 

@@ -216,6 +216,12 @@ class Store:
         """One attempt by its UPayments order id."""
         return self._one("SELECT * FROM attempt WHERE upay_order_id = ?", (upay_order_id,))
 
+    def currency_of_upay_order(self, upay_order_id: str) -> str | None:
+        """The currency of the charge an attempt (by its UPayments order id) belongs to, or None if unknown."""
+        row = self._one("SELECT p.currency FROM attempt a JOIN payment p ON p.session_id = a.session_id "
+                        "WHERE a.upay_order_id = ?", (upay_order_id,))
+        return None if row is None else str(row["currency"])
+
     def attempts(self, session_id: str) -> list[Row]:
         """Every attempt on a charge, oldest first."""
         return self._all("SELECT * FROM attempt WHERE session_id = ? ORDER BY created_at, rowid", (session_id,))

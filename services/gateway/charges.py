@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -122,10 +123,7 @@ def build_charge_body(
     customer_extra_data: str | None,
 ) -> dict[str, Any]:
     """The ``POST charge`` JSON body; refuses locally what the gateway would refuse (ValueError)."""
-    currency = currency.upper()
-    exponent(currency)  # unsupported currencies are refused before anything is sent
-    _require_minor_units(amount_fils, "amount_fils")
-    parse_amount(to_decimal(amount_fils, currency), currency)  # enforces the per-payment ceiling
+    currency, amount = wire_amount(amount_fils, currency)
     if not order_id or len(order_id) > 50:
         raise ValueError("order_id must be 1–50 characters (contract §16 A12).")
     if language not in ("en", "ar"):
@@ -143,7 +141,7 @@ def build_charge_body(
         "id": order_id,
         "description": description,
         "currency": currency,
-        "amount": to_decimal(amount_fils, currency),
+        "amount": amount,
     }
     if reference_id:
         order["reference"] = reference_id
@@ -179,6 +177,19 @@ def _product(p: Product, currency: str) -> dict[str, Any]:
     if p.description:
         item["description"] = p.description
     return item
+
+
+def wire_amount(amount_fils: int, currency: str) -> tuple[str, Decimal]:
+    """Checked ``amount_fils`` in ``currency`` → (upper-case currency, exact wire Decimal); ValueError/TypeError.
+
+    Unsupported currencies are refused before anything is sent; ``parse_amount`` enforces the per-payment ceiling.
+    """
+    currency = currency.upper()
+    exponent(currency)
+    _require_minor_units(amount_fils, "amount_fils")
+    amount = to_decimal(amount_fils, currency)
+    parse_amount(amount, currency)
+    return currency, amount
 
 
 def _require_minor_units(value: object, name: str) -> None:

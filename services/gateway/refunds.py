@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from services.money import exponent, parse_amount, to_decimal
-
 from . import errors
-from .charges import _require_minor_units
+from .charges import wire_amount
 from .models import LegacyRefundStatus, RefundCreated, RefundStatusItem
 from .wire import data_object, parse_model
 
@@ -39,13 +37,10 @@ class RefundsResource:
         Never retried: there is no idempotency key, a repeat is a second refund. On an uncertain error
         (``errors.is_uncertain``) settle with ``check`` instead of sending again.
         """
-        currency = currency.upper()
-        exponent(currency)
-        _require_minor_units(amount_fils, "amount_fils")
-        parse_amount(to_decimal(amount_fils, currency), currency)
+        _, amount = wire_amount(amount_fils, currency)
         if not order_id:
             raise ValueError("order_id (the UPayments order id from the payment status) is required.")
-        body: dict[str, Any] = {"orderId": order_id, "totalPrice": to_decimal(amount_fils, currency)}
+        body: dict[str, Any] = {"orderId": order_id, "totalPrice": amount}
         optional = {
             "customerFirstName": customer_name,
             "customerEmail": customer_email,
