@@ -30,15 +30,14 @@ import pandas as pd
 from services.db import create_schema, make_engine, sqlite_url
 from services.permissions import Actor, Role
 from services.search import SearchFilter, ensure_search_support, kuwait_today, preset_range, search
+from services.search.query import ORDER_KEYS
 from services.search.support import words
 from services.timeutil import kuwait_day_bounds
 
 PAGE = 50
 ACTOR = Actor("bench@shop.test", Role.FINANCE)
-#: The search's sort keys (services.search.query._order_by), for pandas to order ties the same way.
-SORT_KEYS = {"created_at": ["created_at", "status", "method_family", "method", "amount_fils", "id"],
-             "amount": ["amount_fils", "created_at", "status", "method_family", "method", "id"],
-             "status": ["status", "created_at", "method_family", "method", "amount_fils", "id"]}
+#: The search's sort keys, for pandas to order ties the same way.
+SORT_KEYS = {sort: list(keys) for sort, keys in ORDER_KEYS.items()}
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from services.analytics.periods import (
     MAX_DAILY_DAYS,
     PRESETS,
     Period,
-    kuwait_today,
     period_for,
     previous_period,
 )
@@ -38,6 +37,7 @@ from services.analytics.report import (
     report,
     transactions_query,
 )
+from services.search import kuwait_today  # the same "today" as the transactions page's presets
 
 __all__ = [
     "ANALYTICS_INDEX_COLUMNS",

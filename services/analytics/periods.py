@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services.timeutil import kuwait_day_bounds, to_kuwait, utcnow, week_start
+from services.timeutil import kuwait_day_bounds, week_start
 
 #: Preset key → label, in menu order. "this_week" starts on Sunday (the Kuwaiti business week is Sun–Thu) and
 #: runs to today, so Friday/Saturday sales of an online shop still count in the week they happen.
@@ -74,11 +74,6 @@ class Period:
                 out.append(key)
             day += timedelta(days=1)
         return out
-
-
-def kuwait_today() -> date:
-    """Today's date in Kuwait (what "today" means for every preset)."""
-    return to_kuwait(utcnow()).date()
 
 
 def period_for(preset: str, today: date, custom: tuple[date, date] | None = None) -> Period:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from services.db import read_engine
 from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, Refund, RefundState
 from services.search import SearchFilter, support
-from services.timeutil import kuwait_day_bounds
+from services.timeutil import as_utc, kuwait_day_bounds
 
 PAYMENT: Table = Payment.__table__  # type: ignore[attr-defined]
 REFUND: Table = Refund.__table__  # type: ignore[attr-defined]
@@ -128,13 +128,30 @@ def daily_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter, *
             for d, fam, m, st, n, a in rows
             if flt.matches(fam or None, m or None)
         ]
+    return _payment_rows(conn, flt, PAYMENT.c.local_day.between(start.isoformat(), end.isoformat()))
+
+
+def refund_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) -> list[RefundDailyRow]:
+    """Counted refunds per (refund local_day, payment family, payment method) for Kuwait days ``start``..``end``."""
+    return _refund_rows(conn, flt, REFUND.c.local_day.between(start.isoformat(), end.isoformat()))
+
+
+def day_rows_before(conn: Connection, day: date, until: datetime, flt: AnalyticsFilter) -> list[DailyRow]:
+    """Like :func:`daily_rows` for one Kuwait day, counting only payments created before ``until`` (UTC)."""
+    return _payment_rows(conn, flt, PAYMENT.c.local_day == day.isoformat(), PAYMENT.c.created_at < until)
+
+
+def refund_day_rows_before(conn: Connection, day: date, until: datetime, flt: AnalyticsFilter,
+                           ) -> list[RefundDailyRow]:
+    """Like :func:`refund_rows` for one Kuwait day, counting only refunds made before ``until`` (UTC)."""
+    return _refund_rows(conn, flt, REFUND.c.local_day == day.isoformat(), REFUND.c.created_at < until)
+
+
+def _payment_rows(conn: Connection, flt: AnalyticsFilter, *where: ColumnElement[bool]) -> list[DailyRow]:
+    """``payment`` grouped by (local_day, family, method, status) under ``where``; the filter on the group keys."""
     p = PAYMENT
     keys = (p.c.local_day, p.c.method_family, p.c.method, p.c.status)
-    stmt = (
-        select(*keys, func.count(), func.coalesce(func.sum(p.c.amount_fils), 0))
-        .where(p.c.local_day.between(start.isoformat(), end.isoformat()))
-        .group_by(*keys)
-    )
+    stmt = select(*keys, func.count(), func.coalesce(func.sum(p.c.amount_fils), 0)).where(*where).group_by(*keys)
     return [
         DailyRow(date.fromisoformat(d), fam, m, s, int(n), int(a))
         for d, fam, m, s, n, a in conn.execute(stmt)
@@ -142,58 +159,20 @@ def daily_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter, *
     ]
 
 
-def refund_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) -> list[RefundDailyRow]:
-    """Counted refunds per (refund local_day, payment family, payment method) for Kuwait days ``start``..``end``."""
+def _refund_rows(conn: Connection, flt: AnalyticsFilter, *where: ColumnElement[bool]) -> list[RefundDailyRow]:
+    """Counted refunds grouped by (refund local_day, payment family, payment method) under ``where``."""
     p, r = PAYMENT, REFUND
     keys = (r.c.local_day, p.c.method_family, p.c.method)
     stmt = (
         select(*keys, func.count(), func.coalesce(func.sum(r.c.amount_fils), 0))
         .select_from(r.join(p, p.c.id == r.c.payment_pk))
-        .where(
-            r.c.local_day.between(start.isoformat(), end.isoformat()),
-            r.c.state.in_(COUNTED_REFUND_STATES),
-        )
+        .where(*where, r.c.state.in_(COUNTED_REFUND_STATES))
         .group_by(*keys)
     )
     return [
         RefundDailyRow(date.fromisoformat(d), fam, m, int(n), int(a))
         for d, fam, m, n, a in conn.execute(stmt)
         if flt.matches(fam, m)  # group keys: same result as a WHERE term, as in daily_rows
-    ]
-
-
-def day_rows_before(conn: Connection, day: date, until: datetime, flt: AnalyticsFilter) -> list[DailyRow]:
-    """Like :func:`daily_rows` for one Kuwait day, counting only payments created before ``until`` (UTC)."""
-    p = PAYMENT
-    keys = (p.c.local_day, p.c.method_family, p.c.method, p.c.status)
-    stmt = (
-        select(*keys, func.count(), func.coalesce(func.sum(p.c.amount_fils), 0))
-        .where(p.c.local_day == day.isoformat(), p.c.created_at < until)
-        .group_by(*keys)
-    )
-    return [
-        DailyRow(date.fromisoformat(d), fam, m, s, int(n), int(a))
-        for d, fam, m, s, n, a in conn.execute(stmt)
-        if flt.matches(fam, m)
-    ]
-
-
-def refund_day_rows_before(conn: Connection, day: date, until: datetime, flt: AnalyticsFilter,
-                           ) -> list[RefundDailyRow]:
-    """Like :func:`refund_rows` for one Kuwait day, counting only refunds made before ``until`` (UTC)."""
-    p, r = PAYMENT, REFUND
-    keys = (r.c.local_day, p.c.method_family, p.c.method)
-    stmt = (
-        select(*keys, func.count(), func.coalesce(func.sum(r.c.amount_fils), 0))
-        .select_from(r.join(p, p.c.id == r.c.payment_pk))
-        .where(r.c.local_day == day.isoformat(), r.c.created_at < until,
-               r.c.state.in_(COUNTED_REFUND_STATES))
-        .group_by(*keys)
-    )
-    return [
-        RefundDailyRow(date.fromisoformat(d), fam, m, int(n), int(a))
-        for d, fam, m, n, a in conn.execute(stmt)
-        if flt.matches(fam, m)
     ]
 
 
@@ -226,7 +205,7 @@ def _utc_hour(conn: Connection, p: Table) -> ColumnElement[Any]:
 
 def _parse_hour(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
     return datetime.strptime(value[:13].replace("T", " "), "%Y-%m-%d %H").replace(tzinfo=UTC)
 
 
@@ -238,8 +217,7 @@ def prepare(engine: Engine) -> tuple[Engine, bool]:
     write lock. Other databases get no DDL from a page view (a CREATE INDEX would block writers on a big table):
     :data:`ANALYTICS_INDEX_NAME` belongs in the schema or a migration (:func:`ensure_indexes`).
     """
-    if support.is_sqlite(engine):
-        support.ensure_search_support(engine)
+    support.ensure_search_support(engine)  # a no-op on other databases
     return read_engine(engine), support.has_support(engine)
 
 

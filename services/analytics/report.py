@@ -210,15 +210,9 @@ def compare(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsF
             now: datetime | None = None) -> Comparison:
     """KPIs of ``period`` and of the equal period before it (two queries spanning both)."""
     require(actor, Action.VIEW_ANALYTICS)
-    flt = filters or AnalyticsFilter()
-    before = previous_period(period)
-    until = same_moment_before(period, now or utcnow())
     reader, summary = prepare(engine)
     with reader.connect() as conn:
-        rows = daily_rows(conn, before.start_day, period.end_day, flt, summary=summary)
-        refunds = refund_rows(conn, before.start_day, period.end_day, flt)
-        if until is not None:
-            rows, refunds = _cut_previous(conn, rows, refunds, before, until, flt)
+        before, until, rows, refunds = _both_periods(conn, summary, period, filters or AnalyticsFilter(), now)
     return _comparison(period, before, rows, refunds, until)
 
 
@@ -249,15 +243,10 @@ def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFi
     period's last day is still running)."""
     require(actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
-    before = previous_period(period)
-    until = same_moment_before(period, now or utcnow())
     reader, summary = prepare(engine)
     with reader.connect() as conn:
-        rows = daily_rows(conn, before.start_day, period.end_day, flt, summary=summary)
-        refunds = refund_rows(conn, before.start_day, period.end_day, flt)
+        before, until, rows, refunds = _both_periods(conn, summary, period, flt, now)
         hours = hour_rows(conn, period.start_day, period.end_day, flt)
-        if until is not None:
-            rows, refunds = _cut_previous(conn, rows, refunds, before, until, flt)
     current = [r for r in rows if r.day >= period.start_day]
     current_refunds = [r for r in refunds if r.day >= period.start_day]
     return Report(
@@ -318,6 +307,18 @@ def same_moment_before(period: Period, now: datetime) -> datetime | None:
     if period.end_day != to_kuwait(now).date():
         return None
     return as_utc(now) - timedelta(days=period.days)
+
+
+def _both_periods(conn: Connection, summary: bool, period: Period, flt: AnalyticsFilter, now: datetime | None,
+                  ) -> tuple[Period, datetime | None, list[DailyRow], list[RefundDailyRow]]:
+    """The previous period, the moment it is counted up to (or None), and the daily and refund rows of both."""
+    before = previous_period(period)
+    until = same_moment_before(period, now or utcnow())
+    rows = daily_rows(conn, before.start_day, period.end_day, flt, summary=summary)
+    refunds = refund_rows(conn, before.start_day, period.end_day, flt)
+    if until is not None:
+        rows, refunds = _cut_previous(conn, rows, refunds, before, until, flt)
+    return before, until, rows, refunds
 
 
 def _cut_previous(conn: Connection, rows: list[DailyRow], refunds: list[RefundDailyRow], before: Period,

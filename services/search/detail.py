@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from services.db import read_engine
+from services.db import read_session
 from services.models import Payment, PaymentEvent, Refund, WebhookEvent
 from services.permissions import Action, Actor, require
 from services.search import support
@@ -53,7 +53,7 @@ def payment_detail(engine: Engine, actor: Actor, *, payment_pk: int) -> PaymentD
     """All columns, the parsed gateway payload, refunds, timeline and webhook deliveries of one payment."""
     require(actor, Action.VIEW_TRANSACTIONS)
     support.ensure_search_support(engine)
-    with Session(read_engine(engine), expire_on_commit=False) as session:
+    with read_session(engine) as session:
         payment = session.get(Payment, payment_pk)
         if payment is None:
             raise PaymentNotFound(f"Payment {payment_pk} is not in the cache; it may have been removed.")

@@ -11,8 +11,9 @@ statuses) or a bounded count on the amount index. Columns that must not drive ar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.engine import Connection
 
 from services.models import Payment
@@ -58,13 +59,23 @@ class Plan:
     text_span: tuple[int, int] | None = None
 
 
+def day_terms(day: ColumnElement[Any], flt: SearchFilter) -> list[ColumnElement[bool]]:
+    """``flt``'s day range on a summary's ``day`` column (``YYYY-MM-DD`` text); open ends are left out."""
+    return _range_terms(day, flt.day_from and flt.day_from.isoformat(), flt.day_to and flt.day_to.isoformat())
+
+
+def amount_terms(amount: ColumnElement[Any], flt: SearchFilter) -> list[ColumnElement[bool]]:
+    """``flt``'s amount range on an amount column (fils); open ends are left out."""
+    return _range_terms(amount, flt.amount_min, flt.amount_max)
+
+
+def _range_terms(column: ColumnElement[Any], low: object, high: object) -> list[ColumnElement[bool]]:
+    return [*([column >= low] if low is not None else []), *([column <= high] if high is not None else [])]
+
+
 def _summary_count(conn: Connection, flt: SearchFilter) -> int:
     s = support.SUMMARY.c
-    where = []
-    if flt.day_from:
-        where.append(s.day >= flt.day_from.isoformat())
-    if flt.day_to:
-        where.append(s.day <= flt.day_to.isoformat())
+    where = day_terms(s.day, flt)
     if flt.statuses:
         where.append(s.status.in_(sorted(flt.statuses)))
     return int(conn.execute(select(func.coalesce(func.sum(s.n), 0)).where(*where)).scalar_one())
@@ -72,22 +83,13 @@ def _summary_count(conn: Connection, flt: SearchFilter) -> int:
 
 def _amount_count(conn: Connection, flt: SearchFilter) -> int:
     a = support.AMOUNTS.c
-    where = []
-    if flt.amount_min is not None:
-        where.append(a.amount >= flt.amount_min)
-    if flt.amount_max is not None:
-        where.append(a.amount <= flt.amount_max)
+    where = amount_terms(a.amount, flt)
     return int(conn.execute(select(func.coalesce(func.sum(a.n), 0)).where(*where)).scalar_one())
 
 
 def _id_span(conn: Connection, flt: SearchFilter) -> tuple[int, int] | None:
     d = support.DAY_IDS.c
-    where = []
-    if flt.day_from:
-        where.append(d.day >= flt.day_from.isoformat())
-    if flt.day_to:
-        where.append(d.day <= flt.day_to.isoformat())
-    low, high = conn.execute(select(func.min(d.lo), func.max(d.hi)).where(*where)).one()
+    low, high = conn.execute(select(func.min(d.lo), func.max(d.hi)).where(*day_terms(d.day, flt))).one()
     return None if low is None else (int(low), int(high))
 
 

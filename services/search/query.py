@@ -22,6 +22,8 @@ from services.search.plan import (
     KEY_FIELDS,
     SORT_COLUMN,
     Plan,
+    amount_terms,
+    day_terms,
     gather,
     page_plan,
     totals_plan,
@@ -36,6 +38,14 @@ ROW_COLUMNS = (
     "status", "method", "method_family", "track_id", "payment_id", "reference", "upay_order_id", "description",
     "created_by", "source", "paid_at", "refunded_fils",
 )
+
+#: Sort → ORDER BY columns. They are exactly the columns of a covering index (then the rowid), so that index hands
+#: rows over in order and a deep page is a walk along it; ties on the first key thus fall to the other columns, then id.
+ORDER_KEYS: dict[str, tuple[str, ...]] = {
+    "created_at": ("created_at", "status", "method_family", "method", "amount_fils", "id"),
+    "amount": ("amount_fils", "created_at", "status", "method_family", "method", "id"),
+    "status": ("status", "created_at", "method_family", "method", "amount_fils", "id"),
+}
 
 
 @dataclass(frozen=True)
@@ -173,12 +183,7 @@ def _order_by(sort: str, descending: bool, dialect: str = "sqlite") -> list[Any]
     c = PAYMENT.c
     if sort not in SORTS:
         raise ValueError(f"Cannot sort by {sort!r}; choose one of: {', '.join(SORTS)}.")
-    # The sort keys are exactly the columns of a covering index (then the rowid), so that index hands rows over
-    # in order and a deep page is a walk along it; ties on the first key thus fall to the other columns, then id.
-    names = {"created_at": ("created_at", "status", "method_family", "method", "amount_fils", "id"),
-             "amount": ("amount_fils", "created_at", "status", "method_family", "method", "id"),
-             "status": ("status", "created_at", "method_family", "method", "amount_fils", "id")}[sort]
-    keys = [c[name] for name in names]
+    keys = [c[name] for name in ORDER_KEYS[sort]]
     if dialect != "sqlite":  # SQLite's own NULL order (first ascending, last descending), on every database
         return [k.desc().nulls_last() for k in keys] if descending else [k.asc().nulls_first() for k in keys]
     return [k.desc() for k in keys] if descending else [k.asc() for k in keys]
@@ -243,11 +248,7 @@ def add_up(engine: Engine, actor: Actor, flt: SearchFilter) -> Totals:
 
 def _summary_totals(flt: SearchFilter) -> Any:
     s = support.SUMMARY.c
-    where: list[ColumnElement[bool]] = []
-    if flt.day_from:
-        where.append(s.day >= flt.day_from.isoformat())
-    if flt.day_to:
-        where.append(s.day <= flt.day_to.isoformat())
+    where = day_terms(s.day, flt)
     for column, values in ((s.status, flt.statuses), (s.family, flt.families), (s.method, flt.methods)):
         if values:
             where.append(column.in_(sorted(values)))
@@ -260,11 +261,7 @@ def _summary_totals(flt: SearchFilter) -> Any:
 
 def _amount_totals(flt: SearchFilter) -> Any:
     a = support.AMOUNTS.c
-    where: list[ColumnElement[bool]] = []
-    if flt.amount_min is not None:
-        where.append(a.amount >= flt.amount_min)
-    if flt.amount_max is not None:
-        where.append(a.amount <= flt.amount_max)
+    where = amount_terms(a.amount, flt)
     for column, values in ((a.status, flt.statuses), (a.family, flt.families), (a.method, flt.methods)):
         if values:
             where.append(column.in_(sorted(values)))
