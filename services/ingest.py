@@ -145,8 +145,10 @@ def find_payment(session: Session, obs: Observation, known: Mapping[str, Payment
     return None
 
 
-def _event(session: Session, payment: Payment, kind: str, detail: dict[str, Any], actor: str | None = None) -> None:
-    session.add(PaymentEvent(payment_pk=payment.id or 0, kind=kind, actor=actor, detail=json.dumps(detail)))
+def add_event(session: Session, payment_pk: int, kind: str, detail: dict[str, Any], actor: str | None = None,
+              ) -> None:
+    """Add a timeline entry for a payment in ``session``."""
+    session.add(PaymentEvent(payment_pk=payment_pk, kind=kind, actor=actor, detail=json.dumps(detail, default=str)))
 
 
 def _binding_problem(payment: Payment, obs: Observation) -> str | None:
@@ -216,7 +218,7 @@ def upsert(session: Session, obs: Observation, *, create_missing: bool = True,
         return UpsertResult(payment, created=False, status_before=payment.status, status_after=payment.status)
     problem = _binding_problem(payment, obs)
     if problem:
-        _event(session, payment, "mismatch", {"source": obs.source, "problem": problem})
+        add_event(session, payment.id or 0, "mismatch", {"source": obs.source, "problem": problem})
         return UpsertResult(payment, status_before=payment.status, status_after=payment.status, problem=problem)
     before = payment.status
     changed = _fill_missing(payment, obs) or created
@@ -243,7 +245,8 @@ def upsert(session: Session, obs: Observation, *, create_missing: bool = True,
         payment.updated_at = now
     session.add(payment)
     if payment.status != before or created:
-        _event(session, payment, "status", {"from": None if created else before, "to": payment.status,
-                                             "source": obs.source, "result": obs.result, "track_id": obs.track_id})
+        add_event(session, payment.id or 0, "status", {
+            "from": None if created else before, "to": payment.status, "source": obs.source, "result": obs.result,
+            "track_id": obs.track_id})
     return UpsertResult(payment, created=created, changed=changed, status_before=None if created else before,
                         status_after=payment.status)

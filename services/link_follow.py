@@ -22,8 +22,10 @@ from sqlmodel import Session, col, select
 from services import sync
 from services.db import read_session, session_scope
 from services.gateway import errors as gw
+from services.ingest import add_event
 from services.models import Payment, PaymentEvent, WebhookEvent
 from services.permissions import Action, Actor, Role, require
+from services.sync_verify import has_lookup_id
 from services.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -294,8 +296,7 @@ def check_link(engine: Engine, client: Any, actor: Actor, *, payment_pk: int) ->
             log.exception("processing event %s for link %s failed", event_id, payment_pk)
     with Session(engine) as session:
         payment = _load_link(session, actor, payment_pk)
-    has_id = bool(payment.track_id or payment.invoice_id or payment.session_id)
-    if has_id and not verified_refresh(engine, client, payment_pk, actor=actor, source="check",
+    if has_lookup_id(payment) and not verified_refresh(engine, client, payment_pk, actor=actor, source="check",
                                        limiter_timeout=5.0):
         return "The gateway could not be asked right now; try again in a minute."
     with session_scope(engine) as session:
@@ -304,8 +305,7 @@ def check_link(engine: Engine, client: Any, actor: Actor, *, payment_pk: int) ->
             # a verified look-up bound a gateway payment to our order id: the link exists
             payment.link_state = "active"
             session.add(payment)
-            session.add(PaymentEvent(payment_pk=payment_pk, kind="link_active", actor=actor.email,
-                                     detail=json.dumps({"settled_by": "verified look-up"})))
+            add_event(session, payment_pk, "link_active", {"settled_by": "verified look-up"}, actor.email)
         elif payment.link_state == "creating" and as_utc(payment.created_at) < utcnow() - STUCK_CREATING:
             payment.link_state = "uncertain"
             session.add(payment)

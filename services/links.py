@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from services import audit
 from services.db import session_scope
 from services.gateway import Customer, Product, errors
+from services.ingest import add_event
 from services.models import Payment, PaymentEvent
 from services.money import EXPONENTS, InvalidAmount, format_money, parse_amount
 from services.permissions import Action, Actor, require
@@ -263,10 +264,6 @@ def _urls(settings_like: LinkSettings, order_id: str) -> dict[str, str]:
             "notification_url": f"{base}webhooks/upayments"}
 
 
-def _event(session: Session, payment_pk: int, kind: str, actor: str | None, detail: dict[str, Any]) -> None:
-    session.add(PaymentEvent(payment_pk=payment_pk, kind=kind, actor=actor, detail=json.dumps(detail, default=str)))
-
-
 def _outcome(payment: Payment, *, created: bool, message: str | None = None, duplicate_of: str | None = None,
              **extra: Any) -> LinkOutcome:
     assert payment.id is not None
@@ -359,7 +356,7 @@ def _write_intent(engine: Engine, actor: Actor, clean: CleanLink, order_id: str,
         summary = {"order_id": order_id, "amount_fils": clean.amount_fils, "currency": clean.currency,
                    "phone": clean.customer_phone, "delivery": clean.delivery, "expiry_minutes": clean.expiry_minutes,
                    "items": len(clean.products)}
-        _event(session, payment.id, "created", actor.email, summary)
+        add_event(session, payment.id, "created", summary, actor.email)
         audit.record(session, actor=actor.email, action="link_created", target=order_id, after=summary)
     return payment
 
@@ -381,7 +378,7 @@ def _record_success(engine: Engine, payment_pk: int, actor: Actor, result: Any, 
         session.add(payment)
         ids = {"invoice_id": result.invoice_id, "session_id": result.session_id, "track_id": result.track_id,
                "sms_sent": result.sms_sent, "email_sent": result.email_sent}
-        _event(session, payment_pk, "link_active", actor.email, ids)
+        add_event(session, payment_pk, "link_active", ids, actor.email)
         audit.record(session, actor=actor.email, action="link_active", target=payment.order_id,
                      after={"link_state": "active", **ids})
         session.flush()
@@ -430,7 +427,7 @@ def _record_failure(engine: Engine, payment_pk: int, actor: Actor, exc: Exceptio
         payment.updated_at = utcnow()
         session.add(payment)
         detail = {"error": type(exc).__name__, "reason": reason or str(exc)[:500]}
-        _event(session, payment_pk, f"link_{state}", actor.email, detail)
+        add_event(session, payment_pk, f"link_{state}", detail, actor.email)
         audit.record(session, actor=actor.email, action=f"link_{state}", target=payment.order_id, after=detail)
         session.flush()
         message = state_message(payment) if state == "uncertain" else f"The gateway did not create the link: {reason}"

@@ -19,7 +19,15 @@ from services.gateway import errors as gw
 from services.ingest import UpsertResult, status_for
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, require
-from services.sync_verify import CannotLookUp, apply_transaction, lookup, lookup_ids
+from services.sync_verify import (
+    CannotLookUp,
+    apply_lookup,
+    has_lookup_id,
+    has_lookup_id_clause,
+    lookup,
+    lookup_ids,
+    lookup_payment,
+)
 from services.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -80,13 +88,9 @@ def _link_uncertain(engine: Engine, limit: int) -> list[DriftItem]:
         ).all()
     return [DriftItem(LINK_UNCERTAIN, p.id, p.order_id, p.status, None,
                       "The gateway call creating this link did not answer; re-sync asks the gateway."
-                      if _any_id(p) else
+                      if has_lookup_id(p) else
                       "The link's creation was not confirmed and it has no gateway id to ask about.")
             for p in rows]
-
-
-def _any_id(payment: Payment) -> bool:
-    return bool(payment.track_id or payment.invoice_id or payment.session_id)
 
 
 def _paid_without_webhook(engine: Engine, limit: int) -> list[DriftItem]:
@@ -120,9 +124,7 @@ def _status_mismatch(engine: Engine, client: UPaymentsClient, sample: int,
     """Ask the gateway about the ``sample`` least recently verified payments that have an id."""
     with Session(engine) as session:
         payments = session.exec(
-            select(Payment).where(or_(col(Payment.track_id).is_not(None), col(Payment.invoice_id).is_not(None),
-                                      col(Payment.session_id).is_not(None)),
-                                  col(Payment.created_at) >= _since())
+            select(Payment).where(has_lookup_id_clause(), col(Payment.created_at) >= _since())
             .order_by(col(Payment.verified_at).is_not(None), col(Payment.verified_at), col(Payment.created_at).desc())
             .limit(sample)
         ).all()
@@ -166,16 +168,10 @@ def _binding(payment: Payment, amount_fils: int | None, currency: str | None, or
 def resync(engine: Engine, client: UPaymentsClient, actor: Actor, *, payment_pk: int) -> UpsertResult:
     """Look one payment up and apply the answer; audited as ``resync`` with the status before and after."""
     require(actor, Action.RECONCILE)
-    with Session(engine) as session:
-        payment = session.get(Payment, payment_pk)
-        if payment is None:
-            raise ValueError(f"Payment {payment_pk} does not exist.")
-        ids = lookup_ids(payment)
-    tx = lookup(client, ids)
+    tx = lookup_payment(engine, client, payment_pk)
     with session_scope(engine) as session:
-        result = apply_transaction(session, tx, source="resync")
-        if result.payment is None:
-            raise CannotLookUp(f"The gateway answered for order {tx.merchant_order_id}, not for this payment.")
+        result = apply_lookup(session, tx, source="resync")
+        assert result.payment is not None
         record(session, actor=actor.email, action="resync", target=f"payment:{result.payment.order_id}",
                before={"status": result.status_before},
                after={"status": result.status_after, "result": tx.result, "problem": result.problem})

@@ -8,7 +8,6 @@ language and record every share and reminder (audit log + payment timeline).
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -19,7 +18,8 @@ from sqlalchemy.engine import Engine
 
 from services import audit
 from services.db import session_scope
-from services.models import FINAL_STATUSES, Payment, PaymentEvent
+from services.ingest import add_event
+from services.models import FINAL_STATUSES, Payment
 from services.money import format_money
 from services.permissions import Action, Actor, require
 from services.phones import wa_digits
@@ -232,7 +232,6 @@ def record_share(engine: Engine, actor: Actor, *, payment_pk: int, channel: str,
         if reminder and payment.status in FINAL_STATUSES:
             raise ValueError(f"This link is already {payment.status}; no reminder is needed.")
         kind = "reminded" if reminder else "shared"
-        session.add(PaymentEvent(payment_pk=payment_pk, kind=kind, actor=actor.email,
-                                 detail=json.dumps({"channel": channel})))
+        add_event(session, payment_pk, kind, {"channel": channel}, actor.email)
         audit.record(session, actor=actor.email, action=f"link_{kind}", target=payment.order_id,
                      after={"channel": channel})

@@ -33,7 +33,7 @@ from services.ingest import Observation, upsert
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, require
 from services.sync_events import ProcessOutcome, apply_redirect, process_event, process_events
-from services.sync_verify import CannotLookUp, refresh_payment
+from services.sync_verify import CannotLookUp, has_lookup_id_clause, refresh_payment
 from services.timeutil import utcnow
 
 __all__ = [
@@ -269,11 +269,6 @@ def _open_events(engine: Engine, limit: int, min_age_s: float) -> list[int]:
     return [int(r) for r in rows if r is not None]
 
 
-def _has_id() -> object:
-    return or_(col(Payment.track_id).is_not(None), col(Payment.invoice_id).is_not(None),
-               col(Payment.session_id).is_not(None))
-
-
 def _expiring(engine: Engine, limit: int) -> tuple[list[int], list[int]]:
     """Pending payments past ``expires_at``: (with a gateway id, without), oldest expiry first."""
     with Session(engine) as session:
@@ -293,7 +288,7 @@ def _pending(engine: Engine, limit: int) -> list[int]:
     with Session(engine) as session:
         rows = session.exec(
             select(Payment.id)
-            .where(_has_id(),  # type: ignore[arg-type]
+            .where(has_lookup_id_clause(),
                    or_(col(Payment.status) == PaymentStatus.PENDING,
                        (col(Payment.link_state) == "uncertain") & col(Payment.verified_at).is_(None)))
             .order_by(col(Payment.created_at).desc(), col(Payment.id).desc()).limit(limit)

@@ -23,13 +23,12 @@ from services.db import session_scope
 from services.gateway import RedirectParams, Transaction, UPaymentsClient, parse_notification
 from services.gateway import errors as gw
 from services.gateway.redirect import MAX_NOTIFICATION_BYTES
-from services.ingest import UpsertResult, status_for
+from services.ingest import UpsertResult, add_event, status_for
 from services.models import Payment, WebhookEvent
 from services.permissions import Action, Actor, require
 from services.sync_verify import (
     PERMANENT_ERRORS,
     CannotLookUp,
-    add_event,
     apply_transaction,
     clip,
     lookup,

@@ -7,19 +7,18 @@ trigger a look-up (:mod:`services.sync_events`).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
-from typing import Any
 
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from services.db import session_scope
 from services.gateway import Transaction, UPaymentsClient
 from services.gateway import errors as gw
-from services.ingest import UpsertResult, observation_from_transaction, upsert
-from services.models import Payment, PaymentEvent
+from services.ingest import UpsertResult, add_event, observation_from_transaction, upsert
+from services.models import Payment
 from services.permissions import Action, Actor, require
 
 log = logging.getLogger(__name__)
@@ -33,9 +32,23 @@ class CannotLookUp(ValueError):
     """The payment has no gateway id (track, invoice or session id) yet, so its status cannot be asked for."""
 
 
+#: The gateway ids a payment can be looked up by, in order of preference.
+LOOKUP_FIELDS = ("track_id", "invoice_id", "session_id")
+
+
+def has_lookup_id(payment: Payment) -> bool:
+    """True when :func:`lookup_ids` has an id to ask the gateway with."""
+    return any(getattr(payment, name) for name in LOOKUP_FIELDS)
+
+
+def has_lookup_id_clause() -> ColumnElement[bool]:
+    """SQL filter: the payment has a track, invoice or session id."""
+    return or_(*(col(getattr(Payment, name)).is_not(None) for name in LOOKUP_FIELDS))
+
+
 def lookup_ids(payment: Payment) -> dict[str, str]:
     """The one id to ask the gateway with: track id, else invoice id, else session id."""
-    for name in ("track_id", "invoice_id", "session_id"):
+    for name in LOOKUP_FIELDS:
         value = getattr(payment, name)
         if value:
             return {name: value}
@@ -55,12 +68,6 @@ def clip(value: str | None, size: int) -> str | None:
     return value[:size] if value else value
 
 
-def add_event(session: Session, payment_pk: int, kind: str, detail: dict[str, Any], actor: str | None = None,
-               ) -> None:
-    """Add a timeline entry for a payment in ``session``."""
-    session.add(PaymentEvent(payment_pk=payment_pk, kind=kind, actor=actor, detail=json.dumps(detail, default=str)))
-
-
 def apply_transaction(session: Session, tx: Transaction, *, source: str,
                       known: Mapping[str, Payment] | None = None) -> UpsertResult:
     """Upsert a verified look-up result in ``session`` (never creates a payment the cache does not know).
@@ -70,21 +77,34 @@ def apply_transaction(session: Session, tx: Transaction, *, source: str,
     return upsert(session, observation_from_transaction(tx, source=source), create_missing=False, known=known)
 
 
-def refresh_payment(engine: Engine, client: UPaymentsClient, *, payment_pk: int, actor: Actor | None = None,
-                    source: str = "poll", limiter_timeout: float | None = None) -> UpsertResult:
-    """Ask the gateway about one cached payment and apply the answer; ``CannotLookUp`` when it has no id yet."""
-    if actor is not None:
-        require(actor, Action.SYNC)
+def lookup_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, *,
+                   limiter_timeout: float | None = None) -> Transaction:
+    """Ask the gateway about one cached payment (``ValueError`` when unknown, ``CannotLookUp`` without an id)."""
     with Session(engine) as session:
         payment = session.get(Payment, payment_pk)
         if payment is None:
             raise ValueError(f"Payment {payment_pk} does not exist.")
         ids = lookup_ids(payment)
-    tx = lookup(client, ids, limiter_timeout=limiter_timeout)
+    return lookup(client, ids, limiter_timeout=limiter_timeout)
+
+
+def apply_lookup(session: Session, tx: Transaction, *, source: str) -> UpsertResult:
+    """Apply the answer of :func:`lookup_payment`; ``CannotLookUp`` when it is about another order."""
+    result = apply_transaction(session, tx, source=source)
+    if result.payment is None:
+        raise CannotLookUp(f"The gateway answered for order {tx.merchant_order_id}, not for this payment.")
+    return result
+
+
+def refresh_payment(engine: Engine, client: UPaymentsClient, *, payment_pk: int, actor: Actor | None = None,
+                    source: str = "poll", limiter_timeout: float | None = None) -> UpsertResult:
+    """Ask the gateway about one cached payment and apply the answer; ``CannotLookUp`` when it has no id yet."""
+    if actor is not None:
+        require(actor, Action.SYNC)
+    tx = lookup_payment(engine, client, payment_pk, limiter_timeout=limiter_timeout)
     with session_scope(engine) as session:
-        result = apply_transaction(session, tx, source=source)
-        if result.payment is None:
-            raise CannotLookUp(f"The gateway answered for order {tx.merchant_order_id}, not for this payment.")
+        result = apply_lookup(session, tx, source=source)
+        assert result.payment is not None
         if actor is not None and result.payment.id is not None:
             add_event(session, result.payment.id, "checked",
                        {"source": source, "result": tx.result, "status": result.status_after}, actor.email)
