@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time
+from dashboard.paging import page_count, pager
 from services import audit
 from services.permissions import Action
 from services.timeutil import kuwait_day_bounds
@@ -65,19 +66,13 @@ rows: list[dict[str, Any]] = [{
     "#": e.seq, "When (Kuwait)": kuwait_time(e.at, seconds=True), "Actor": e.actor, "Action": e.action,
     "Target": e.target or "", "Before": e.before or "", "After": e.after or "",
 } for e in entries]
-pages = max(1, -(-total // PAGE_SIZE))
+pages = page_count(total, PAGE_SIZE)
 st.caption(f"{total} entries · page {min(page, pages)} of {pages} · newest first")
 st.dataframe(rows, hide_index=True, key="audit_table")
 
-nav = st.columns([1, 1, 4])
-if nav[0].button("Previous", key="audit_prev", disabled=page <= 1):
-    st.session_state["audit_page"] = page - 1
-    st.rerun()
-if nav[1].button("Next", key="audit_next", disabled=page >= pages):
-    st.session_state["audit_page"] = page + 1
-    st.rerun()
+spare = pager("audit_page", "audit", page, pages)
 if actor.can(Action.EXPORT_AUDIT):
-    nav[2].download_button(
+    spare.download_button(
         "Export CSV", key="audit_export", file_name="audit-log.csv", mime="text/csv", on_click="ignore",
         data=lambda: "".join(audit.export_csv(engine, actor, flt)),
     )

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import ago, kuwait_time, money
+from dashboard.paging import page_count
 from services import link_follow, links, share
 from services.money import EXPONENTS
 from services.permissions import Action
@@ -32,10 +33,6 @@ settings = state.settings()
 can_create = actor.can(Action.CREATE_LINK)
 can_share = actor.can(Action.SHARE_LINK)
 can_check = actor.can(Action.SYNC)
-
-
-def _client() -> Any:
-    return state.gateway()
 
 
 def _fresh_form() -> None:
@@ -121,7 +118,7 @@ def _new_link_form() -> None:
         st.rerun()
     try:
         with st.spinner("Creating the link with the gateway…"):
-            outcome = links.create_link(engine, _client(), actor, request=request, settings_like=settings)
+            outcome = links.create_link(engine, state.gateway(), actor, request=request, settings_like=settings)
     except links.InvalidLinkRequest as exc:
         st.session_state["nl_errors"] = exc.errors
         st.rerun()
@@ -170,7 +167,7 @@ def _share_panel(row: link_follow.LinkRow, prefix: str) -> None:
 
 def _check(payment_pk: int) -> None:
     try:
-        st.session_state["links_notice"] = link_follow.check_link(engine, _client(), actor, payment_pk=payment_pk)
+        st.session_state["links_notice"] = link_follow.check_link(engine, state.gateway(), actor, payment_pk=payment_pk)
     except Exception as exc:
         st.session_state["links_error"] = exc
 
@@ -196,7 +193,7 @@ def _outcome_panel() -> None:
 
     @st.fragment(run_every="3s")
     def live() -> None:
-        link_follow.refresh_awaiting(engine, _client(), actor, payment_pks=[outcome.payment_pk])
+        link_follow.refresh_awaiting(engine, state.gateway(), actor, payment_pks=[outcome.payment_pk])
         detail = link_follow.link_detail(engine, actor, payment_pk=outcome.payment_pk)
         _status_line(detail.row)
 
@@ -250,7 +247,7 @@ def _links_list() -> None:
         result = link_follow.list_links(engine, actor, status=status or None, created_by=creator, mine_only=mine,
                                         page=page_no, page_size=PAGE_SIZE)
         awaiting = [r.pk for r in result.rows if r.status == "awaiting"]
-        if awaiting and link_follow.refresh_awaiting(engine, _client(), actor, payment_pks=awaiting):
+        if awaiting and link_follow.refresh_awaiting(engine, state.gateway(), actor, payment_pks=awaiting):
             result = link_follow.list_links(engine, actor, status=status or None, created_by=creator,
                                             mine_only=mine, page=page_no, page_size=PAGE_SIZE)
     except Exception as exc:
@@ -261,7 +258,7 @@ def _links_list() -> None:
         return
     event = st.dataframe(_table(result.rows), key="links_table", on_select="rerun", selection_mode="single-row",
                          hide_index=True, width="stretch")
-    pages = max(1, -(-result.total // PAGE_SIZE))
+    pages = page_count(result.total, PAGE_SIZE)
     st.caption(f"{result.total} link{'s' if result.total != 1 else ''} · updates every few seconds")
     if pages > 1:
         st.pagination(pages, key="links_page")

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import streamlit as st
 
 from dashboard import state
 from dashboard.errors import explain, show_error
-from dashboard.formatting import ago, status_label
+from dashboard.formatting import ago, md_literal, status_label
 from services import reconcile
 from services.permissions import Action, Actor, Role
 from services.sync import sync_pending
 from services.syncstate import get_time
 
 SHOWN = 50
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 actor = state.actor()
 engine = state.engine()
@@ -27,11 +25,6 @@ settings = state.settings()
 def _stored_drift(email: str, role: str) -> list[reconcile.DriftItem]:
     """The drift the database alone shows (no gateway calls)."""
     return reconcile.find_drift(engine, Actor(email, Role(role)))
-
-
-def _md(text: str) -> str:
-    """Untrusted text (ids from webhook bodies) shown literally, never as markdown."""
-    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def _resync(items: list[reconcile.DriftItem]) -> None:
@@ -92,7 +85,7 @@ if sync_clicked:
             bar.progress(1.0, text=f"Checked {report.checked} of {report.total}")
             st.write(report.summary().capitalize() + ".")
             for problem in report.problems:
-                st.caption(_md(problem))
+                st.caption(md_literal(problem))
             box.update(label="Sync stopped by the gateway's rate limit" if report.rate_limited else "Sync finished",
                        state="error" if report.rate_limited or report.errors else "complete", expanded=True)
             _stored_drift.clear()
@@ -130,7 +123,7 @@ if "recon_outcome" in st.session_state:
     (st.warning if failed else st.success)(f"Re-synced {done} payment(s)" + (f", {failed} failed" if failed else "")
                                            + ".")
     for line in messages[:20]:
-        st.caption(_md(line))
+        st.caption(md_literal(line))
 
 try:
     items = [*st.session_state.get("recon_live", []), *_stored_drift(actor.email, actor.role.value)]
@@ -158,17 +151,16 @@ st.button(f"Re-sync all shown ({len(resyncable)})", key="recon_all", icon=":mate
 
 def _line(item: reconcile.DriftItem) -> dict[str, Any]:
     return {"kind": reconcile.KIND_LABELS[item.kind], "order": item.order_id or "—",
-            "cache": status_label(item.cache_status) if item.cache_status else "—",
-            "gateway": status_label(item.gateway_status) if item.gateway_status else "—"}
+            "cache": status_label(item.cache_status), "gateway": status_label(item.gateway_status)}
 
 
 for index, item in enumerate(shown):
     line = _line(item)
     with st.container(border=True, key=f"recon_row_{index}"):
         cols = st.columns([5, 1], vertical_alignment="center")
-        cols[0].markdown(f"**{_md(line['order'])}** · {line['kind']} · cache: {line['cache']} · gateway: "
+        cols[0].markdown(f"**{md_literal(line['order'])}** · {line['kind']} · cache: {line['cache']} · gateway: "
                          f"{line['gateway']}")
-        cols[0].caption(_md(item.detail))
+        cols[0].caption(md_literal(item.detail))
         if item.payment_pk is not None:
             cols[1].button("Re-sync", key=f"recon_one_{item.kind}_{item.payment_pk}", on_click=_resync,
                            args=([item],), width="stretch")

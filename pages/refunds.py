@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, method_label, money, status_label
+from dashboard.paging import page_count, pager
 from services import refunds as svc
 from services.money import parse_amount
 from services.permissions import Action, Actor, Role
@@ -299,18 +300,12 @@ try:
 except Exception as exc:
     show_error(exc)
     rows, total = [], 0
-pages = max(1, -(-total // PAGE_SIZE))
+pages = page_count(total, PAGE_SIZE)
 st.caption(f"{total} refunds · page {min(page, pages)} of {pages}")
 st.dataframe(_table(rows), hide_index=True, key="refunds_all")
-nav = st.columns([1, 1, 4])
-if nav[0].button("Previous", key="rf_prev", disabled=page <= 1):
-    st.session_state["rf_page"] = page - 1
-    st.rerun()
-if nav[1].button("Next", key="rf_next", disabled=page >= pages):
-    st.session_state["rf_page"] = page + 1
-    st.rerun()
+spare = pager("rf_page", "rf", page, pages)
 if actor.can(Action.EXPORT_REFUNDS):
-    nav[2].download_button(
+    spare.download_button(
         "Export CSV", key="rf_export", file_name="refunds.csv", mime="text/csv", on_click="ignore",
         data=lambda: "".join(svc.export_refunds_csv(engine, actor, flt)),
     )

@@ -27,7 +27,6 @@ from services.search import (
     SearchPage,
     Totals,
     add_up,
-    ensure_search_support,
     filter_from_query,
     filter_to_query,
     kuwait_today,
@@ -48,12 +47,6 @@ PERIODS = {"any": "Any time", **PRESETS, "custom": "Custom range"}
 FAMILY_LABELS = {"knet": "KNET", "card": "Card", "wallet": "Wallet"}
 _FORM_KEYS = ("f_period", "f_dates", "f_status", "f_family", "f_method", "f_min", "f_max", "f_phone", "f_email",
               "f_order", "f_track", "f_payment", "f_ref", "f_q")
-
-
-@st.cache_resource(show_spinner="Preparing search for this database (once)…")
-def prepare(database: str) -> bool:
-    """Create the search summary, text index and indexes for this database (idempotent)."""
-    return ensure_search_support(state.engine())
 
 
 @st.cache_data(ttl=30, show_spinner="Searching…")
@@ -145,8 +138,9 @@ def filter_form(flt: SearchFilter, today: date) -> None:
         mid = st.columns([2, 1, 1, 2, 3])
         mid[0].multiselect("Family", FAMILIES, default=sorted(flt.families),
                            format_func=lambda f: FAMILY_LABELS.get(f, f), key="f_family")
-        mid[1].text_input("Min KWD", value=filter_to_query(flt).get("min", ""), placeholder="0.000", key="f_min")
-        mid[2].text_input("Max KWD", value=filter_to_query(flt).get("max", ""), placeholder="100.000", key="f_max")
+        query = filter_to_query(flt)
+        mid[1].text_input("Min KWD", value=query.get("min", ""), placeholder="0.000", key="f_min")
+        mid[2].text_input("Max KWD", value=query.get("max", ""), placeholder="100.000", key="f_max")
         mid[3].text_input("Phone", value=flt.phone or "", placeholder="+965 5xxx xxxx", key="f_phone")
         mid[4].text_input("Customer e-mail", value=flt.email or "", key="f_email")
         ids = st.columns(5)
@@ -247,29 +241,28 @@ def show_detail(detail: PaymentDetail) -> None:
         else:
             st.caption("No gateway payload stored yet.")
         st.markdown("**Refunds**")
-        if detail.refunds:
-            st.dataframe(pd.DataFrame([{"Requested (Kuwait)": kuwait_time(r.created_at), "Amount": money(
-                r.amount_fils, r.currency), "State": r.state, "Reason": r.reason, "By": r.requested_by,
-                "Approved by": r.approved_by or "", "Error": r.error or ""} for r in detail.refunds]),
-                hide_index=True, width="stretch", key="tx_refunds")
-        else:
-            st.caption("No refunds.")
+        rows_or_note([{"Requested (Kuwait)": kuwait_time(r.created_at), "Amount": money(r.amount_fils, r.currency),
+                       "State": r.state, "Reason": r.reason, "By": r.requested_by,
+                       "Approved by": r.approved_by or "", "Error": r.error or ""} for r in detail.refunds],
+                     "tx_refunds", "No refunds.")
         st.markdown("**Timeline**")
-        if detail.events:
-            st.dataframe(pd.DataFrame([{"At (Kuwait)": kuwait_time(e.at, seconds=True), "Event": e.kind,
-                                        "By": e.actor or "", "Detail": e.detail or ""} for e in detail.events]),
-                         hide_index=True, width="stretch", key="tx_events")
-        else:
-            st.caption("No events recorded.")
+        rows_or_note([{"At (Kuwait)": kuwait_time(e.at, seconds=True), "Event": e.kind, "By": e.actor or "",
+                       "Detail": e.detail or ""} for e in detail.events],
+                     "tx_events", "No events recorded.")
         st.markdown("**Webhook deliveries**")
-        if detail.webhooks:
-            st.dataframe(pd.DataFrame([{"Received (Kuwait)": kuwait_time(w.received_at, seconds=True),
-                                        "Source": w.source, "Result": w.result or "", "Duplicate": w.duplicate,
-                                        "Processed": kuwait_time(w.processed_at) if w.processed_at else "",
-                                        "Error": w.error or ""} for w in detail.webhooks]),
-                         hide_index=True, width="stretch", key="tx_webhooks")
-        else:
-            st.caption("No webhook deliveries for this payment.")
+        rows_or_note([{"Received (Kuwait)": kuwait_time(w.received_at, seconds=True), "Source": w.source,
+                       "Result": w.result or "", "Duplicate": w.duplicate,
+                       "Processed": kuwait_time(w.processed_at) if w.processed_at else "",
+                       "Error": w.error or ""} for w in detail.webhooks],
+                     "tx_webhooks", "No webhook deliveries for this payment.")
+
+
+def rows_or_note(records: list[dict[str, Any]], key: str, empty: str) -> None:
+    """A full-width table of ``records``, or the caption ``empty`` when there are none."""
+    if records:
+        st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch", key=key)
+    else:
+        st.caption(empty)
 
 
 def export_button(actor: Actor, flt: SearchFilter, today: date) -> None:
@@ -291,7 +284,6 @@ def export_button(actor: Actor, flt: SearchFilter, today: date) -> None:
 actor = state.actor()
 settings = state.settings()
 st.title("Transactions")
-prepare(settings.database_url)
 today = kuwait_today()
 flt, sort, page, notes = url_state()
 for note in notes + st.session_state.pop("tx_notes", []):

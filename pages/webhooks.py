@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import streamlit as st
 
 from dashboard import state
 from dashboard.errors import show_error
-from dashboard.formatting import kuwait_time, status_label
+from dashboard.formatting import kuwait_time, md_literal, status_label
 from services import sync_inbox as inbox
 from services.permissions import Action, Actor, Role
 from services.sync import process_event
 
 PAGE_SIZE = 50
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 STATE_LABELS = {"waiting": "Waiting / to retry", "problem": "Problem", "verified": "Verified"}
 SOURCE_LABELS = {"webhook": "Webhook", "redirect": "Redirect"}
 
@@ -37,11 +35,6 @@ def _table(rows: list[inbox.InboxRow]) -> list[dict[str, Any]]:
         "Result claimed": r.result or "", "Duplicate": r.duplicate, "Order id": r.order_id or "",
         "Track id": r.track_id or "", "Problem": r.error or "",
     } for r in rows]
-
-
-def _md(text: str | None) -> str:
-    """Untrusted text (ids and errors from webhook bodies) shown literally, never as markdown."""
-    return _MARKDOWN.sub(r"\\\1", text or "")
 
 
 def _reprocess(event_id: int) -> None:
@@ -77,11 +70,11 @@ if "inbox_error" in st.session_state:
 if "inbox_outcome" in st.session_state:
     done = st.session_state.pop("inbox_outcome")
     if done.retry:
-        st.warning(f"Delivery #{done.event_id} could not be checked now: {_md(done.error)} It will be retried.")
+        st.warning(f"Delivery #{done.event_id} could not be checked now: {md_literal(done.error)} It will be retried.")
     elif done.error:
-        st.info(f"Delivery #{done.event_id} re-processed: {_md(done.error)}")
+        st.info(f"Delivery #{done.event_id} re-processed: {md_literal(done.error)}")
     else:
-        st.success(f"Delivery #{done.event_id} verified with the gateway: order {_md(done.order_id)} is "
+        st.success(f"Delivery #{done.event_id} verified with the gateway: order {md_literal(done.order_id)} is "
                    f"{status_label(done.status_after)}.")
 
 try:
@@ -116,10 +109,10 @@ if picked and picked[0] < len(rows):
         show_error(exc)
         st.stop()
     st.markdown(f"**Arrived:** {kuwait_time(detail.received_at, seconds=True)} (Kuwait) · "
-                f"**Content type:** {_md(detail.content_type or '—')} · **Processed:** "
+                f"**Content type:** {md_literal(detail.content_type or '—')} · **Processed:** "
                 f"{kuwait_time(detail.processed_at, seconds=True) if detail.processed_at else 'not yet'}")
     if detail.error:
-        st.warning(_md(detail.error))
+        st.warning(md_literal(detail.error))
     st.code(detail.body, language=None, wrap_lines=True)  # shown as text: the body is untrusted data
     if actor.can(Action.REPROCESS_WEBHOOK):
         st.button("Re-process", key="inbox_reprocess", icon=":material/replay:", on_click=_reprocess,
