@@ -6,7 +6,9 @@ transaction (the same one that makes the change), so an action and its audit row
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services.db import read_session
+from services.db import read_session, session_scope
 from services.models import AuditEntry
 from services.permissions import Action, Actor, require
 from services.timeutil import as_utc, utcnow
@@ -172,10 +174,8 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
-def _csv_line(values: list[object]) -> str:
-    import csv
-    import io
-
+def csv_line(values: list[object]) -> str:
+    """One CSV line (CRLF) of formula-safe cells (also used by the refunds export)."""
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerow([_cell(v) for v in values])
     return buf.getvalue()
@@ -185,16 +185,14 @@ def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> 
     """The matching rows as CSV lines in chain order (streamed); the export itself is audited when asked for."""
     require(actor, Action.EXPORT_AUDIT)
     flt = flt or AuditFilter()
-    from services.db import session_scope
-
     filters = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(flt).items() if v}
     with session_scope(engine) as session:
         record(session, actor=actor.email, action="audit_exported", target="audit", after={"filters": filters})
 
     def lines() -> Iterator[str]:
-        yield _csv_line(list(_CSV_COLUMNS))
+        yield csv_line(list(_CSV_COLUMNS))
         for e in iter_for_export(engine, actor, flt):
-            yield _csv_line([e.seq, as_utc(e.at).isoformat(), e.actor, e.action, e.target, e.before, e.after,
+            yield csv_line([e.seq, as_utc(e.at).isoformat(), e.actor, e.action, e.target, e.before, e.after,
                              e.prev_hash, e.hash])
 
     return lines()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -23,7 +21,6 @@ from services.refund_core import REASONS, expected_arrival
 from services.timeutil import to_kuwait
 
 MAX_PAGE_SIZE = 500
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -117,21 +114,9 @@ def distinct_requesters(engine: Engine, actor: Actor) -> list[str]:
         return sorted(session.exec(select(Refund.requested_by).distinct()).all())
 
 
-def neutralise(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (cells starting with = + - @ get a quote)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 _COLUMNS = ("refund_id", "requested_kuwait", "order_id", "customer", "method", "amount", "currency", "reason",
             "note", "state", "requested_by", "approved_by", "sent_kuwait", "refunded_kuwait", "expected_arrival",
             "gateway_refund_id", "error")
-
-
-def _csv_line(values: list[object]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerow([neutralise(v) for v in values])
-    return buf.getvalue()
 
 
 def _when(value: datetime | None) -> str:
@@ -151,13 +136,13 @@ def export_refunds_csv(engine: Engine, actor: Actor, filters: RefundFilter | Non
 
 
 def _lines(engine: Engine, flt: RefundFilter) -> Iterator[str]:
-    yield _csv_line(list(_COLUMNS))
+    yield audit.csv_line(list(_COLUMNS))
     with read_session(engine) as session:
         result = session.exec(_stmt(flt).order_by(col(Refund.created_at), col(Refund.id))
                               .execution_options(yield_per=1000))
         for refund, payment in result:
             row = _row(refund, payment)
-            yield _csv_line([
+            yield audit.csv_line([
                 row.id, _when(row.created_at), row.order_id, row.customer_name, row.method,
                 format_amount(row.amount_fils, row.currency), row.currency, REASONS.get(row.reason, row.reason),
                 row.note, row.state, row.requested_by, row.approved_by, _when(row.sent_at), _when(row.refunded_at),
