@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import re
 import secrets
@@ -29,7 +28,7 @@ from services import audit
 from services.db import session_scope
 from services.gateway import Customer, Product, errors
 from services.ingest import add_event
-from services.models import Payment, PaymentEvent
+from services.models import Payment
 from services.money import EXPONENTS, InvalidAmount, format_money, parse_amount
 from services.permissions import Action, Actor, require
 from services.phones import InvalidPhone, normalize_phone
@@ -444,13 +443,3 @@ def _not_sent_reason(exc: errors.GatewayError) -> str:
         return "the gateway could not be reached; nothing was created — check the connection and try again."
     return f"{exc.message.rstrip('.')}; nothing was created."
 
-
-def link_reason(engine: Engine, payment_pk: int) -> str | None:
-    """Why a link was rejected (from its timeline), for the page."""
-    with Session(engine) as session:
-        event = session.exec(select(PaymentEvent).where(col(PaymentEvent.payment_pk) == payment_pk,
-                                                        col(PaymentEvent.kind) == "link_rejected")
-                             .order_by(col(PaymentEvent.at).desc())).first()
-    if event is None or not event.detail:
-        return None
-    return str(json.loads(event.detail).get("reason") or "") or None

@@ -149,6 +149,16 @@ def _summarise(session: Session, payment: Payment) -> RefundSummary:
     )
 
 
+def _sendable(session: Session, payment: Payment, cannot: str) -> RefundSummary:
+    """The payment's summary; raises when no refund may be sent on it now (``cannot``: the fallback sentence)."""
+    summary = _summarise(session, payment)
+    if summary.in_flight:
+        raise RefundInFlight(summary.reason_not or "Another refund on this payment is being sent.")
+    if payment.status != PaymentStatus.PAID or not payment.upay_order_id:
+        raise NotRefundable(summary.reason_not or cannot)
+    return summary
+
+
 def refund_summary(engine: Engine, *, payment_pk: int, actor: Actor | None = None) -> RefundSummary:
     """Captured / refunded / pending / refundable amounts of a payment (checks VIEW_REFUNDS when given an actor)."""
     if actor is not None:
@@ -246,11 +256,7 @@ def _write_intent(
         found = _existing(session, key, payment_pk, amount_fils)  # re-read under the lock: a racing twin
         if found is not None:
             return found
-        summary = _summarise(session, payment)
-        if summary.in_flight:
-            raise RefundInFlight(summary.reason_not or "Another refund on this payment is being sent.")
-        if payment.status != PaymentStatus.PAID or not payment.upay_order_id:
-            raise NotRefundable(summary.reason_not or "This payment cannot be refunded.")
+        summary = _sendable(session, payment, "This payment cannot be refunded.")
         if amount_fils > summary.refundable_fils:
             raise OverRefund(
                 f"{format_money(amount_fils, payment.currency)} is more than the "
@@ -398,11 +404,7 @@ def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, ref
         if refund.requested_by == actor.email:
             raise ApprovalError("You can't approve your own refund request; another finance or admin person must "
                                 "approve it.")
-        summary = _summarise(session, payment)
-        if summary.in_flight:
-            raise RefundInFlight(summary.reason_not or "Another refund on this payment is being sent.")
-        if payment.status != PaymentStatus.PAID or not payment.upay_order_id:
-            raise NotRefundable(summary.reason_not or "This payment can no longer be refunded.")
+        _sendable(session, payment, "This payment can no longer be refunded.")
         # No amount check here: the request's amount has been reserved since it was written, so approving
         # cannot over-commit (every other request was checked against a total that included it).
         before = snapshot(refund, payment)
