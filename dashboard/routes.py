@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dashboard.settings import Settings, load_settings
-from services.db import create_schema, make_engine
+from services.db import shared_engine
 from services.webhooks import PayloadTooLarge, receive
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,7 @@ def route_settings() -> Settings:
 
 @cache
 def route_engine() -> Engine:
-    engine = make_engine(route_settings().database_url)
-    create_schema(engine)
-    return engine
+    return shared_engine(route_settings().database_url)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -11,7 +11,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from dashboard.settings import Settings, load_settings
-from services.db import create_schema, make_engine
+from services.db import shared_engine
 from services.gateway import UPaymentsClient
 from services.permissions import Actor
 from services.search import ensure_search_support
@@ -33,8 +33,7 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner=False)
 def _engine(url: str, admins: tuple[str, ...]) -> Engine:
-    engine = make_engine(url)
-    create_schema(engine)
+    engine = shared_engine(url)  # the same engine (one pool) as the webhook routes and the background sync
     ensure_search_support(engine)  # summary table, text index and triggers; built once, before the first page view
     bootstrap_admins(engine, list(admins))
     return engine
@@ -46,17 +45,10 @@ def engine() -> Engine:
     return _engine(cfg.database_url, tuple(cfg.admins))
 
 
-@st.cache_resource(show_spinner=False)
-def _gateway(url: str, timeout: float, rate: int) -> UPaymentsClient:
-    """Cached per gateway URL, timeout and rate (the arguments are the cache key only)."""
-    return shared_client(settings())
-
-
 def gateway() -> UPaymentsClient:
-    """The UPayments client: one per process, shared with webhooks and the background sync, so one rate limiter
-    counts every status look-up the process makes."""
-    cfg = settings()
-    return _gateway(cfg.gateway_url, cfg.gateway_timeout_seconds, cfg.status_rate_per_minute)
+    """The UPayments client: one per process (``shared_client`` keeps it), shared with webhooks and the background
+    sync, so one rate limiter counts every status look-up the process makes."""
+    return shared_client(settings())
 
 
 def actor() -> Actor:

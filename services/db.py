@@ -13,6 +13,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,15 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@cache
+def shared_engine(url: str) -> Engine:
+    """The process's one engine for ``url``, schema created: pages, webhook routes and the background sync share
+    its connection pool (and its read companion, :func:`read_engine`)."""
+    engine = make_engine(url)
+    create_schema(engine)
+    return engine
 
 
 def create_schema(engine: Engine) -> None:
