@@ -204,8 +204,7 @@ def _payment_panel(hit: svc.PaymentHit) -> None:
     m[0].metric("Captured", money(summary.captured_fils, summary.currency))
     m[1].metric("Already refunded", money(summary.completed_fils, summary.currency),
                 help="Executed by UPayments and on its way to the customer.")
-    m[2].metric("Pending", money(summary.refunded_fils - summary.completed_fils + summary.pending_fils,
-                                 summary.currency),
+    m[2].metric("Pending", money(summary.outstanding_fils, summary.currency),
                 help="Initiated and not executed yet (can still be cancelled), awaiting approval, or being sent.")
     m[3].metric("Refundable now", money(summary.refundable_fils, summary.currency))
     if not actor.can(Action.REQUEST_REFUND):

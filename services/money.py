@@ -23,7 +23,10 @@ EXPONENTS: dict[str, int] = {
 #: Largest amount we accept for one payment or refund, in major units (gateway field is number(22)).
 MAX_MAJOR_UNITS = Decimal("1000000")
 
-_ARABIC_INDIC = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+#: Arabic-Indic and Persian digits to ASCII (``str.translate`` table), for amounts, phones and search words.
+ASCII_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+#: ASCII digits to Arabic-Indic, for Arabic text.
+ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 _ARABIC_SEPARATORS = str.maketrans({"٫": ".", "٬": ",", "،": ","})
 _PLAIN_NUMBER = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
 # Commas only as thousands separators: "1,234.5" yes; "12,5" (a decimal comma) is refused, never read as 125.
@@ -56,7 +59,7 @@ def parse_amount(text: str | Decimal | int, currency: str = "KWD", *, allow_zero
     elif isinstance(text, Decimal):
         value = text
     elif isinstance(text, str):
-        cleaned = text.strip().translate(_ARABIC_INDIC).translate(_ARABIC_SEPARATORS)
+        cleaned = text.strip().translate(ASCII_DIGITS).translate(_ARABIC_SEPARATORS)
         cleaned = cleaned.replace(" ", "").replace("\u00a0", "")
         for suffix in (currency.upper(), currency.lower(), _SYMBOLS_AR.get(currency.upper(), "\x00")):
             cleaned = cleaned.removesuffix(suffix).removeprefix(suffix)
@@ -104,7 +107,7 @@ def format_money(minor: int, currency: str = "KWD", *, lang: str = "en") -> str:
     """Amount with currency for people: ``12.500 KWD`` or, in Arabic, ``١٢٫٥٠٠ د.ك``."""
     text = format_amount(minor, currency, grouping=True)
     if lang == "ar":
-        digits = text.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+        digits = text.translate(ARABIC_DIGITS)
         digits = digits.replace(",", "٬").replace(".", "٫")
         return f"{digits} {_SYMBOLS_AR.get(currency.upper(), currency.upper())}"
     return f"{text} {currency.upper()}"

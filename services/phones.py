@@ -6,8 +6,9 @@ import re
 
 import phonenumbers
 
+from services.money import ASCII_DIGITS
+
 # Arabic-Indic (U+0660…) and Eastern Arabic-Indic/Persian (U+06F0…) digits, common on Kuwaiti keyboards.
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 # Bidi marks and invisible spaces that come along when a number is copied out of WhatsApp or an RTL page.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\u00a0\u2007\u202f\ufeff]")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -22,7 +23,7 @@ def normalize_phone(text: str, region: str = "KW") -> str:
     read as ``region`` numbers. Raises :class:`InvalidPhone` with a sentence for the person who typed it."""
     if not isinstance(text, str):
         raise InvalidPhone("Enter a phone number.")
-    cleaned = _INVISIBLE.sub(" ", text.translate(_DIGITS)).strip()
+    cleaned = _INVISIBLE.sub(" ", text.translate(ASCII_DIGITS)).strip()
     if not cleaned:
         raise InvalidPhone("Enter a phone number.")
     if re.search(r"[^\d\s+()./\-]", cleaned):

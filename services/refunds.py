@@ -119,6 +119,11 @@ class RefundSummary:
     reason_not: str | None
     in_flight: bool
 
+    @property
+    def outstanding_fils(self) -> int:
+        """Asked for but not executed yet: initiated (still cancellable), awaiting approval, or being sent."""
+        return self.refunded_fils - self.completed_fils + self.pending_fils
+
 
 def _summarise(session: Session, payment: Payment) -> RefundSummary:
     counts = tally(session, payment.id or 0)

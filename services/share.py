@@ -20,13 +20,12 @@ from services import audit
 from services.db import session_scope
 from services.ingest import add_event
 from services.models import FINAL_STATUSES, Payment
-from services.money import format_money
+from services.money import ARABIC_DIGITS, format_money
 from services.permissions import Action, Actor, require
 from services.phones import wa_digits
 from services.timeutil import as_utc, to_kuwait, utcnow
 
 CHANNELS = frozenset({"whatsapp", "sms", "email", "qr", "copy"})
-_AR_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 class LinkLike(Protocol):
@@ -94,7 +93,7 @@ def _kuwait_stamp(value: datetime, lang: str) -> str:
     """``value`` in Kuwait local time: ``24 Nov 2026, 20:00`` or ``٢٤/١١/٢٠٢٦ الساعة ٢٠:٠٠``."""
     local = to_kuwait(value)
     if lang == "ar":
-        return local.strftime("%d/%m/%Y الساعة %H:%M").translate(_AR_DIGITS)
+        return local.strftime("%d/%m/%Y الساعة %H:%M").translate(ARABIC_DIGITS)
     return local.strftime("%d %b %Y, %H:%M")
 
 
@@ -104,7 +103,7 @@ def _ar_count(n: int, one: str, two: str, few: str, many: str) -> str:
         return one
     if n == 2:
         return two
-    return f"{str(n).translate(_AR_DIGITS)} {few if 3 <= n <= 10 else many}"
+    return f"{str(n).translate(ARABIC_DIGITS)} {few if 3 <= n <= 10 else many}"
 
 
 # Every phrase of a share message in both languages, (English, Arabic); ``_say`` fills in the ``{fields}``.

@@ -25,6 +25,11 @@ def to_kuwait(value: datetime) -> datetime:
     return as_utc(value).astimezone(KUWAIT)
 
 
+def kuwait_today() -> date:
+    """Today's date in Kuwait."""
+    return to_kuwait(utcnow()).date()
+
+
 def local_day(value: datetime) -> str:
     """The Kuwait calendar day of an instant, ``YYYY-MM-DD`` (days are cut at Kuwait midnight)."""
     return to_kuwait(value).date().isoformat()

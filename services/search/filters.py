@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from services.models import FAMILIES, METHOD_FAMILY, PaymentStatus
 from services.money import InvalidAmount, format_amount, parse_amount
 from services.phones import InvalidPhone, normalize_phone
-from services.timeutil import to_kuwait, utcnow
+from services.timeutil import kuwait_today
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in PaymentStatus)
 METHODS: tuple[str, ...] = tuple(METHOD_FAMILY)
@@ -28,11 +28,6 @@ _PARAMS: dict[str, str] = {
     "track_id": "track", "payment_id": "payment", "reference": "ref", "text": "q", "created_by": "by",
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-
-def kuwait_today() -> date:
-    """Today's date in Kuwait."""
-    return to_kuwait(utcnow()).date()
 
 
 def preset_range(name: str, today: date | None = None) -> tuple[date, date]:

@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy import Column, Integer, MetaData, String, Table, text
 from sqlalchemy.engine import Connection, Engine
 
+from services.money import ASCII_DIGITS
+
 log = logging.getLogger(__name__)
 
 SUMMARY_TABLE = "payment_search_daily"
@@ -202,13 +204,12 @@ def has_support(engine: Engine) -> bool:
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
 def words(text_value: str) -> list[list[str]]:
     """Whitespace-separated words of a query, each split into the tokens FTS5's unicode61 tokenizer sees."""
     out = []
-    for word in text_value.translate(_ARABIC_DIGITS).split():
+    for word in text_value.translate(ASCII_DIGITS).split():
         tokens = [t.lower() for t in _WORD.findall(word.replace("_", " "))]
         if tokens:
             out.append(tokens)
