@@ -1,4 +1,4 @@
-"""HTTP routes served beside the Streamlit UI by ``st.App``: gateway webhook and health check.
+"""HTTP routes served beside the Streamlit UI by ``st.App``: gateway webhook, health check, CSV downloads.
 
 Kept off ``/_stcore``; a GET to a POST-only Starlette route would fall through to the Streamlit SPA and answer
 200, so the webhook route accepts every verb and answers 405 itself.
@@ -7,22 +7,26 @@ Kept off ``/_stcore``; a GET to a POST-only Starlette route would fall through t
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from functools import cache
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from dashboard.settings import Settings, load_settings
 from services.db import shared_engine
+from services.export import ExportRefused, export_csv, redeem_ticket
+from services.timeutil import kuwait_today
 from services.webhooks import PayloadTooLarge, receive
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/upayments"
 HEALTH_PATH = "/api/health"
+EXPORT_PATH = "/export/transactions.csv"
 _ALL_VERBS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -90,6 +94,23 @@ async def health(_request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def export_transactions(request: Request) -> Response:
+    """Stream the CSV a Transactions page ticket names (services.export), as a file download."""
+    try:
+        actor, flt = await run_in_threadpool(redeem_ticket, route_engine(), request.query_params.get("t", ""))
+    except ExportRefused as exc:
+        return PlainTextResponse(str(exc), status_code=403, headers={"Cache-Control": "no-store"})
+    filename = f"transactions-{kuwait_today().isoformat()}.csv"
+
+    def body() -> Iterator[str]:
+        yield "\ufeff"  # a byte-order mark: spreadsheets then read Arabic names as UTF-8
+        yield from export_csv(route_engine(), actor, flt)
+
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})
+
+
 def _ping() -> None:
     with route_engine().connect() as conn:
         conn.execute(text("SELECT 1"))
@@ -107,5 +128,6 @@ def routes() -> list[BaseRoute]:
     return [
         Route(WEBHOOK_PATH, webhook, methods=_ALL_VERBS),
         Route(HEALTH_PATH, health, methods=["GET"]),
+        Route(EXPORT_PATH, export_transactions, methods=["GET"]),
         *extra,
     ]

@@ -5,9 +5,9 @@ The filter lives in the URL (``st.query_params``), so a view can be bookmarked a
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date
-from typing import Any, TextIO, cast
+from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -15,7 +15,8 @@ import streamlit as st
 from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, method_label, money, status_label
-from services.export import export_csv
+from dashboard.routes import EXPORT_PATH
+from services.export import issue_ticket
 from services.permissions import Action, Actor, Role
 from services.search import (
     FAMILIES,
@@ -265,20 +266,22 @@ def rows_or_note(records: list[dict[str, Any]], key: str, empty: str) -> None:
         st.caption(empty)
 
 
-def export_button(actor: Actor, flt: SearchFilter, today: date) -> None:
-    engine = state.engine()
+def _spend_ticket() -> None:
+    st.session_state.pop("tx_export_ticket", None)  # used: the rerun after the click issues a fresh one
 
-    def build() -> TextIO:
-        # Spooled to disk past 16 MB: a big export never sits in memory twice. Streamlit reads and closes it.
-        spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024, mode="w+", encoding="utf-8", newline="")  # noqa: SIM115
-        export_csv(engine, actor, flt, out=spool)
-        spool.seek(0)
-        return cast(TextIO, spool)
 
-    st.download_button("Export CSV", data=build, file_name=f"transactions-{today.isoformat()}.csv",
-                       mime="text/csv", on_click="ignore", key="tx_export", icon=":material/download:",
-                       help="All payments matching the filter (not only this page): Kuwait and UTC times, "
-                       "amounts in KWD. The export is recorded in the audit log.")
+def export_button(actor: Actor, flt: SearchFilter) -> None:
+    """A link to the app's export route with a single-use ticket for this filter: the file streams from there,
+    so a million rows never sit in memory (services.export), and the click itself issues the next ticket."""
+    query = tuple(sorted(filter_to_query(flt).items()))
+    ticket = st.session_state.get("tx_export_ticket")
+    if ticket is None or ticket[0] != query:
+        ticket = (query, issue_ticket(actor, flt))
+        st.session_state["tx_export_ticket"] = ticket
+    st.link_button("Export CSV", f"{EXPORT_PATH}?{urlencode({'t': ticket[1]})}", key="tx_export",
+                   on_click=_spend_ticket, icon=":material/download:",
+                   help="All payments matching the filter (not only this page): Kuwait and UTC times, amounts in "
+                   "KWD. The export is recorded in the audit log once the file has been produced.")
 
 
 actor = state.actor()
@@ -303,7 +306,7 @@ bar[0].selectbox("Sort", list(SORTS), index=list(SORTS).index(sort), format_func
                  key="tx_sort", on_change=change_sort)
 if actor.can(Action.EXPORT_TRANSACTIONS):
     with bar[1]:
-        export_button(actor, flt, today)
+        export_button(actor, flt)
 
 if result.total_count == 0:
     if flt.is_empty():

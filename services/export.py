@@ -1,9 +1,24 @@
-"""CSV export of a transaction search: streamed in chunks with bounded memory, audited, spreadsheet-safe."""
+"""CSV export of a transaction search: streamed in chunks with bounded memory, audited, spreadsheet-safe.
+
+A browser download cannot come out of a Streamlit rerun without the whole file sitting in memory, so the page
+asks for a **ticket** (:func:`issue_ticket`): a short-lived, single-use, signed token naming the staff member and
+the filter. The app's ``/export/transactions.csv`` route redeems it (:func:`redeem_ticket`, which re-checks that
+the person is still staff with the export permission) and streams :func:`export_csv` to the browser. The audit
+row is written when the last row has been produced, with the row count; a failed or abandoned download leaves
+no audit entry claiming an export that never reached anyone.
+"""
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
+import hmac
 import io
+import json
+import secrets
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import IO
@@ -14,7 +29,8 @@ from services import audit
 from services.db import session_scope
 from services.money import format_amount
 from services.permissions import Action, Actor, require
-from services.search import PaymentRow, SearchFilter, filter_to_query, iter_rows, totals
+from services.search import PaymentRow, SearchFilter, filter_from_query, filter_to_query, iter_rows
+from services.staff import resolve_actor
 from services.timeutil import as_utc, to_kuwait
 
 #: Header of the CSV, in order. Amounts in major units with the currency's decimals (12.500 for KWD).
@@ -53,7 +69,8 @@ def _cells(row: PaymentRow) -> list[str]:
     return [neutralise(value) for value in values]
 
 
-def _generate(engine: Engine, flt: SearchFilter) -> Iterator[str]:
+def _generate(engine: Engine, flt: SearchFilter) -> Iterator[tuple[str, int]]:
+    """(CSV text, rows in it) chunks, header first."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
@@ -62,29 +79,94 @@ def _generate(engine: Engine, flt: SearchFilter) -> Iterator[str]:
         writer.writerow(_cells(row))
         pending += 1
         if pending >= CHUNK_ROWS:
-            yield buffer.getvalue()
+            yield buffer.getvalue(), pending
             buffer.seek(0)
             buffer.truncate()
             pending = 0
-    yield buffer.getvalue()
+    yield buffer.getvalue(), pending
 
 
 def export_csv(engine: Engine, actor: Actor, flt: SearchFilter, *, out: IO[str] | None = None) -> Iterator[str]:
     """The payments matching ``flt`` as CSV text chunks (about 1,000 rows each), oldest first.
 
-    Permission is checked and the audit row (``export_transactions``, after={filter, rows}) is committed at the
-    call, before any row is read. Rows stream from one read snapshot, so memory stays flat at a million rows.
-    With ``out`` the whole CSV is written there before returning, and the returned iterator is empty.
+    Permission is checked at the call. Rows stream from one read snapshot, so memory stays flat at a million rows.
+    The audit row (``export_transactions``, after={filter, rows}) is committed once the last chunk has been
+    produced; an export that breaks off or is never read is not audited. With ``out`` the whole CSV is written
+    there before returning, and the returned iterator is empty.
     No raw gateway payloads or secrets are exported; cells that a spreadsheet would run are neutralised.
     """
     require(actor, Action.EXPORT_TRANSACTIONS)
-    count = totals(engine, flt).count
-    with session_scope(engine) as session:
-        audit.record(session, actor=actor.email, action="export_transactions",
-                     after={"filter": filter_to_query(flt), "rows": count})
-    chunks = _generate(engine, flt)
+    chunks = _audited(engine, actor, flt)
     if out is None:
         return chunks
     for chunk in chunks:
         out.write(chunk)
     return iter(())
+
+
+def _audited(engine: Engine, actor: Actor, flt: SearchFilter) -> Iterator[str]:
+    rows = 0
+    for text, count in _generate(engine, flt):
+        rows += count
+        yield text
+    with session_scope(engine) as session:
+        audit.record(session, actor=actor.email, action="export_transactions",
+                     after={"filter": filter_to_query(flt), "rows": rows})
+
+
+class ExportRefused(ValueError):
+    """A download ticket that cannot be redeemed; ``str()`` says why and what to do."""
+
+
+#: How long a download link stays valid after the person pressed "Export CSV".
+TICKET_SECONDS = 1800
+# Signed with a key of this process: a ticket is redeemed by the server that issued it (the page and the export
+# route run in the same process; several servers keep a person on one server with sticky sessions).
+_KEY = secrets.token_bytes(32)
+_used: dict[str, float] = {}
+_used_lock = threading.Lock()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_ticket(actor: Actor, flt: SearchFilter, *, now: float | None = None) -> str:
+    """A single-use download ticket for ``actor`` and ``flt``, valid for :data:`TICKET_SECONDS`."""
+    require(actor, Action.EXPORT_TRANSACTIONS)
+    payload = {"e": actor.email, "q": filter_to_query(flt), "x": int((now or time.time()) + TICKET_SECONDS),
+               "n": secrets.token_urlsafe(12)}
+    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    return f"{body}.{_b64(hmac.new(_KEY, body.encode(), hashlib.sha256).digest())}"
+
+
+def redeem_ticket(engine: Engine, token: str, *, now: float | None = None) -> tuple[Actor, SearchFilter]:
+    """The staff member (as they are now) and filter of a valid ticket; marks it used. Raises ExportRefused."""
+    moment = now or time.time()
+    body, _, signature = (token or "").partition(".")
+    try:
+        expected = hmac.new(_KEY, body.encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _unb64(signature)):
+            raise ValueError("bad signature")
+        payload = json.loads(_unb64(body))
+        email, query, expires, nonce = str(payload["e"]), dict(payload["q"]), int(payload["x"]), str(payload["n"])
+    except Exception:  # anything malformed or forged reads the same to the caller
+        raise ExportRefused("This download link is not valid; press “Export CSV” on the Transactions page "
+                            "again.") from None
+    if moment > expires:
+        raise ExportRefused("This download link has expired; press “Export CSV” on the Transactions page again.")
+    with _used_lock:
+        for old in [n for n, until in _used.items() if until < moment]:
+            del _used[old]
+        if nonce in _used:
+            raise ExportRefused("This download link was already used; press “Export CSV” on the Transactions page "
+                                "for a new one.")
+        _used[nonce] = float(expires)
+    actor = resolve_actor(engine, email)
+    if actor is None or not actor.can(Action.EXPORT_TRANSACTIONS):
+        raise ExportRefused("Your access no longer allows exporting transactions; ask an admin.")
+    return actor, filter_from_query(query)

@@ -84,19 +84,57 @@ def test_amounts_are_exact_and_add_up(engine) -> None:
     assert all(len(r["amount"].split(".")[1]) == 3 for r in rows)
 
 
-def test_export_follows_the_filter_and_is_audited_when_it_starts(engine) -> None:
+def test_export_follows_the_filter_and_is_audited_when_the_file_is_produced(engine) -> None:
     for i in range(5):
         make_payment(engine, order_id=f"E{i}", status="paid" if i < 3 else "failed",
                      created_at=T0 + timedelta(minutes=i))
     flt = SearchFilter(statuses={"paid"})
-    chunks = export_csv(engine, FIN, flt)  # not iterated yet: the audit row is already committed
+    chunks = export_csv(engine, FIN, flt)
+    assert _audits(engine) == []  # nothing produced yet: no claim of an export
+    rows = _parse(chunks)
     entries = _audits(engine)
     assert len(entries) == 1 and entries[0].actor == FIN.email
     assert json.loads(entries[0].after or "{}") == {"filter": {"status": "paid"}, "rows": 3}
-    rows = _parse(chunks)
     assert [r["order_id"] for r in rows] == ["E0", "E1", "E2"]
     assert len(rows) == search(engine, FIN, flt).total_count
     assert verify(engine).ok
+
+
+def test_an_export_that_breaks_off_is_not_audited(engine) -> None:
+    for i in range(2500):
+        make_payment(engine, order_id=f"A{i}", created_at=T0 + timedelta(seconds=i))
+    chunks = export_csv(engine, FIN, SearchFilter())
+    next(chunks)  # the browser went away after the first chunk
+    chunks.close()  # type: ignore[attr-defined]
+    assert _audits(engine) == []
+
+
+def test_ticket_is_single_use_signed_expiring_and_rechecks_the_person(engine) -> None:
+    from services.export import ExportRefused, issue_ticket, redeem_ticket
+    from services.staff import add_staff, bootstrap_admins, change_role
+
+    admin = Actor("boss@shop.test", Role.ADMIN)
+    bootstrap_admins(engine, [admin.email])
+    add_staff(engine, admin, email=FIN.email, role=Role.FINANCE)
+    flt = SearchFilter(statuses={"paid"})
+    ticket = issue_ticket(FIN, flt, now=1_000_000.0)
+    actor, again = redeem_ticket(engine, ticket, now=1_000_010.0)
+    assert actor.email == FIN.email and again == flt
+    with pytest.raises(ExportRefused, match="already used"):
+        redeem_ticket(engine, ticket, now=1_000_011.0)
+    with pytest.raises(ExportRefused, match="expired"):
+        redeem_ticket(engine, issue_ticket(FIN, flt, now=1_000_000.0), now=1_000_000.0 + 1801)
+    body, _, sig = issue_ticket(FIN, flt, now=1_000_000.0).partition(".")
+    forged = body.replace(body[5], "A" if body[5] != "A" else "B", 1) + "." + sig
+    for bad in (forged, "", "x", "x.y", "\x00" * 50, "a" * 5000 + "." + sig):
+        with pytest.raises(ExportRefused, match="not valid"):
+            redeem_ticket(engine, bad, now=1_000_000.0)
+    demoted = issue_ticket(FIN, flt, now=1_000_000.0)
+    change_role(engine, admin, email=FIN.email, role=Role.VIEWER)
+    with pytest.raises(ExportRefused, match="no longer allows"):
+        redeem_ticket(engine, demoted, now=1_000_001.0)
+    with pytest.raises(PermissionDenied):
+        issue_ticket(Actor("v@shop.test", Role.VIEWER), flt)
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.SALES])

@@ -49,7 +49,8 @@ def test_finance_sees_results_totals_and_the_export_button(env) -> None:
     assert len(table) == 50 and list(table.columns) == [
         "Created (Kuwait)", "Order id", "Customer", "Phone", "Amount", "Status", "Method", "Track id"]
     assert table.iloc[0]["Order id"] == "ORD-000" and table.iloc[0]["Amount"] == "1.000 KWD"
-    assert [getattr(d, "label", None) for d in at.get("download_button")] == ["Export CSV"]
+    export = [b for b in at.get("link_button") if b.proto.label == "Export CSV"]
+    assert len(export) == 1 and export[0].proto.url.startswith("/export/transactions.csv?t=")
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.SALES])
@@ -57,7 +58,7 @@ def test_roles_that_cannot_export_see_no_export_button(env, role: Role) -> None:
     at = _open(role)
     assert not at.exception
     assert _metric(at, "Payments") == "60"
-    assert at.get("download_button") == []
+    assert [b for b in at.get("link_button") if b.proto.label == "Export CSV"] == []
 
 
 def test_filters_come_from_the_url_and_show_in_the_form(env) -> None:
