@@ -181,13 +181,23 @@ def csv_line(values: list[object]) -> str:
     return buf.getvalue()
 
 
+def audited_stream(engine: Engine, lines: Iterator[str], *, actor: str, action: str, target: str,
+                   after: dict[str, Any]) -> Iterator[str]:
+    """Yield ``lines`` (a header, then one per row), then record ``action`` with the row count: an export is
+    audited once its file has been produced, never for an attempt that broke off."""
+    rows = -1  # the header is not a row
+    for line in lines:
+        rows += 1
+        yield line
+    with session_scope(engine) as session:
+        record(session, actor=actor, action=action, target=target, after={**after, "rows": max(rows, 0)})
+
+
 def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> Iterator[str]:
-    """The matching rows as CSV lines in chain order (streamed); the export itself is audited when asked for."""
+    """The matching rows as CSV lines in chain order (streamed); audited once the file has been produced."""
     require(actor, Action.EXPORT_AUDIT)
     flt = flt or AuditFilter()
     filters = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(flt).items() if v}
-    with session_scope(engine) as session:
-        record(session, actor=actor.email, action="audit_exported", target="audit", after={"filters": filters})
 
     def lines() -> Iterator[str]:
         yield csv_line(list(_CSV_COLUMNS))
@@ -195,4 +205,5 @@ def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> 
             yield csv_line([e.seq, as_utc(e.at).isoformat(), e.actor, e.action, e.target, e.before, e.after,
                              e.prev_hash, e.hash])
 
-    return lines()
+    return audited_stream(engine, lines(), actor=actor.email, action="audit_exported", target="audit",
+                          after={"filters": filters})

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from services import audit
-from services.db import read_session, session_scope
+from services.db import read_session
 from services.models import Payment, Refund, RefundState
 from services.money import format_amount
 from services.permissions import Action, Actor, require
@@ -124,15 +124,12 @@ def _when(value: datetime | None) -> str:
 
 
 def export_refunds_csv(engine: Engine, actor: Actor, filters: RefundFilter | None = None) -> Iterator[str]:
-    """The refunds matching ``filters`` as CSV lines (streamed); the export is audited when it is asked for."""
+    """The refunds matching ``filters`` as CSV lines (streamed); audited once the file has been produced."""
     require(actor, Action.EXPORT_REFUNDS)
     flt = filters or RefundFilter()
-    with session_scope(engine) as session:
-        count = session.exec(select(func.count()).select_from(_stmt(flt).subquery())).one()
-        filt = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(flt).items() if v}
-        audit.record(session, actor=actor.email, action="refunds_exported", target="refunds",
-                     after={"filters": filt, "rows": int(count)})
-    return _lines(engine, flt)
+    filt = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(flt).items() if v}
+    return audit.audited_stream(engine, _lines(engine, flt), actor=actor.email, action="refunds_exported",
+                                target="refunds", after={"filters": filt})
 
 
 def _lines(engine: Engine, flt: RefundFilter) -> Iterator[str]:

@@ -286,10 +286,12 @@ def test_export_streams_neutralised_csv_and_is_audited(engine, dead_client) -> N
                            customer_name="=HYPERLINK(\"http://evil\")")
     _ask(engine, dead_client, finance, payment, 150_000, "k", reason="other", note="@SUM(A1) -cmd +x")
     lines = export_refunds_csv(engine, finance, RefundFilter(states=("pending_approval",)))
-    entry = audit.list_entries(engine, make_staff(engine, Role.ADMIN))[0][0]
-    assert entry.action == "refunds_exported" and entry.actor == finance.email  # audited when asked for
-    assert json.loads(entry.after or "") == {"filters": {"states": ["pending_approval"]}, "rows": 1}
+    admin = make_staff(engine, Role.ADMIN)
+    assert audit.list_entries(engine, admin)[0][0].action != "refunds_exported"  # nothing produced yet
     text = "".join(lines)
+    entry = audit.list_entries(engine, admin)[0][0]
+    assert entry.action == "refunds_exported" and entry.actor == finance.email  # audited once produced
+    assert json.loads(entry.after or "") == {"filters": {"states": ["pending_approval"]}, "rows": 1}
     header, row, end = text.split("\r\n")
     assert header.startswith("refund_id,requested_kuwait,order_id,customer,method,amount") and end == ""
     assert "'=HYPERLINK" in row and "'@SUM(A1) -cmd +x" in row and ",150.000,KWD,Other," in row
