@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import background, header, state
-from dashboard.navigation import pages_for
+from dashboard.navigation import PAGES, pages_for
 
 st.set_page_config(page_title="Souq Desk", page_icon=":material/storefront:", layout="wide")
 
@@ -25,8 +25,16 @@ specs = pages_for(actor)
 sections: dict[str, list[st.Page]] = {}
 for spec in specs:
     sections.setdefault(spec.section, []).append(
-        st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=spec is specs[0])
+        st.Page(spec.path, title=spec.title, icon=spec.icon, url_path=spec.url_path)
     )
+# The root opens the role's first page under its own name, so a bookmark of either address works.
+first = sections[specs[0].section][0]
+home = st.Page(header.go_to(first), title=specs[0].title, url_path="home", default=True, visibility="hidden")
+# Hidden pages answer the addresses of the pages this role may not open, saying so politely instead of
+# Streamlit's "Page not found" (a bookmark, a colleague's link). The services still refuse the role.
+hidden = [st.Page(header.refusal_page(spec), title=spec.title, icon=spec.icon, url_path=spec.url_path,
+                   visibility="hidden") for spec in PAGES if spec not in specs]
+sections[specs[0].section].extend([home, *hidden])
 current = st.navigation(sections)
 header.sidebar(actor, state.settings(), state.engine())
 current.run()

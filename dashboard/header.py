@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 from sqlalchemy.engine import Engine
+from streamlit.navigation.page import StreamlitPage
 
 from dashboard.formatting import ago
+from dashboard.navigation import PageSpec, refusal_text
 from dashboard.settings import Settings
 from services.permissions import Actor
 from services.syncstate import get_time
@@ -47,3 +51,22 @@ def sidebar(actor: Actor, settings: Settings, engine: Engine) -> None:
         last = get_time(engine)
         st.caption(f"Synced: {ago(last)}", help="When the last status sync with the gateway finished.")
         st.button("Log out", key="logout", on_click=st.logout)
+
+
+def go_to(target: StreamlitPage) -> Callable[[], None]:
+    """A page body that opens ``target`` (the first page is served at the root; its own name leads there)."""
+
+    def body() -> None:
+        st.switch_page(target)
+
+    return body
+
+
+def refusal_page(spec: PageSpec) -> Callable[[], None]:
+    """A page body saying politely that this role may not open ``spec``."""
+
+    def body() -> None:
+        st.title(spec.title)
+        st.info(refusal_text(spec), icon=":material/lock:")
+
+    return body

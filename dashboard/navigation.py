@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.permissions import Action, Actor
+from services.permissions import MATRIX, Action, Actor, Role
 
 
 @dataclass(frozen=True)
@@ -35,3 +35,16 @@ PAGES: tuple[PageSpec, ...] = (
 def pages_for(actor: Actor) -> list[PageSpec]:
     """The pages ``actor``'s role may open, in menu order."""
     return [spec for spec in PAGES if actor.can(spec.needs)]
+
+
+def roles_for(spec: PageSpec) -> list[Role]:
+    """The roles whose matrix opens ``spec`` (from the permission matrix, in matrix order)."""
+    return [role for role, actions in MATRIX.items() if spec.needs in actions]
+
+
+def refusal_text(spec: PageSpec) -> str:
+    """What a person reads on a page their role may not open (a bookmark, a link from a colleague)."""
+    names = {Role.ADMIN: "admins", Role.FINANCE: "finance", Role.SALES: "sales", Role.VIEWER: "viewers"}
+    roles = [names[r] for r in roles_for(spec) if r != Role.ADMIN] + ["admins"]
+    who = roles[0] if len(roles) == 1 else ", ".join(roles[:-1]) + " and " + roles[-1]
+    return f"{spec.title} is for {who} — ask an admin for access."

@@ -36,12 +36,26 @@ def test_each_role_sees_exactly_its_pages(page: Page, demo_stack: DemoStack, rol
     page.screenshot(path=str(demo_stack.data_dir / f"nav-{role.value}.png"), full_page=True)
 
 
-def test_page_outside_role_is_not_reachable_by_url(page: Page, demo_stack: DemoStack) -> None:
+def test_page_outside_role_is_refused_politely_by_url(page: Page, demo_stack: DemoStack) -> None:
     login(page, demo_stack, ROLE_USERS[Role.SALES])
     page.goto(f"{demo_stack.app}/audit")
     wait_idle(page)
-    expect(page.get_by_role("heading", name="Audit log")).to_have_count(0)
-    expect(page.get_by_role("heading", name="Payment links")).to_be_visible()
+    expect(page.get_by_text("Audit log is for admins — ask an admin for access.")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(0)  # no audit rows
+    page.goto(f"{demo_stack.app}/refunds")  # a bookmark from a colleague in finance
+    wait_idle(page)
+    expect(page.get_by_text("Refunds is for finance, viewers and admins — ask an admin for access.")).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    page.screenshot(path=str(demo_stack.data_dir / "refused-refunds.png"), full_page=True)
+    expect(page.get_by_test_id("stSidebarNav").get_by_text("Refunds")).to_have_count(0)
+
+
+def test_the_first_page_answers_its_own_name_too(page: Page, demo_stack: DemoStack) -> None:
+    login(page, demo_stack, ROLE_USERS[Role.ADMIN])
+    page.goto(f"{demo_stack.app}/links")
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="New payment link")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
 
 
 def test_stranger_gets_no_access_page(page: Page, demo_stack: DemoStack) -> None:
