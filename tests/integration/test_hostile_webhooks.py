@@ -57,7 +57,7 @@ HAND_PICKED: list[tuple[bytes, str | None]] = [
     (b"track_id=A&track_id=B&track_id=&result=CAPTURED&result=", "application/x-www-form-urlencoded"),
     (b"track_id=" + b"T" * 1900, "application/x-www-form-urlencoded"),  # huge track id
     ("track_id=AB\u202eCD&order_id=\u0000X".encode(), "application/x-www-form-urlencoded"),  # bidi, NUL
-    ('{"track_id": "\\u0000\\u202e\\ud800", "order_id": "\\n"}'.encode(), "application/json"),
+    (b'{"track_id": "\\u0000\\u202e\\ud800", "order_id": "\\n"}', "application/json"),
     (b'{"data": {"data": {"track_id": "X"}}, "track_id": {"$gt": ""}}', "application/json"),
     (b'{"track_id": 12345678901234567890, "result": ["CAPTURED"], "order_id": -0.0}', "application/json"),
     (b"", None), (b"   ", "application/json"), (b"%%%%&&&===", "multipart/form-data; boundary=x"),
