@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +22,7 @@ from services.money import format_money
 from services.sync import shared_client
 
 log = logging.getLogger(__name__)
+_ATTEMPT = re.compile(r"[0-9]{1,5}", re.ASCII)
 RETURN_PATH = "/pay/return"
 CANCEL_PATH = "/pay/cancel"
 _HEADERS = {
@@ -119,8 +121,9 @@ def render(view: Landing, *, shop_name: str, shop_name_ar: str, path: str, attem
 
 
 def _attempt_of(request: Request) -> int:
+    """Our own auto-refresh counter; anything but 1-5 ASCII digits (``"²".isdigit()`` is true) counts as 0."""
     raw = request.query_params.get("n", "0")
-    return min(int(raw), 10_000) if raw.isdigit() and len(raw) <= 5 else 0
+    return int(raw) if _ATTEMPT.fullmatch(raw) else 0
 
 
 async def _landing(request: Request, *, cancel: bool) -> Response:
@@ -134,7 +137,8 @@ async def _landing(request: Request, *, cancel: bool) -> Response:
     settings = route_settings()
     try:
         client = shared_client(settings)  # the process's one client: pages, webhooks and landings share its limiter
-        view = await run_in_threadpool(land, route_engine(), client, query=query, cancel=cancel, attempt=attempt)
+        view = await run_in_threadpool(land, route_engine(), client, query=query, cancel=cancel, attempt=attempt,
+                                       remote=request.client.host if request.client else None)
     except Exception:
         log.exception("landing page failed")
         view = Landing("stalled")

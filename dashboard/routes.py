@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from dashboard.settings import Settings, load_settings
 from services.db import shared_engine
 from services.export import ExportRefused, export_csv, redeem_ticket
+from services.gateway import Lane
 from services.timeutil import kuwait_today
 from services.webhooks import PayloadTooLarge, receive
 
@@ -63,15 +64,18 @@ async def webhook(request: Request) -> Response:
     try:
         body = await _read_limited(request, limit)
         receipt = await run_in_threadpool(
-            receive, route_engine(), body, request.headers.get("content-type"), max_bytes=limit
+            receive, route_engine(), body, request.headers.get("content-type"), max_bytes=limit,
+            remote=request.client.host if request.client else None,
         )
     except PayloadTooLarge as exc:
         return JSONResponse({"success": False, "message": str(exc)}, status_code=413)
-    await run_in_threadpool(_after_receive, receipt.event_id)
+    if receipt.unusable is not None:  # stored closed, with the reason, for the inbox; never queued
+        return JSONResponse({"success": False, "message": receipt.unusable}, status_code=400)
+    await run_in_threadpool(_after_receive, receipt.event_id, receipt.lane)
     return JSONResponse({"success": True, "message": "Success", "data": {"duplicate": receipt.duplicate}})
 
 
-def _after_receive(event_id: int) -> None:
+def _after_receive(event_id: int, lane: Lane) -> None:
     """Hand the stored delivery to the processor (verification against the gateway)."""
     try:
         from services import sync
@@ -80,7 +84,7 @@ def _after_receive(event_id: int) -> None:
     handler = getattr(sync, "on_webhook_stored", None)
     if handler is not None:
         try:
-            handler(route_engine(), route_settings(), event_id)
+            handler(route_engine(), route_settings(), event_id, lane)
         except Exception:  # the delivery is stored; the inbox page and the next sync pass will retry it
             log.exception("processing webhook event %s failed", event_id)
 

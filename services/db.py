@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -76,6 +76,40 @@ def create_schema(engine: Engine) -> None:
     from services import models  # noqa: F401  (registers the tables)
 
     SQLModel.metadata.create_all(engine)
+    add_missing_columns(engine)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add columns a model gained since its table was created (``table.column`` names added).
+
+    ``create_all`` never alters an existing table, so a database made by an older version would miss them. Only
+    columns that are nullable or have a server default can be added this way; until the schema moves to
+    migrations this keeps existing SQLite files and PostgreSQL databases working.
+    """
+    added: list[str] = []
+    existing = inspect(engine)
+    tables = set(existing.get_table_names())
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name not in tables:
+            continue
+        have = {c["name"] for c in existing.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have or not (column.nullable or column.server_default is not None):
+                continue
+            ddl = f"{column.name} {column.type.compile(dialect=engine.dialect)}"
+            if column.server_default is not None:
+                default = getattr(column.server_default, "arg", None)
+                ddl += f" NOT NULL DEFAULT {getattr(default, 'text', default)}" if not column.nullable else \
+                    f" DEFAULT {getattr(default, 'text', default)}"
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN {ddl}')
+            except Exception:  # another process starting at the same moment may have added it first
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
+                continue
+            added.append(f"{table.name}.{column.name}")
+    return added
 
 
 @contextmanager

@@ -80,8 +80,10 @@ def _find(engine: Engine, order_id: str) -> Payment | None:
                                                   col(Payment.source) == "link")).first()
 
 
-def land(engine: Engine, client: Any, *, query: str, cancel: bool = False, attempt: int = 0) -> Landing:
-    """Record the redirect (once), verify with the gateway (throttled) and say where the payment stands."""
+def land(engine: Engine, client: Any, *, query: str, cancel: bool = False, attempt: int = 0,
+         remote: str | None = None) -> Landing:
+    """Record the redirect (once), verify with the gateway (throttled) and say where the payment stands
+    (``remote``: the customer's address, for the per-sender limit on look-ups of unknown ids)."""
     if len(query.encode("utf-8")) > MAX_QUERY_BYTES:
         return Landing("unknown")
     order_id, gateway_part = _order_of(query)
@@ -90,7 +92,7 @@ def land(engine: Engine, client: Any, *, query: str, cancel: bool = False, attem
     if gateway_part:
         # the first arrival from the gateway: store it raw and verify (our own auto-refresh URL carries none)
         try:
-            sync.apply_redirect(engine, client, query, limiter_timeout=3.0)
+            sync.apply_redirect(engine, client, query, limiter_timeout=3.0, remote=remote)
         except Exception:
             log.exception("recording the redirect for %s failed", order_id)
         _due(order_id)

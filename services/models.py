@@ -193,6 +193,12 @@ class WebhookEvent(SQLModel, table=True):
     duplicate: bool = False
     processed_at: datetime | None = None
     error: str | None = Field(default=None, max_length=1000)
+    remote: str | None = Field(default=None, max_length=64, description="sender's IP address, when known")
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                          description="processing attempts that failed (poison isolation)")
+    next_attempt_at: datetime | None = Field(default=None, description="not retried before this (backoff)")
+    unusable_reason: str | None = Field(default=None, max_length=300,
+                                        description="why it will never be processed (set once, closes it)")
 
 
 class Staff(SQLModel, table=True):

@@ -5,10 +5,15 @@ route answers as soon as the body is stored: :func:`on_webhook_stored` only queu
 pool parses it, asks the gateway and applies the answer in batches (:mod:`services.sync_events`), so a burst
 of notifications never waits on the gateway's 30-a-minute status limit (§1.6). An event the worker could not
 verify stays unprocessed; the next :func:`sync_pending` pass retries it.
+
+Deliveries naming a payment we are waiting for jump the queue (and skip the batching pause); the look-ups they
+cause are served first by the client's limiter (:class:`services.gateway.Lane`). A sync pass runs in the
+``POLL`` lane and catches whatever one item raises, so one bad event or payment never ends a pass.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import queue
@@ -27,12 +32,12 @@ from sqlmodel import Session, col, select
 
 from services import syncstate
 from services.db import session_scope
-from services.gateway import UPaymentsClient
+from services.gateway import Lane, UPaymentsClient, status_lane
 from services.gateway import errors as gw
 from services.ingest import Observation, upsert
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, require
-from services.sync_events import ProcessOutcome, apply_redirect, process_event, process_events
+from services.sync_events import ProcessOutcome, apply_redirect, note_failure, process_event, process_events
 from services.sync_verify import CannotLookUp, has_lookup_id_clause, refresh_payment
 from services.timeutil import utcnow
 
@@ -116,11 +121,16 @@ def build_client(settings: GatewaySettings) -> UPaymentsClient:
 # ---------------------------------------------------------------- webhook verification worker
 
 
+_Item = tuple[Lane, int, Engine, UPaymentsClient, int]  # lane, arrival number, engine, client, event id
+
+
 class _Verifier:
-    """Daemon threads draining a bounded queue of events, a batch at a time (two transactions a batch)."""
+    """Daemon threads draining a bounded queue of events, a batch at a time (two transactions a batch); known
+    payments' deliveries first."""
 
     def __init__(self, workers: int = WORKERS, size: int = QUEUE_SIZE, batch: int = BATCH) -> None:
-        self._queue: queue.Queue[tuple[Engine, UPaymentsClient, int]] = queue.Queue(size)
+        self._queue: queue.PriorityQueue[_Item] = queue.PriorityQueue(size)
+        self._arrivals = itertools.count()
         self._workers = workers
         self._batch = batch
         self._threads: list[threading.Thread] = []
@@ -130,14 +140,14 @@ class _Verifier:
         self._busy = 0
         self._last_submit = 0.0
 
-    def submit(self, engine: Engine, client: UPaymentsClient, event_id: int) -> bool:
+    def submit(self, engine: Engine, client: UPaymentsClient, event_id: int, lane: Lane = Lane.POLL) -> bool:
         """Queue one event; False when the queue is full (the sync pass will pick the event up)."""
         self._start()
         self._last_submit = time.monotonic()
         with self._idle:
             self._busy += 1
         try:
-            self._queue.put_nowait((engine, client, event_id))
+            self._queue.put_nowait((lane, next(self._arrivals), engine, client, event_id))
         except queue.Full:
             self._done(1)
             return False
@@ -171,15 +181,17 @@ class _Verifier:
             if not self._busy:
                 self._idle.notify_all()
 
-    def _take(self) -> list[tuple[Engine, UPaymentsClient, int]]:
+    def _take(self) -> list[_Item]:
         """The next batch, once deliveries pause for ``QUIET`` s (at most ``MAX_DELAY`` s after the first): during
-        a burst, answering the gateway comes first and verification right after. A batch holds events for one
-        engine and client, no more than the client's status limiter has room for right now."""
+        a burst, answering the gateway comes first and verification right after; a known payment's delivery
+        does not wait for the pause. A batch holds events for one engine and client, no more than the client's
+        status limiter has room for right now."""
         first = self._queue.get()
         deadline = time.monotonic() + MAX_DELAY
-        while time.monotonic() - self._last_submit < QUIET and time.monotonic() < deadline:
+        while (first[0] != Lane.KNOWN and time.monotonic() - self._last_submit < QUIET
+               and time.monotonic() < deadline):
             time.sleep(QUIET / 2)
-        limiter = first[1].status_limiter
+        limiter = first[3].status_limiter
         room = max(1, min(self._batch, limiter.limit - limiter.in_window()))
         items = [first]
         while len(items) < room:
@@ -187,7 +199,7 @@ class _Verifier:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item[:2] != first[:2]:  # another database or gateway (tests): its own batch
+            if item[2:4] != first[2:4]:  # another database or gateway (tests): its own batch
                 self._queue.put(item)
                 break
             items.append(item)
@@ -196,9 +208,9 @@ class _Verifier:
     def _run(self) -> None:
         while True:
             items = self._take()
-            engine, client = items[0][0], items[0][1]
+            engine, client = items[0][2], items[0][3]
             try:
-                process_events(engine, client, [i[2] for i in items], lookups=self._lookups,
+                process_events(engine, client, [i[4] for i in items], lookups=self._lookups,
                                limiter_timeout=LIMITER_WAIT)
             except Exception:  # a bad batch must not kill the worker; its events stay open for the sync pass
                 log.exception("verifying %d webhook events failed", len(items))
@@ -209,13 +221,14 @@ class _Verifier:
 _verifier = _Verifier()
 
 
-def on_webhook_stored(engine: Engine, settings: GatewaySettings, event_id: int) -> None:
-    """Called by the webhook route right after storing a delivery: queue it for verification and return at once.
+def on_webhook_stored(engine: Engine, settings: GatewaySettings, event_id: int, lane: Lane = Lane.POLL) -> None:
+    """Called by the webhook route right after storing a delivery: queue it for verification and return at once
+    (``lane``: the receipt's; a known payment's delivery is verified first).
 
     The worker parses the body, records its ids, asks the gateway and applies the answer (a stored event that
     never gets there — full queue, process restart — is picked up by the next sync pass).
     """
-    if not _verifier.submit(engine, shared_client(settings), event_id):
+    if not _verifier.submit(engine, shared_client(settings), event_id, lane):
         log.warning("webhook verification queue full; event %s waits for the next sync pass", event_id)
 
 
@@ -260,10 +273,15 @@ class SyncReport:
 
 
 def _open_events(engine: Engine, limit: int, min_age_s: float) -> list[int]:
-    """Events not verified yet (or to retry), oldest first; fresh ones are still with the verifier."""
-    before = utcnow() - timedelta(seconds=min_age_s)
+    """Events not verified yet (or to retry), oldest first; fresh ones are still with the verifier, and one
+    whose processing failed waits out its backoff (``next_attempt_at``)."""
+    now = utcnow()
+    before = now - timedelta(seconds=min_age_s)
     with Session(engine) as session:
         rows = session.exec(select(WebhookEvent.id).where(col(WebhookEvent.processed_at).is_(None),
+                                                          col(WebhookEvent.unusable_reason).is_(None),
+                                                          or_(col(WebhookEvent.next_attempt_at).is_(None),
+                                                              col(WebhookEvent.next_attempt_at) <= now),
                                                           col(WebhookEvent.received_at) <= before)
                             .order_by(col(WebhookEvent.received_at), col(WebhookEvent.id)).limit(limit)).all()
     return [int(r) for r in rows if r is not None]
@@ -310,9 +328,9 @@ def _expire(engine: Engine, payment_pk: int, raw: dict[str, object] | None) -> b
 
 
 def _wait_for_slot(client: UPaymentsClient, stop: threading.Event | None) -> bool:
-    """Wait (stoppably) until the shared status limiter has room; False if asked to stop."""
+    """Wait (stoppably) until the shared status limiter has room for this lane; False if asked to stop."""
     limiter = client.status_limiter
-    while limiter.in_window() >= limiter.limit:
+    while limiter.room() == 0:
         if stop is not None and stop.is_set():
             return False
         if stop is not None:
@@ -334,6 +352,12 @@ def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
     """
     if actor is not None:
         require(actor, Action.SYNC)
+    with status_lane(Lane.POLL):  # known payments' confirmations go first; the pass takes what they leave
+        return _sync_pass(engine, client, limit=limit, progress=progress, stop=stop, event_min_age_s=event_min_age_s)
+
+
+def _sync_pass(engine: Engine, client: UPaymentsClient, *, limit: int, progress: Callable[[int, int], None] | None,
+               stop: threading.Event | None, event_min_age_s: float) -> SyncReport:
     started = time.perf_counter()
     report = SyncReport()
     events = _open_events(engine, limit, event_min_age_s)
@@ -358,7 +382,7 @@ def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
             report.stopped = True
             break
         if kind == "event":
-            outcome = process_event(engine, client, item)
+            outcome = _event_isolated(engine, client, item)
             report.events += 1
             report.checked += outcome.looked_up
             report.changed += outcome.status_before != outcome.status_after
@@ -373,7 +397,14 @@ def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
                 report._problem(outcome.error or "look-up failed")
         elif item not in done_payments:
             checked = report.checked
-            if not _sync_payment(engine, client, item, report, expire=item in expiring_set):
+            try:
+                keep_going = _sync_payment(engine, client, item, report, expire=item in expiring_set)
+            except Exception as exc:  # one payment must not end the pass
+                log.exception("sync: payment %s failed", item)
+                report.errors += 1
+                report._problem(f"payment {item}: {type(exc).__name__}: {exc}")
+                keep_going = True
+            if not keep_going:
                 break
             reached_gateway |= report.checked > checked
         if progress is not None:
@@ -383,6 +414,16 @@ def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
         syncstate.set_time(engine)
     log.info("sync pass: %s", report.summary())
     return report
+
+
+def _event_isolated(engine: Engine, client: UPaymentsClient, event_id: int) -> ProcessOutcome:
+    """:func:`process_event`, with whatever it raises counted on the event (retried later, then unusable)."""
+    try:
+        return process_event(engine, client, event_id)
+    except Exception as exc:
+        log.exception("sync: webhook event %s failed", event_id)
+        message = f"{type(exc).__name__}: {exc}"
+        return ProcessOutcome(event_id, error=message, retry=note_failure(engine, event_id, message))
 
 
 def _sync_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, report: SyncReport, *,

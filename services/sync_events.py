@@ -5,6 +5,12 @@ Three phases so that a batch costs two database transactions, not two per event:
 outcome and apply every verified answer (one write; should it fail, each event is recorded on its own, so one
 bad event does not undo the others). The body is never trusted (contract §10, §16 A24): it only says which
 payment to look up.
+
+Poison isolation: nothing one delivery does may stop the others. A body that cannot be read is closed with its
+``unusable_reason``; any unexpected exception while planning, asking or recording one event is caught, counted
+on that event (``attempts``) and retried after a growing pause (``next_attempt_at``); after ``MAX_ATTEMPTS`` the
+event is closed as unusable with the last error. Gateway failures that are not the delivery's fault (timeouts,
+5xx, the rate limit) leave it open as before. Each look-up runs in the lane :mod:`services.sync_gate` gives it.
 """
 
 from __future__ import annotations
@@ -14,18 +20,20 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.audit import record
 from services.db import session_scope
-from services.gateway import RedirectParams, Transaction, UPaymentsClient, parse_notification
+from services.gateway import Lane, RedirectParams, Transaction, UPaymentsClient
 from services.gateway import errors as gw
 from services.gateway.redirect import MAX_NOTIFICATION_BYTES
 from services.ingest import UpsertResult, add_event, status_for
 from services.models import Payment, WebhookEvent
 from services.permissions import Action, Actor, require
+from services.sync_gate import gate
 from services.sync_verify import (
     PERMANENT_ERRORS,
     CannotLookUp,
@@ -35,9 +43,15 @@ from services.sync_verify import (
     lookup_ids,
 )
 from services.timeutil import utcnow
-from services.webhooks import receive
+from services.webhooks import lane_of, read_body, receive
 
 log = logging.getLogger(__name__)
+
+#: Failed attempts (unexpected exceptions) before a delivery is closed as unusable.
+MAX_ATTEMPTS = 5
+#: Pause before the first retry of a failed delivery; doubled for each further attempt, capped.
+RETRY_BASE_SECONDS = 30.0
+RETRY_MAX_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -73,15 +87,31 @@ class _Plan:
     error: str | None = None  # decided without the gateway (unreadable, nothing to look up)
     tx: Transaction | None = None
     failure: gw.GatewayError | None = None
+    lane: Lane = Lane.KNOWN
+    unusable: str | None = None  # closes the event for good
+    crash: str | None = None  # an unexpected exception: counted, retried later, then unusable
+    gate_key: str | None = None  # what the look-up gate coalesces it by
 
 
 def _plan(session: Session, event: WebhookEvent, *, skip_twins: bool) -> _Plan:
-    plan = _Plan(event.id or 0, event.source)
+    """Phase 1 for one event; never raises (an unexpected error becomes the plan's ``crash``)."""
     try:
-        plan.params = parse_notification(event.body.encode("utf-8"), event.content_type)
-    except ValueError as exc:
-        plan.error = f"Unreadable body: {exc}"
+        return _plan_unsafe(session, event, skip_twins=skip_twins)
+    except Exception as exc:
+        log.exception("planning %s event %s failed", event.source, event.id)
+        return _Plan(event.id or 0, event.source, crash=f"{type(exc).__name__}: {exc}")
+
+
+def _plan_unsafe(session: Session, event: WebhookEvent, *, skip_twins: bool) -> _Plan:
+    plan = _Plan(event.id or 0, event.source)
+    if event.unusable_reason:
+        plan.unusable = plan.error = event.unusable_reason
         return plan
+    params, unusable = read_body(event.body.encode("utf-8"), event.content_type)
+    if params is None:
+        plan.unusable = plan.error = unusable
+        return plan
+    plan.params = params
     if event.duplicate and skip_twins:
         plan.twin_payment = session.exec(
             select(WebhookEvent.payment_pk).where(col(WebhookEvent.dedupe_key) == event.dedupe_key,
@@ -92,7 +122,6 @@ def _plan(session: Session, event: WebhookEvent, *, skip_twins: bool) -> _Plan:
         ).first()
         if plan.twin_payment is not None:
             return plan
-    params = plan.params
     if params.track_id:
         plan.ids = {"track_id": params.track_id}
     elif params.invoice_id:
@@ -108,6 +137,15 @@ def _plan(session: Session, event: WebhookEvent, *, skip_twins: bool) -> _Plan:
                               f"{event.source} with.")
     if plan.ids is None and plan.error is None:
         plan.error = f"No track id, invoice id or known order in this {event.source}; it cannot be verified."
+    if plan.ids is not None:
+        plan.lane = lane_of(session, params)[0]
+        if skip_twins:  # a staff member's re-process is not rate-limited per sender
+            plan.gate_key = key = "&".join(f"{k}={v}" for k, v in sorted(plan.ids.items()))
+            lane, refused = gate.admit(plan.lane, key=key, source=event.remote)
+            if lane is None:
+                plan.ids, plan.error = None, refused
+            else:
+                plan.lane = lane
     return plan
 
 
@@ -115,12 +153,23 @@ def _ask(client: UPaymentsClient, plan: _Plan, limiter_timeout: float | None) ->
     """Phase 2: the status look-up (no database transaction is open meanwhile)."""
     if plan.ids is None or plan.twin_payment is not None:
         return plan
+    unknown = plan.lane == Lane.UNKNOWN
     try:
-        plan.tx = lookup(client, plan.ids, limiter_timeout=limiter_timeout)
+        # an unknown id never waits for a slot: it gets one of the few kept for it now, or none
+        plan.tx = lookup(client, plan.ids, limiter_timeout=0.0 if unknown else limiter_timeout, lane=plan.lane)
     except gw.GatewayError as exc:
+        if unknown and isinstance(exc, gw.RateLimited):
+            plan.error = ("Not looked up: it names no payment in the dashboard and the look-ups kept for such "
+                          "ids are used up.")
+            return plan
+        if unknown and not isinstance(exc, PERMANENT_ERRORS) and plan.gate_key:
+            gate.forget(plan.gate_key)  # not answered: a later retry may ask again
         plan.failure = exc
         level = logging.INFO if isinstance(exc, PERMANENT_ERRORS) else logging.WARNING
         log.log(level, "verifying %s event %s: %s", plan.source, plan.event_id, exc)
+    except Exception as exc:  # a bug or a surprise in the client must not escape the batch
+        log.exception("verifying %s event %s failed", plan.source, plan.event_id)
+        plan.crash = f"{type(exc).__name__}: {exc}"
     return plan
 
 
@@ -180,6 +229,11 @@ def _close(session: Session, event: WebhookEvent, plan: _Plan) -> ProcessOutcome
     payment = session.get(Payment, payment_pk) if payment_pk is not None else None
     event.error, event.payment_pk = clip(error, 1000), payment_pk
     event.processed_at = None if retry else utcnow()
+    if plan.unusable is not None:
+        event.unusable_reason = clip(plan.unusable, 300)
+    if plan.crash is not None:
+        retry = count_failure(event, plan.crash)
+        error = event.error
     status = payment.status if payment is not None else None
     outcome = ProcessOutcome(plan.event_id, payment_pk=payment_pk, order_id=payment.order_id if payment else None,
                              status_before=status, status_after=status, error=error, retry=retry,
@@ -239,26 +293,62 @@ def process_events(engine: Engine, client: UPaymentsClient, event_ids: Sequence[
         plans = [_plan(session, events[i], skip_twins=actor is None) for i in event_ids]
     ask: Callable[[_Plan], _Plan] = lambda p: _ask(client, p, limiter_timeout)  # noqa: E731
     plans = list(lookups.map(ask, plans)) if lookups is not None and len(plans) > 1 else [ask(p) for p in plans]
+    plans.sort(key=lambda p: p.lane)  # known payments are recorded first
     try:
         with session_scope(engine) as session, (session.no_autoflush if actor is None else nullcontext()):
             # One flush for the batch, at commit (audited re-processing keeps autoflush: the audit chain reads
             # its own head).
             loaded = {e.id: e for e in session.exec(select(WebhookEvent).where(col(WebhookEvent.id).in_(event_ids)))}
             known = _payments_named(session, plans)
-            return [_record(session, plan, actor, loaded, known) for plan in plans]
+            recorded = [_record(session, plan, actor, loaded, known) for plan in plans]
+        return _in_order(recorded, event_ids)
     except Exception:  # one bad event must not undo the batch: record each on its own
-        if len(plans) == 1:
-            raise
         log.exception("recording %d webhook events together failed; recording them one by one", len(plans))
     outcomes: list[ProcessOutcome] = []
     for plan in plans:
         try:
             with session_scope(engine) as session:
                 outcomes.append(_record(session, plan, actor))
-        except Exception as exc:  # left open: the next sync pass retries it
+        except Exception as exc:  # counted on the event: retried later, then closed as unusable
             log.exception("recording webhook event %s failed", plan.event_id)
-            outcomes.append(ProcessOutcome(plan.event_id, error=f"Could not be recorded: {exc}", retry=True))
-    return outcomes
+            message = f"Could not be recorded: {type(exc).__name__}: {exc}"
+            outcomes.append(ProcessOutcome(plan.event_id, error=message, retry=note_failure(engine, plan.event_id,
+                                                                                            message)))
+    return _in_order(outcomes, event_ids)
+
+
+def _in_order(outcomes: list[ProcessOutcome], event_ids: Sequence[int]) -> list[ProcessOutcome]:
+    order = {event_id: index for index, event_id in enumerate(event_ids)}
+    return sorted(outcomes, key=lambda o: order.get(o.event_id, 0))
+
+
+def count_failure(event: WebhookEvent, message: str) -> bool:
+    """Count one failed attempt on ``event``: True when it will be retried (after a pause), False when it was
+    closed as unusable."""
+    event.attempts = (event.attempts or 0) + 1
+    event.error = clip(message, 1000)
+    if event.attempts >= MAX_ATTEMPTS:
+        event.unusable_reason = clip(f"Gave up after {event.attempts} failed attempts: {message}", 300)
+        event.processed_at, event.next_attempt_at = utcnow(), None
+        return False
+    pause = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (event.attempts - 1))
+    event.processed_at, event.next_attempt_at = None, utcnow() + timedelta(seconds=pause)
+    return True
+
+
+def note_failure(engine: Engine, event_id: int, message: str) -> bool:
+    """:func:`count_failure` in its own transaction (when recording the outcome itself failed); never raises."""
+    try:
+        with session_scope(engine) as session:
+            event = session.get(WebhookEvent, event_id)
+            if event is None:
+                return False
+            retry = count_failure(event, message)
+            session.add(event)
+            return retry
+    except Exception:  # the database itself is failing: the event stays as it was, for the next pass
+        log.exception("counting the failure of webhook event %s failed", event_id)
+        return True
 
 
 def process_event(engine: Engine, client: UPaymentsClient, event_id: int, *, actor: Actor | None = None,
@@ -268,14 +358,14 @@ def process_event(engine: Engine, client: UPaymentsClient, event_id: int, *, act
 
 
 def apply_redirect(engine: Engine, client: UPaymentsClient, url_or_query: str, *,
-                   limiter_timeout: float | None = 5.0) -> UpsertResult | None:
+                   limiter_timeout: float | None = 5.0, remote: str | None = None) -> UpsertResult | None:
     """The customer's return URL: stored in the inbox (source "redirect"), then verified with the gateway.
 
     The URL itself is never trusted. Returns the applied result, or None when it could not be verified now
     (the event stays in the inbox; a transient failure is retried by the next sync pass).
     """
     receipt = receive(engine, url_or_query.encode("utf-8"), "application/x-www-form-urlencoded",
-                      max_bytes=MAX_NOTIFICATION_BYTES, source="redirect")
+                      max_bytes=MAX_NOTIFICATION_BYTES, source="redirect", remote=remote)
     outcome = process_event(engine, client, receipt.event_id, limiter_timeout=limiter_timeout)
     if outcome.payment_pk is None or not (outcome.verified or outcome.skipped_duplicate):
         return None

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from services.db import session_scope
-from services.gateway import Transaction, UPaymentsClient
+from services.gateway import Lane, Transaction, UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import UpsertResult, add_event, observation_from_transaction, upsert
 from services.models import Payment
@@ -58,9 +58,10 @@ def lookup_ids(payment: Payment) -> dict[str, str]:
     )
 
 
-def lookup(client: UPaymentsClient, ids: dict[str, str], *, limiter_timeout: float | None = None) -> Transaction:
-    """``payments.status`` by one id."""
-    return client.payments.status(**ids, limiter_timeout=limiter_timeout)
+def lookup(client: UPaymentsClient, ids: dict[str, str], *, limiter_timeout: float | None = None,
+           lane: Lane | None = None) -> Transaction:
+    """``payments.status`` by one id (in ``lane``; the current lane when None)."""
+    return client.payments.status(**ids, limiter_timeout=limiter_timeout, lane=lane)
 
 
 def clip(value: str | None, size: int) -> str | None:

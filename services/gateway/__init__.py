@@ -9,6 +9,8 @@ from __future__ import annotations
 from . import errors
 from .client import UPaymentsClient
 from .errors import is_uncertain
+from .limiter import Lane
+from .limiter import lane as status_lane
 from .models import (
     ChargeResult,
     Customer,
@@ -28,6 +30,7 @@ __all__ = [
     "ChargeResult",
     "Customer",
     "DepositStatus",
+    "Lane",
     "LegacyRefundStatus",
     "PayButtons",
     "Product",
@@ -43,4 +46,5 @@ __all__ = [
     "parse_notification",
     "parse_redirect",
     "result_to_status",
+    "status_lane",
 ]

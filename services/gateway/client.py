@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from . import errors
 from .account import AccountResource, DepositsResource
 from .charges import ChargesResource
-from .limiter import SlidingWindowLimiter
+from .limiter import Lane, SlidingWindowLimiter
 from .payments import PaymentsResource
 from .refunds import RefundsResource
 from .wire import dumps
@@ -110,11 +110,13 @@ class UPaymentsClient:
         limited: bool = False,
         limiter_timeout: float | None = None,
         ids: Mapping[str, str | None] | None = None,
+        lane: Lane | None = None,
     ) -> dict[str, Any]:
         """Send one API call and return the JSON envelope (``status`` is true). Raises ``errors.GatewayError``.
 
         ``retry`` is set only for calls that change nothing (look-ups); money-moving POSTs never repeat.
-        ``limited`` puts the call under the get-payment-status limiter (each attempt takes a slot).
+        ``limited`` puts the call under the get-payment-status limiter (each attempt takes a slot, in ``lane``:
+        the current :func:`limiter.lane` when None).
         """
         where: dict[str, Any] = {"method": method, "path": path, "ids": dict(ids or {})}
         attempt = 0
@@ -123,7 +125,7 @@ class UPaymentsClient:
             if limited:
                 wait = self.limiter_timeout if limiter_timeout is None else limiter_timeout
                 try:
-                    slot = self.status_limiter.acquire(wait, what="get-payment-status")
+                    slot = self.status_limiter.acquire(wait, what="get-payment-status", lane=lane)
                 except errors.RateLimited as exc:
                     raise errors.RateLimited(exc.message, retry_after=exc.retry_after, **where) from None
             try:

@@ -32,6 +32,10 @@ _KEY_ALTERNATION = "|".join(sorted(GATEWAY_KEYS | set(_LEGACY), key=len, reverse
 _QUIRK = re.compile(rf"\?(?=(?:{_KEY_ALTERNATION})=)")
 #: Largest webhook body we read.
 MAX_NOTIFICATION_BYTES = 64 * 1024
+#: Deepest JSON nesting we parse (the gateway's notification is an object with one optional ``data`` object).
+MAX_JSON_DEPTH = 16
+#: What a gateway id (track id, invoice id) or our order id can look like; anything else names nothing.
+GATEWAY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def parse_redirect(url_or_query: str) -> RedirectParams:
@@ -39,24 +43,69 @@ def parse_redirect(url_or_query: str) -> RedirectParams:
     return _from_pairs(parse_qsl(_query_of(url_or_query), keep_blank_values=True))
 
 
+class UnreadableNotification(ValueError):
+    """A webhook body that cannot be read as the gateway's notification (whatever was wrong with it)."""
+
+
 def parse_notification(body: bytes, content_type: str | None) -> RedirectParams:
-    """Parse a webhook body: form-encoded (§16 A9, what the plugins read) or JSON. ValueError if unreadable."""
+    """Parse a webhook body: form-encoded (§16 A9, what the plugins read) or JSON.
+
+    Raises :class:`UnreadableNotification` (a ValueError) and nothing else, whatever the body: anyone can post
+    one, so nesting is bounded before parsing and any other failure of the parsers is converted here.
+    """
+    try:
+        return _parse_notification(body, content_type)
+    except UnreadableNotification:
+        raise
+    except Exception as exc:  # the body is attacker-controlled: no parser error may escape as a crash
+        raise UnreadableNotification(f"Notification body could not be read ({type(exc).__name__}).") from None
+
+
+def _parse_notification(body: bytes, content_type: str | None) -> RedirectParams:
     if len(body) > MAX_NOTIFICATION_BYTES:
-        raise ValueError(f"Notification body is larger than {MAX_NOTIFICATION_BYTES} bytes.")
+        raise UnreadableNotification(f"Notification body is larger than {MAX_NOTIFICATION_BYTES} bytes.")
     text = body.decode("utf-8", errors="replace")
-    is_json = "json" in (content_type or "").lower() or text.lstrip().startswith("{")
+    is_json = "json" in (content_type or "").lower() or text.lstrip().startswith(("{", "["))
     if not is_json:
         return _from_pairs(parse_qsl(_query_of(text), keep_blank_values=True))
+    _check_depth(text)
     try:
-        payload = json.loads(text)
+        # numbers stay text: no float rounding, no int-conversion limit on absurd digit strings
+        payload = json.loads(text, parse_int=str, parse_float=str, parse_constant=_no_constant)
     except ValueError:
-        raise ValueError("Notification body is not valid JSON.") from None
+        raise UnreadableNotification("Notification body is not valid JSON.") from None
     if not isinstance(payload, dict):
-        raise ValueError("Notification JSON is not an object.")
+        raise UnreadableNotification("Notification JSON is not an object.")
     if isinstance(payload.get("data"), dict) and not GATEWAY_KEYS & payload.keys():
         payload = payload["data"]
     pairs = [(str(k), s) for k, v in payload.items() if (s := _scalar(v)) is not None]
     return _from_pairs(pairs, raw=dict(payload))
+
+
+def _no_constant(word: str) -> Any:
+    raise ValueError(f"{word} is not a JSON value the gateway sends")
+
+
+def _check_depth(text: str) -> None:
+    """Refuse JSON nested deeper than ``MAX_JSON_DEPTH`` before the recursive parser sees it."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise UnreadableNotification(f"Notification JSON is nested deeper than {MAX_JSON_DEPTH} levels.")
+        elif char in "]}":
+            depth -= 1
 
 
 def _scalar(value: Any) -> str | None:

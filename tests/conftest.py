@@ -1,0 +1,17 @@
+"""Fixtures for every test: per-process gateway look-up state starts empty."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from services.sync_gate import gate
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lookup_gate() -> Iterator[None]:
+    """The look-up gate remembers ids and senders for minutes; each test starts with none."""
+    gate.clear()
+    yield
+    gate.clear()
