@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from services import audit
 from services.db import session_scope
 from services.money import format_amount
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 from services.search import PaymentRow, SearchFilter, filter_to_query, iter_rows, totals
 from services.timeutil import as_utc, to_kuwait
 
@@ -77,7 +77,7 @@ def export_csv(engine: Engine, actor: Actor, flt: SearchFilter, *, out: IO[str] 
     With ``out`` the whole CSV is written there before returning, and the returned iterator is empty.
     No raw gateway payloads or secrets are exported; cells that a spreadsheet would run are neutralised.
     """
-    require(actor, Action.EXPORT_TRANSACTIONS)
+    actor = authorize(engine, actor, Action.EXPORT_TRANSACTIONS)
     count = totals(engine, flt).count
     with session_scope(engine) as session:
         audit.record(session, actor=actor.email, action="export_transactions",

@@ -31,7 +31,7 @@ from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import Observation, upsert
 from services.models import Payment, PaymentStatus, WebhookEvent
-from services.permissions import Action, Actor, require
+from services.permissions import SYSTEM, Action, Actor, authorize
 from services.sync_events import ProcessOutcome, apply_redirect, process_event, process_events
 from services.sync_verify import CannotLookUp, has_lookup_id_clause, refresh_payment
 from services.timeutil import utcnow
@@ -198,7 +198,7 @@ class _Verifier:
             items = self._take()
             engine, client = items[0][0], items[0][1]
             try:
-                process_events(engine, client, [i[2] for i in items], lookups=self._lookups,
+                process_events(engine, client, [i[2] for i in items], actor=SYSTEM, lookups=self._lookups,
                                limiter_timeout=LIMITER_WAIT)
             except Exception:  # a bad batch must not kill the worker; its events stay open for the sync pass
                 log.exception("verifying %d webhook events failed", len(items))
@@ -324,16 +324,16 @@ def _wait_for_slot(client: UPaymentsClient, stop: threading.Event | None) -> boo
 
 def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
                  progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
-                 actor: Actor | None = None, event_min_age_s: float = EVENT_MIN_AGE) -> SyncReport:
+                 actor: Actor, event_min_age_s: float = EVENT_MIN_AGE) -> SyncReport:
     """One pass: retry open inbox events, then look up pending payments (expired links first, then newest).
 
     At most ``limit`` look-ups, each through the client's shared limiter. A 429 (or a limiter wait that would be
     too long) ends the pass with ``rate_limited``. The "last synced" time is stored when the pass completed.
-    A staff member asking for it (``actor``) needs the sync permission; the background and cron runs pass none.
+    A staff member asking for it (``actor``) needs the sync permission at that moment; the background and cron
+    runs pass :data:`~services.permissions.SYSTEM`.
     Inbox events younger than ``event_min_age_s`` are left to the webhook verifier that is handling them.
     """
-    if actor is not None:
-        require(actor, Action.SYNC)
+    authorize(engine, actor, Action.SYNC, allow_system=True)
     started = time.perf_counter()
     report = SyncReport()
     events = _open_events(engine, limit, event_min_age_s)
@@ -358,7 +358,7 @@ def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
             report.stopped = True
             break
         if kind == "event":
-            outcome = process_event(engine, client, item)
+            outcome = process_event(engine, client, item, actor=SYSTEM)
             report.events += 1
             report.checked += outcome.looked_up
             report.changed += outcome.status_before != outcome.status_after
@@ -389,7 +389,7 @@ def _sync_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, repo
                   expire: bool) -> bool:
     """Look up one payment; False when the pass must stop (rate limited)."""
     try:
-        result = refresh_payment(engine, client, payment_pk=payment_pk)
+        result = refresh_payment(engine, client, payment_pk=payment_pk, actor=SYSTEM)
     except (CannotLookUp, ValueError):
         return True
     except gw.RateLimited as exc:

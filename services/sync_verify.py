@@ -19,7 +19,7 @@ from services.gateway import Transaction, UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import UpsertResult, add_event, observation_from_transaction, upsert
 from services.models import Payment
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +96,18 @@ def apply_lookup(session: Session, tx: Transaction, *, source: str) -> UpsertRes
     return result
 
 
-def refresh_payment(engine: Engine, client: UPaymentsClient, *, payment_pk: int, actor: Actor | None = None,
+def refresh_payment(engine: Engine, client: UPaymentsClient, *, payment_pk: int, actor: Actor,
                     source: str = "poll", limiter_timeout: float | None = None) -> UpsertResult:
-    """Ask the gateway about one cached payment and apply the answer; ``CannotLookUp`` when it has no id yet."""
-    if actor is not None:
-        require(actor, Action.SYNC)
+    """Ask the gateway about one cached payment and apply the answer; ``CannotLookUp`` when it has no id yet.
+
+    ``actor``: the staff member asking (SYNC, the check lands on the timeline) or :data:`~services.permissions.SYSTEM`.
+    """
+    actor = authorize(engine, actor, Action.SYNC, allow_system=True)
     tx = lookup_payment(engine, client, payment_pk, limiter_timeout=limiter_timeout)
     with session_scope(engine) as session:
         result = apply_lookup(session, tx, source=source)
         assert result.payment is not None
-        if actor is not None and result.payment.id is not None:
+        if not actor.is_system and result.payment.id is not None:
             add_event(session, result.payment.id, "checked",
                        {"source": source, "result": tx.result, "status": result.status_after}, actor.email)
     return result
