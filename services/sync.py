@@ -54,6 +54,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: A link's failed or cancelled attempt is not final while the link is valid: the customer can try again.
+RETRYABLE = (PaymentStatus.FAILED, PaymentStatus.CANCELLED)
+#: How long after ``expires_at`` a link is still followed (a payment started just before expiry may finish).
+LINK_GRACE = timedelta(minutes=30)
+#: How long a link without ``expires_at`` is followed after its creation.
+LINK_FOLLOW_WITHOUT_EXPIRY = timedelta(days=2)
 #: Threads taking batches of webhooks to verify (two, so one batch is written while the next is asked about).
 WORKERS = 2
 #: Status look-ups in flight at once for those batches; the shared limiter still caps the rate.
@@ -284,13 +290,19 @@ def _expiring(engine: Engine, limit: int) -> tuple[list[int], list[int]]:
 
 
 def _pending(engine: Engine, limit: int) -> list[int]:
-    """Payments worth a look-up, newest first: pending ones, and links whose creation is uncertain."""
+    """Payments worth a look-up, newest first: pending ones, links whose creation is uncertain, and links whose
+    last attempt failed while the link is still valid (the customer may "Try again" and pay: a new attempt)."""
+    now = utcnow()
+    retryable = (col(Payment.source) == "link") & col(Payment.status).in_(RETRYABLE) & or_(
+        col(Payment.expires_at) > now - LINK_GRACE,
+        col(Payment.expires_at).is_(None) & (col(Payment.created_at) > now - LINK_FOLLOW_WITHOUT_EXPIRY))
     with Session(engine) as session:
         rows = session.exec(
             select(Payment.id)
             .where(has_lookup_id_clause(),
                    or_(col(Payment.status) == PaymentStatus.PENDING,
-                       (col(Payment.link_state) == "uncertain") & col(Payment.verified_at).is_(None)))
+                       (col(Payment.link_state) == "uncertain") & col(Payment.verified_at).is_(None),
+                       retryable))
             .order_by(col(Payment.created_at).desc(), col(Payment.id).desc()).limit(limit)
         ).all()
     return [int(r) for r in rows if r is not None]

@@ -46,8 +46,26 @@ def has_lookup_id_clause() -> ColumnElement[bool]:
     return or_(*(col(getattr(Payment, name)).is_not(None) for name in LOOKUP_FIELDS))
 
 
+def link_ids(payment: Payment) -> dict[str, str] | None:
+    """What identifies a link at the gateway across every attempt of the customer (a "Try again" after a decline
+    is a new track id on the same session/invoice): the session id, else create-invoice's opaque invoice id.
+
+    Never a numeric invoice id: that is the redirect's, which get-payment-status does not accept (§18 F6).
+    """
+    if payment.source != "link":
+        return None
+    if payment.session_id:
+        return {"session_id": payment.session_id}
+    if payment.invoice_id and not payment.invoice_id.isdigit():
+        return {"invoice_id": payment.invoice_id}
+    return None
+
+
 def lookup_ids(payment: Payment) -> dict[str, str]:
-    """The one id to ask the gateway with: track id, else invoice id, else session id."""
+    """The one id to ask the gateway with: a link's own id (:func:`link_ids`), else track, invoice, session id."""
+    link = link_ids(payment)
+    if link is not None:
+        return link
     for name in LOOKUP_FIELDS:
         value = getattr(payment, name)
         if value:

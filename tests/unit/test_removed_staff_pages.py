@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
 from services import staff
@@ -34,7 +34,7 @@ def _texts(at: AppTest) -> str:
 
 def _audit_actions(engine) -> list[str]:
     with Session(engine) as session:
-        return [a.action for a in session.exec(select(AuditEntry).order_by(AuditEntry.seq)).all()]
+        return [a.action for a in session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))).all()]
 
 
 def test_a_removed_admin_cannot_reprocess_from_an_open_inbox(env) -> None:
