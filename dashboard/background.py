@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 from services.gateway import UPaymentsClient
+from services.permissions import SYSTEM
 from services.refund_reconcile import refresh_refunds, settle_uncertain
 from services.sync import register_client, sync_pending
 
@@ -75,13 +76,13 @@ def _loop(engine: Engine, client: UPaymentsClient, interval: float, limit: int) 
     while not _stop.is_set():
         wait = interval
         try:
-            report = sync_pending(engine, client, limit=limit, stop=_stop)
+            report = sync_pending(engine, client, limit=limit, stop=_stop, actor=SYSTEM)
             if report.rate_limited:
                 wait = max(interval, report.retry_after or 60.0)  # back off as the gateway asked
             else:
                 # Refund intents orphaned by a crash settle from the gateway; executed refunds get tracked.
-                settle_uncertain(engine, client)
-                refresh_refunds(engine, client)
+                settle_uncertain(engine, client, actor=SYSTEM)
+                refresh_refunds(engine, client, actor=SYSTEM)
         except Exception:  # never let one bad pass end the loop
             log.exception("background sync pass failed")
         _stop.wait(wait)

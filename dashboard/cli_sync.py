@@ -6,6 +6,7 @@ import logging
 
 from dashboard.settings import SettingsError, load_settings
 from services.db import create_schema, make_engine
+from services.permissions import SYSTEM
 from services.sync import build_client, sync_pending
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def run_sync(limit: int) -> int:
         create_schema(engine)
         client = build_client(settings)
         try:
-            report = sync_pending(engine, client, limit=limit)
+            report = sync_pending(engine, client, limit=limit, actor=SYSTEM)
         finally:
             client.close()
     except Exception as exc:  # a cron job prints one line and fails; the log has the detail

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from dashboard.settings import Settings, load_settings
 from services.db import shared_engine
 from services.gateway import UPaymentsClient
-from services.permissions import Actor
+from services.permissions import Action, Actor, PermissionDenied
 from services.search import ensure_search_support
 from services.staff import bootstrap_admins, resolve_actor
 from services.sync import shared_client
@@ -57,6 +57,15 @@ def actor() -> Actor:
     if found is None:
         st.warning("You need to be logged in with a staff account to see this page.")
         st.stop()
+    return found
+
+
+def actor_at_click(action: Action) -> Actor:
+    """The staff member as they are at this click. A callback runs before the page does, so the page's ``actor``
+    is the previous run's: callbacks ask here (the services re-check the role, too)."""
+    found = current_actor()
+    if found is None:
+        raise PermissionDenied(None, action, "Your access was removed by an admin; reload the page.")
     return found
 
 

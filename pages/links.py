@@ -132,7 +132,8 @@ def _new_link_form() -> None:
 
 def _record(payment_pk: int, channel: str, reminder: bool = False) -> None:
     try:
-        share.record_share(engine, actor, payment_pk=payment_pk, channel=channel, reminder=reminder)
+        share.record_share(engine, state.actor_at_click(Action.SHARE_LINK), payment_pk=payment_pk, channel=channel,
+                           reminder=reminder)
     except Exception as exc:
         st.session_state["links_error"] = exc
 
@@ -167,7 +168,9 @@ def _share_panel(row: link_follow.LinkRow, prefix: str) -> None:
 
 def _check(payment_pk: int) -> None:
     try:
-        st.session_state["links_notice"] = link_follow.check_link(engine, state.gateway(), actor, payment_pk=payment_pk)
+        st.session_state["links_notice"] = link_follow.check_link(engine, state.gateway(),
+                                                                  state.actor_at_click(Action.SYNC),
+                                                                  payment_pk=payment_pk)
     except Exception as exc:
         st.session_state["links_error"] = exc
 
@@ -193,8 +196,12 @@ def _outcome_panel() -> None:
 
     @st.fragment(run_every="3s")
     def live() -> None:
-        link_follow.refresh_awaiting(engine, state.gateway(), actor, payment_pks=[outcome.payment_pk])
-        detail = link_follow.link_detail(engine, actor, payment_pk=outcome.payment_pk)
+        try:  # a fragment's rerun keeps the page's actor: the services refuse one removed since
+            link_follow.refresh_awaiting(engine, state.gateway(), actor, payment_pks=[outcome.payment_pk])
+            detail = link_follow.link_detail(engine, actor, payment_pk=outcome.payment_pk)
+        except Exception as exc:
+            show_error(exc)
+            return
         _status_line(detail.row)
 
     with st.container(border=True, key="link_outcome"):
@@ -238,12 +245,12 @@ def _links_list() -> None:
     with mid:
         mine = st.toggle("Only my links", value=actor.role == "sales", key="links_mine")
     creator = None
-    with right:
-        if not mine and actor.can(Action.VIEW_ALL_LINKS):
-            creator = st.selectbox("Created by", ["", *link_follow.link_creators(engine, actor)], key="links_creator",
-                                   format_func=lambda e: e or "Anyone") or None
     page_no = st.session_state.get("links_page", 1)
     try:
+        with right:
+            if not mine and actor.can(Action.VIEW_ALL_LINKS):
+                creator = st.selectbox("Created by", ["", *link_follow.link_creators(engine, actor)],
+                                       key="links_creator", format_func=lambda e: e or "Anyone") or None
         result = link_follow.list_links(engine, actor, status=status or None, created_by=creator, mine_only=mine,
                                         page=page_no, page_size=PAGE_SIZE)
         awaiting = [r.pk for r in result.rows if r.status == "awaiting"]
@@ -285,7 +292,11 @@ def _detail() -> None:
 
         @st.fragment(run_every="3s")
         def live() -> None:
-            fresh = link_follow.link_detail(engine, actor, payment_pk=pk)
+            try:
+                fresh = link_follow.link_detail(engine, actor, payment_pk=pk)
+            except Exception as exc:
+                show_error(exc)
+                return
             _status_line(fresh.row)
             st.dataframe([{"When (Kuwait)": kuwait_time(e.at, seconds=True), "What": e.label, "Who": e.actor or ""}
                           for e in fresh.timeline], hide_index=True, width="stretch", key="link_timeline")

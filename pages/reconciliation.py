@@ -10,7 +10,7 @@ from dashboard import state
 from dashboard.errors import explain, show_error
 from dashboard.formatting import ago, md_literal, status_label
 from services import reconcile
-from services.permissions import Action, Actor, Role
+from services.permissions import Action, Actor, PermissionDenied, Role
 from services.sync import sync_pending
 from services.syncstate import get_time
 
@@ -31,12 +31,17 @@ def _resync(items: list[reconcile.DriftItem]) -> None:
     """Re-sync each item with a payment; one audit row each; remember a one-line outcome."""
     done, failed, messages = 0, 0, []
     client = state.gateway()
+    try:
+        who = state.actor_at_click(Action.RECONCILE)
+    except PermissionDenied as exc:
+        st.session_state["recon_outcome"] = (0, len(items), [explain(exc)])
+        return
     bar = st.progress(0.0, text="Re-syncing…") if len(items) > 1 else None
     for index, item in enumerate(items):
         if item.payment_pk is None:
             continue
         try:
-            result = reconcile.resync(engine, client, actor, payment_pk=item.payment_pk)
+            result = reconcile.resync(engine, client, who, payment_pk=item.payment_pk)
         except Exception as exc:
             failed += 1
             messages.append(f"{item.order_id}: {explain(exc)}")

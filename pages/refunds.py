@@ -259,7 +259,8 @@ if "refund_confirm" in st.session_state:
 if actor.can(Action.SYNC) and st.button("Refresh statuses", key="refund_refresh",
                                          help="Ask UPayments which refunds have been executed"):
     try:
-        changed = svc.refresh_refunds(engine, state.gateway(), payment_pk=selected.payment_pk if selected else None)
+        changed = svc.refresh_refunds(engine, state.gateway(), actor=actor,
+                                      payment_pk=selected.payment_pk if selected else None)
     except Exception as exc:
         show_error(exc)
     else:

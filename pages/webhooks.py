@@ -39,7 +39,7 @@ def _table(rows: list[inbox.InboxRow]) -> list[dict[str, Any]]:
 
 def _reprocess(event_id: int) -> None:
     try:
-        outcome = process_event(engine, state.gateway(), event_id, actor=actor)
+        outcome = process_event(engine, state.gateway(), event_id, actor=state.actor_at_click(Action.REPROCESS_WEBHOOK))
     except Exception as exc:
         st.session_state["inbox_error"] = exc
     else:

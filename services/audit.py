@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from services.db import read_session, session_scope
 from services.models import AuditEntry
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 from services.timeutil import as_utc, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -93,7 +93,7 @@ class VerifyResult:
 def verify(engine: Engine, actor: Actor | None = None) -> VerifyResult:
     """Walk the chain from the first row; report the first row whose hash or link does not match."""
     if actor is not None:
-        require(actor, Action.VIEW_AUDIT)
+        actor = authorize(engine, actor, Action.VIEW_AUDIT)
     prev_hash = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -142,7 +142,7 @@ def list_entries(
     engine: Engine, actor: Actor, flt: AuditFilter | None = None, *, limit: int = 200, offset: int = 0
 ) -> tuple[list[AuditEntry], int]:
     """A page of audit rows, newest first, and the total count for the filter."""
-    require(actor, Action.VIEW_AUDIT)
+    actor = authorize(engine, actor, Action.VIEW_AUDIT)
     stmt = _filtered(flt or AuditFilter())
     with read_session(engine) as session:
         total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
@@ -152,7 +152,7 @@ def list_entries(
 
 def iter_for_export(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> Iterator[AuditEntry]:
     """All rows matching ``flt`` in chain order, for CSV export (the export itself is audited by the caller)."""
-    require(actor, Action.EXPORT_AUDIT)
+    actor = authorize(engine, actor, Action.EXPORT_AUDIT)
     with read_session(engine) as session:
         yield from session.exec(_filtered(flt or AuditFilter()).order_by(col(AuditEntry.seq)).execution_options(
             yield_per=1000
@@ -195,7 +195,7 @@ def audited_stream(engine: Engine, lines: Iterator[str], *, actor: str, action: 
 
 def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> Iterator[str]:
     """The matching rows as CSV lines in chain order (streamed); audited once the file has been produced."""
-    require(actor, Action.EXPORT_AUDIT)
+    actor = authorize(engine, actor, Action.EXPORT_AUDIT)
     flt = flt or AuditFilter()
     filters = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(flt).items() if v}
 

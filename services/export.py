@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from services import audit
 from services.db import session_scope
 from services.money import format_amount
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize, require
 from services.search import PaymentRow, SearchFilter, filter_from_query, filter_to_query, iter_rows
 from services.staff import resolve_actor
 from services.timeutil import as_utc, to_kuwait
@@ -95,7 +95,7 @@ def export_csv(engine: Engine, actor: Actor, flt: SearchFilter, *, out: IO[str] 
     there before returning, and the returned iterator is empty.
     No raw gateway payloads or secrets are exported; cells that a spreadsheet would run are neutralised.
     """
-    require(actor, Action.EXPORT_TRANSACTIONS)
+    actor = authorize(engine, actor, Action.EXPORT_TRANSACTIONS)
     chunks = _audited(engine, actor, flt)
     if out is None:
         return chunks

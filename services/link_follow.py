@@ -24,7 +24,7 @@ from services.db import read_session, session_scope
 from services.gateway import errors as gw
 from services.ingest import add_event
 from services.models import Payment, PaymentEvent, WebhookEvent
-from services.permissions import Action, Actor, Role, require
+from services.permissions import SYSTEM, Action, Actor, Role, authorize, require
 from services.sync_verify import has_lookup_id
 from services.timeutil import as_utc, utcnow
 
@@ -165,7 +165,7 @@ def list_links(engine: Engine, actor: Actor, *, status: str | None = None, creat
                mine_only: bool | None = None, page: int = 1, page_size: int = 25, now: datetime | None = None,
                ) -> LinkPage:
     """A page of payment links, newest first; sales see their own unless ``mine_only=False``."""
-    require(actor, Action.VIEW_LINKS)
+    actor = authorize(engine, actor, Action.VIEW_LINKS)
     if mine_only is None:
         mine_only = actor.role == Role.SALES
     creator = actor.email if mine_only else (created_by or "").strip().lower() or None
@@ -187,7 +187,7 @@ def list_links(engine: Engine, actor: Actor, *, status: str | None = None, creat
 
 def link_creators(engine: Engine, actor: Actor) -> list[str]:
     """E-mails of everyone who created a link (for the creator filter)."""
-    require(actor, Action.VIEW_ALL_LINKS)
+    actor = authorize(engine, actor, Action.VIEW_ALL_LINKS)
     with read_session(engine) as session:
         found = session.exec(select(Payment.created_by).where(col(Payment.source) == "link",
                                                               col(Payment.created_by).is_not(None)).distinct())
@@ -205,7 +205,7 @@ def _load_link(session: Session, actor: Actor, payment_pk: int) -> Payment:
 
 def link_detail(engine: Engine, actor: Actor, *, payment_pk: int, now: datetime | None = None) -> LinkDetail:
     """One link with the gateway's fields and its timeline (created, shared, opened, paid …)."""
-    require(actor, Action.VIEW_LINKS)
+    actor = authorize(engine, actor, Action.VIEW_LINKS)
     with read_session(engine) as session:
         payment = _load_link(session, actor, payment_pk)
         events = session.exec(select(PaymentEvent).where(col(PaymentEvent.payment_pk) == payment_pk)
@@ -242,7 +242,7 @@ def _entry(event: PaymentEvent) -> TimelineEntry:
     return TimelineEntry(as_utc(event.at), event.kind, label, event.actor, detail if isinstance(detail, dict) else {})
 
 
-def verified_refresh(engine: Engine, client: Any, payment_pk: int, *, actor: Actor | None = None,
+def verified_refresh(engine: Engine, client: Any, payment_pk: int, *, actor: Actor,
                      source: str = "poll", limiter_timeout: float | None = 0.5) -> bool:
     """One verified status look-up of a link; False when it has no gateway id yet or the gateway is busy."""
     try:
@@ -257,7 +257,7 @@ def verified_refresh(engine: Engine, client: Any, payment_pk: int, *, actor: Act
 def refresh_awaiting(engine: Engine, client: Any, actor: Actor, *, payment_pks: list[int],
                      interval: float | None = None, budget: int = REFRESH_BUDGET) -> int:
     """Verified look-ups for links shown as awaiting payment: ≤ one per link per ``interval`` s, ≤ ``budget``."""
-    require(actor, Action.VIEW_LINKS)
+    actor = authorize(engine, actor, Action.VIEW_LINKS)
     if not actor.can(Action.SYNC):
         return 0
     interval = REFRESH_INTERVAL if interval is None else interval
@@ -272,7 +272,7 @@ def refresh_awaiting(engine: Engine, client: Any, actor: Actor, *, payment_pks: 
                 due.append(pk)
     done = 0
     for pk in due:
-        if not verified_refresh(engine, client, pk):
+        if not verified_refresh(engine, client, pk, actor=SYSTEM):
             break  # the gateway is busy (or the limiter full): leave the rest for the next tick
         done += 1
     return done
@@ -284,14 +284,14 @@ def check_link(engine: Engine, client: Any, actor: Actor, *, payment_pk: int) ->
     An uncertain link has no id to look up unless a webhook or redirect carrying our order id arrived (the
     contract has no look-up by merchant order id): those are verified here; nothing is ever re-sent.
     """
-    require(actor, Action.SYNC)
+    actor = authorize(engine, actor, Action.SYNC)
     with Session(engine) as session:
         payment = _load_link(session, actor, payment_pk)
         waiting = session.exec(select(WebhookEvent.id).where(col(WebhookEvent.order_id) == payment.order_id,
                                                              col(WebhookEvent.processed_at).is_(None))).all()
     for event_id in (e for e in waiting if e is not None):
         try:
-            sync.process_event(engine, client, event_id, limiter_timeout=5.0)
+            sync.process_event(engine, client, event_id, actor=SYSTEM, limiter_timeout=5.0)
         except Exception:  # the inbox keeps it for the next sync pass
             log.exception("processing event %s for link %s failed", event_id, payment_pk)
     with Session(engine) as session:

@@ -20,6 +20,7 @@ from services import sync
 from services.gateway import parse_redirect
 from services.link_follow import verified_refresh
 from services.models import Payment
+from services.permissions import SYSTEM
 from services.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def land(engine: Engine, client: Any, *, query: str, cancel: bool = False, attem
     if payment is None:
         return Landing("unknown", order_id=order_id)
     if payment.status == "pending" and payment.id is not None and _due(order_id):
-        verified_refresh(engine, client, payment.id, source="redirect", limiter_timeout=2.0)
+        verified_refresh(engine, client, payment.id, actor=SYSTEM, source="redirect", limiter_timeout=2.0)
         payment = _find(engine, order_id) or payment
     return _view(payment, cancel=cancel, attempt=attempt)
 

@@ -30,7 +30,7 @@ from services.gateway import Customer, Product, errors
 from services.ingest import add_event
 from services.models import Payment
 from services.money import EXPONENTS, InvalidAmount, format_money, parse_amount
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 from services.phones import InvalidPhone, normalize_phone
 from services.timeutil import KUWAIT, as_utc, local_day, utcnow
 
@@ -291,7 +291,7 @@ def state_message(payment: Payment) -> str:
 def create_link(engine: Engine, client: Any, actor: Actor, *, request: LinkRequest,
                 settings_like: LinkSettings) -> LinkOutcome:
     """Create one payment link exactly once per idempotency key; raises InvalidLinkRequest on form errors."""
-    require(actor, Action.CREATE_LINK)
+    actor = authorize(engine, actor, Action.CREATE_LINK)
     clean, errs = clean_link_request(request, settings_like)
     if clean is None:
         raise InvalidLinkRequest(errs)

@@ -1,12 +1,25 @@
 """The one permission matrix. Every service function that reads or changes something checks it here.
 
-Pages hide what a role cannot do, but hiding is not the check: :func:`require` is.
+Pages hide what a role cannot do, but hiding is not the check: :func:`authorize` is. It re-reads the staff row
+at the moment of the call, because a page's actor comes from an earlier rerun (or a button callback's closure)
+and the person may have been removed or demoted since. :func:`require` is the pure role check, for code that
+has no database.
+
+:data:`SYSTEM` is the background sync, the command line and the customer's return page acting on their own.
+No person can be it (it is one object, compared by identity, and ``system`` is not an e-mail address), and a
+service accepts it only where it says so (``allow_system=True``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
+
+from sqlalchemy.engine import Engine
+
+from services.db import read_session
+from services.models import Staff
 
 
 class Role(StrEnum):
@@ -85,15 +98,24 @@ class Actor:
     def can(self, action: Action) -> bool:
         return allowed(self.role, action)
 
+    @property
+    def is_system(self) -> bool:
+        """True only for the one :data:`SYSTEM` object, never for an actor built from a staff row."""
+        return self is SYSTEM
+
+
+#: The background sync / CLI / customer return page. Compared by identity: an equal copy is not the system.
+SYSTEM: Final[Actor] = Actor(email="system", role=Role.ADMIN, name="Souq Desk (automatic)")
+
 
 class PermissionDenied(Exception):
-    """The acting staff member's role does not allow the action."""
+    """The acting staff member's role does not allow the action (or they are no longer staff)."""
 
-    def __init__(self, actor: Actor | None, action: Action) -> None:
+    def __init__(self, actor: Actor | None, action: Action, reason: str | None = None) -> None:
         self.actor = actor
         self.action = action
         who = f"{actor.email} ({actor.role})" if actor else "an anonymous user"
-        super().__init__(f"Not allowed: {who} may not {action.value.replace('_', ' ')}.")
+        super().__init__(reason or f"Not allowed: {who} may not {action.value.replace('_', ' ')}.")
 
 
 def allowed(role: Role | str, action: Action) -> bool:
@@ -109,3 +131,28 @@ def require(actor: Actor | None, action: Action) -> Actor:
     if actor is None or not allowed(actor.role, action):
         raise PermissionDenied(actor, action)
     return actor
+
+
+def authorize(engine: Engine, actor: Actor | None, action: Action, *, allow_system: bool = False) -> Actor:
+    """The actor as they are NOW (fresh role and name from the staff row) if they may perform ``action``.
+
+    Raises :class:`PermissionDenied` when the person was removed, deactivated or given a role without
+    ``action`` since their page was loaded, and for :data:`SYSTEM` unless ``allow_system``.
+    """
+    if actor is None:
+        raise PermissionDenied(None, action)
+    if actor.is_system:
+        if allow_system:
+            return actor
+        raise PermissionDenied(actor, action, "Not allowed: this action needs a staff member, not the system.")
+    with read_session(engine) as session:
+        row = session.get(Staff, actor.email.strip().lower())
+    if row is None or not row.active:
+        raise PermissionDenied(actor, action, "Your access was removed by an admin; reload the page.")
+    fresh = Actor(email=row.email, role=Role(row.role), name=row.name or actor.name)
+    if not fresh.can(action):
+        if fresh.role != actor.role:
+            raise PermissionDenied(fresh, action, f"Your access was changed by an admin (your role is now "
+                                                  f"{fresh.role.value}); reload the page.")
+        raise PermissionDenied(fresh, action)
+    return fresh

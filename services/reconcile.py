@@ -18,7 +18,7 @@ from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import UpsertResult, status_for
 from services.models import Payment, PaymentStatus, WebhookEvent
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 from services.sync_verify import (
     CannotLookUp,
     apply_lookup,
@@ -65,7 +65,7 @@ def find_drift(engine: Engine, actor: Actor, *, client: UPaymentsClient | None =
                limit: int = 200, progress: Callable[[int, int], None] | None = None,
                stop: threading.Event | None = None) -> list[DriftItem]:
     """Drift of every kind; ``status_mismatch`` only with a ``client`` (live look-ups of ``sample`` payments)."""
-    require(actor, Action.RECONCILE)
+    actor = authorize(engine, actor, Action.RECONCILE)
     items = [*_link_uncertain(engine, limit), *_paid_without_webhook(engine, limit),
              *_webhook_unknown_order(engine, limit)]
     if client is not None and sample > 0:
@@ -167,7 +167,7 @@ def _binding(payment: Payment, amount_fils: int | None, currency: str | None, or
 
 def resync(engine: Engine, client: UPaymentsClient, actor: Actor, *, payment_pk: int) -> UpsertResult:
     """Look one payment up and apply the answer; audited as ``resync`` with the status before and after."""
-    require(actor, Action.RECONCILE)
+    actor = authorize(engine, actor, Action.RECONCILE)
     tx = lookup_payment(engine, client, payment_pk)
     with session_scope(engine) as session:
         result = apply_lookup(session, tx, source="resync")

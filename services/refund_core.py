@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from services.models import METHOD_FAMILY, Payment, Refund, RefundState
 from services.money import format_amount
+from services.permissions import SYSTEM as SYSTEM_ACTOR
 from services.timeutil import add_working_days, to_kuwait
 
 log = logging.getLogger("services.refunds")
@@ -41,7 +42,7 @@ IN_FLIGHT = frozenset({RefundState.SENDING, RefundState.UNCERTAIN})
 #: States whose amount is reserved (not yet committed, but counted against the refundable amount).
 RESERVED = frozenset({RefundState.PENDING_APPROVAL, *IN_FLIGHT})
 #: Audit actor for changes made by background tracking/settling rather than a person.
-SYSTEM = "system"
+SYSTEM = SYSTEM_ACTOR.email
 #: Working days until the customer sees the money (contract §12.1): KNET 1, cards and wallets up to 10.
 ARRIVAL_WORKING_DAYS = {"knet": 1, "card": 10, "wallet": 10}
 MAX_NOTE = 500

@@ -16,7 +16,7 @@ from services import audit
 from services.db import read_session
 from services.models import Payment, Refund, RefundState
 from services.money import format_amount
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 from services.refund_core import REASONS, expected_arrival
 from services.timeutil import to_kuwait
 
@@ -94,7 +94,7 @@ def list_refunds(
     engine: Engine, actor: Actor, *, filters: RefundFilter | None = None, page: int = 1, page_size: int = 50
 ) -> tuple[list[RefundRow], int]:
     """A page of refunds (newest first) and the total matching ``filters``."""
-    require(actor, Action.VIEW_REFUNDS)
+    actor = authorize(engine, actor, Action.VIEW_REFUNDS)
     flt = filters or RefundFilter()
     size = max(1, min(page_size, MAX_PAGE_SIZE))
     stmt = _stmt(flt)
@@ -109,7 +109,7 @@ def list_refunds(
 
 def distinct_requesters(engine: Engine, actor: Actor) -> list[str]:
     """Who has requested refunds (for the filter select box)."""
-    require(actor, Action.VIEW_REFUNDS)
+    actor = authorize(engine, actor, Action.VIEW_REFUNDS)
     with read_session(engine) as session:
         return sorted(session.exec(select(Refund.requested_by).distinct()).all())
 
@@ -125,7 +125,7 @@ def _when(value: datetime | None) -> str:
 
 def export_refunds_csv(engine: Engine, actor: Actor, filters: RefundFilter | None = None) -> Iterator[str]:
     """The refunds matching ``filters`` as CSV lines (streamed); audited once the file has been produced."""
-    require(actor, Action.EXPORT_REFUNDS)
+    actor = authorize(engine, actor, Action.EXPORT_REFUNDS)
     flt = filters or RefundFilter()
     filt = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(flt).items() if v}
     return audit.audited_stream(engine, _lines(engine, flt), actor=actor.email, action="refunds_exported",
@@ -166,7 +166,7 @@ class PaymentHit:
 
 def find_payments(engine: Engine, actor: Actor, *, query: str, limit: int = 20) -> list[PaymentHit]:
     """Payments whose order id, track id, gateway ids or phone match ``query`` (exact ids, phone digits)."""
-    require(actor, Action.VIEW_REFUNDS)
+    actor = authorize(engine, actor, Action.VIEW_REFUNDS)
     text = (query or "").strip()
     if not text:
         return []

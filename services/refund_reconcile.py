@@ -22,6 +22,7 @@ from services.db import session_scope
 from services.gateway import RefundStatusItem, UPaymentsClient
 from services.gateway import errors as gw
 from services.models import Payment, Refund, RefundState
+from services.permissions import Action, Actor, authorize
 from services.refund_core import SYSTEM, lock_payment, log, recompute_refunded, snapshot, target
 from services.timeutil import as_utc, utcnow
 
@@ -60,11 +61,16 @@ def settle_uncertain(
     engine: Engine,
     client: UPaymentsClient,
     *,
+    actor: Actor,
     payment_pk: int | None = None,
     sending_stale_after: timedelta = SENDING_STALE_AFTER,
     absent_grace: timedelta = ABSENT_GRACE,
 ) -> int:
-    """Settle intents left ``uncertain`` (or ``sending`` after a crash) from the gateway; returns how many settled."""
+    """Settle intents left ``uncertain`` (or ``sending`` after a crash) from the gateway; returns how many settled.
+
+    ``actor``: a staff member with SYNC at this moment, or SYSTEM (background sync, a refund request settling first).
+    """
+    authorize(engine, actor, Action.SYNC, allow_system=True)
     now = utcnow()
     with Session(engine) as session:
         payments = _candidates(session, payment_pk, now - sending_stale_after)
@@ -133,9 +139,13 @@ def _settle_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, st
     return 1
 
 
-def refresh_refunds(engine: Engine, client: UPaymentsClient, *, payment_pk: int | None = None) -> int:
-    """Track refunds: settle uncertain ones, then mark initiated ones refunded per check-refund; returns changes."""
-    changed = settle_uncertain(engine, client, payment_pk=payment_pk)
+def refresh_refunds(engine: Engine, client: UPaymentsClient, *, actor: Actor, payment_pk: int | None = None) -> int:
+    """Track refunds: settle uncertain ones, then mark initiated ones refunded per check-refund; returns changes.
+
+    ``actor``: a staff member with SYNC at this moment ("Refresh statuses"), or SYSTEM (the background sync).
+    """
+    actor = authorize(engine, actor, Action.SYNC, allow_system=True)
+    changed = settle_uncertain(engine, client, actor=actor, payment_pk=payment_pk)
     with Session(engine) as session:
         stmt = select(Refund.payment_pk).where(col(Refund.state) == RefundState.INITIATED)
         if payment_pk is not None:

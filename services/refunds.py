@@ -24,7 +24,8 @@ from services.gateway import UPaymentsClient, is_uncertain
 from services.gateway import errors as gw
 from services.models import Payment, PaymentStatus, Refund, RefundState
 from services.money import format_money
-from services.permissions import Action, Actor, require
+from services.permissions import SYSTEM as SYSTEM_ACTOR
+from services.permissions import Action, Actor, authorize
 from services.refund_core import (
     COMMITTED,
     CRASH_AFTER_GATEWAY,
@@ -167,7 +168,7 @@ def _sendable(session: Session, payment: Payment, cannot: str) -> RefundSummary:
 def refund_summary(engine: Engine, *, payment_pk: int, actor: Actor | None = None) -> RefundSummary:
     """Captured / refunded / pending / refundable amounts of a payment (checks VIEW_REFUNDS when given an actor)."""
     if actor is not None:
-        require(actor, Action.VIEW_REFUNDS)
+        actor = authorize(engine, actor, Action.VIEW_REFUNDS)
     with Session(engine) as session:
         payment = session.get(Payment, payment_pk)
         if payment is None:
@@ -177,7 +178,7 @@ def refund_summary(engine: Engine, *, payment_pk: int, actor: Actor | None = Non
 
 def get_refund(engine: Engine, actor: Actor, *, refund_id: int) -> Refund:
     """One refund by id (VIEW_REFUNDS)."""
-    require(actor, Action.VIEW_REFUNDS)
+    actor = authorize(engine, actor, Action.VIEW_REFUNDS)
     with Session(engine) as session:
         refund = session.get(Refund, refund_id)
     if refund is None:
@@ -224,14 +225,14 @@ def request_refund(
 
     A rerun or double click with the same ``idempotency_key`` returns the existing refund and calls nothing.
     """
-    require(actor, Action.REQUEST_REFUND)
+    actor = authorize(engine, actor, Action.REQUEST_REFUND)
     cleaned_note = _validate(amount_fils, reason, note, idempotency_key)
     with Session(engine) as session:
         found = _existing(session, idempotency_key, payment_pk, amount_fils)
     if found is not None:
         return found
     if _has_uncertain(engine, payment_pk):
-        settle_uncertain(engine, client, payment_pk=payment_pk)  # settle BEFORE anything is sent again
+        settle_uncertain(engine, client, actor=SYSTEM_ACTOR, payment_pk=payment_pk)  # settle BEFORE sending again
     try:
         refund = _write_intent(engine, actor, payment_pk, amount_fils, reason, cleaned_note, idempotency_key,
                                threshold_fils)
@@ -399,7 +400,7 @@ def _lock(session: Session, refund_id: int) -> tuple[Refund, Payment]:
 
 def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refund_id: int) -> Refund:
     """Approve a refund awaiting approval (not one's own) and send it; a repeat by the same approver is a no-op."""
-    require(actor, Action.APPROVE_REFUND)
+    actor = authorize(engine, actor, Action.APPROVE_REFUND)
     with session_scope(engine) as session:
         refund, payment = _lock(session, refund_id)
         if refund.state != RefundState.PENDING_APPROVAL:
@@ -424,7 +425,7 @@ def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, ref
 
 def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) -> Refund:
     """Reject a refund awaiting approval (another person than the requester; a note is required)."""
-    require(actor, Action.APPROVE_REFUND)
+    actor = authorize(engine, actor, Action.APPROVE_REFUND)
     cleaned = (note or "").strip()
     if not cleaned:
         raise ApprovalError("Please write why the refund is rejected.")
@@ -448,7 +449,7 @@ def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) ->
 
 def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refund_id: int) -> Refund:
     """Withdraw a request awaiting approval, or delete an initiated refund at the gateway before it is executed."""
-    require(actor, Action.CANCEL_REFUND)
+    actor = authorize(engine, actor, Action.CANCEL_REFUND)
     with session_scope(engine) as session:
         refund, payment = _lock(session, refund_id)
         if refund.state == RefundState.CANCELLED:
@@ -505,7 +506,7 @@ def _deleted_at_gateway(client: UPaymentsClient, upay_order_id: str | None, refu
 def _cancel_refused(engine: Engine, client: UPaymentsClient, refund: Refund, exc: gw.GatewayError) -> None:
     """Raise the one sentence for a cancel that did not happen (the refund is still listed, or unknown)."""
     if isinstance(exc, gw.BusinessRefusal):
-        refresh_refunds(engine, client, payment_pk=refund.payment_pk)
+        refresh_refunds(engine, client, actor=SYSTEM_ACTOR, payment_pk=refund.payment_pk)
         raise RefundError(f"UPayments would not cancel refund #{refund.id}: {exc.message.rstrip('.')} (it may "
                           "already have been executed).") from None
     if is_uncertain(exc):

@@ -21,7 +21,7 @@ from services.db import session_scope
 from services.ingest import add_event
 from services.models import FINAL_STATUSES, Payment
 from services.money import ARABIC_DIGITS, format_money
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 from services.phones import wa_digits
 from services.timeutil import as_utc, to_kuwait, utcnow
 
@@ -219,7 +219,7 @@ def qr_png(link: str, *, scale: int = 8) -> bytes:
 
 def record_share(engine: Engine, actor: Actor, *, payment_pk: int, channel: str, reminder: bool = False) -> None:
     """Record that ``actor`` shared (or re-sent as a reminder) a link over ``channel``: timeline + audit."""
-    require(actor, Action.SHARE_LINK)
+    actor = authorize(engine, actor, Action.SHARE_LINK)
     if channel not in CHANNELS:
         raise ValueError(f"Unknown share channel {channel!r}.")
     with session_scope(engine) as session:

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from services import audit
 from services.db import read_session, session_scope
 from services.models import Staff
-from services.permissions import Action, Actor, Role, require
+from services.permissions import Action, Actor, Role, authorize
 from services.timeutil import utcnow
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -68,7 +68,7 @@ def bootstrap_admins(engine: Engine, emails: list[str]) -> int:
 
 def list_staff(engine: Engine, actor: Actor, *, include_inactive: bool = False) -> list[Staff]:
     """Everyone on the staff list, admins first."""
-    require(actor, Action.MANAGE_STAFF)
+    actor = authorize(engine, actor, Action.MANAGE_STAFF)
     with read_session(engine) as session:
         stmt = select(Staff)
         if not include_inactive:
@@ -84,7 +84,7 @@ def _active_admins(session: Session) -> int:
 
 def add_staff(engine: Engine, actor: Actor, *, email: str, role: str | Role, name: str | None = None) -> Staff:
     """Give a person access with a role (re-activates a removed person)."""
-    require(actor, Action.MANAGE_STAFF)
+    actor = authorize(engine, actor, Action.MANAGE_STAFF)
     email, new_role = _clean_email(email), _clean_role(role)
     with session_scope(engine) as session:
         row = session.get(Staff, email)
@@ -102,7 +102,7 @@ def add_staff(engine: Engine, actor: Actor, *, email: str, role: str | Role, nam
 
 def change_role(engine: Engine, actor: Actor, *, email: str, role: str | Role) -> Staff:
     """Change a person's role; the last active admin cannot be demoted."""
-    require(actor, Action.MANAGE_STAFF)
+    actor = authorize(engine, actor, Action.MANAGE_STAFF)
     email, new_role = _clean_email(email), _clean_role(role)
     with session_scope(engine) as session:
         row = session.get(Staff, email)
@@ -122,7 +122,7 @@ def change_role(engine: Engine, actor: Actor, *, email: str, role: str | Role) -
 
 def remove_staff(engine: Engine, actor: Actor, *, email: str) -> None:
     """Take away a person's access (kept as inactive for the audit trail); never the last admin."""
-    require(actor, Action.MANAGE_STAFF)
+    actor = authorize(engine, actor, Action.MANAGE_STAFF)
     email = _clean_email(email)
     with session_scope(engine) as session:
         row = session.get(Staff, email)

@@ -36,7 +36,7 @@ from services.gateway import Lane, UPaymentsClient, status_lane
 from services.gateway import errors as gw
 from services.ingest import Observation, upsert
 from services.models import Payment, PaymentStatus, WebhookEvent
-from services.permissions import Action, Actor, require
+from services.permissions import SYSTEM, Action, Actor, authorize
 from services.sync_events import ProcessOutcome, apply_redirect, note_failure, process_event, process_events
 from services.sync_verify import CannotLookUp, has_lookup_id_clause, refresh_payment
 from services.timeutil import utcnow
@@ -59,6 +59,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: A link's failed or cancelled attempt is not final while the link is valid: the customer can try again.
+RETRYABLE = (PaymentStatus.FAILED, PaymentStatus.CANCELLED)
+#: How long after ``expires_at`` a link is still followed (a payment started just before expiry may finish).
+LINK_GRACE = timedelta(minutes=30)
+#: How long a link without ``expires_at`` is followed after its creation.
+LINK_FOLLOW_WITHOUT_EXPIRY = timedelta(days=2)
 #: Threads taking batches of webhooks to verify (two, so one batch is written while the next is asked about).
 WORKERS = 2
 #: Status look-ups in flight at once for those batches; the shared limiter still caps the rate.
@@ -210,7 +216,7 @@ class _Verifier:
             items = self._take()
             engine, client = items[0][2], items[0][3]
             try:
-                process_events(engine, client, [i[4] for i in items], lookups=self._lookups,
+                process_events(engine, client, [i[4] for i in items], actor=SYSTEM, lookups=self._lookups,
                                limiter_timeout=LIMITER_WAIT)
             except Exception:  # a bad batch must not kill the worker; its events stay open for the sync pass
                 log.exception("verifying %d webhook events failed", len(items))
@@ -302,13 +308,19 @@ def _expiring(engine: Engine, limit: int) -> tuple[list[int], list[int]]:
 
 
 def _pending(engine: Engine, limit: int) -> list[int]:
-    """Payments worth a look-up, newest first: pending ones, and links whose creation is uncertain."""
+    """Payments worth a look-up, newest first: pending ones, links whose creation is uncertain, and links whose
+    last attempt failed while the link is still valid (the customer may "Try again" and pay: a new attempt)."""
+    now = utcnow()
+    retryable = (col(Payment.source) == "link") & col(Payment.status).in_(RETRYABLE) & or_(
+        col(Payment.expires_at) > now - LINK_GRACE,
+        col(Payment.expires_at).is_(None) & (col(Payment.created_at) > now - LINK_FOLLOW_WITHOUT_EXPIRY))
     with Session(engine) as session:
         rows = session.exec(
             select(Payment.id)
             .where(has_lookup_id_clause(),
                    or_(col(Payment.status) == PaymentStatus.PENDING,
-                       (col(Payment.link_state) == "uncertain") & col(Payment.verified_at).is_(None)))
+                       (col(Payment.link_state) == "uncertain") & col(Payment.verified_at).is_(None),
+                       retryable))
             .order_by(col(Payment.created_at).desc(), col(Payment.id).desc()).limit(limit)
         ).all()
     return [int(r) for r in rows if r is not None]
@@ -342,16 +354,16 @@ def _wait_for_slot(client: UPaymentsClient, stop: threading.Event | None) -> boo
 
 def sync_pending(engine: Engine, client: UPaymentsClient, *, limit: int = 200,
                  progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
-                 actor: Actor | None = None, event_min_age_s: float = EVENT_MIN_AGE) -> SyncReport:
+                 actor: Actor, event_min_age_s: float = EVENT_MIN_AGE) -> SyncReport:
     """One pass: retry open inbox events, then look up pending payments (expired links first, then newest).
 
     At most ``limit`` look-ups, each through the client's shared limiter. A 429 (or a limiter wait that would be
     too long) ends the pass with ``rate_limited``. The "last synced" time is stored when the pass completed.
-    A staff member asking for it (``actor``) needs the sync permission; the background and cron runs pass none.
+    A staff member asking for it (``actor``) needs the sync permission at that moment; the background and cron
+    runs pass :data:`~services.permissions.SYSTEM`.
     Inbox events younger than ``event_min_age_s`` are left to the webhook verifier that is handling them.
     """
-    if actor is not None:
-        require(actor, Action.SYNC)
+    authorize(engine, actor, Action.SYNC, allow_system=True)
     with status_lane(Lane.POLL):  # known payments' confirmations go first; the pass takes what they leave
         return _sync_pass(engine, client, limit=limit, progress=progress, stop=stop, event_min_age_s=event_min_age_s)
 
@@ -419,7 +431,7 @@ def _sync_pass(engine: Engine, client: UPaymentsClient, *, limit: int, progress:
 def _event_isolated(engine: Engine, client: UPaymentsClient, event_id: int) -> ProcessOutcome:
     """:func:`process_event`, with whatever it raises counted on the event (retried later, then unusable)."""
     try:
-        return process_event(engine, client, event_id)
+        return process_event(engine, client, event_id, actor=SYSTEM)
     except Exception as exc:
         log.exception("sync: webhook event %s failed", event_id)
         message = f"{type(exc).__name__}: {exc}"
@@ -430,7 +442,7 @@ def _sync_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, repo
                   expire: bool) -> bool:
     """Look up one payment; False when the pass must stop (rate limited)."""
     try:
-        result = refresh_payment(engine, client, payment_pk=payment_pk)
+        result = refresh_payment(engine, client, payment_pk=payment_pk, actor=SYSTEM)
     except (CannotLookUp, ValueError):
         return True
     except gw.RateLimited as exc:

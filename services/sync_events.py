@@ -32,7 +32,7 @@ from services.gateway import errors as gw
 from services.gateway.redirect import MAX_NOTIFICATION_BYTES
 from services.ingest import UpsertResult, add_event, status_for
 from services.models import Payment, WebhookEvent
-from services.permissions import Action, Actor, require
+from services.permissions import SYSTEM, Action, Actor, authorize
 from services.sync_gate import gate
 from services.sync_verify import (
     PERMANENT_ERRORS,
@@ -275,7 +275,7 @@ def _apply(session: Session, event: WebhookEvent, params: RedirectParams, tx: Tr
 
 
 def process_events(engine: Engine, client: UPaymentsClient, event_ids: Sequence[int], *,
-                   actor: Actor | None = None, limiter_timeout: float | None = None,
+                   actor: Actor, limiter_timeout: float | None = None,
                    lookups: Executor | None = None) -> list[ProcessOutcome]:
     """Verify a batch of inbox deliveries against the gateway and apply them (look-ups in ``lookups`` if given).
 
@@ -283,24 +283,24 @@ def process_events(engine: Engine, client: UPaymentsClient, event_ids: Sequence[
     pass; answers that will not change (unknown track id, unreadable body) close it with the error. A delivery
     identical to one already verified needs no look-up (unless a staff member asks to re-process it).
     """
-    if actor is not None:
-        require(actor, Action.REPROCESS_WEBHOOK)
+    checked = authorize(engine, actor, Action.REPROCESS_WEBHOOK, allow_system=True)
+    person = None if checked.is_system else checked  # None: automatic, not audited
     with Session(engine) as session:
         events = {e.id: e for e in session.exec(select(WebhookEvent).where(col(WebhookEvent.id).in_(event_ids)))}
         missing = [i for i in event_ids if i not in events]
         if missing:
             raise ValueError(f"Webhook event {missing[0]} does not exist.")
-        plans = [_plan(session, events[i], skip_twins=actor is None) for i in event_ids]
+        plans = [_plan(session, events[i], skip_twins=person is None) for i in event_ids]
     ask: Callable[[_Plan], _Plan] = lambda p: _ask(client, p, limiter_timeout)  # noqa: E731
     plans = list(lookups.map(ask, plans)) if lookups is not None and len(plans) > 1 else [ask(p) for p in plans]
     plans.sort(key=lambda p: p.lane)  # known payments are recorded first
     try:
-        with session_scope(engine) as session, (session.no_autoflush if actor is None else nullcontext()):
+        with session_scope(engine) as session, (session.no_autoflush if person is None else nullcontext()):
             # One flush for the batch, at commit (audited re-processing keeps autoflush: the audit chain reads
             # its own head).
             loaded = {e.id: e for e in session.exec(select(WebhookEvent).where(col(WebhookEvent.id).in_(event_ids)))}
             known = _payments_named(session, plans)
-            recorded = [_record(session, plan, actor, loaded, known) for plan in plans]
+            recorded = [_record(session, plan, person, loaded, known) for plan in plans]
         return _in_order(recorded, event_ids)
     except Exception:  # one bad event must not undo the batch: record each on its own
         log.exception("recording %d webhook events together failed; recording them one by one", len(plans))
@@ -308,7 +308,7 @@ def process_events(engine: Engine, client: UPaymentsClient, event_ids: Sequence[
     for plan in plans:
         try:
             with session_scope(engine) as session:
-                outcomes.append(_record(session, plan, actor))
+                outcomes.append(_record(session, plan, person))
         except Exception as exc:  # counted on the event: retried later, then closed as unusable
             log.exception("recording webhook event %s failed", plan.event_id)
             message = f"Could not be recorded: {type(exc).__name__}: {exc}"
@@ -351,9 +351,9 @@ def note_failure(engine: Engine, event_id: int, message: str) -> bool:
         return True
 
 
-def process_event(engine: Engine, client: UPaymentsClient, event_id: int, *, actor: Actor | None = None,
+def process_event(engine: Engine, client: UPaymentsClient, event_id: int, *, actor: Actor,
                   limiter_timeout: float | None = None) -> ProcessOutcome:
-    """Verify one inbox delivery and apply it (also the inbox's "Re-process", audited when ``actor`` is given)."""
+    """Verify one inbox delivery and apply it (also the inbox's "Re-process", audited unless ``actor`` is SYSTEM)."""
     return process_events(engine, client, [event_id], actor=actor, limiter_timeout=limiter_timeout)[0]
 
 
@@ -366,7 +366,7 @@ def apply_redirect(engine: Engine, client: UPaymentsClient, url_or_query: str, *
     """
     receipt = receive(engine, url_or_query.encode("utf-8"), "application/x-www-form-urlencoded",
                       max_bytes=MAX_NOTIFICATION_BYTES, source="redirect", remote=remote)
-    outcome = process_event(engine, client, receipt.event_id, limiter_timeout=limiter_timeout)
+    outcome = process_event(engine, client, receipt.event_id, actor=SYSTEM, limiter_timeout=limiter_timeout)
     if outcome.payment_pk is None or not (outcome.verified or outcome.skipped_duplicate):
         return None
     with Session(engine) as session:

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from services.db import read_session
 from services.models import Payment, WebhookEvent
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class InboxFilter:
 def list_events(engine: Engine, actor: Actor, flt: InboxFilter | None = None, *, limit: int = 200,
                 offset: int = 0) -> tuple[list[InboxRow], int]:
     """A page of deliveries, newest first, and the total for the filter."""
-    require(actor, Action.VIEW_WEBHOOKS)
+    actor = authorize(engine, actor, Action.VIEW_WEBHOOKS)
     flt = flt or InboxFilter()
     stmt = select(WebhookEvent, Payment.order_id, Payment.status).join(
         Payment, col(Payment.id) == col(WebhookEvent.payment_pk), isouter=True)
@@ -76,7 +76,7 @@ def list_events(engine: Engine, actor: Actor, flt: InboxFilter | None = None, *,
 
 def get_event(engine: Engine, actor: Actor, event_id: int) -> WebhookEvent:
     """One delivery with its raw body (data to show as text, never as markup)."""
-    require(actor, Action.VIEW_WEBHOOKS)
+    actor = authorize(engine, actor, Action.VIEW_WEBHOOKS)
     with read_session(engine) as session:
         event = session.get(WebhookEvent, event_id)
     if event is None:

@@ -19,7 +19,7 @@ from services.gateway import Lane, Transaction, UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import UpsertResult, add_event, observation_from_transaction, upsert
 from services.models import Payment
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,26 @@ def has_lookup_id_clause() -> ColumnElement[bool]:
     return or_(*(col(getattr(Payment, name)).is_not(None) for name in LOOKUP_FIELDS))
 
 
+def link_ids(payment: Payment) -> dict[str, str] | None:
+    """What identifies a link at the gateway across every attempt of the customer (a "Try again" after a decline
+    is a new track id on the same session/invoice): the session id, else create-invoice's opaque invoice id.
+
+    Never a numeric invoice id: that is the redirect's, which get-payment-status does not accept (§18 F6).
+    """
+    if payment.source != "link":
+        return None
+    if payment.session_id:
+        return {"session_id": payment.session_id}
+    if payment.invoice_id and not payment.invoice_id.isdigit():
+        return {"invoice_id": payment.invoice_id}
+    return None
+
+
 def lookup_ids(payment: Payment) -> dict[str, str]:
-    """The one id to ask the gateway with: track id, else invoice id, else session id."""
+    """The one id to ask the gateway with: a link's own id (:func:`link_ids`), else track, invoice, session id."""
+    link = link_ids(payment)
+    if link is not None:
+        return link
     for name in LOOKUP_FIELDS:
         value = getattr(payment, name)
         if value:
@@ -97,16 +115,18 @@ def apply_lookup(session: Session, tx: Transaction, *, source: str) -> UpsertRes
     return result
 
 
-def refresh_payment(engine: Engine, client: UPaymentsClient, *, payment_pk: int, actor: Actor | None = None,
+def refresh_payment(engine: Engine, client: UPaymentsClient, *, payment_pk: int, actor: Actor,
                     source: str = "poll", limiter_timeout: float | None = None) -> UpsertResult:
-    """Ask the gateway about one cached payment and apply the answer; ``CannotLookUp`` when it has no id yet."""
-    if actor is not None:
-        require(actor, Action.SYNC)
+    """Ask the gateway about one cached payment and apply the answer; ``CannotLookUp`` when it has no id yet.
+
+    ``actor``: the staff member asking (SYNC, the check lands on the timeline) or :data:`~services.permissions.SYSTEM`.
+    """
+    actor = authorize(engine, actor, Action.SYNC, allow_system=True)
     tx = lookup_payment(engine, client, payment_pk, limiter_timeout=limiter_timeout)
     with session_scope(engine) as session:
         result = apply_lookup(session, tx, source=source)
         assert result.payment is not None
-        if actor is not None and result.payment.id is not None:
+        if not actor.is_system and result.payment.id is not None:
             add_event(session, result.payment.id, "checked",
                        {"source": source, "result": tx.result, "status": result.status_after}, actor.email)
     return result

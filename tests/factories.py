@@ -30,6 +30,13 @@ def make_staff(engine: Engine, role: Role | str, email: str | None = None, name:
     return Actor(email=email, role=role, name=name)
 
 
+def enrol(engine: Engine, *actors: Actor) -> None:
+    """Staff rows for actors a test module defines up front (services re-read the staff row on every call)."""
+    with session_scope(engine) as session:
+        for actor in actors:
+            session.merge(Staff(email=actor.email, role=actor.role, name=actor.name))
+
+
 def make_payment(engine: Engine, *, amount_fils: int = 1500, method: str | None = "knet", status: str = "paid",
                  created_at: datetime | None = None, **fields: object) -> Payment:
     at = created_at or utcnow()

@@ -30,7 +30,7 @@ from services.analytics.queries import (
     search_filter,
 )
 from services.models import FAMILIES, METHOD_FAMILY, Method
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 from services.timeutil import as_utc, to_kuwait, utcnow
 
 KUWAIT_OFFSET = timedelta(hours=3)  # Asia/Kuwait: UTC+3 all year, no DST
@@ -197,7 +197,7 @@ class Report:
 
 def kpis(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None) -> Kpis:
     """Headline figures of ``period``."""
-    require(actor, Action.VIEW_ANALYTICS)
+    actor = authorize(engine, actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
     reader, summary = prepare(engine)
     with reader.connect() as conn:
@@ -209,7 +209,7 @@ def kpis(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilt
 def compare(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None,
             now: datetime | None = None) -> Comparison:
     """KPIs of ``period`` and of the equal period before it (two queries spanning both)."""
-    require(actor, Action.VIEW_ANALYTICS)
+    actor = authorize(engine, actor, Action.VIEW_ANALYTICS)
     reader, summary = prepare(engine)
     with reader.connect() as conn:
         before, until, rows, refunds = _both_periods(conn, summary, period, filters or AnalyticsFilter(), now)
@@ -219,7 +219,7 @@ def compare(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsF
 def family_series(engine: Engine, actor: Actor, period: Period, *,
                   filters: AnalyticsFilter | None = None) -> list[SeriesPoint]:
     """Captured volume and count per bucket and family (weekly buckets for periods over 62 days)."""
-    require(actor, Action.VIEW_ANALYTICS)
+    actor = authorize(engine, actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
     reader, summary = prepare(engine)
     with reader.connect() as conn:
@@ -230,7 +230,7 @@ def family_series(engine: Engine, actor: Actor, period: Period, *,
 def hour_weekday(engine: Engine, actor: Actor, period: Period, *,
                  filters: AnalyticsFilter | None = None) -> list[HeatCell]:
     """Captured payments by Kuwait weekday × hour of day (all 168 cells)."""
-    require(actor, Action.VIEW_ANALYTICS)
+    actor = authorize(engine, actor, Action.VIEW_ANALYTICS)
     reader, _ = prepare(engine)
     with reader.connect() as conn:
         rows = hour_rows(conn, period.start_day, period.end_day, filters or AnalyticsFilter())
@@ -241,7 +241,7 @@ def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFi
            now: datetime | None = None) -> Report:
     """All figures for the analytics page: one read transaction (one snapshot), three queries (five while the
     period's last day is still running)."""
-    require(actor, Action.VIEW_ANALYTICS)
+    actor = authorize(engine, actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
     reader, summary = prepare(engine)
     with reader.connect() as conn:

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from services.db import read_session
 from services.models import Payment, PaymentEvent, Refund, WebhookEvent
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 from services.search import support
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def parse_raw(raw: str | None) -> dict[str, Any]:
 
 def payment_detail(engine: Engine, actor: Actor, *, payment_pk: int) -> PaymentDetail:
     """All columns, the parsed gateway payload, refunds, timeline and webhook deliveries of one payment."""
-    require(actor, Action.VIEW_TRANSACTIONS)
+    actor = authorize(engine, actor, Action.VIEW_TRANSACTIONS)
     support.ensure_search_support(engine)
     with read_session(engine) as session:
         payment = session.get(Payment, payment_pk)

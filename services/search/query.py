@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from services.db import read_engine
 from services.models import Payment
-from services.permissions import Action, Actor, require
+from services.permissions import Action, Actor, authorize
 from services.search import plan as planner
 from services.search import support
 from services.search.filters import SORTS, SearchFilter
@@ -242,7 +242,7 @@ def totals(engine: Engine, flt: SearchFilter) -> Totals:
 def add_up(engine: Engine, actor: Actor, flt: SearchFilter) -> Totals:
     """Exact count and amounts of a filtered set that :func:`search` only estimated (a broad free-text search):
     every match is visited, so this is the slow path, run when someone asks for it."""
-    require(actor, Action.VIEW_TRANSACTIONS)
+    actor = authorize(engine, actor, Action.VIEW_TRANSACTIONS)
     return totals(engine, flt)
 
 
@@ -295,7 +295,7 @@ def search(
     only and the full rows are fetched for the ids of the page (a deferred join). Free-text searches matching
     more than ``TEXT_TOTALS_CAP`` payments report ``totals_exact=False`` instead of looking up every match.
     """
-    require(actor, Action.VIEW_TRANSACTIONS)
+    actor = authorize(engine, actor, Action.VIEW_TRANSACTIONS)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"Page size must be between 1 and {MAX_PAGE_SIZE}.")
     order = _order_by(sort, descending, engine.dialect.name)

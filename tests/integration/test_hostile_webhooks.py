@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from services import sync, sync_events
 from services.db import sqlite_url
 from services.models import WebhookEvent
+from services.permissions import SYSTEM
 from services.refund_reconcile import refresh_refunds, settle_uncertain
 from tests.integration import test_sync as support
 from tests.integration.test_sync import Receiver, charge, events, row
@@ -121,12 +122,12 @@ def test_hostile_corpus_never_blocks_the_desk(receiver) -> None:
     assert len(unusable) >= 20 and all(e.processed_at is not None for e in unusable)
     assert any("nested deeper" in (e.unusable_reason or "") for e in unusable)
     # the sync pass runs to the end and leaves nothing of the corpus behind
-    report = sync.sync_pending(receiver.engine, receiver.client, event_min_age_s=0)
+    report = sync.sync_pending(receiver.engine, receiver.client, event_min_age_s=0, actor=SYSTEM)
     assert not report.rate_limited and not report.stopped
     assert _open_events(receiver) == []
     # refund settling still runs
-    settle_uncertain(receiver.engine, receiver.client)
-    refresh_refunds(receiver.engine, receiver.client)
+    settle_uncertain(receiver.engine, receiver.client, actor=SYSTEM)
+    refresh_refunds(receiver.engine, receiver.client, actor=SYSTEM)
     elapsed = _confirm_time(receiver)
     print(f"\nhostile deliveries tried: {len(answers)} ({len(HAND_PICKED)} hand-picked); "
           f"codes {sorted(set(answers))}; a real payment confirmed {elapsed:.2f} s after paying")
@@ -138,7 +139,7 @@ def test_a_delivery_stored_by_older_code_cannot_stop_the_sync(receiver) -> None:
     with Session(receiver.engine) as session:
         session.add(WebhookEvent(body=_nested(3_000).decode(), content_type="application/json", dedupe_key="old"))
         session.commit()
-    report = sync.sync_pending(receiver.engine, receiver.client, event_min_age_s=0)
+    report = sync.sync_pending(receiver.engine, receiver.client, event_min_age_s=0, actor=SYSTEM)
     assert report.events == 1 and not report.rate_limited
     [old] = events(receiver.engine)
     assert old.processed_at is not None and "nested deeper" in (old.unusable_reason or "")
@@ -160,7 +161,7 @@ def test_an_event_whose_processing_raises_is_retried_a_bounded_number_of_times(r
     assert support.post(receiver, support.body_of(done["redirect_url"])).status_code == 200
     assert sync.wait_idle(20)
     assert row(receiver.engine, good.id).status == "paid"  # verified while the poison waits
-    passes = [sync.sync_pending(receiver.engine, receiver.client, event_min_age_s=0)
+    passes = [sync.sync_pending(receiver.engine, receiver.client, event_min_age_s=0, actor=SYSTEM)
               for _ in range(sync_events.MAX_ATTEMPTS + 2)]
     [bad] = [e for e in events(receiver.engine) if e.body == "track_id=POISON1"]
     assert bad.attempts == sync_events.MAX_ATTEMPTS and bad.processed_at is not None

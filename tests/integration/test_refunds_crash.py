@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from services.models import RefundState
+from services.permissions import SYSTEM
 from services.refund_core import CRASH_AFTER_GATEWAY, CRASH_AFTER_INTENT, CRASH_ENV
 from services.refunds import RefundInFlight, request_refund, settle_uncertain
 from tests.factories import make_db, make_staff
@@ -69,12 +70,12 @@ def test_crash_then_restart_settles_without_loss_or_double(tmp_path, sandbox, po
         reached_gateway = point == CRASH_AFTER_GATEWAY
         assert references(sandbox, payment) == (["crashed-key"] if reached_gateway else [])
         # "Restart": a fresh `sending` intent may belong to a live sender, so it is neither settled nor bypassed.
-        assert settle_uncertain(engine, client) == 0
+        assert settle_uncertain(engine, client, actor=SYSTEM) == 0
         with pytest.raises(RefundInFlight):
             request_refund(engine, client, finance, payment_pk=pk, amount_fils=1_000, reason="duplicate",
                            idempotency_key="other", threshold_fils=10**9)
         # Once it is stale it is settled from check-refund — before anything is sent again.
-        assert settle_uncertain(engine, client, **NOW) == 1
+        assert settle_uncertain(engine, client, actor=SYSTEM, **NOW) == 1
         [settled] = our_refunds(engine, payment)
         if reached_gateway:
             [record] = gateway_refunds(sandbox, payment)

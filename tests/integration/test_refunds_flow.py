@@ -10,7 +10,7 @@ import pytest
 
 from services import audit
 from services.models import RefundState
-from services.permissions import PermissionDenied, Role
+from services.permissions import SYSTEM, PermissionDenied, Role
 from services.refunds import (
     OverRefund,
     RefundFilter,
@@ -78,9 +78,9 @@ def test_partial_then_exact_remaining_once_each_then_tracked_to_refunded(engine,
         _ask(engine, client, finance, payment, 1, "key-more")
     assert references(sandbox, payment) == ["key-partial", "key-rest"]
     assert refunded_fils(engine, payment) == 12_500
-    assert refresh_refunds(engine, client, payment_pk=payment.id) == 0  # not executed yet
+    assert refresh_refunds(engine, client, payment_pk=payment.id, actor=SYSTEM) == 0  # not executed yet
     assert sandbox.settle_refunds() == 2
-    assert refresh_refunds(engine, client) == 2
+    assert refresh_refunds(engine, client, actor=SYSTEM) == 2
     assert [r.state for r in our_refunds(engine, payment)] == ["refunded", "refunded"]
     assert all(r.refunded_at is not None for r in our_refunds(engine, payment))
     assert refunded_fils(engine, payment) == 12_500
@@ -116,7 +116,7 @@ def test_cancel_an_initiated_refund_deletes_it_at_the_gateway(engine, client, sa
     [record] = gateway_refunds(sandbox, payment)
     assert record["deleted_at"] is not None
     assert client.refunds.check(order_id=payment.upay_order_id) == []
-    assert refresh_refunds(engine, client, payment_pk=payment.id) == 0
+    assert refresh_refunds(engine, client, payment_pk=payment.id, actor=SYSTEM) == 0
     assert _summary(engine, payment).refundable_fils == 8_000
     # A refund the gateway already executed can't be cancelled; the page gets one sentence.
     done = _ask(engine, client, admin, payment, 1_000, "executed")
@@ -154,7 +154,7 @@ def test_timeout_after_send_is_uncertain_then_settled_never_resent(engine, clien
     assert _summary(engine, payment).pending_fils == 4_000
     with pytest.raises(RefundInFlight):
         _ask(engine, client, finance, payment, 1_000, "meanwhile")
-    assert settle_uncertain(engine, client, **NOW) == 1
+    assert settle_uncertain(engine, client, actor=SYSTEM, **NOW) == 1
     [settled] = our_refunds(engine, payment)
     # The hung request never reached the handler, so the gateway has nothing: failed, nothing refunded.
     assert gateway_refunds(sandbox, payment) == [] and settled.state == RefundState.FAILED
@@ -169,7 +169,7 @@ def test_server_error_is_uncertain_then_settled(engine, client, sandbox) -> None
     sandbox.set_faults(error_rate=1.0, paths=["create-refund"], count=1)
     refund = _ask(engine, client, finance, payment, 4_000, "k500")
     assert refund.state == RefundState.UNCERTAIN
-    assert settle_uncertain(engine, client, **NOW) == 1
+    assert settle_uncertain(engine, client, actor=SYSTEM, **NOW) == 1
     assert [r.state for r in our_refunds(engine, payment)] == ["failed"] and gateway_refunds(sandbox, payment) == []
 
 
@@ -182,13 +182,13 @@ def test_lost_answer_after_the_gateway_made_the_refund_is_settled_as_initiated(e
     assert refund.state == RefundState.UNCERTAIN and refunded_fils(engine, payment) == 0
     [record] = gateway_refunds(sandbox, payment)
     # A settle pass before the grace period does not guess; the gateway listing decides as soon as it is seen.
-    assert settle_uncertain(engine, client) == 1
+    assert settle_uncertain(engine, client, actor=SYSTEM) == 1
     [settled] = our_refunds(engine, payment)
     assert settled.state == RefundState.INITIATED
     assert settled.gateway_refund_order_id == record["refund_order_id"]
     assert settled.gateway_order_id == record["order_id"]
     assert refunded_fils(engine, payment) == 4_000
-    assert settle_uncertain(engine, client, **NOW) == 0  # settling twice changes nothing
+    assert settle_uncertain(engine, client, actor=SYSTEM, **NOW) == 0  # settling twice changes nothing
     assert len(gateway_refunds(sandbox, payment)) == 1
     settled_entry = audit.list_entries(engine, make_staff(engine, Role.ADMIN))[0][0]
     assert settled_entry.action == "refund_settled" and json.loads(settled_entry.after or "")["outcome"] == (

@@ -28,7 +28,7 @@ from services.audit import verify
 from services.db import sqlite_url
 from services.gateway import UPaymentsClient, parse_redirect
 from services.models import AuditEntry, Payment, PaymentEvent, WebhookEvent
-from services.permissions import Role
+from services.permissions import SYSTEM, Role
 from services.timeutil import utcnow
 from tests.factories import make_payment, make_staff
 
@@ -239,7 +239,8 @@ def test_killed_app_missed_the_webhook_and_the_sync_pass_catches_up(receiver) ->
     untouched = charge(receiver, notify=CLOSED_URL)
     assert row(receiver.engine, payment.id).status == "pending"
     seen: list[tuple[int, int]] = []
-    report = sync.sync_pending(receiver.engine, receiver.client, progress=lambda d, t: seen.append((d, t)))
+    report = sync.sync_pending(receiver.engine, receiver.client, actor=SYSTEM,
+                               progress=lambda d, t: seen.append((d, t)))
     assert (report.checked, report.changed, report.errors, report.rate_limited) == (2, 1, 0, False)
     assert seen == [(1, 2), (2, 2)]
     caught = row(receiver.engine, payment.id)
@@ -255,7 +256,7 @@ def test_links_past_their_expiry_are_expired_only_after_the_gateway_says_unpaid(
     unpaid = charge(receiver, notify=CLOSED_URL, expires_at=past)
     paid = charge(receiver, notify=CLOSED_URL, expires_at=past)
     receiver.complete(paid)
-    report = sync.sync_pending(receiver.engine, receiver.client)
+    report = sync.sync_pending(receiver.engine, receiver.client, actor=SYSTEM)
     assert (report.expired, report.checked) == (1, 2)
     assert row(receiver.engine, unpaid.id).status == "expired"
     assert row(receiver.engine, paid.id).status == "paid"
@@ -267,12 +268,12 @@ def test_rate_limit_from_the_gateway_is_reported_not_a_crash(receiver) -> None:
     payment = charge(receiver, notify=CLOSED_URL)
     receiver.complete(payment)
     receiver.sandbox.set_faults(rate_limit=True, retry_after=30)
-    report = sync.sync_pending(receiver.engine, receiver.client)
+    report = sync.sync_pending(receiver.engine, receiver.client, actor=SYSTEM)
     assert report.rate_limited and report.retry_after == 30 and report.checked == 0
     assert row(receiver.engine, payment.id).status == "pending"
     assert syncstate.get_time(receiver.engine) is None
     receiver.sandbox.clear_faults()
-    assert sync.sync_pending(receiver.engine, receiver.client).changed == 1
+    assert sync.sync_pending(receiver.engine, receiver.client, actor=SYSTEM).changed == 1
     assert row(receiver.engine, payment.id).status == "paid"
 
 
@@ -285,7 +286,7 @@ def test_webhook_arriving_while_rate_limited_waits_for_the_next_pass(receiver) -
     [event] = events(receiver.engine)
     assert event.processed_at is None and event.error is not None and "429" in event.error
     receiver.sandbox.clear_faults()
-    report = sync.sync_pending(receiver.engine, receiver.client, event_min_age_s=0)
+    report = sync.sync_pending(receiver.engine, receiver.client, event_min_age_s=0, actor=SYSTEM)
     assert report.events == 1 and report.changed >= 1
     assert row(receiver.engine, payment.id).status == "paid" and row(receiver.engine, payment.id).webhook_received
 

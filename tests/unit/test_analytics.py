@@ -14,7 +14,7 @@ from services.db import session_scope
 from services.models import Payment, Refund
 from services.permissions import Actor, PermissionDenied, Role
 from services.timeutil import local_day
-from tests.factories import make_db, make_payment
+from tests.factories import enrol, make_db, make_payment
 
 VIEWER = Actor("vic@shop.test", Role.VIEWER)
 WEEK = Period(date(2026, 3, 1), date(2026, 3, 7))  # Sunday .. Saturday
@@ -39,6 +39,7 @@ def make_refund(engine: Engine, payment: Payment, amount_fils: int, state: str, 
 def shop(tmp_path) -> Engine:
     engine = make_db(tmp_path)
     fill_shop(engine)
+    enrol(engine, VIEWER)
     return engine
 
 
@@ -183,6 +184,7 @@ def test_empty_period(shop) -> None:
 
 def test_every_entry_point_checks_the_permission(shop) -> None:
     sales = Actor("sara@shop.test", Role.SALES)
+    enrol(shop, sales)
     for call in (analytics.kpis, analytics.compare, analytics.family_series, analytics.hour_weekday,
                  analytics.report):
         with pytest.raises(PermissionDenied):

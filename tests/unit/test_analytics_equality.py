@@ -19,7 +19,7 @@ from services.analytics import AnalyticsFilter, Period, queries
 from services.models import Payment, Refund
 from services.permissions import Actor, Role
 from services.timeutil import kuwait_day_bounds, to_kuwait, utcnow
-from tests.factories import make_db
+from tests.factories import enrol, make_db
 
 ADMIN = Actor("ada@shop.test", Role.ADMIN)
 
@@ -27,6 +27,7 @@ ADMIN = Actor("ada@shop.test", Role.ADMIN)
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     engine = make_db(tmp_path_factory.mktemp("eq"))
+    enrol(engine, ADMIN)
     seed_payments(engine, 4_000, seed=7, days=45, refunds_ratio=0.08)
     with Session(engine) as session:
         payments = list(session.exec(select(Payment)).all())
@@ -106,6 +107,7 @@ def test_seeded_data_is_realistic_enough_to_mean_something(seeded) -> None:
 def test_summary_and_plain_sql_give_identical_daily_rows(tmp_path) -> None:
     """SQLite reads the search's trigger-kept summary; PostgreSQL groups ``payment``: same rows, also after writes."""
     engine = make_db(tmp_path)
+    enrol(engine, ADMIN)
     seed_payments(engine, 1_500, seed=3, days=20)
     reader, summary = queries.prepare(engine)
     assert summary  # SQLite: the shared summary is in place after prepare()

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from services import analytics
 from services.analytics import AnalyticsFilter, Period
-from tests.factories import make_db
+from tests.factories import enrol, make_db
 from tests.postgres import postgres_database
 from tests.unit.test_analytics import VIEWER, WEEK, fill_shop
 
@@ -32,6 +32,8 @@ def test_postgres_report_equals_the_sqlite_report(pg_engine, tmp_path) -> None:
     sqlite = make_db(tmp_path)
     fill_shop(sqlite)
     fill_shop(pg_engine)
+    enrol(sqlite, VIEWER)
+    enrol(pg_engine, VIEWER)
     # The covering index is part of the model now, so the schema already has it and ensure_indexes has nothing to do.
     assert analytics.ensure_indexes(pg_engine) is False
     with pg_engine.connect() as conn:

@@ -18,7 +18,7 @@ from services.export import COLUMNS, export_csv, neutralise
 from services.models import AuditEntry
 from services.permissions import Actor, PermissionDenied, Role
 from services.search import SearchFilter, search
-from tests.factories import make_db, make_payment
+from tests.factories import enrol, make_db, make_payment, make_staff
 
 FIN = Actor("fin@shop.test", Role.FINANCE)
 T0 = datetime(2026, 3, 9, 21, 30, 5, tzinfo=UTC)  # 00:30:05 on 10 March in Kuwait
@@ -35,7 +35,9 @@ def _audits(engine) -> list[AuditEntry]:
 
 @pytest.fixture
 def engine(tmp_path):
-    return make_db(tmp_path)
+    engine = make_db(tmp_path)
+    enrol(engine, FIN)
+    return engine
 
 
 def test_columns_times_amounts_and_no_raw_payload(engine) -> None:
@@ -141,7 +143,7 @@ def test_ticket_is_single_use_signed_expiring_and_rechecks_the_person(engine) ->
 def test_roles_without_export_permission_are_refused_and_nothing_is_audited(engine, role: Role) -> None:
     make_payment(engine, order_id="X", created_at=T0)
     with pytest.raises(PermissionDenied):
-        export_csv(engine, Actor(f"{role.value}@shop.test", role), SearchFilter())
+        export_csv(engine, make_staff(engine, role), SearchFilter())
     assert _audits(engine) == []
 
 
@@ -170,6 +172,7 @@ def _bulk(engine, n: int) -> None:
 
 def test_streaming_200k_rows_keeps_memory_flat(tmp_path) -> None:
     engine = make_db(tmp_path, "big.db")
+    enrol(engine, FIN)
     _bulk(engine, 200_000)
     chunks = export_csv(engine, FIN, SearchFilter())
     tracemalloc.start()

@@ -12,7 +12,7 @@ from services import audit
 from services.db import session_scope
 from services.gateway import UPaymentsClient
 from services.models import AuditEntry, Payment, Refund, RefundState
-from services.permissions import PermissionDenied, Role
+from services.permissions import SYSTEM, PermissionDenied, Role
 from services.refunds import (
     ApprovalError,
     NotRefundable,
@@ -167,7 +167,7 @@ def test_a_second_refund_is_refused_while_one_is_in_flight(engine, dead_client) 
         _ask(engine, dead_client, finance, payment, 1_000, "k")
     # The settle attempt could not reach the gateway, so the uncertain intent stays as it was.
     assert [r.state for r in _refunds(engine)] == ["uncertain"]
-    assert settle_uncertain(engine, dead_client) == 0
+    assert settle_uncertain(engine, dead_client, actor=SYSTEM) == 0
 
 
 # ------------------------------------------------------------------ approval
@@ -337,6 +337,6 @@ def test_every_change_is_audited_with_before_and_after_and_the_chain_holds(engin
 
 def test_refresh_without_initiated_refunds_calls_nothing(engine, dead_client) -> None:
     _paid(engine)
-    assert refresh_refunds(engine, dead_client) == 0
+    assert refresh_refunds(engine, dead_client, actor=SYSTEM) == 0
     with Session(engine) as session:
         assert [p.refunded_fils for p in session.exec(select(Payment))] == [0]

@@ -19,7 +19,7 @@ from services.search import (
     totals,
 )
 from services.search.support import fts_query, words
-from tests.factories import make_db, make_payment, make_staff
+from tests.factories import enrol, make_db, make_payment, make_staff
 
 FIN = Actor("fin@shop.test", Role.FINANCE)
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 12:00 in Kuwait
@@ -27,7 +27,9 @@ T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 12:00 in Kuwait
 
 @pytest.fixture
 def engine(tmp_path):
-    return make_db(tmp_path)
+    engine = make_db(tmp_path)
+    enrol(engine, FIN)
+    return engine
 
 
 def _orders(page) -> list[str]:
@@ -154,7 +156,7 @@ def test_rows_carry_utc_times_and_no_raw_payload(engine) -> None:
 @pytest.mark.parametrize("role", list(Role))
 def test_permission_matrix_decides_who_may_search(engine, role: Role) -> None:
     make_payment(engine, order_id="X", created_at=T0)
-    actor = Actor(f"{role.value}@shop.test", role)
+    actor = make_staff(engine, role)
     # every role in the matrix may view transactions today; a role without it must be refused
     assert search(engine, actor, SearchFilter()).total_count == 1
     assert payment_detail(engine, actor, payment_pk=search(engine, actor, SearchFilter()).rows[0].id).payment
@@ -231,6 +233,7 @@ def test_summary_and_text_index_follow_inserts_updates_and_deletes(engine) -> No
 
 def test_support_is_created_once_for_existing_rows(tmp_path) -> None:
     engine = make_db(tmp_path, "existing.db")
+    enrol(engine, FIN)
     make_payment(engine, order_id="E1", created_at=T0, customer_name="Abdullah")
     assert ensure_search_support(engine) is True
     assert ensure_search_support(engine) is False

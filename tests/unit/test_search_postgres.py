@@ -21,6 +21,7 @@ from services.db import session_scope
 from services.export import export_csv
 from services.models import Payment
 from services.search import SearchFilter, ensure_search_support, payment_detail, search
+from tests.factories import enrol
 from tests.postgres import postgres_database
 from tests.unit.test_search_reference import ADMIN, _key, _matches, _rows
 
@@ -38,6 +39,7 @@ def _filled(engine: Engine) -> list[dict[str, Any]]:
     rows = _rows(300, seed=11)
     with session_scope(engine) as session:
         session.add_all(Payment(**row) for row in rows)
+    enrol(engine, ADMIN)
     with session_scope(engine) as session:
         ids = {p.order_id: p.id for p in session.exec(select(Payment)).all()}
     for row in rows:

@@ -18,7 +18,7 @@ from services.models import METHOD_FAMILY, Payment
 from services.permissions import Actor, Role
 from services.search import SearchFilter, search, totals
 from services.timeutil import kuwait_day_bounds, local_day
-from tests.factories import make_db
+from tests.factories import enrol, make_db
 
 ADMIN = Actor("admin@shop.test", Role.ADMIN)
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -59,6 +59,7 @@ class Data(tuple):
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     engine = make_db(tmp_path_factory.mktemp("reference"))
+    enrol(engine, ADMIN)
     rows = _rows(400, seed=7)
     with session_scope(engine) as session:
         session.add_all(Payment(**row) for row in rows)

@@ -26,7 +26,7 @@ from services.audit import verify
 from services.db import session_scope
 from services.gateway import UPaymentsClient
 from services.models import AuditEntry, Payment, PaymentEvent, WebhookEvent
-from services.permissions import PermissionDenied, Role
+from services.permissions import SYSTEM, PermissionDenied, Role
 from services.sync_inbox import InboxFilter, get_event, list_events
 from services.timeutil import utcnow
 from services.webhooks import receive
@@ -82,7 +82,7 @@ def test_body_without_any_id_cannot_be_verified_and_changes_nothing(engine, dead
     make_payment(engine, order_id="ORD-A", status="pending", method=None)
     receipt = receive(engine, _form(result="CAPTURED", payment_id="123"), "application/x-www-form-urlencoded",
                       max_bytes=65536)
-    outcome = sync.process_event(engine, dead, receipt.event_id)
+    outcome = sync.process_event(engine, dead, receipt.event_id, actor=SYSTEM)
     assert not outcome.verified and not outcome.retry and not outcome.looked_up
     assert outcome.error is not None and "cannot be verified" in outcome.error
     assert _payment(engine, "ORD-A").status == "pending"
@@ -93,7 +93,7 @@ def test_named_order_without_gateway_ids_is_reported_not_trusted(engine, dead) -
     make_payment(engine, order_id="ORD-B", status="pending", method=None)
     receipt = receive(engine, _form(order_id="ORD-B", result="CAPTURED"), "application/x-www-form-urlencoded",
                       max_bytes=65536)
-    outcome = sync.process_event(engine, dead, receipt.event_id)
+    outcome = sync.process_event(engine, dead, receipt.event_id, actor=SYSTEM)
     assert outcome.payment_pk == _payment(engine, "ORD-B").id
     assert outcome.error is not None and "no gateway id" in outcome.error
     assert _payment(engine, "ORD-B").status == "pending" and not _payment(engine, "ORD-B").webhook_received
@@ -102,15 +102,15 @@ def test_named_order_without_gateway_ids_is_reported_not_trusted(engine, dead) -
 def test_gateway_unreachable_leaves_the_event_open_for_the_next_pass(engine, dead) -> None:
     receipt = receive(engine, _form(track_id="T-1", result="CAPTURED", order_id="ORD-C"),
                       "application/x-www-form-urlencoded", max_bytes=65536)
-    outcome = sync.process_event(engine, dead, receipt.event_id)
+    outcome = sync.process_event(engine, dead, receipt.event_id, actor=SYSTEM)
     assert outcome.retry and not outcome.rate_limited
     event = _event(engine, receipt.event_id)
     assert event.processed_at is None and event.error is not None and "look-up failed" in event.error
     assert (event.track_id, event.order_id) == ("T-1", "ORD-C")
-    report = sync.sync_pending(engine, dead, event_min_age_s=0)
+    report = sync.sync_pending(engine, dead, event_min_age_s=0, actor=SYSTEM)
     assert report.events == 1 and report.errors == 1 and report.checked == 0
     assert syncstate.get_time(engine) is None  # nothing reached the gateway: the badge must not say "synced"
-    assert sync.sync_pending(engine, dead).events == 0  # by default a fresh event is left to the verifier
+    assert sync.sync_pending(engine, dead, actor=SYSTEM).events == 0  # by default a fresh event is left to the verifier
 
 
 def test_duplicate_of_a_verified_delivery_needs_no_look_up(engine, dead) -> None:
@@ -124,7 +124,8 @@ def test_duplicate_of_a_verified_delivery_needs_no_look_up(engine, dead) -> None
         session.add(event)
     second = receive(engine, body, "application/x-www-form-urlencoded", max_bytes=65536)
     assert second.duplicate
-    outcome = sync.process_event(engine, dead, second.event_id)  # the dead gateway proves no call was made
+    # the dead gateway proves no call was made
+    outcome = sync.process_event(engine, dead, second.event_id, actor=SYSTEM)
     assert outcome.skipped_duplicate and outcome.error is None and outcome.payment_pk == payment.id
 
 
@@ -147,7 +148,7 @@ def test_expired_link_without_any_id_is_expired_by_the_pass(engine, dead) -> Non
     make_payment(engine, order_id="OLD", status="pending", method=None, expires_at=now - timedelta(minutes=1),
                  link_state="active")
     make_payment(engine, order_id="FRESH", status="pending", method=None, expires_at=now + timedelta(hours=1))
-    report = sync.sync_pending(engine, dead)
+    report = sync.sync_pending(engine, dead, actor=SYSTEM)
     assert report.expired == 1 and report.errors == 0
     assert _payment(engine, "OLD").status == "expired" and _payment(engine, "FRESH").status == "pending"
     with Session(engine) as session:
@@ -167,7 +168,7 @@ def test_rate_limit_ends_the_pass_and_reports_it(engine) -> None:
     for n in range(3):
         make_payment(engine, order_id=f"P{n}", status="pending", method=None, track_id=f"T{n}")
     with UPaymentsClient(CLOSED, "jtest123", transport=httpx.MockTransport(answer)) as client:
-        report = sync.sync_pending(engine, client)
+        report = sync.sync_pending(engine, client, actor=SYSTEM)
     assert report.rate_limited and report.retry_after == 45
     assert len(calls) == 1 and report.checked == 0  # stopped at the first 429, no hammering
     assert "retry after 45 s" in report.summary()
@@ -178,7 +179,7 @@ def test_stop_event_ends_a_pass_before_any_look_up(engine, dead) -> None:
     make_payment(engine, order_id="P", status="pending", method=None, track_id="T")
     stop = threading.Event()
     stop.set()
-    report = sync.sync_pending(engine, dead, stop=stop)
+    report = sync.sync_pending(engine, dead, stop=stop, actor=SYSTEM)
     assert report.stopped and report.checked == 0 and report.errors == 0
 
 
@@ -192,7 +193,7 @@ def test_refresh_of_a_payment_without_ids_says_so(engine, dead) -> None:
     payment = make_payment(engine, order_id="NOID", status="pending", method=None)
     assert payment.id is not None
     with pytest.raises(sync.CannotLookUp, match="no track, invoice or session id"):
-        sync.refresh_payment(engine, dead, payment_pk=payment.id)
+        sync.refresh_payment(engine, dead, payment_pk=payment.id, actor=SYSTEM)
 
 
 def test_drift_from_the_database(engine) -> None:
@@ -311,7 +312,7 @@ def test_one_event_that_cannot_be_recorded_does_not_undo_its_batch(engine, dead)
             return iter(done)
 
     with DeletesTheMiddleOne(2) as pool:
-        outcomes = sync.process_events(engine, dead, ids, lookups=pool)
+        outcomes = sync.process_events(engine, dead, ids, lookups=pool, actor=SYSTEM)
     assert [o.event_id for o in outcomes] == ids
     assert outcomes[1].error is not None and outcomes[1].error.startswith("Could not be recorded")
     for kept in (ids[0], ids[2]):

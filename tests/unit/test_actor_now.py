@@ -1,0 +1,277 @@
+"""Issue 11 item 5: every service call checks the actor as they are NOW, not as the page saw them.
+
+A page keeps the actor from an earlier rerun (or a button callback's closure). Each case below calls one
+service as an admin who is then removed (or demoted) by another admin: the next call must be refused with the
+"reload the page" sentence and must write nothing. ``test_every_service_with_an_actor_is_listed`` keeps the
+table complete: a new public service function taking ``engine`` and ``actor`` fails it until it is added here.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+from services import (
+    analytics,
+    audit,
+    export,
+    link_follow,
+    links,
+    reconcile,
+    refund_queries,
+    refunds,
+    share,
+    staff,
+    sync,
+    sync_inbox,
+)
+from services.analytics import Period
+from services.db import session_scope
+from services.gateway import UPaymentsClient
+from services.models import Refund, RefundState
+from services.permissions import MATRIX, SYSTEM, Action, Actor, PermissionDenied, Role, authorize, require
+from services.search import SearchFilter, payment_detail, search
+from services.search.query import add_up
+from services.timeutil import utcnow
+from services.webhooks import receive
+from tests.factories import make_db, make_payment, make_staff
+
+ROOT = Path(__file__).resolve().parents[2]
+CLOSED = "http://127.0.0.1:9/api/v1/"
+SETTINGS = SimpleNamespace(public_url="http://shop.test", link_expiry_minutes=60)
+WEEK = Period(date(2026, 3, 1), date(2026, 3, 7))
+
+
+@dataclass
+class Ctx:
+    engine: Engine
+    client: UPaymentsClient
+    paid: int  # a captured payment (refundable)
+    link: int  # a pending payment link made by the acting admin
+    pending_refund: int
+    initiated_refund: int
+    event: int  # a webhook delivery in the inbox
+    keys: Iterator[int]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # module.function
+    action: Action
+    call: Callable[[Ctx, Actor], Any]
+
+
+def _refund(engine: Engine, payment_pk: int, state: str, by: str) -> int:
+    with session_scope(engine) as session:
+        refund = Refund(payment_pk=payment_pk, idempotency_key=f"k-{state}", amount_fils=100, reason="other",
+                        state=state, requested_by=by, gateway_refund_order_id="R-1" if state == "initiated" else None)
+        session.add(refund)
+        session.flush()
+        assert refund.id is not None
+        return refund.id
+
+
+def _key(ctx: Ctx) -> str:
+    return f"actor-now-{next(ctx.keys):04d}"
+
+
+CASES = [
+    # money and state changes
+    Case("refunds.request_refund", Action.REQUEST_REFUND, lambda c, a: refunds.request_refund(
+        c.engine, c.client, a, payment_pk=c.paid, amount_fils=100, reason="other", idempotency_key=_key(c),
+        threshold_fils=10**9)),
+    Case("refunds.approve_refund", Action.APPROVE_REFUND,
+         lambda c, a: refunds.approve_refund(c.engine, c.client, a, refund_id=c.pending_refund)),
+    Case("refunds.reject_refund", Action.APPROVE_REFUND,
+         lambda c, a: refunds.reject_refund(c.engine, a, refund_id=c.pending_refund, note="no")),
+    Case("refunds.cancel_refund", Action.CANCEL_REFUND,
+         lambda c, a: refunds.cancel_refund(c.engine, c.client, a, refund_id=c.initiated_refund)),
+    Case("links.create_link", Action.CREATE_LINK, lambda c, a: links.create_link(
+        c.engine, c.client, a, request=links.LinkRequest(idempotency_key=_key(c), amount="1.500"),
+        settings_like=SETTINGS)),
+    Case("share.record_share", Action.SHARE_LINK,
+         lambda c, a: share.record_share(c.engine, a, payment_pk=c.link, channel="whatsapp")),
+    Case("reconcile.resync", Action.RECONCILE,
+         lambda c, a: reconcile.resync(c.engine, c.client, a, payment_pk=c.paid)),
+    Case("reconcile.find_drift", Action.RECONCILE, lambda c, a: reconcile.find_drift(c.engine, a)),
+    Case("sync.sync_pending", Action.SYNC, lambda c, a: sync.sync_pending(c.engine, c.client, actor=a)),
+    Case("sync_verify.refresh_payment", Action.SYNC,
+         lambda c, a: sync.refresh_payment(c.engine, c.client, payment_pk=c.link, actor=a)),
+    Case("link_follow.verified_refresh", Action.SYNC,
+         lambda c, a: link_follow.verified_refresh(c.engine, c.client, c.link, actor=a)),
+    Case("link_follow.check_link", Action.SYNC,
+         lambda c, a: link_follow.check_link(c.engine, c.client, a, payment_pk=c.link)),
+    Case("link_follow.refresh_awaiting", Action.VIEW_LINKS,
+         lambda c, a: link_follow.refresh_awaiting(c.engine, c.client, a, payment_pks=[c.link])),
+    Case("refund_reconcile.refresh_refunds", Action.SYNC,
+         lambda c, a: refunds.refresh_refunds(c.engine, c.client, actor=a)),
+    Case("refund_reconcile.settle_uncertain", Action.SYNC,
+         lambda c, a: refunds.settle_uncertain(c.engine, c.client, actor=a)),
+    Case("sync_events.process_event", Action.REPROCESS_WEBHOOK,
+         lambda c, a: sync.process_event(c.engine, c.client, c.event, actor=a)),
+    Case("sync_events.process_events", Action.REPROCESS_WEBHOOK,
+         lambda c, a: sync.process_events(c.engine, c.client, [c.event], actor=a)),
+    Case("staff.add_staff", Action.MANAGE_STAFF,
+         lambda c, a: staff.add_staff(c.engine, a, email=f"new{next(c.keys)}@shop.test", role="viewer")),
+    Case("staff.change_role", Action.MANAGE_STAFF,
+         lambda c, a: staff.change_role(c.engine, a, email="bystander@shop.test", role="sales")),
+    Case("staff.remove_staff", Action.MANAGE_STAFF,
+         lambda c, a: staff.remove_staff(c.engine, a, email="bystander@shop.test")),
+    Case("staff.list_staff", Action.MANAGE_STAFF, lambda c, a: staff.list_staff(c.engine, a)),
+    # exports (audited when they start)
+    Case("export.export_csv", Action.EXPORT_TRANSACTIONS,
+         lambda c, a: list(export.export_csv(c.engine, a, SearchFilter()))),
+    Case("refund_queries.export_refunds_csv", Action.EXPORT_REFUNDS,
+         lambda c, a: list(refund_queries.export_refunds_csv(c.engine, a))),
+    Case("audit.export_csv", Action.EXPORT_AUDIT, lambda c, a: list(audit.export_csv(c.engine, a))),
+    Case("audit.iter_for_export", Action.EXPORT_AUDIT, lambda c, a: list(audit.iter_for_export(c.engine, a))),
+    # reads: an open page or fragment stops showing data
+    Case("search.query.search", Action.VIEW_TRANSACTIONS, lambda c, a: search(c.engine, a, SearchFilter())),
+    Case("search.query.add_up", Action.VIEW_TRANSACTIONS, lambda c, a: add_up(c.engine, a, SearchFilter())),
+    Case("search.detail.payment_detail", Action.VIEW_TRANSACTIONS,
+         lambda c, a: payment_detail(c.engine, a, payment_pk=c.paid)),
+    Case("analytics.report.kpis", Action.VIEW_ANALYTICS, lambda c, a: analytics.kpis(c.engine, a, WEEK)),
+    Case("analytics.report.compare", Action.VIEW_ANALYTICS, lambda c, a: analytics.compare(c.engine, a, WEEK)),
+    Case("analytics.report.family_series", Action.VIEW_ANALYTICS,
+         lambda c, a: analytics.family_series(c.engine, a, WEEK)),
+    Case("analytics.report.hour_weekday", Action.VIEW_ANALYTICS,
+         lambda c, a: analytics.hour_weekday(c.engine, a, WEEK)),
+    Case("analytics.report.report", Action.VIEW_ANALYTICS, lambda c, a: analytics.report(c.engine, a, WEEK)),
+    Case("link_follow.list_links", Action.VIEW_LINKS, lambda c, a: link_follow.list_links(c.engine, a)),
+    Case("link_follow.link_creators", Action.VIEW_ALL_LINKS, lambda c, a: link_follow.link_creators(c.engine, a)),
+    Case("link_follow.link_detail", Action.VIEW_LINKS,
+         lambda c, a: link_follow.link_detail(c.engine, a, payment_pk=c.link)),
+    Case("refund_queries.list_refunds", Action.VIEW_REFUNDS, lambda c, a: refund_queries.list_refunds(c.engine, a)),
+    Case("refund_queries.distinct_requesters", Action.VIEW_REFUNDS,
+         lambda c, a: refund_queries.distinct_requesters(c.engine, a)),
+    Case("refund_queries.find_payments", Action.VIEW_REFUNDS,
+         lambda c, a: refund_queries.find_payments(c.engine, a, query="ORD")),
+    Case("refunds.refund_summary", Action.VIEW_REFUNDS,
+         lambda c, a: refunds.refund_summary(c.engine, payment_pk=c.paid, actor=a)),
+    Case("refunds.get_refund", Action.VIEW_REFUNDS,
+         lambda c, a: refunds.get_refund(c.engine, a, refund_id=c.pending_refund)),
+    Case("sync_inbox.list_events", Action.VIEW_WEBHOOKS, lambda c, a: sync_inbox.list_events(c.engine, a)),
+    Case("sync_inbox.get_event", Action.VIEW_WEBHOOKS, lambda c, a: sync_inbox.get_event(c.engine, a, c.event)),
+    Case("audit.verify", Action.VIEW_AUDIT, lambda c, a: audit.verify(c.engine, a)),
+    Case("audit.list_entries", Action.VIEW_AUDIT, lambda c, a: audit.list_entries(c.engine, a)),
+]
+
+#: Public functions with ``engine`` and ``actor`` that are not staff-facing service calls.
+NOT_CASES = {"permissions.authorize"}
+
+
+def _setup(tmp_path: Path, client: UPaymentsClient) -> tuple[Ctx, Actor, Actor]:
+    engine = make_db(tmp_path)
+    boss = make_staff(engine, Role.ADMIN, "boss@shop.test")
+    actor = make_staff(engine, Role.ADMIN, "ada@shop.test")
+    make_staff(engine, Role.FINANCE, "bystander@shop.test")
+    paid = make_payment(engine, amount_fils=5_000, status="paid", upay_order_id="U-1", track_id="T-1",
+                        created_at=utcnow() - timedelta(days=1))
+    link = make_payment(engine, amount_fils=1_500, status="pending", source="link", created_by=actor.email,
+                        invoice_id="INV-1", link_state="active", expires_at=utcnow() + timedelta(hours=1))
+    assert paid.id is not None and link.id is not None
+    event = receive(engine, b"track_id=T-1&result=CAPTURED&order_id=" + paid.order_id.encode(),
+                    "application/x-www-form-urlencoded", max_bytes=65536)
+    ctx = Ctx(engine, client, paid.id, link.id, _refund(engine, paid.id, RefundState.PENDING_APPROVAL, "x@shop.test"),
+              _refund(engine, paid.id, RefundState.INITIATED, "x@shop.test"), event.event_id, iter(range(10_000)))
+    return ctx, boss, actor
+
+
+def _everything(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table: a refused call must leave all of it as it was."""
+    with engine.connect() as conn:
+        return {t.name: sorted(map(tuple, conn.execute(select(t))), key=repr) for t in SQLModel.metadata.sorted_tables}
+
+
+@pytest.fixture
+def dead() -> Iterator[UPaymentsClient]:
+    client = UPaymentsClient(CLOSED, "jtest123", max_retries=0, connect_timeout=1)
+    yield client
+    client.close()
+
+
+def _allowed_now(ctx: Ctx, case: Case, actor: Actor) -> None:
+    """The control: while the actor is staff with the role, the call is not refused (it may fail otherwise:
+    the gateway here is dead)."""
+    try:
+        case.call(ctx, actor)
+    except PermissionDenied:
+        raise
+    except Exception as exc:  # only the permission check is under test
+        print(f"{case.name}: allowed, then {type(exc).__name__}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_a_removed_staff_member_is_refused_at_the_next_call_and_nothing_is_written(tmp_path, dead, case) -> None:
+    ctx, boss, actor = _setup(tmp_path, dead)
+    _allowed_now(ctx, case, actor)
+    staff.remove_staff(ctx.engine, boss, email=actor.email)
+    before = _everything(ctx.engine)
+    with pytest.raises(PermissionDenied, match="access was removed by an admin; reload the page"):
+        case.call(ctx, actor)  # the page still holds the old Actor (role admin)
+    assert _everything(ctx.engine) == before
+
+
+DEMOTABLE = [(c, next(r for r in (Role.VIEWER, Role.SALES, Role.FINANCE) if c.action not in MATRIX[r]))
+             for c in CASES if any(c.action not in MATRIX[r] for r in (Role.VIEWER, Role.SALES, Role.FINANCE))]
+
+
+@pytest.mark.parametrize(("case", "demoted_to"), DEMOTABLE, ids=lambda v: v.name if isinstance(v, Case) else v.value)
+def test_a_demoted_staff_member_is_refused_at_the_next_call_and_nothing_is_written(tmp_path, dead, case,
+                                                                                  demoted_to) -> None:
+    ctx, boss, actor = _setup(tmp_path, dead)
+    _allowed_now(ctx, case, actor)
+    staff.change_role(ctx.engine, boss, email=actor.email, role=demoted_to)
+    before = _everything(ctx.engine)
+    with pytest.raises(PermissionDenied, match=f"changed by an admin \\(your role is now {demoted_to.value}\\)"):
+        case.call(ctx, actor)
+    assert _everything(ctx.engine) == before
+
+
+def test_every_service_with_an_actor_is_listed() -> None:
+    """A new service taking ``engine`` and ``actor`` must join CASES (or say why not in NOT_CASES)."""
+    found = set()
+    for path in sorted((ROOT / "services").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT / "services").with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                names = {a.arg for a in [*node.args.args, *node.args.kwonlyargs]}
+                if {"engine", "actor"} <= names:
+                    found.add(f"{module}.{node.name}")
+    listed = {c.name for c in CASES} | NOT_CASES
+    assert found - listed == set(), "services checking an actor without a removed/demoted test here"
+    assert listed - found == set(), "stale names in CASES"
+
+
+def test_the_system_actor_is_accepted_only_where_a_service_allows_it(tmp_path, dead) -> None:
+    ctx, _, _ = _setup(tmp_path, dead)
+    assert authorize(ctx.engine, SYSTEM, Action.SYNC, allow_system=True) is SYSTEM
+    with pytest.raises(PermissionDenied, match="needs a staff member"):
+        refunds.request_refund(ctx.engine, dead, SYSTEM, payment_pk=ctx.paid, amount_fils=100, reason="other",
+                               idempotency_key="sys-1", threshold_fils=10**9)
+    with pytest.raises(PermissionDenied, match="needs a staff member"):
+        staff.add_staff(ctx.engine, SYSTEM, email="x@shop.test", role="admin")
+    # a person whose Actor merely looks like the system's is a person, and not on the staff list
+    lookalike = Actor(email=SYSTEM.email, role=Role.ADMIN, name=SYSTEM.name)
+    assert lookalike == SYSTEM and not lookalike.is_system
+    with pytest.raises(PermissionDenied, match="access was removed"):
+        sync.sync_pending(ctx.engine, dead, actor=lookalike)
+
+
+def test_authorize_returns_the_role_as_it_is_now(tmp_path, dead) -> None:
+    ctx, _, _ = _setup(tmp_path, dead)
+    stale = Actor("bystander@shop.test", Role.VIEWER)  # promoted to finance since the page loaded
+    fresh = authorize(ctx.engine, stale, Action.REQUEST_REFUND)
+    assert fresh.role == Role.FINANCE and require(fresh, Action.REQUEST_REFUND) is fresh
+    with pytest.raises(PermissionDenied):
+        authorize(ctx.engine, None, Action.VIEW_LINKS)
