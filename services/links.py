@@ -14,7 +14,6 @@ import hashlib
 import logging
 import re
 import secrets
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from services import audit
+from services import audit, intents
 from services.db import session_scope
 from services.gateway import Customer, Product, errors
 from services.ingest import add_event
@@ -328,14 +327,14 @@ def _find(engine: Engine, order_id: str) -> Payment | None:
 
 
 def _existing_outcome(engine: Engine, payment: Payment, settings_like: LinkSettings) -> LinkOutcome:
-    """A rerun or double click: wait briefly for an attempt still in flight, then report that row."""
+    """A rerun or double click (a twin: the INSERT of the order id was the claim, and it lost): it never charges;
+    it waits briefly for an attempt still in flight (services.intents), then reports that row."""
     timeout = float(getattr(settings_like, "gateway_timeout_seconds", 15.0)) + 5.0
     age = (utcnow() - as_utc(payment.created_at)).total_seconds()
     if payment.link_state == "creating" and age < timeout:  # older: the first attempt crashed, don't wait
-        deadline = time.monotonic() + timeout - age
-        while payment.link_state == "creating" and time.monotonic() < deadline:
-            time.sleep(0.1)
-            payment = _find(engine, payment.order_id) or payment
+        payment, _ = intents.await_outcome(lambda: _find(engine, payment.order_id) or payment,
+                                           lambda row: row.link_state == "creating", timeout=timeout - age,
+                                           poll=0.1)
     return _outcome(payment, created=False)
 
 

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from services import audit
-from services.db import session_scope
+from services import audit, intents
+from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient, is_uncertain
 from services.gateway import errors as gw
 from services.models import Payment, PaymentStatus, Refund, RefundState
@@ -60,7 +60,7 @@ from services.refund_queries import (
     list_refunds,
 )
 from services.refund_reconcile import matches, refresh_refunds, settle_uncertain
-from services.timeutil import local_day, utcnow
+from services.timeutil import as_utc, local_day, utcnow
 
 __all__ = [
     "REASONS",
@@ -90,6 +90,9 @@ __all__ = [
 
 #: Tries to write a call's outcome before leaving it to settle_uncertain.
 RECORD_ATTEMPTS = 3
+#: How long a twin waits for the sender's outcome (longer than a create-refund call may take), counted from
+#: the intent's last change: a twin of an intent orphaned by a crash does not wait at all.
+TWIN_WAIT_SECONDS = 20.0
 _STATUS_WORDS = {
     PaymentStatus.PENDING: "is still awaiting payment",
     PaymentStatus.FAILED: "failed",
@@ -229,21 +232,43 @@ def request_refund(
     with Session(engine) as session:
         found = _existing(session, idempotency_key, payment_pk, amount_fils)
     if found is not None:
-        return found
+        return _twin_outcome(engine, found)
     if _has_uncertain(engine, payment_pk):
         settle_uncertain(engine, client, payment_pk=payment_pk)  # settle BEFORE anything is sent again
     try:
-        refund = _write_intent(engine, actor, payment_pk, amount_fils, reason, cleaned_note, idempotency_key,
-                               threshold_fils)
+        refund, created = _write_intent(engine, actor, payment_pk, amount_fils, reason, cleaned_note,
+                                        idempotency_key, threshold_fils)
     except IntegrityError:  # same key inserted concurrently (PostgreSQL); the other request owns it
         with Session(engine) as session:
             found = _existing(session, idempotency_key, payment_pk, amount_fils)
         if found is None:
             raise
-        return found
+        return _twin_outcome(engine, found)
+    if not created:
+        return _twin_outcome(engine, refund)  # a racing twin wrote it: that one sends, never this one
     if refund.state != RefundState.SENDING:
         return refund
     return _send(engine, client, refund.id or 0)
+
+
+def _twin_outcome(engine: Engine, refund: Refund) -> Refund:
+    """What a twin returns: the sender's outcome once recorded, or the row as it is after a bounded wait."""
+    if refund.state != RefundState.SENDING:
+        return refund
+    age = (utcnow() - as_utc(refund.updated_at)).total_seconds()
+    refund_id = refund.id or 0
+
+    def read() -> Refund:
+        with read_session(engine) as session:
+            return session.get(Refund, refund_id) or refund
+
+    def sending(row: Refund) -> bool:
+        return row.state == RefundState.SENDING
+
+    current, settled = intents.await_outcome(read, sending, timeout=TWIN_WAIT_SECONDS - age)
+    if not settled:
+        log.info("refund %s is still being sent by another request; not waiting any longer", refund_id)
+    return current
 
 
 def _has_uncertain(engine: Engine, payment_pk: int) -> bool:
@@ -255,12 +280,13 @@ def _has_uncertain(engine: Engine, payment_pk: int) -> bool:
 def _write_intent(
     engine: Engine, actor: Actor, payment_pk: int, amount_fils: int, reason: str, note: str | None, key: str,
     threshold_fils: int,
-) -> Refund:
+) -> tuple[Refund, bool]:
+    """The intent row and whether this call created it (False: a racing twin wrote it first, under the lock)."""
     with session_scope(engine) as session:
         payment = lock_payment(session, payment_pk)
         found = _existing(session, key, payment_pk, amount_fils)  # re-read under the lock: a racing twin
         if found is not None:
-            return found
+            return found, False
         summary = _sendable(session, payment, "This payment cannot be refunded.")
         if amount_fils > summary.refundable_fils:
             raise OverRefund(
@@ -282,7 +308,7 @@ def _write_intent(
                      after=snapshot(refund, payment) | {"needs_approval": needs_approval,
                                                          "threshold_fils": threshold_fils})
     log.info("refund %s intent %s on %s: %s fils", refund.id, refund.state, payment.order_id, amount_fils)
-    return refund
+    return refund, True
 
 
 def _mobile(phone: str | None) -> str | None:
@@ -294,13 +320,21 @@ def _mobile(phone: str | None) -> str | None:
 
 
 def _send(engine: Engine, client: UPaymentsClient, refund_id: int) -> Refund:
-    """Call create-refund for an intent in ``sending`` and record the outcome."""
+    """Claim an intent in ``sending`` and, if this call won the claim, call create-refund and record the outcome.
+
+    A caller that loses the claim (a twin; see :mod:`services.intents`) calls nothing and returns the outcome.
+    """
     with Session(engine) as session:
         refund = session.get(Refund, refund_id)
         payment = session.get(Payment, refund.payment_pk) if refund else None
     if refund is None or payment is None or refund.state != RefundState.SENDING:
         raise RefundError(f"Refund #{refund_id} is not ready to be sent.")
     crash_point(CRASH_AFTER_INTENT)
+    with session_scope(engine) as session:
+        won = intents.claim(session, Refund, refund_id, state=RefundState.SENDING, marker="sent_at", now=utcnow())
+    if not won:
+        log.info("refund %s is already being sent; waiting for that call's outcome", refund_id)
+        return _twin_outcome(engine, refund)
     try:
         created = client.refunds.create(
             order_id=payment.upay_order_id or "", amount_fils=refund.amount_fils, currency=refund.currency,
@@ -377,7 +411,9 @@ def _record_once(
         refund.error = error
         if state == RefundState.INITIATED:
             refund.gateway_order_id, refund.gateway_refund_order_id = gateway_order_id, refund_order_id
-            refund.gateway_refund_arn, refund.sent_at = refund_arn, now
+            refund.gateway_refund_arn, refund.sent_at = refund_arn, refund.sent_at or now
+        elif state == RefundState.FAILED:
+            refund.sent_at = None  # the gateway refused it: nothing was sent (the claim is spent with the state)
         session.add(refund)
         session.flush()
         recompute_refunded(session, payment)
@@ -398,27 +434,34 @@ def _lock(session: Session, refund_id: int) -> tuple[Refund, Payment]:
 
 
 def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refund_id: int) -> Refund:
-    """Approve a refund awaiting approval (not one's own) and send it; a repeat by the same approver is a no-op."""
+    """Approve a refund awaiting approval (not one's own) and send it; a repeat by the same approver sends nothing.
+
+    The approver whose transaction moves the refund into ``sending`` is the one that sends it (services.intents).
+    """
     require(actor, Action.APPROVE_REFUND)
     with session_scope(engine) as session:
         refund, payment = _lock(session, refund_id)
         if refund.state != RefundState.PENDING_APPROVAL:
-            if refund.approved_by == actor.email and refund.state not in (RefundState.REJECTED,):
-                return refund  # double click on Approve
-            raise ApprovalError(f"Refund #{refund_id} is no longer waiting for approval (it is {refund.state}).")
-        if refund.requested_by == actor.email:
+            if refund.approved_by != actor.email or refund.state == RefundState.REJECTED:
+                raise ApprovalError(f"Refund #{refund_id} is no longer waiting for approval (it is {refund.state}).")
+            twin = True  # double click on Approve: the first click sends; wait for it outside this transaction
+        elif refund.requested_by == actor.email:
             raise ApprovalError("You can't approve your own refund request; another finance or admin person must "
                                 "approve it.")
-        _sendable(session, payment, "This payment can no longer be refunded.")
-        # No amount check here: the request's amount has been reserved since it was written, so approving
-        # cannot over-commit (every other request was checked against a total that included it).
-        before = snapshot(refund, payment)
-        now = utcnow()
-        refund.state, refund.approved_by, refund.decided_at, refund.updated_at = (
-            RefundState.SENDING, actor.email, now, now)
-        session.add(refund)
-        audit.record(session, actor=actor.email, action="refund_approved", target=target(refund, payment),
-                     before=before, after=snapshot(refund, payment))
+        else:
+            twin = False
+            _sendable(session, payment, "This payment can no longer be refunded.")
+            # No amount check here: the request's amount has been reserved since it was written, so approving
+            # cannot over-commit (every other request was checked against a total that included it).
+            before = snapshot(refund, payment)
+            now = utcnow()
+            refund.state, refund.approved_by, refund.decided_at, refund.updated_at = (
+                RefundState.SENDING, actor.email, now, now)
+            session.add(refund)
+            audit.record(session, actor=actor.email, action="refund_approved", target=target(refund, payment),
+                         before=before, after=snapshot(refund, payment))
+    if twin:
+        return _twin_outcome(engine, refund)
     return _send(engine, client, refund_id)
 
 
