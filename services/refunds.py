@@ -327,8 +327,10 @@ def _send(engine: Engine, client: UPaymentsClient, refund_id: int) -> Refund:
     with Session(engine) as session:
         refund = session.get(Refund, refund_id)
         payment = session.get(Payment, refund.payment_pk) if refund else None
-    if refund is None or payment is None or refund.state != RefundState.SENDING:
+    if refund is None or payment is None or refund.state == RefundState.PENDING_APPROVAL:
         raise RefundError(f"Refund #{refund_id} is not ready to be sent.")
+    if refund.state != RefundState.SENDING:
+        return refund  # a late twin: the one that sent it has recorded the outcome
     crash_point(CRASH_AFTER_INTENT)
     with session_scope(engine) as session:
         won = intents.claim(session, Refund, refund_id, state=RefundState.SENDING, marker="sent_at", now=utcnow())
