@@ -18,12 +18,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from services import audit, intents
+from services import audit, inputs, intents
 from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient, is_uncertain
 from services.gateway import errors as gw
 from services.models import Payment, PaymentStatus, Refund, RefundState
-from services.money import format_money
+from services.money import MAX_MAJOR_UNITS, exponent, format_money
 from services.permissions import Action, Actor, require
 from services.refund_core import (
     COMMITTED,
@@ -171,6 +171,7 @@ def refund_summary(engine: Engine, *, payment_pk: int, actor: Actor | None = Non
     """Captured / refunded / pending / refundable amounts of a payment (checks VIEW_REFUNDS when given an actor)."""
     if actor is not None:
         require(actor, Action.VIEW_REFUNDS)
+    inputs.row_id(payment_pk, NotRefundable, "Payment")
     with Session(engine) as session:
         payment = session.get(Payment, payment_pk)
         if payment is None:
@@ -181,6 +182,7 @@ def refund_summary(engine: Engine, *, payment_pk: int, actor: Actor | None = Non
 def get_refund(engine: Engine, actor: Actor, *, refund_id: int) -> Refund:
     """One refund by id (VIEW_REFUNDS)."""
     require(actor, Action.VIEW_REFUNDS)
+    inputs.row_id(refund_id, RefundError, "Refund")
     with Session(engine) as session:
         refund = session.get(Refund, refund_id)
     if refund is None:
@@ -188,18 +190,28 @@ def get_refund(engine: Engine, actor: Actor, *, refund_id: int) -> Refund:
     return refund
 
 
-def _validate(amount_fils: int, reason: str, note: str | None, idempotency_key: str) -> str | None:
+#: Largest refund amount we accept at all (the money parser's limit); larger is refused before any look-up.
+MAX_REFUND_FILS = int(MAX_MAJOR_UNITS.scaleb(exponent("KWD")))
+
+
+def _validate(payment_pk: object, amount_fils: object, reason: object, note: object, idempotency_key: object,
+              threshold_fils: object) -> str | None:
+    """Refuse bad input with one sentence before anything is read or written; returns the cleaned note."""
+    inputs.row_id(payment_pk, NotRefundable, "Payment")
     if isinstance(amount_fils, bool) or not isinstance(amount_fils, int) or amount_fils <= 0:
         raise RefundError("The refund amount must be more than zero.")
-    if reason not in REASONS:
-        raise RefundError(f"Unknown refund reason {reason!r}; choose one of: {', '.join(REASONS)}.")
-    cleaned = (note or "").strip() or None
+    if amount_fils > MAX_REFUND_FILS:
+        raise RefundError(f"The refund amount is above the limit of {format_money(MAX_REFUND_FILS)}.")
+    if not isinstance(reason, str) or reason not in REASONS:
+        raise RefundError(f"Unknown refund reason {inputs.shown(reason)}; choose one of: {', '.join(REASONS)}.")
+    cleaned = inputs.text(note, RefundError, "note", max_len=MAX_NOTE, multiline=True) or None
     if reason == "other" and not cleaned:
         raise RefundError("Please write a note saying why when the reason is “Other”.")
-    if cleaned and len(cleaned) > MAX_NOTE:
-        raise RefundError(f"The note is too long ({len(cleaned)} characters; at most {MAX_NOTE}).")
-    if not idempotency_key or len(idempotency_key) > MAX_KEY:
+    key = inputs.bad_text(idempotency_key, "request key", max_len=MAX_KEY)
+    if key or not idempotency_key or not isinstance(idempotency_key, str) or not idempotency_key.strip():
         raise RefundError("The refund form lost its request key; reload the page and try again.")
+    if isinstance(threshold_fils, bool) or not isinstance(threshold_fils, int) or threshold_fils < 0:
+        raise RefundError("The approval threshold is not set to an amount; an admin must fix the settings.")
     return cleaned
 
 
@@ -228,7 +240,7 @@ def request_refund(
     A rerun or double click with the same ``idempotency_key`` returns the existing refund and calls nothing.
     """
     require(actor, Action.REQUEST_REFUND)
-    cleaned_note = _validate(amount_fils, reason, note, idempotency_key)
+    cleaned_note = _validate(payment_pk, amount_fils, reason, note, idempotency_key, threshold_fils)
     with Session(engine) as session:
         found = _existing(session, idempotency_key, payment_pk, amount_fils)
     if found is not None:
@@ -441,6 +453,7 @@ def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, ref
     The approver whose transaction moves the refund into ``sending`` is the one that sends it (services.intents).
     """
     require(actor, Action.APPROVE_REFUND)
+    inputs.row_id(refund_id, RefundError, "Refund")
     with session_scope(engine) as session:
         refund, payment = _lock(session, refund_id)
         if refund.state != RefundState.PENDING_APPROVAL:
@@ -470,7 +483,8 @@ def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, ref
 def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) -> Refund:
     """Reject a refund awaiting approval (another person than the requester; a note is required)."""
     require(actor, Action.APPROVE_REFUND)
-    cleaned = (note or "").strip()
+    inputs.row_id(refund_id, RefundError, "Refund")
+    cleaned = inputs.text(note, ApprovalError, "reason for rejecting", max_len=MAX_NOTE, multiline=True)
     if not cleaned:
         raise ApprovalError("Please write why the refund is rejected.")
     with session_scope(engine) as session:
@@ -494,6 +508,7 @@ def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) ->
 def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refund_id: int) -> Refund:
     """Withdraw a request awaiting approval, or delete an initiated refund at the gateway before it is executed."""
     require(actor, Action.CANCEL_REFUND)
+    inputs.row_id(refund_id, RefundError, "Refund")
     with session_scope(engine) as session:
         refund, payment = _lock(session, refund_id)
         if refund.state == RefundState.CANCELLED:

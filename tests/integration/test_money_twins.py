@@ -50,7 +50,7 @@ class Job:
     role: str = "finance"
 
 
-@dataclass(frozen=True)
+@dataclass
 class LinkSettings:
     public_url: str = "http://127.0.0.1:9/"
     link_expiry_minutes: int = 60
@@ -151,7 +151,8 @@ def _refund_totals(engine: Engine, sandbox: Any, payments: list[Payment]) -> tup
     """Our refunds on ``payments``, the sandbox's create-refund records for them, and the recorded total."""
     with Session(engine) as session:
         ours = list(session.exec(select(Refund).where(col(Refund.payment_pk).in_([p.id for p in payments]))).all())
-        recorded = sum(session.get(Payment, p.id).refunded_fils for p in payments)  # type: ignore[union-attr]
+        rows = session.exec(select(Payment).where(col(Payment.id).in_([p.id for p in payments]))).all()
+        recorded = sum(row.refunded_fils for row in rows)
     calls = [call for p in payments for call in gateway_refunds(sandbox, p)]
     return ours, calls, recorded
 
