@@ -40,6 +40,8 @@ class InvalidAmount(ValueError):
 
 def exponent(currency: str) -> int:
     """Decimal places of ``currency``; unknown currencies are refused rather than guessed."""
+    if not isinstance(currency, str):
+        raise InvalidAmount("The currency must be a currency code such as KWD.")
     try:
         return EXPONENTS[currency.upper()]
     except KeyError:

@@ -23,6 +23,8 @@ def normalize_phone(text: str, region: str = "KW") -> str:
     read as ``region`` numbers. Raises :class:`InvalidPhone` with a sentence for the person who typed it."""
     if not isinstance(text, str):
         raise InvalidPhone("Enter a phone number.")
+    if not isinstance(region, str) or not region.isascii() or len(region) != 2:
+        raise InvalidPhone(f"{region!r:.20} is not a country code such as KW.")
     cleaned = _INVISIBLE.sub(" ", text.translate(ASCII_DIGITS)).strip()
     if not cleaned:
         raise InvalidPhone("Enter a phone number.")
