@@ -208,7 +208,7 @@ def csv_line(values: list[object]) -> str:
 def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> Iterator[str]:
     """The matching rows as CSV lines in chain order (streamed); the export itself is audited when asked for."""
     require(actor, Action.EXPORT_AUDIT)
-    flt = flt or AuditFilter()
+    flt = _checked(flt)  # refused before the export is audited
     filters = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(flt).items() if v}
     with session_scope(engine) as session:
         record(session, actor=actor.email, action="audit_exported", target="audit", after={"filters": filters})

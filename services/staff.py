@@ -26,7 +26,7 @@ def _clean_email(email: object) -> str:
         raise StaffError("The e-mail address must be text.")
     cleaned = (email or "").strip().lower()
     if inputs.bad_text(cleaned, "e-mail address", max_len=255) or not _EMAIL.match(cleaned):
-        raise StaffError(f"{email!r} is not a valid e-mail address.")
+        raise StaffError(f"{inputs.shown(email)} is not a valid e-mail address.")
     return cleaned
 
 
@@ -34,7 +34,7 @@ def _clean_role(role: str | Role) -> Role:
     try:
         return Role(role)
     except (ValueError, TypeError):
-        raise StaffError(f"Unknown role {role!r}: use admin, finance, sales or viewer.") from None
+        raise StaffError(f"Unknown role {inputs.shown(role)}: use admin, finance, sales or viewer.") from None
 
 
 def resolve_actor(engine: Engine, email: str | None, name: str | None = None) -> Actor | None:
