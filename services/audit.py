@@ -19,6 +19,7 @@ from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from services import inputs
 from services.db import read_session, session_scope
 from services.models import AuditEntry
 from services.permissions import Action, Actor, authorize
@@ -123,6 +124,28 @@ class AuditFilter:
     until: datetime | None = None
 
 
+class AuditFilterError(ValueError):
+    """An audit filter or page that is not one (wrong type, control characters, absurd paging)."""
+
+
+def _checked(flt: AuditFilter | None, limit: int = 1, offset: int = 0) -> AuditFilter:
+    """The filter, refused with one sentence when a value is not what the audit page can send."""
+    flt = flt or AuditFilter()
+    if not isinstance(flt, AuditFilter):
+        raise AuditFilterError("The audit filter is not one; reload the page.")
+    for what, value in (("person", flt.actor), ("action", flt.action), ("target", flt.target)):
+        problem = inputs.bad_text(value, f"{what} filter", max_len=255)
+        if problem:
+            raise AuditFilterError(problem)
+    for what, when in (("start", flt.since), ("end", flt.until)):
+        if when is not None and not isinstance(when, datetime):
+            raise AuditFilterError(f"The {what} of the period must be a date and time.")
+    for number in (limit, offset):
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 10**6:
+            raise AuditFilterError("The page of audit rows asked for does not exist.")
+    return flt
+
+
 def _filtered(flt: AuditFilter) -> Any:
     stmt = select(AuditEntry)
     if flt.actor:
@@ -143,7 +166,7 @@ def list_entries(
 ) -> tuple[list[AuditEntry], int]:
     """A page of audit rows, newest first, and the total count for the filter."""
     actor = authorize(engine, actor, Action.VIEW_AUDIT)
-    stmt = _filtered(flt or AuditFilter())
+    stmt = _filtered(_checked(flt, limit, offset))
     with read_session(engine) as session:
         total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
         rows = session.exec(stmt.order_by(col(AuditEntry.seq).desc()).offset(offset).limit(limit)).all()
@@ -153,8 +176,9 @@ def list_entries(
 def iter_for_export(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> Iterator[AuditEntry]:
     """All rows matching ``flt`` in chain order, for CSV export (the export itself is audited by the caller)."""
     actor = authorize(engine, actor, Action.EXPORT_AUDIT)
+    checked = _checked(flt)
     with read_session(engine) as session:
-        yield from session.exec(_filtered(flt or AuditFilter()).order_by(col(AuditEntry.seq)).execution_options(
+        yield from session.exec(_filtered(checked).order_by(col(AuditEntry.seq)).execution_options(
             yield_per=1000
         ))
 
@@ -196,7 +220,7 @@ def audited_stream(engine: Engine, lines: Iterator[str], *, actor: str, action: 
 def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> Iterator[str]:
     """The matching rows as CSV lines in chain order (streamed); audited once the file has been produced."""
     actor = authorize(engine, actor, Action.EXPORT_AUDIT)
-    flt = flt or AuditFilter()
+    flt = _checked(flt)  # refused before the export is audited
     filters = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(flt).items() if v}
 
     def lines() -> Iterator[str]:

@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services import sync
+from services import inputs, sync
 from services.db import read_session, session_scope
 from services.gateway import errors as gw
 from services.ingest import add_event
@@ -194,10 +194,15 @@ def link_creators(engine: Engine, actor: Actor) -> list[str]:
         return sorted(str(e) for e in found if e)
 
 
+class LinkNotFound(ValueError):
+    """The payment link asked for does not exist (or the id is not an id at all)."""
+
+
 def _load_link(session: Session, actor: Actor, payment_pk: int) -> Payment:
+    inputs.row_id(payment_pk, LinkNotFound, "Payment link")
     payment = session.get(Payment, payment_pk)
     if payment is None or payment.source != "link":
-        raise ValueError("This payment link does not exist.")
+        raise LinkNotFound("This payment link does not exist.")
     if payment.created_by != actor.email:
         require(actor, Action.VIEW_ALL_LINKS)
     return payment

@@ -14,7 +14,6 @@ import hashlib
 import logging
 import re
 import secrets
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from services import audit
+from services import audit, inputs, intents
 from services.db import session_scope
 from services.gateway import Customer, Product, errors
 from services.ingest import add_event
@@ -148,6 +147,14 @@ def _parse_items(request: LinkRequest, currency: str, errors_: dict[str, str]) -
         return ()
     products: list[Product] = []
     for n, item in enumerate(request.items, start=1):
+        if not isinstance(item, LineItem):
+            errors_["items"] = f"Item {n} is not an item of the form; reload the page."
+            return ()
+        problem = (inputs.bad_text(item.name, f"name of item {n}", max_len=255)
+                   or inputs.bad_text(item.description, f"description of item {n}", max_len=255))
+        if problem:
+            errors_["items"] = problem
+            return ()
         name = _text(item.name)
         if not name and not _text(item.unit_price):
             continue  # an empty row of the items table
@@ -174,7 +181,11 @@ def _parse_items(request: LinkRequest, currency: str, errors_: dict[str, str]) -
 def clean_link_request(request: LinkRequest, settings_like: LinkSettings | None = None,
                        ) -> tuple[CleanLink | None, dict[str, str]]:
     """Validate the form: (clean request, {}) or (None, field → one sentence)."""
-    errs: dict[str, str] = {}
+    if not isinstance(request, LinkRequest) or not isinstance(request.items, tuple | list):
+        return None, {"form": "This form is not a payment link form; reload the page and try again."}
+    errs = {name: problem for name, problem in _bad_texts(request).items() if problem}
+    if errs:
+        return None, errs
     currency = _text(request.currency).upper() or "KWD"
     if currency not in EXPONENTS:
         errs["currency"] = f"{currency} is not a currency the gateway accepts."
@@ -227,13 +238,26 @@ def clean_link_request(request: LinkRequest, settings_like: LinkSettings | None 
     if isinstance(expiry, bool) or not isinstance(expiry, int) or not (
             MIN_EXPIRY_MINUTES <= expiry <= MAX_EXPIRY_MINUTES):
         errs["expiry_minutes"] = "A link can be valid from 5 minutes up to 24 hours."
-    if not _KEY.match(request.idempotency_key or ""):
+    if not isinstance(request.idempotency_key, str) or not _KEY.match(request.idempotency_key):
         errs["form"] = "This form has expired; reload the page and try again."
     if errs:
         return None, errs
     return CleanLink(amount_fils=amount_fils, currency=currency, description=description, products=products,
                      customer_name=name or None, customer_phone=phone, customer_email=email, language=language,
                      expiry_minutes=int(expiry), delivery=delivery), {}
+
+
+def _bad_texts(request: LinkRequest) -> dict[str, str | None]:
+    """Field → why its raw value is not text we accept (wrong type, control or bidi-override characters)."""
+    return {
+        "currency": inputs.bad_text(request.currency, "currency", max_len=3),
+        "description": inputs.bad_text(request.description, "description", max_len=500, multiline=True),
+        "customer_name": inputs.bad_text(request.customer_name, "customer's name", max_len=255),
+        "customer_phone": inputs.bad_text(request.customer_phone, "phone number", max_len=40),
+        "customer_email": inputs.bad_text(request.customer_email, "e-mail address", max_len=250),
+        "language": inputs.bad_text(request.language, "language", max_len=2),
+        "delivery": inputs.bad_text(request.delivery, "delivery", max_len=5),
+    }
 
 
 def validate_link_request(request: LinkRequest, settings_like: LinkSettings | None = None) -> dict[str, str]:
@@ -328,14 +352,14 @@ def _find(engine: Engine, order_id: str) -> Payment | None:
 
 
 def _existing_outcome(engine: Engine, payment: Payment, settings_like: LinkSettings) -> LinkOutcome:
-    """A rerun or double click: wait briefly for an attempt still in flight, then report that row."""
+    """A rerun or double click (a twin: the INSERT of the order id was the claim, and it lost): it never charges;
+    it waits briefly for an attempt still in flight (services.intents), then reports that row."""
     timeout = float(getattr(settings_like, "gateway_timeout_seconds", 15.0)) + 5.0
     age = (utcnow() - as_utc(payment.created_at)).total_seconds()
     if payment.link_state == "creating" and age < timeout:  # older: the first attempt crashed, don't wait
-        deadline = time.monotonic() + timeout - age
-        while payment.link_state == "creating" and time.monotonic() < deadline:
-            time.sleep(0.1)
-            payment = _find(engine, payment.order_id) or payment
+        payment, _ = intents.await_outcome(lambda: _find(engine, payment.order_id) or payment,
+                                           lambda row: row.link_state == "creating", timeout=timeout - age,
+                                           poll=0.1)
     return _outcome(payment, created=False)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from services.inputs import shown
+
 #: Decimal places per ISO-4217 currency that the gateway enables (contract §11.1).
 EXPONENTS: dict[str, int] = {
     "KWD": 3,
@@ -40,10 +42,12 @@ class InvalidAmount(ValueError):
 
 def exponent(currency: str) -> int:
     """Decimal places of ``currency``; unknown currencies are refused rather than guessed."""
+    if not isinstance(currency, str):
+        raise InvalidAmount("The currency must be a currency code such as KWD.")
     try:
         return EXPONENTS[currency.upper()]
     except KeyError:
-        raise InvalidAmount(f"Currency {currency!r} is not supported.") from None
+        raise InvalidAmount(f"Currency {shown(currency)} is not supported.") from None
 
 
 def parse_amount(text: str | Decimal | int, currency: str = "KWD", *, allow_zero: bool = False) -> int:
@@ -65,16 +69,16 @@ def parse_amount(text: str | Decimal | int, currency: str = "KWD", *, allow_zero
             cleaned = cleaned.removesuffix(suffix).removeprefix(suffix)
         if "," in cleaned:
             if not _GROUPED.match(cleaned):
-                raise InvalidAmount(f"{text!r} is not an amount: use a point for decimals, e.g. 12.500.")
+                raise InvalidAmount(f"{shown(text)} is not an amount: use a point for decimals, e.g. 12.500.")
             cleaned = cleaned.replace(",", "")
         if not cleaned:
             raise InvalidAmount("Enter an amount.")
         if not _PLAIN_NUMBER.match(cleaned):
-            raise InvalidAmount(f"{text!r} is not an amount: use digits and one decimal point, e.g. 12.500.")
+            raise InvalidAmount(f"{shown(text)} is not an amount: use digits and one decimal point, e.g. 12.500.")
         try:
             value = Decimal(cleaned)
         except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-            raise InvalidAmount(f"{text!r} is not an amount.") from None
+            raise InvalidAmount(f"{shown(text)} is not an amount.") from None
     else:
         raise InvalidAmount("Amount must be text, an integer or a Decimal (never a float).")
     if not value.is_finite():

@@ -6,6 +6,7 @@ import re
 
 import phonenumbers
 
+from services.inputs import shown
 from services.money import ASCII_DIGITS
 
 # Arabic-Indic (U+0660…) and Eastern Arabic-Indic/Persian (U+06F0…) digits, common on Kuwaiti keyboards.
@@ -23,18 +24,21 @@ def normalize_phone(text: str, region: str = "KW") -> str:
     read as ``region`` numbers. Raises :class:`InvalidPhone` with a sentence for the person who typed it."""
     if not isinstance(text, str):
         raise InvalidPhone("Enter a phone number.")
+    if not isinstance(region, str) or not region.isascii() or len(region) != 2:
+        raise InvalidPhone(f"{shown(region)} is not a country code such as KW.")
     cleaned = _INVISIBLE.sub(" ", text.translate(ASCII_DIGITS)).strip()
     if not cleaned:
         raise InvalidPhone("Enter a phone number.")
     if re.search(r"[^\d\s+()./\-]", cleaned):
-        raise InvalidPhone(f"{text.strip()!r} is not a phone number: use digits only, e.g. +965 5000 0000.")
+        raise InvalidPhone(f"{shown(text.strip())} is not a phone number: use digits only, e.g. +965 5000 0000.")
     try:
         number = phonenumbers.parse(cleaned, region.upper())
     except phonenumbers.NumberParseException:
-        raise InvalidPhone(f"{text.strip()!r} is not a phone number, e.g. +965 5000 0000.") from None
+        raise InvalidPhone(f"{shown(text.strip())} is not a phone number, e.g. +965 5000 0000.") from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone(
-            f"{text.strip()!r} is not a valid phone number: a Kuwaiti number is +965 and 8 digits, e.g. +965 5000 0000."
+            f"{shown(text.strip())} is not a valid phone number: a Kuwaiti number is +965 and 8 digits, "
+            "e.g. +965 5000 0000."
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -42,5 +46,5 @@ def normalize_phone(text: str, region: str = "KW") -> str:
 def wa_digits(e164: str) -> str:
     """The digits WhatsApp's ``wa.me/<digits>`` links want: E.164 without the ``+``."""
     if not _E164.match(e164 or ""):
-        raise InvalidPhone(f"{e164!r} is not an E.164 number such as +96550000000.")
+        raise InvalidPhone(f"{shown(e164)} is not an E.164 number such as +96550000000.")
     return e164[1:]

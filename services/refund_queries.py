@@ -12,12 +12,12 @@ from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from services import audit
+from services import audit, inputs
 from services.db import read_session
 from services.models import Payment, Refund, RefundState
 from services.money import format_amount
 from services.permissions import Action, Actor, authorize
-from services.refund_core import REASONS, expected_arrival
+from services.refund_core import REASONS, RefundError, expected_arrival
 from services.timeutil import to_kuwait
 
 MAX_PAGE_SIZE = 500
@@ -167,7 +167,10 @@ class PaymentHit:
 def find_payments(engine: Engine, actor: Actor, *, query: str, limit: int = 20) -> list[PaymentHit]:
     """Payments whose order id, track id, gateway ids or phone match ``query`` (exact ids, phone digits)."""
     actor = authorize(engine, actor, Action.VIEW_REFUNDS)
-    text = (query or "").strip()
+    text = inputs.text(query, RefundError, "search", max_len=200)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise RefundError("The number of results must be a whole number.")
+    limit = min(limit, 200)
     if not text:
         return []
     conditions = [col(Payment.order_id) == text, col(Payment.track_id) == text, col(Payment.upay_order_id) == text,

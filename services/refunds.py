@@ -18,12 +18,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from services import audit
-from services.db import session_scope
+from services import audit, inputs, intents
+from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient, is_uncertain
 from services.gateway import errors as gw
 from services.models import Payment, PaymentStatus, Refund, RefundState
-from services.money import format_money
+from services.money import MAX_MAJOR_UNITS, exponent, format_money
 from services.permissions import SYSTEM as SYSTEM_ACTOR
 from services.permissions import Action, Actor, authorize
 from services.refund_core import (
@@ -61,7 +61,7 @@ from services.refund_queries import (
     list_refunds,
 )
 from services.refund_reconcile import matches, refresh_refunds, settle_uncertain
-from services.timeutil import local_day, utcnow
+from services.timeutil import as_utc, local_day, utcnow
 
 __all__ = [
     "REASONS",
@@ -91,6 +91,9 @@ __all__ = [
 
 #: Tries to write a call's outcome before leaving it to settle_uncertain.
 RECORD_ATTEMPTS = 3
+#: How long a twin waits for the sender's outcome (longer than a create-refund call may take), counted from
+#: the intent's last change: a twin of an intent orphaned by a crash does not wait at all.
+TWIN_WAIT_SECONDS = 20.0
 _STATUS_WORDS = {
     PaymentStatus.PENDING: "is still awaiting payment",
     PaymentStatus.FAILED: "failed",
@@ -169,6 +172,7 @@ def refund_summary(engine: Engine, *, payment_pk: int, actor: Actor | None = Non
     """Captured / refunded / pending / refundable amounts of a payment (checks VIEW_REFUNDS when given an actor)."""
     if actor is not None:
         actor = authorize(engine, actor, Action.VIEW_REFUNDS)
+    inputs.row_id(payment_pk, NotRefundable, "Payment")
     with Session(engine) as session:
         payment = session.get(Payment, payment_pk)
         if payment is None:
@@ -179,6 +183,7 @@ def refund_summary(engine: Engine, *, payment_pk: int, actor: Actor | None = Non
 def get_refund(engine: Engine, actor: Actor, *, refund_id: int) -> Refund:
     """One refund by id (VIEW_REFUNDS)."""
     actor = authorize(engine, actor, Action.VIEW_REFUNDS)
+    inputs.row_id(refund_id, RefundError, "Refund")
     with Session(engine) as session:
         refund = session.get(Refund, refund_id)
     if refund is None:
@@ -186,18 +191,28 @@ def get_refund(engine: Engine, actor: Actor, *, refund_id: int) -> Refund:
     return refund
 
 
-def _validate(amount_fils: int, reason: str, note: str | None, idempotency_key: str) -> str | None:
+#: Largest refund amount we accept at all (the money parser's limit); larger is refused before any look-up.
+MAX_REFUND_FILS = int(MAX_MAJOR_UNITS.scaleb(exponent("KWD")))
+
+
+def _validate(payment_pk: object, amount_fils: object, reason: object, note: object, idempotency_key: object,
+              threshold_fils: object) -> str | None:
+    """Refuse bad input with one sentence before anything is read or written; returns the cleaned note."""
+    inputs.row_id(payment_pk, NotRefundable, "Payment")
     if isinstance(amount_fils, bool) or not isinstance(amount_fils, int) or amount_fils <= 0:
         raise RefundError("The refund amount must be more than zero.")
-    if reason not in REASONS:
-        raise RefundError(f"Unknown refund reason {reason!r}; choose one of: {', '.join(REASONS)}.")
-    cleaned = (note or "").strip() or None
+    if amount_fils > MAX_REFUND_FILS:
+        raise RefundError(f"The refund amount is above the limit of {format_money(MAX_REFUND_FILS)}.")
+    if not isinstance(reason, str) or reason not in REASONS:
+        raise RefundError(f"Unknown refund reason {inputs.shown(reason)}; choose one of: {', '.join(REASONS)}.")
+    cleaned = inputs.text(note, RefundError, "note", max_len=MAX_NOTE, multiline=True) or None
     if reason == "other" and not cleaned:
         raise RefundError("Please write a note saying why when the reason is “Other”.")
-    if cleaned and len(cleaned) > MAX_NOTE:
-        raise RefundError(f"The note is too long ({len(cleaned)} characters; at most {MAX_NOTE}).")
-    if not idempotency_key or len(idempotency_key) > MAX_KEY:
+    key = inputs.bad_text(idempotency_key, "request key", max_len=MAX_KEY)
+    if key or not idempotency_key or not isinstance(idempotency_key, str) or not idempotency_key.strip():
         raise RefundError("The refund form lost its request key; reload the page and try again.")
+    if isinstance(threshold_fils, bool) or not isinstance(threshold_fils, int) or threshold_fils < 0:
+        raise RefundError("The approval threshold is not set to an amount; an admin must fix the settings.")
     return cleaned
 
 
@@ -226,25 +241,47 @@ def request_refund(
     A rerun or double click with the same ``idempotency_key`` returns the existing refund and calls nothing.
     """
     actor = authorize(engine, actor, Action.REQUEST_REFUND)
-    cleaned_note = _validate(amount_fils, reason, note, idempotency_key)
+    cleaned_note = _validate(payment_pk, amount_fils, reason, note, idempotency_key, threshold_fils)
     with Session(engine) as session:
         found = _existing(session, idempotency_key, payment_pk, amount_fils)
     if found is not None:
-        return found
+        return _twin_outcome(engine, found)
     if _has_uncertain(engine, payment_pk):
         settle_uncertain(engine, client, actor=SYSTEM_ACTOR, payment_pk=payment_pk)  # settle BEFORE sending again
     try:
-        refund = _write_intent(engine, actor, payment_pk, amount_fils, reason, cleaned_note, idempotency_key,
-                               threshold_fils)
+        refund, created = _write_intent(engine, actor, payment_pk, amount_fils, reason, cleaned_note,
+                                        idempotency_key, threshold_fils)
     except IntegrityError:  # same key inserted concurrently (PostgreSQL); the other request owns it
         with Session(engine) as session:
             found = _existing(session, idempotency_key, payment_pk, amount_fils)
         if found is None:
             raise
-        return found
+        return _twin_outcome(engine, found)
+    if not created:
+        return _twin_outcome(engine, refund)  # a racing twin wrote it: that one sends, never this one
     if refund.state != RefundState.SENDING:
         return refund
     return _send(engine, client, refund.id or 0)
+
+
+def _twin_outcome(engine: Engine, refund: Refund) -> Refund:
+    """What a twin returns: the sender's outcome once recorded, or the row as it is after a bounded wait."""
+    if refund.state != RefundState.SENDING:
+        return refund
+    age = (utcnow() - as_utc(refund.updated_at)).total_seconds()
+    refund_id = refund.id or 0
+
+    def read() -> Refund:
+        with read_session(engine) as session:
+            return session.get(Refund, refund_id) or refund
+
+    def sending(row: Refund) -> bool:
+        return row.state == RefundState.SENDING
+
+    current, settled = intents.await_outcome(read, sending, timeout=TWIN_WAIT_SECONDS - age)
+    if not settled:
+        log.info("refund %s is still being sent by another request; not waiting any longer", refund_id)
+    return current
 
 
 def _has_uncertain(engine: Engine, payment_pk: int) -> bool:
@@ -256,12 +293,13 @@ def _has_uncertain(engine: Engine, payment_pk: int) -> bool:
 def _write_intent(
     engine: Engine, actor: Actor, payment_pk: int, amount_fils: int, reason: str, note: str | None, key: str,
     threshold_fils: int,
-) -> Refund:
+) -> tuple[Refund, bool]:
+    """The intent row and whether this call created it (False: a racing twin wrote it first, under the lock)."""
     with session_scope(engine) as session:
         payment = lock_payment(session, payment_pk)
         found = _existing(session, key, payment_pk, amount_fils)  # re-read under the lock: a racing twin
         if found is not None:
-            return found
+            return found, False
         summary = _sendable(session, payment, "This payment cannot be refunded.")
         if amount_fils > summary.refundable_fils:
             raise OverRefund(
@@ -283,7 +321,7 @@ def _write_intent(
                      after=snapshot(refund, payment) | {"needs_approval": needs_approval,
                                                          "threshold_fils": threshold_fils})
     log.info("refund %s intent %s on %s: %s fils", refund.id, refund.state, payment.order_id, amount_fils)
-    return refund
+    return refund, True
 
 
 def _mobile(phone: str | None) -> str | None:
@@ -295,13 +333,23 @@ def _mobile(phone: str | None) -> str | None:
 
 
 def _send(engine: Engine, client: UPaymentsClient, refund_id: int) -> Refund:
-    """Call create-refund for an intent in ``sending`` and record the outcome."""
+    """Claim an intent in ``sending`` and, if this call won the claim, call create-refund and record the outcome.
+
+    A caller that loses the claim (a twin; see :mod:`services.intents`) calls nothing and returns the outcome.
+    """
     with Session(engine) as session:
         refund = session.get(Refund, refund_id)
         payment = session.get(Payment, refund.payment_pk) if refund else None
-    if refund is None or payment is None or refund.state != RefundState.SENDING:
+    if refund is None or payment is None or refund.state == RefundState.PENDING_APPROVAL:
         raise RefundError(f"Refund #{refund_id} is not ready to be sent.")
+    if refund.state != RefundState.SENDING:
+        return refund  # a late twin: the one that sent it has recorded the outcome
     crash_point(CRASH_AFTER_INTENT)
+    with session_scope(engine) as session:
+        won = intents.claim(session, Refund, refund_id, state=RefundState.SENDING, marker="sent_at", now=utcnow())
+    if not won:
+        log.info("refund %s is already being sent; waiting for that call's outcome", refund_id)
+        return _twin_outcome(engine, refund)
     try:
         created = client.refunds.create(
             order_id=payment.upay_order_id or "", amount_fils=refund.amount_fils, currency=refund.currency,
@@ -378,7 +426,9 @@ def _record_once(
         refund.error = error
         if state == RefundState.INITIATED:
             refund.gateway_order_id, refund.gateway_refund_order_id = gateway_order_id, refund_order_id
-            refund.gateway_refund_arn, refund.sent_at = refund_arn, now
+            refund.gateway_refund_arn, refund.sent_at = refund_arn, refund.sent_at or now
+        elif state == RefundState.FAILED:
+            refund.sent_at = None  # the gateway refused it: nothing was sent (the claim is spent with the state)
         session.add(refund)
         session.flush()
         recompute_refunded(session, payment)
@@ -399,34 +449,43 @@ def _lock(session: Session, refund_id: int) -> tuple[Refund, Payment]:
 
 
 def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refund_id: int) -> Refund:
-    """Approve a refund awaiting approval (not one's own) and send it; a repeat by the same approver is a no-op."""
+    """Approve a refund awaiting approval (not one's own) and send it; a repeat by the same approver sends nothing.
+
+    The approver whose transaction moves the refund into ``sending`` is the one that sends it (services.intents).
+    """
     actor = authorize(engine, actor, Action.APPROVE_REFUND)
+    inputs.row_id(refund_id, RefundError, "Refund")
     with session_scope(engine) as session:
         refund, payment = _lock(session, refund_id)
         if refund.state != RefundState.PENDING_APPROVAL:
-            if refund.approved_by == actor.email and refund.state not in (RefundState.REJECTED,):
-                return refund  # double click on Approve
-            raise ApprovalError(f"Refund #{refund_id} is no longer waiting for approval (it is {refund.state}).")
-        if refund.requested_by == actor.email:
+            if refund.approved_by != actor.email or refund.state == RefundState.REJECTED:
+                raise ApprovalError(f"Refund #{refund_id} is no longer waiting for approval (it is {refund.state}).")
+            twin = True  # double click on Approve: the first click sends; wait for it outside this transaction
+        elif refund.requested_by == actor.email:
             raise ApprovalError("You can't approve your own refund request; another finance or admin person must "
                                 "approve it.")
-        _sendable(session, payment, "This payment can no longer be refunded.")
-        # No amount check here: the request's amount has been reserved since it was written, so approving
-        # cannot over-commit (every other request was checked against a total that included it).
-        before = snapshot(refund, payment)
-        now = utcnow()
-        refund.state, refund.approved_by, refund.decided_at, refund.updated_at = (
-            RefundState.SENDING, actor.email, now, now)
-        session.add(refund)
-        audit.record(session, actor=actor.email, action="refund_approved", target=target(refund, payment),
-                     before=before, after=snapshot(refund, payment))
+        else:
+            twin = False
+            _sendable(session, payment, "This payment can no longer be refunded.")
+            # No amount check here: the request's amount has been reserved since it was written, so approving
+            # cannot over-commit (every other request was checked against a total that included it).
+            before = snapshot(refund, payment)
+            now = utcnow()
+            refund.state, refund.approved_by, refund.decided_at, refund.updated_at = (
+                RefundState.SENDING, actor.email, now, now)
+            session.add(refund)
+            audit.record(session, actor=actor.email, action="refund_approved", target=target(refund, payment),
+                         before=before, after=snapshot(refund, payment))
+    if twin:
+        return _twin_outcome(engine, refund)
     return _send(engine, client, refund_id)
 
 
 def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) -> Refund:
     """Reject a refund awaiting approval (another person than the requester; a note is required)."""
     actor = authorize(engine, actor, Action.APPROVE_REFUND)
-    cleaned = (note or "").strip()
+    inputs.row_id(refund_id, RefundError, "Refund")
+    cleaned = inputs.text(note, ApprovalError, "reason for rejecting", max_len=MAX_NOTE, multiline=True)
     if not cleaned:
         raise ApprovalError("Please write why the refund is rejected.")
     with session_scope(engine) as session:
@@ -450,6 +509,7 @@ def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) ->
 def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refund_id: int) -> Refund:
     """Withdraw a request awaiting approval, or delete an initiated refund at the gateway before it is executed."""
     actor = authorize(engine, actor, Action.CANCEL_REFUND)
+    inputs.row_id(refund_id, RefundError, "Refund")
     with session_scope(engine) as session:
         refund, payment = _lock(session, refund_id)
         if refund.state == RefundState.CANCELLED:

@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services import audit
+from services import audit, inputs
 from services.db import read_session, session_scope
 from services.models import Staff
 from services.permissions import Action, Actor, Role, authorize
@@ -21,18 +21,20 @@ class StaffError(ValueError):
     """A staff change that is refused; the message says why."""
 
 
-def _clean_email(email: str) -> str:
+def _clean_email(email: object) -> str:
+    if email is not None and not isinstance(email, str):
+        raise StaffError("The e-mail address must be text.")
     cleaned = (email or "").strip().lower()
-    if not _EMAIL.match(cleaned) or len(cleaned) > 255:
-        raise StaffError(f"{email!r} is not a valid e-mail address.")
+    if inputs.bad_text(cleaned, "e-mail address", max_len=255) or not _EMAIL.match(cleaned):
+        raise StaffError(f"{inputs.shown(email)} is not a valid e-mail address.")
     return cleaned
 
 
 def _clean_role(role: str | Role) -> Role:
     try:
         return Role(role)
-    except ValueError:
-        raise StaffError(f"Unknown role {role!r}: use admin, finance, sales or viewer.") from None
+    except (ValueError, TypeError):
+        raise StaffError(f"Unknown role {inputs.shown(role)}: use admin, finance, sales or viewer.") from None
 
 
 def resolve_actor(engine: Engine, email: str | None, name: str | None = None) -> Actor | None:
@@ -86,6 +88,7 @@ def add_staff(engine: Engine, actor: Actor, *, email: str, role: str | Role, nam
     """Give a person access with a role (re-activates a removed person)."""
     actor = authorize(engine, actor, Action.MANAGE_STAFF)
     email, new_role = _clean_email(email), _clean_role(role)
+    name = inputs.text(name, StaffError, "name", max_len=255) or None
     with session_scope(engine) as session:
         row = session.get(Staff, email)
         if row is not None and row.active:

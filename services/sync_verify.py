@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from services import inputs
 from services.db import session_scope
 from services.gateway import Lane, Transaction, UPaymentsClient
 from services.gateway import errors as gw
@@ -30,6 +31,10 @@ PERMANENT_ERRORS: tuple[type[gw.GatewayError], ...] = (gw.NotFound, gw.BusinessR
 
 class CannotLookUp(ValueError):
     """The payment has no gateway id (track, invoice or session id) yet, so its status cannot be asked for."""
+
+
+class PaymentUnknown(ValueError):
+    """No cached payment has this id (or the id is not an id at all)."""
 
 
 #: The gateway ids a payment can be looked up by, in order of preference.
@@ -99,10 +104,11 @@ def apply_transaction(session: Session, tx: Transaction, *, source: str,
 def lookup_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, *,
                    limiter_timeout: float | None = None) -> Transaction:
     """Ask the gateway about one cached payment (``ValueError`` when unknown, ``CannotLookUp`` without an id)."""
+    inputs.row_id(payment_pk, PaymentUnknown, "Payment")
     with Session(engine) as session:
         payment = session.get(Payment, payment_pk)
         if payment is None:
-            raise ValueError(f"Payment {payment_pk} does not exist.")
+            raise PaymentUnknown(f"Payment {payment_pk} does not exist.")
         ids = lookup_ids(payment)
     return lookup(client, ids, limiter_timeout=limiter_timeout)
 

@@ -42,8 +42,13 @@ def preset_range(name: str, today: date | None = None) -> tuple[date, date]:
     raise ValueError(f"Unknown date preset {name!r}; choose one of: {', '.join(PRESETS)}.")
 
 
-def _clean(value: str | None) -> str | None:
-    value = (value or "").strip()
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+def _clean(value: object) -> str | None:
+    """A URL value as text: anything but text is dropped, control and bidi-override characters removed."""
+    if not isinstance(value, str):
+        return None
+    value = _CONTROLS.sub("", value).strip()
     return value or None
 
 
