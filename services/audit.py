@@ -205,7 +205,7 @@ def csv_line(values: list[object]) -> str:
     return buf.getvalue()
 
 
-def audited_stream(engine: Engine, lines: Iterator[str], *, actor: str, action: str, target: str,
+def audited_stream(engine: Engine, lines: Iterator[str], *, by: str, action: str, target: str,
                    after: dict[str, Any]) -> Iterator[str]:
     """Yield ``lines`` (a header, then one per row), then record ``action`` with the row count: an export is
     audited once its file has been produced, never for an attempt that broke off."""
@@ -214,7 +214,7 @@ def audited_stream(engine: Engine, lines: Iterator[str], *, actor: str, action: 
         rows += 1
         yield line
     with session_scope(engine) as session:
-        record(session, actor=actor, action=action, target=target, after={**after, "rows": max(rows, 0)})
+        record(session, actor=by, action=action, target=target, after={**after, "rows": max(rows, 0)})
 
 
 def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> Iterator[str]:
@@ -229,5 +229,5 @@ def export_csv(engine: Engine, actor: Actor, flt: AuditFilter | None = None) -> 
             yield csv_line([e.seq, as_utc(e.at).isoformat(), e.actor, e.action, e.target, e.before, e.after,
                              e.prev_hash, e.hash])
 
-    return audited_stream(engine, lines(), actor=actor.email, action="audit_exported", target="audit",
+    return audited_stream(engine, lines(), by=actor.email, action="audit_exported", target="audit",
                           after={"filters": filters})

@@ -128,7 +128,7 @@ def export_refunds_csv(engine: Engine, actor: Actor, filters: RefundFilter | Non
     actor = authorize(engine, actor, Action.EXPORT_REFUNDS)
     flt = filters or RefundFilter()
     filt = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(flt).items() if v}
-    return audit.audited_stream(engine, _lines(engine, flt), actor=actor.email, action="refunds_exported",
+    return audit.audited_stream(engine, _lines(engine, flt), by=actor.email, action="refunds_exported",
                                 target="refunds", after={"filters": filt})
 
 
