@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
+
+from services.migrate import upgrade_to_head
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -64,18 +66,20 @@ def _configure_sqlite(engine: Engine) -> None:
 
 @cache
 def shared_engine(url: str) -> Engine:
-    """The process's one engine for ``url``, schema created: pages, webhook routes and the background sync share
-    its connection pool (and its read companion, :func:`read_engine`)."""
+    """The process's one engine for ``url``, schema migrated to head: pages, webhook routes and the background sync
+    share its connection pool (and its read companion, :func:`read_engine`)."""
     engine = make_engine(url)
     create_schema(engine)
     return engine
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table and index (idempotent)."""
-    from services import models  # noqa: F401  (registers the tables)
+    """Bring the database to the newest migration (idempotent; cheap after the first call per engine).
 
-    SQLModel.metadata.create_all(engine)
+    The migrations in ``migrations/versions`` own the schema (:mod:`services.migrate`); a database written before
+    them is adopted with its rows, never re-created.
+    """
+    upgrade_to_head(engine)
 
 
 @contextmanager

@@ -63,7 +63,14 @@ def _in_release_code() -> None:
     from services import audit
     from services.db import create_schema, make_engine, read_engine, session_scope, sqlite_url
     from services.models import (
-        METHOD_FAMILY, AuditEntry, Payment, PaymentEvent, Refund, Staff, SyncState, WebhookEvent,
+        METHOD_FAMILY,
+        AuditEntry,
+        Payment,
+        PaymentEvent,
+        Refund,
+        Staff,
+        SyncState,
+        WebhookEvent,
     )
     from services.search import ensure_search_support
     from services.timeutil import local_day
@@ -95,8 +102,8 @@ def _in_release_code() -> None:
         session.flush()
         # Move each payment to its final status with an UPDATE, as ingest does: the update triggers run too.
         for i, (order_id, _amount, status, result, *_rest) in enumerate(PAYMENTS):
-            payment = session.exec(text("SELECT id FROM payment WHERE order_id = :o").bindparams(o=order_id)).one()
-            session.exec(text("UPDATE payment SET status = :s, result = :r, paid_at = :p, refunded_fils = :f, "
+            payment = session.execute(text("SELECT id FROM payment WHERE order_id = :o").bindparams(o=order_id)).one()
+            session.execute(text("UPDATE payment SET status = :s, result = :r, paid_at = :p, refunded_fils = :f, "
                               "webhook_received = 1 WHERE id = :id").bindparams(
                 s=status, r=result, p=(T0 + timedelta(hours=7 * i, minutes=3)).isoformat() if status == "paid"
                 else None, f=750 if i == 0 else 0, id=payment[0]))
@@ -111,7 +118,7 @@ def _in_release_code() -> None:
                 ))
         session.add(WebhookEvent(received_at=T0, source="redirect", body="{}", dedupe_key="f" * 64,
                                  error="no track id", duplicate=True))
-        ids = [row[0] for row in session.exec(text("SELECT id FROM payment ORDER BY id"))]
+        ids = [row[0] for row in session.execute(text("SELECT id FROM payment ORDER BY id"))]
         for n, (index, amount, state) in enumerate(REFUNDS):
             at = T0 + timedelta(days=3, minutes=n)
             session.add(Refund(
