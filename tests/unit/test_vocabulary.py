@@ -20,7 +20,7 @@ from tests.factories import make_db
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Contract §7.1, row by row (plus the spellings it says plugins accept), and the words it does not list.
-SECTION_7 = [
+SECTION_7: list[tuple[str | None, PaymentStatus]] = [
     ("CAPTURED", PaymentStatus.PAID),
     ("NOT CAPTURED", PaymentStatus.FAILED), ("NOT%20CAPTURED", PaymentStatus.FAILED),
     ("NOT+CAPTURED", PaymentStatus.FAILED),
@@ -31,7 +31,7 @@ SECTION_7 = [
     (None, PaymentStatus.PENDING), ("Processing", PaymentStatus.PENDING),
     ("SUCCESS", PaymentStatus.PAID),
 ]
-NOT_IN_SECTION_7 = [
+NOT_IN_SECTION_7: list[tuple[str | None, PaymentStatus]] = [
     ("REFUNDED", PaymentStatus.PAID), ("DECLINED", PaymentStatus.FAILED), ("DENIED", PaymentStatus.FAILED),
     ("REJECTED", PaymentStatus.FAILED), ("SOMETHING NEW", PaymentStatus.PENDING), ("", PaymentStatus.PENDING),
 ]
