@@ -11,6 +11,7 @@ from dashboard.errors import show_error
 from dashboard.formatting import ago, kuwait_time, money
 from dashboard.paging import page_count
 from services import link_follow, links, share
+from services.models import FINAL_STATUSES, PaymentStatus
 from services.money import EXPONENTS
 from services.permissions import Action
 
@@ -177,10 +178,10 @@ def _check(payment_pk: int) -> None:
 
 def _status_line(row: link_follow.LinkRow) -> None:
     text = f"**{row.status_label}** · {money(row.amount_fils, row.currency)} · order `{row.order_id}`"
-    if row.status == "paid":
+    if row.status == PaymentStatus.PAID:
         st.success(f"**Paid** {ago(row.paid_at)} · {money(row.amount_fils, row.currency)} · order `{row.order_id}`",
                    icon=":material/check_circle:")
-    elif row.status in ("failed", "cancelled", "expired", "rejected"):
+    elif row.status in (*FINAL_STATUSES, "rejected"):  # paid was answered above; rejected: a link state
         st.error(text, icon=":material/cancel:")
     elif row.status == "uncertain":
         st.warning(text, icon=":material/help:")

@@ -13,6 +13,7 @@ from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, method_label, money, status_label
 from dashboard.paging import page_count, pager
 from services import refunds as svc
+from services.models import RefundState
 from services.money import parse_amount
 from services.permissions import Action, Actor, Role
 
@@ -72,7 +73,7 @@ def _outcome(refund: Any) -> None:
                    "until the gateway executes it.")
     elif refund.state == "refunded":
         st.success(f"Refund of {amount} is complete.")
-    elif refund.state == "failed":
+    elif refund.state == RefundState.FAILED:
         st.error(refund.error or "The refund failed; nothing was refunded.")
     elif refund.state == "uncertain":
         st.warning(f"{refund.error} Click “Refresh statuses” in a moment.")

@@ -17,9 +17,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
+
+from services.migrate import upgrade_to_head
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -64,52 +66,20 @@ def _configure_sqlite(engine: Engine) -> None:
 
 @cache
 def shared_engine(url: str) -> Engine:
-    """The process's one engine for ``url``, schema created: pages, webhook routes and the background sync share
-    its connection pool (and its read companion, :func:`read_engine`)."""
+    """The process's one engine for ``url``, schema migrated to head: pages, webhook routes and the background sync
+    share its connection pool (and its read companion, :func:`read_engine`)."""
     engine = make_engine(url)
     create_schema(engine)
     return engine
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table and index (idempotent)."""
-    from services import models  # noqa: F401  (registers the tables)
+    """Bring the database to the newest migration (idempotent; cheap after the first call per engine).
 
-    SQLModel.metadata.create_all(engine)
-    add_missing_columns(engine)
-
-
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Add columns a model gained since its table was created (``table.column`` names added).
-
-    ``create_all`` never alters an existing table, so a database made by an older version would miss them. Only
-    columns that are nullable or have a server default can be added this way; until the schema moves to
-    migrations this keeps existing SQLite files and PostgreSQL databases working.
+    The migrations in ``migrations/versions`` own the schema (:mod:`services.migrate`); a database written before
+    them is adopted with its rows, never re-created.
     """
-    added: list[str] = []
-    existing = inspect(engine)
-    tables = set(existing.get_table_names())
-    for table in SQLModel.metadata.sorted_tables:
-        if table.name not in tables:
-            continue
-        have = {c["name"] for c in existing.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in have or not (column.nullable or column.server_default is not None):
-                continue
-            ddl = f"{column.name} {column.type.compile(dialect=engine.dialect)}"
-            if column.server_default is not None:
-                default = getattr(column.server_default, "arg", None)
-                ddl += f" NOT NULL DEFAULT {getattr(default, 'text', default)}" if not column.nullable else \
-                    f" DEFAULT {getattr(default, 'text', default)}"
-            try:
-                with engine.begin() as conn:
-                    conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN {ddl}')
-            except Exception:  # another process starting at the same moment may have added it first
-                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
-                    raise
-                continue
-            added.append(f"{table.name}.{column.name}")
-    return added
+    upgrade_to_head(engine)
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from services import audit
 from services.db import session_scope
 from services.demodata import DemoPayment, DemoRefund, generate
-from services.ingest import status_for
+from services.gateway.vocab import result_to_status
 from services.models import METHOD_FAMILY, Payment, PaymentStatus, Refund, RefundState, Staff, SyncState
 from services.permissions import Role
 from services.syncstate import LAST_SYNC
@@ -55,7 +55,7 @@ def seed_staff(engine: Engine) -> None:
 
 
 def _payment_row(demo: DemoPayment, now: datetime) -> dict[str, object]:
-    status = status_for(demo.result)
+    status = result_to_status(demo.result)
     return {
         "order_id": demo.merchant_order_id, "track_id": demo.track_id, "upay_order_id": demo.upay_order_id,
         "payment_id": demo.payment_id, "invoice_id": demo.invoice_id, "session_id": demo.session_id,

@@ -20,31 +20,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from services.gateway.vocab import result_to_status
 from services.models import METHOD_FAMILY, STATUS_RANK, Payment, PaymentEvent, PaymentStatus
 from services.timeutil import as_utc, local_day, utcnow
-
-_RESULT_STATUS = {
-    "CAPTURED": PaymentStatus.PAID,
-    "SUCCESS": PaymentStatus.PAID,
-    "NOT CAPTURED": PaymentStatus.FAILED,
-    "NOT_CAPTURED": PaymentStatus.FAILED,
-    "ERROR": PaymentStatus.FAILED,
-    "FAILED": PaymentStatus.FAILED,
-    "FAILURE": PaymentStatus.FAILED,
-    "DECLINED": PaymentStatus.FAILED,
-    "CANCELED": PaymentStatus.CANCELLED,
-    "CANCELLED": PaymentStatus.CANCELLED,
-}
-
-
-def status_for(result: str | None, gateway_status: str | None = None) -> PaymentStatus:
-    """Our status for a gateway ``result`` word (contract §7.1); unknown or null words stay pending."""
-    word = (result or "").strip().upper().replace("+", " ").replace("%20", " ")
-    if word in _RESULT_STATUS:
-        return _RESULT_STATUS[word]
-    if not word and (gateway_status or "").lower() == "expired":
-        return PaymentStatus.EXPIRED
-    return PaymentStatus.PENDING
 
 
 @dataclass
@@ -70,7 +48,7 @@ class Observation:
 
     @property
     def status(self) -> PaymentStatus:
-        return status_for(self.result, self.gateway_status)
+        return result_to_status(self.result, self.gateway_status)
 
 
 def observation_from_transaction(tx: Any, *, source: str = "status") -> Observation:

@@ -23,7 +23,7 @@ from services import inputs, sync
 from services.db import read_session, session_scope
 from services.gateway import errors as gw
 from services.ingest import add_event
-from services.models import Payment, PaymentEvent, WebhookEvent
+from services.models import FINAL_STATUSES, Payment, PaymentEvent, PaymentStatus, WebhookEvent
 from services.permissions import SYSTEM, Action, Actor, Role, authorize, require
 from services.sync_verify import has_lookup_id
 from services.timeutil import as_utc, utcnow
@@ -114,7 +114,7 @@ class LinkDetail:
 
 def display_status(payment: Payment, now: datetime | None = None) -> str:
     """The list's status for a link: a verified final status wins over our own link state."""
-    if payment.status in ("paid", "failed", "cancelled", "expired"):
+    if payment.status in FINAL_STATUSES:
         return payment.status
     if payment.link_state == "rejected":
         return "rejected"
@@ -126,17 +126,17 @@ def display_status(payment: Payment, now: datetime | None = None) -> str:
 
 
 def _status_clause(status: str, now: datetime) -> Any:
-    pending = col(Payment.status) == "pending"
+    pending = col(Payment.status) == PaymentStatus.PENDING
     not_expired = or_(col(Payment.expires_at).is_(None), col(Payment.expires_at) >= now)
     unsettled = col(Payment.link_state).in_(["uncertain", "creating"])
     # an uncertain link that a verified look-up has since bound (webhook/redirect) exists at the gateway
     active = or_(col(Payment.link_state).is_(None), col(Payment.link_state) == "active",
                  and_(unsettled, col(Payment.verified_at).is_not(None)))
     clauses = {
-        "paid": col(Payment.status) == "paid",
-        "failed": col(Payment.status) == "failed",
-        "cancelled": col(Payment.status) == "cancelled",
-        "expired": or_(col(Payment.status) == "expired",
+        "paid": col(Payment.status) == PaymentStatus.PAID,
+        "failed": col(Payment.status) == PaymentStatus.FAILED,
+        "cancelled": col(Payment.status) == PaymentStatus.CANCELLED,
+        "expired": or_(col(Payment.status) == PaymentStatus.EXPIRED,
                        and_(pending, active, col(Payment.expires_at) < now)),
         "awaiting": and_(pending, active, not_expired),
         "uncertain": and_(pending, unsettled, col(Payment.verified_at).is_(None)),
@@ -241,7 +241,8 @@ def _entry(event: PaymentEvent) -> TimelineEntry:
         detail = {"raw": event.detail}
     label = EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
     if event.kind == "status" and detail.get("to"):
-        label = f"Status: {STATUS_LABELS.get('awaiting' if detail['to'] == 'pending' else detail['to'], detail['to'])}"
+        shown = "awaiting" if detail["to"] == PaymentStatus.PENDING else detail["to"]
+        label = f"Status: {STATUS_LABELS.get(shown, detail['to'])}"
     elif event.kind in ("shared", "reminded") and detail.get("channel"):
         label = f"{label} ({detail['channel']})"
     return TimelineEntry(as_utc(event.at), event.kind, label, event.actor, detail if isinstance(detail, dict) else {})

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from services import sync
 from services.gateway import parse_redirect
 from services.link_follow import verified_refresh
-from services.models import Payment
+from services.models import Payment, PaymentStatus
 from services.permissions import SYSTEM
 from services.timeutil import as_utc, utcnow
 
@@ -100,7 +100,7 @@ def land(engine: Engine, client: Any, *, query: str, cancel: bool = False, attem
     payment = _find(engine, order_id)
     if payment is None:
         return Landing("unknown", order_id=order_id)
-    if payment.status == "pending" and payment.id is not None and _due(order_id):
+    if payment.status == PaymentStatus.PENDING and payment.id is not None and _due(order_id):
         verified_refresh(engine, client, payment.id, actor=SYSTEM, source="redirect", limiter_timeout=2.0)
         payment = _find(engine, order_id) or payment
     return _view(payment, cancel=cancel, attempt=attempt)
@@ -116,11 +116,11 @@ def _view(payment: Payment, *, cancel: bool, attempt: int) -> Landing:
                        amount_fils=payment.amount_fils, currency=payment.currency, retry_url=retry_url,
                        refresh=refresh)
 
-    if payment.status == "paid":
+    if payment.status == PaymentStatus.PAID:
         return view("paid")
-    if payment.status == "expired" or (payment.status == "pending" and not still_open):
+    if payment.status == PaymentStatus.EXPIRED or (payment.status == PaymentStatus.PENDING and not still_open):
         return view("expired")
-    if payment.status in ("failed", "cancelled"):
+    if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED):
         return view("failed", retry_url=retry)
     if cancel and attempt >= CANCEL_ATTEMPTS:
         # the gateway sends unpaid attempts to the cancel URL (§9.1); a few verified checks later it is still

@@ -27,7 +27,7 @@ from services import audit, inputs, intents
 from services.db import session_scope
 from services.gateway import Customer, Product, errors
 from services.ingest import add_event
-from services.models import Payment
+from services.models import FINAL_STATUSES, Payment, PaymentStatus
 from services.money import EXPONENTS, InvalidAmount, format_money, parse_amount
 from services.permissions import Action, Actor, authorize
 from services.phones import InvalidPhone, normalize_phone
@@ -298,9 +298,9 @@ def _outcome(payment: Payment, *, created: bool, message: str | None = None, dup
 
 def state_message(payment: Payment) -> str:
     """One sentence about where a link stands (for the page)."""
-    if payment.status == "paid":
+    if payment.status == PaymentStatus.PAID:
         return "Paid — the gateway confirmed the payment."
-    if payment.status in ("failed", "cancelled", "expired"):
+    if payment.status in FINAL_STATUSES:  # paid was answered above
         return f"The payment is {payment.status}; create a new link if the customer still wants to pay."
     state = payment.link_state
     if state == "rejected":
@@ -366,7 +366,7 @@ def _existing_outcome(engine: Engine, payment: Payment, settings_like: LinkSetti
 def _write_intent(engine: Engine, actor: Actor, clean: CleanLink, order_id: str, now: datetime) -> Payment:
     payment = Payment(
         order_id=order_id, reference=order_id, amount_fils=clean.amount_fils, currency=clean.currency,
-        status="pending", source="link", link_state="creating", notification_type=clean.delivery,
+        status=PaymentStatus.PENDING, source="link", link_state="creating", notification_type=clean.delivery,
         created_by=actor.email, created_at=now, local_day=local_day(now), updated_at=now,
         expires_at=now + timedelta(minutes=clean.expiry_minutes), customer_name=clean.customer_name,
         customer_phone=clean.customer_phone, customer_email=clean.customer_email, description=clean.description,

@@ -29,8 +29,9 @@ class PaymentStatus(StrEnum):
 
 
 #: Rank used by the upsert: a payload never moves a payment to a lower rank (paid is terminal).
-STATUS_RANK: dict[str, int] = {"pending": 0, "failed": 1, "cancelled": 1, "expired": 1, "paid": 2}
-FINAL_STATUSES = frozenset({"paid", "failed", "cancelled", "expired"})
+STATUS_RANK: dict[str, int] = {PaymentStatus.PENDING: 0, PaymentStatus.FAILED: 1, PaymentStatus.CANCELLED: 1,
+                              PaymentStatus.EXPIRED: 1, PaymentStatus.PAID: 2}
+FINAL_STATUSES = frozenset({PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED})
 
 
 class Method(StrEnum):

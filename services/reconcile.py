@@ -16,7 +16,8 @@ from services.audit import record
 from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
-from services.ingest import UpsertResult, status_for
+from services.gateway.vocab import result_to_status
+from services.ingest import UpsertResult
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, authorize
 from services.sync_verify import (
@@ -144,7 +145,7 @@ def _status_mismatch(engine: Engine, client: UPaymentsClient, sample: int,
         finally:
             if progress is not None:
                 progress(index + 1, len(payments))
-        gateway_status = status_for(tx.result, tx.status).value
+        gateway_status = result_to_status(tx.result, tx.status).value
         problem = _binding(payment, tx.amount_fils, tx.currency, tx.merchant_order_id)
         if gateway_status != payment.status or problem:
             detail = problem or (

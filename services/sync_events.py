@@ -30,7 +30,8 @@ from services.db import session_scope
 from services.gateway import Lane, RedirectParams, Transaction, UPaymentsClient
 from services.gateway import errors as gw
 from services.gateway.redirect import MAX_NOTIFICATION_BYTES
-from services.ingest import UpsertResult, add_event, status_for
+from services.gateway.vocab import result_to_status
+from services.ingest import UpsertResult, add_event
 from services.models import Payment, WebhookEvent
 from services.permissions import SYSTEM, Action, Actor, authorize
 from services.sync_gate import gate
@@ -180,7 +181,7 @@ def _contradictions(params: RedirectParams, tx: Transaction) -> list[str]:
         found.append(f"body names order {params.merchant_order_id}, gateway says {tx.merchant_order_id}")
     if params.track_id and tx.track_id and params.track_id != tx.track_id:
         found.append(f"body names track id {params.track_id}, gateway says {tx.track_id}")
-    if params.result and status_for(params.result) != status_for(tx.result, tx.status):
+    if params.result and result_to_status(params.result) != result_to_status(tx.result, tx.status):
         found.append(f"body claims {params.result}, gateway says {tx.result or tx.status or 'no result yet'}")
     return found
 
@@ -252,7 +253,7 @@ def _apply(session: Session, event: WebhookEvent, params: RedirectParams, tx: Tr
     error: str | None = None
     if payment is None:
         error = (f"The gateway confirms order {tx.merchant_order_id or '?'} "
-                 f"({status_for(tx.result, tx.status).value}), but it is not in the dashboard's cache.")
+                 f"({result_to_status(tx.result, tx.status).value}), but it is not in the dashboard's cache.")
     elif result.problem:
         error = f"Not applied: {result.problem}."
     elif contradictions:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import shutil
+import tempfile
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -16,9 +20,26 @@ from services.timeutil import local_day, utcnow
 _counter = itertools.count(1)
 
 
-def make_db(tmp_path: Path, name: str = "souq.db") -> Engine:
-    engine = make_engine(sqlite_url(tmp_path / name))
+@cache
+def _migrated_template() -> Path:
+    """One SQLite file migrated to head per test process; each test gets a copy (a copy takes ~1 ms, running the
+    migrations ~45 ms), so every test still starts from exactly the migrated schema."""
+    folder = tempfile.mkdtemp(prefix="souq-template-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "template.db"
+    engine = make_engine(sqlite_url(path))
     create_schema(engine)
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file
+    return path
+
+
+def make_db(tmp_path: Path, name: str = "souq.db") -> Engine:
+    """An engine on a new SQLite file with the migrated schema (an existing file is opened and upgraded)."""
+    path = tmp_path / name
+    if not path.exists():
+        shutil.copyfile(_migrated_template(), path)
+    engine = make_engine(sqlite_url(path))
+    create_schema(engine)  # a copy is at head already: one look at alembic_version
     return engine
 
 

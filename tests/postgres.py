@@ -22,8 +22,9 @@ _serial = count()
 
 
 @contextmanager
-def postgres_database(prefix: str) -> Iterator[Engine]:
-    """An engine on a new, empty database with the schema; dropped afterwards. Skips without a server."""
+def postgres_database(prefix: str, *, schema: bool = True) -> Iterator[Engine]:
+    """An engine on a new database, migrated to head unless ``schema`` is false; dropped afterwards. Skips without
+    a server."""
     url = os.environ.get(URL_VARIABLE)
     if not url:
         pytest.skip(f"{URL_VARIABLE} is not set (no PostgreSQL server for this run)")
@@ -37,7 +38,8 @@ def postgres_database(prefix: str) -> Iterator[Engine]:
         pytest.skip(f"PostgreSQL at {URL_VARIABLE} is not usable: {type(exc).__name__}")
     engine = make_engine(make_url(url).set(database=name).render_as_string(hide_password=False))
     try:
-        create_schema(engine)
+        if schema:
+            create_schema(engine)
         yield engine
     finally:
         engine.dispose()

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Table, and_, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from services.db import read_engine
-from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, Refund, RefundState
+from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, PaymentStatus, Refund, RefundState
 from services.search import SearchFilter, support
 from services.timeutil import as_utc, kuwait_day_bounds
 
@@ -188,7 +188,7 @@ def hour_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) ->
     hour = _utc_hour(conn, p)
     stmt = (
         select(hour, func.count())
-        .where(and_(p.c.status == "paid", p.c.created_at >= lo, p.c.created_at < hi), *flt.clauses(p))
+        .where(and_(p.c.status == PaymentStatus.PAID, p.c.created_at >= lo, p.c.created_at < hi), *flt.clauses(p))
         .group_by(hour)
     )
     return [HourRow(_parse_hour(h), int(n)) for h, n in conn.execute(stmt)]

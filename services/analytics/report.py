@@ -29,13 +29,13 @@ from services.analytics.queries import (
     refund_rows,
     search_filter,
 )
-from services.models import FAMILIES, METHOD_FAMILY, Method
+from services.models import FAMILIES, METHOD_FAMILY, Method, PaymentStatus
 from services.permissions import Action, Actor, authorize
 from services.timeutil import as_utc, to_kuwait, utcnow
 
 KUWAIT_OFFSET = timedelta(hours=3)  # Asia/Kuwait: UTC+3 all year, no DST
 OTHER = "other"  # family/method of a payment whose method the gateway never told us
-FINAL_FOR_SUCCESS = ("paid", "failed", "cancelled")
+FINAL_FOR_SUCCESS = (PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.CANCELLED)
 WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 DEFINITIONS: dict[str, str] = {
     "gross": "Sum of captured (paid) payments created in the period, Kuwait days.",
@@ -284,10 +284,10 @@ def _kpis(period: Period, rows: list[DailyRow], refunds: list[RefundDailyRow]) -
     return Kpis(
         period=period,
         payments=payments,
-        captured=by_status["paid"][0],
-        failed=by_status["failed"][0],
-        cancelled=by_status["cancelled"][0],
-        gross_fils=by_status["paid"][1],
+        captured=by_status[PaymentStatus.PAID][0],
+        failed=by_status[PaymentStatus.FAILED][0],
+        cancelled=by_status[PaymentStatus.CANCELLED][0],
+        gross_fils=by_status[PaymentStatus.PAID][1],
         refunds=sum(r.count for r in in_period),
         refunded_fils=sum(r.amount_fils for r in in_period),
     )
@@ -340,7 +340,7 @@ def _families(flt: AnalyticsFilter, present: set[str]) -> list[str]:
 def _series(period: Period, rows: list[DailyRow], flt: AnalyticsFilter) -> list[SeriesPoint]:
     totals: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
-        if row.status == "paid" and period.start_day <= row.day <= period.end_day:
+        if row.status == PaymentStatus.PAID and period.start_day <= row.day <= period.end_day:
             total = totals[(period.bucket(row.day), row.family or OTHER)]
             total[0] += row.count
             total[1] += row.amount_fils
@@ -360,7 +360,7 @@ def _method_order(method: str) -> int:
 def _mix(rows: list[DailyRow]) -> list[MixRow]:
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
-        if row.status == "paid":
+        if row.status == PaymentStatus.PAID:
             total = totals[(row.family or OTHER, row.method or OTHER)]
             total[0] += row.count
             total[1] += row.amount_fils
@@ -392,7 +392,7 @@ def _success(period: Period, rows: list[DailyRow]) -> list[SuccessPoint]:
     for row in rows:
         if row.status in FINAL_FOR_SUCCESS and row.method is not None:
             total = totals[(period.bucket(row.day), row.method)]
-            total[0] += row.count if row.status == "paid" else 0
+            total[0] += row.count if row.status == PaymentStatus.PAID else 0
             total[1] += row.count
     return [
         SuccessPoint(bucket, method, captured, decided)

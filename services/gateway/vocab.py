@@ -1,8 +1,24 @@
-"""The gateway's result words and method names, mapped to our statuses and methods (contract §7.1, §4.1)."""
+"""The gateway's result words and method names, mapped to our statuses and methods (contract §7.1, §4.1).
+
+The one owner of "result word → :class:`PaymentStatus`": ingest, sync, reconcile, demo data and tests all ask
+:func:`result_to_status`. Decisions, from contract §7.1 (§18 adds nothing on result words):
+
+- ``CAPTURED``, ``SUCCESS`` (legacy spelling) → paid.
+- ``NOT CAPTURED``, ``ERROR``, ``FAILED``, ``FAILURE`` → failed; so are ``DECLINED``, ``DENIED`` and ``REJECTED``,
+  which §7.1 does not list but which say what it calls NOT CAPTURED ("declined / failed").
+- ``CANCELED`` / ``CANCELLED`` → cancelled.
+- ``REFUND`` (and ``REFUNDED``), a post-payment state: the payment was captured → paid; how much was refunded
+  is the refund ledger's business.
+- ``VOIDED``, a post-payment state: the authorisation was reversed and no money stays with the shop → cancelled.
+- ``PENDING``, ``AUTHORIZED``, ``APPROVED``, ``Processing``, null and unknown words → pending (not final: re-check).
+- No result and the gateway's ``status`` ``expired`` → expired.
+"""
 
 from __future__ import annotations
 
 import re
+
+from services.models import PaymentStatus
 
 _SPACES = re.compile(r"(?:\s|\+|%20|_)+", re.IGNORECASE)
 
@@ -47,22 +63,24 @@ def normalise_result(result: str | None) -> str | None:
     return _SPELLINGS.get(word.replace(" ", ""), word)
 
 
-def result_to_status(result: str | None) -> str:
-    """Our payment status for a gateway result: ``"paid"``, ``"failed"``, ``"cancelled"`` or ``"pending"``.
+def result_to_status(result: str | None, gateway_status: str | None = None) -> PaymentStatus:
+    """Our payment status for a gateway ``result`` word (and the transaction's ``status``, for expiry).
 
-    Unknown words, null and the not-final words (PENDING, AUTHORIZED, APPROVED, Processing) are ``"pending"``:
-    the caller re-checks the status later instead of guessing.
+    Unknown words, null and the not-final words (PENDING, AUTHORIZED, APPROVED, Processing) are pending: the
+    caller re-checks the status later instead of guessing.
     """
     word = normalise_result(result)
     if word is None:
-        return "pending"
+        if (gateway_status or "").strip().lower() == PaymentStatus.EXPIRED:
+            return PaymentStatus.EXPIRED
+        return PaymentStatus.PENDING
     if word in _PAID or word in _PAID_THEN_LATER:
-        return "paid"
+        return PaymentStatus.PAID
     if word in _FAILED:
-        return "failed"
+        return PaymentStatus.FAILED
     if word in _CANCELLED:
-        return "cancelled"
-    return "pending"
+        return PaymentStatus.CANCELLED
+    return PaymentStatus.PENDING
 
 
 def _method_word(value: str | None) -> str | None:

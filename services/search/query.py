@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.db import read_engine
-from services.models import Payment
+from services.models import Payment, PaymentStatus
 from services.permissions import Action, Actor, authorize
 from services.search import plan as planner
 from services.search import support
@@ -190,7 +190,7 @@ def _order_by(sort: str, descending: bool, dialect: str = "sqlite") -> list[Any]
 
 
 def _aggregate(source: Any) -> Any:
-    paid = source.c.status == "paid"
+    paid = source.c.status == PaymentStatus.PAID
     return select(
         func.count(), func.coalesce(func.sum(source.c.amount_fils), 0),
         func.count(case((paid, 1))), func.coalesce(func.sum(case((paid, source.c.amount_fils), else_=0)), 0),
@@ -252,7 +252,7 @@ def _summary_totals(flt: SearchFilter) -> Any:
     for column, values in ((s.status, flt.statuses), (s.family, flt.families), (s.method, flt.methods)):
         if values:
             where.append(column.in_(sorted(values)))
-    paid = s.status == "paid"
+    paid = s.status == PaymentStatus.PAID
     return select(
         func.coalesce(func.sum(s.n), 0), func.coalesce(func.sum(s.amount), 0),
         func.coalesce(func.sum(case((paid, s.n))), 0), func.coalesce(func.sum(case((paid, s.amount))), 0),
@@ -265,7 +265,7 @@ def _amount_totals(flt: SearchFilter) -> Any:
     for column, values in ((a.status, flt.statuses), (a.family, flt.families), (a.method, flt.methods)):
         if values:
             where.append(column.in_(sorted(values)))
-    paid = a.status == "paid"
+    paid = a.status == PaymentStatus.PAID
     return select(
         func.coalesce(func.sum(a.n), 0), func.coalesce(func.sum(a.n * a.amount), 0),
         func.coalesce(func.sum(case((paid, a.n))), 0), func.coalesce(func.sum(case((paid, a.n * a.amount))), 0),

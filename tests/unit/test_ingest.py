@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from services.db import session_scope
-from services.ingest import Observation, status_for, upsert
+from services.gateway.vocab import result_to_status
+from services.ingest import Observation, upsert
 from services.models import Payment, PaymentEvent
 from tests.factories import make_db
 
@@ -48,11 +49,11 @@ def apply_all(engine, observations) -> None:
 
 
 def test_status_words_map_to_our_statuses() -> None:
-    assert status_for("CAPTURED") == "paid"
-    assert status_for("NOT CAPTURED") == status_for("NOT+CAPTURED") == status_for("ERROR") == "failed"
-    assert status_for("CANCELED") == status_for("CANCELLED") == "cancelled"
-    assert status_for(None) == status_for("PENDING") == status_for("Processing") == "pending"
-    assert status_for(None, "expired") == "expired"
+    assert result_to_status("CAPTURED") == "paid"
+    assert result_to_status("NOT CAPTURED") == result_to_status("NOT+CAPTURED") == result_to_status("ERROR") == "failed"
+    assert result_to_status("CANCELED") == result_to_status("CANCELLED") == "cancelled"
+    assert result_to_status(None) == result_to_status("PENDING") == result_to_status("Processing") == "pending"
+    assert result_to_status(None, "expired") == "expired"
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(len(HISTORY)))))
