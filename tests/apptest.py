@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import re
+
 import pytest
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -30,6 +32,12 @@ PAGES = ROOT / "pages"
 APP = ROOT / "app.py"
 CLOSED_GATEWAY = "http://127.0.0.1:9/api/v1/"  # nobody listens on port 9: any gateway call fails at once
 TIMEOUT_SECONDS = 30
+
+
+def shown(source: str) -> str:
+    """Roughly what a reader sees of Markdown source that went through ``dashboard.safe.md``: escapes and the
+    invisible word joiners dropped (enough to assert on words; the browser tests check the real rendering)."""
+    return re.sub(r"\\(.)", r"\1", source).replace("\u2060", "")
 
 
 def clear_caches() -> None:
