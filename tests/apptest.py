@@ -12,12 +12,11 @@ A test file's fixture wraps ``page_env`` and its tests open pages with ``run_pag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
-
-import re
 
 import pytest
 import streamlit as st
