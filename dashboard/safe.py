@@ -11,9 +11,10 @@ options, ``st.text``, ``st.code``, ``st.json`` and ``st.dataframe`` cells are pl
 The rule, enforced by ``tests/unit/test_markup_safety.py``:
 
 - markdown contexts get ``md(value)``;
+- ``st.table`` gets ``md_cells(rows)`` (its cells are Markdown);
 - plain-text contexts (dataframe cells, selectbox options, ``st.text``) get ``plain(value)`` / ``cells(rows)``;
 - plotly labels and any HTML we write get ``html_text(value)``;
-- ``st.table`` and ``unsafe_allow_html`` with data are not used at all.
+- ``unsafe_allow_html`` / ``st.html`` never carry data.
 
 Bidi controls (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069) are **stripped** from displayed data, not shown:
 a value is shown on its own (a cell, a phrase between fixed words), so a control has no legitimate work to do
@@ -38,6 +39,9 @@ _WJ = "\u2060"  # WORD JOINER: invisible, breaks the patterns the Markdown plugi
 _PUNCT = re.compile("([" + re.escape(string.punctuation) + "])")
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
 _WWW = re.compile(r"(?i)(www)(\\\.)")
+# after escaping: a colon that opens ``:smile:`` / ``:material/x:`` or a ``scheme://``; an @ before a domain
+_COLON = re.compile(r"(\\:)(?=[\w+\\/-]+\\:|\\/)")
+_AT = re.compile(r"(\\@)(?=[\w-]+\\\.)")
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -50,12 +54,13 @@ def md(value: object) -> str:
     """``value`` as literal text inside Markdown: no link, image, formatting, directive, LaTeX, emoji or icon.
 
     Backslash escapes stop the syntax (``[`` ``!`` ``*`` ``<`` ``$`` ``:`` …). Auto-linking, emoji shortcodes
-    and ``:material/…:`` icons are found in the *parsed* text, where escapes are already gone, so a word joiner
-    goes after every ``:`` and ``@`` and inside ``www.``; line breaks become spaces (no new block from data).
+    and ``:material/…:`` icons are found in the *parsed* text, where escapes are already gone, so an invisible
+    word joiner (U+2060) breaks them: after a colon that opens ``:name:`` or ``scheme:/``, after an ``@`` before
+    a domain, inside ``www.``. Line breaks become spaces (no new block from data).
     """
     text = _LINE_BREAKS.sub(" ", plain(value))
     text = _PUNCT.sub(r"\\\1", text)
-    text = text.replace(":", ":" + _WJ).replace("@", "@" + _WJ)
+    text = _AT.sub(r"\1" + _WJ, _COLON.sub(r"\1" + _WJ, text))
     return _WWW.sub(r"\1" + _WJ + r"\2", text)
 
 
@@ -72,6 +77,11 @@ def filename(stem: object, suffix: str = "") -> str:
 
 def _cell(value: Any) -> Any:
     return plain(value) if isinstance(value, str) else value
+
+
+def md_cells(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for ``st.table``, whose cells (and headers) are Markdown: every text goes through ``md``."""
+    return [{md(k): md(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
 
 
 @overload

@@ -12,7 +12,7 @@ from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, method_label, money, status_label
 from dashboard.paging import page_count, pager
-from dashboard.safe import cells, md, plain
+from dashboard.safe import cells, md, md_cells, plain
 from services import refunds as svc
 from services.money import parse_amount
 from services.permissions import Action, Actor, Role
@@ -217,7 +217,7 @@ def _payment_panel(hit: svc.PaymentHit) -> None:
     rows, _ = _list(actor.email, actor.role.value, svc.RefundFilter(payment_pk=hit.payment_pk), 1)
     if rows:
         st.markdown("**Refunds of this payment**")
-        st.dataframe(cells(_table(rows, with_payment=False)), hide_index=True, key="refunds_of_payment")
+        st.table(md_cells(_table(rows, with_payment=False)), hide_index=True)
         _actions(rows)
 
 

@@ -10,7 +10,7 @@ through ``md()``. What counts as safe (anything else is an offence):
   ``return`` is safe; ``+``, ``x if c else y``, ``a or b`` and ``"sep".join(...)`` of safe parts;
 - a local name whose every assignment in the same function (or module) is safe.
 
-Also: ``st.table`` is never used (its cells are Markdown; ``st.dataframe`` shows the same rows as text),
+Also: ``st.table`` gets ``md_cells(...)`` (its cells are Markdown),
 ``st.dataframe`` gets ``cells(...)``, ``st.text``/``st.code`` get ``plain(...)``/``md``-free text, selectbox and
 multiselect ``format_func`` lambdas return ``plain``/safe text, and ``unsafe_allow_html`` carries no data.
 """
@@ -187,7 +187,8 @@ class Checker:
     def check_call(self, node: ast.Call, method: str) -> None:
         text = ast.unparse(node)[:90]
         if method == "table":
-            self.flag(node, f"st.table renders cells as Markdown; use st.dataframe(cells(...)): {text}")
+            if not (node.args and _calls(node.args[0], "md_cells")):
+                self.flag(node, f"st.table renders cells as Markdown; give it md_cells(...): {text}")
             return
         if method == "html" or any(k.arg == "unsafe_allow_html" and not _false(k.value) for k in node.keywords):
             if not all(self.safe(a) for a in node.args):
@@ -286,6 +287,7 @@ def test_no_data_rendered_as_markup(path: Path) -> None:
     'st.caption(f"For: {row.description}")',
     'st.markdown(f"**{pending[\'customer\']}**")',
     'st.table(rows)',
+    'st.table(cells(rows))',
     'st.warning(note)',
     'for note in notes:\n    st.warning(note)',
     'text = f"{row.status_label}"\nst.info(text)',
@@ -315,6 +317,7 @@ def test_checker_flags_data_as_markup(snippet: str) -> None:
     'st.caption(f"For: {md(row.description)}")',
     'st.caption("fixed text")',
     'st.dataframe(cells(rows))',
+    'st.table(md_cells(rows))',
     'rows = cells(x)\nst.dataframe(rows)',
     'st.toast(f"{changed:d} changed")',
     'st.info(f"{money(a, c)} · {kuwait_time(t)} · {ago(t)} · {STATE_LABELS[s]} · {n:,} · {r:.1%}")',
