@@ -3,6 +3,10 @@
 One colour per family everywhere (KNET blue, card amber, wallet green; methods are shades of their family's
 colour), mid-tone so they read on both the light and the dark theme; backgrounds stay transparent so the app's
 theme shows through.
+
+Plotly renders a subset of HTML in every label (``<a href>``, ``<b>``, ``<br>``…), and method and family names
+come from the gateway: every name that reaches a figure goes through ``safe.html_text``, and hover templates
+refer to ``%{fullData.name}`` instead of embedding a name (a name with ``%{…}`` would be substituted too).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from dashboard.formatting import method_label
+from dashboard.safe import html_text
 from services.analytics import OTHER, WEEKDAYS, HeatCell, MixRow, RefundByMethod, SeriesPoint, SuccessPoint
 from services.money import format_amount, to_decimal
 
@@ -48,6 +53,16 @@ def family_label(family: str) -> str:
 
 def label(method: str) -> str:
     return "Other / unknown" if method == OTHER else method_label(method)
+
+
+def _family_text(family: str) -> str:
+    """A family's label as plotly text (escaped: plotly reads HTML in labels)."""
+    return html_text(family_label(family))
+
+
+def _method_text(method: str) -> str:
+    """A method's label as plotly text (escaped: plotly reads HTML in labels)."""
+    return html_text(label(method))
 
 
 def kwd(fils: int) -> Decimal:
@@ -87,8 +102,8 @@ def volume_figure(series: Sequence[SeriesPoint], *, measure: str = "volume", wee
         y = [kwd(p.volume_fils) for p in points] if measure == "volume" else [p.captured for p in points]
         hover = "%{y:,.3f} KWD" if measure == "volume" else "%{y:,} payments"
         fig.add_trace(go.Bar(
-            x=[p.bucket for p in points], y=y, name=family_label(family), marker_color=FAMILY_COLORS.get(family),
-            hovertemplate=f"{family_label(family)}: {hover}<extra></extra>",
+            x=[p.bucket for p in points], y=y, name=_family_text(family), marker_color=FAMILY_COLORS.get(family),
+            hovertemplate=f"%{{fullData.name}}: {hover}<extra></extra>",
         ))
     fig.update_layout(barmode="stack", yaxis={"tickformat": ",.3f" if measure == "volume" else ",d"},
                       xaxis={"type": "date"})
@@ -100,7 +115,7 @@ def family_share_figure(families: Sequence[MixRow], *, measure: str = "volume") 
     fig = _figure(f"Share by family ({'volume' if measure == 'volume' else 'count'})")
     values = [kwd(r.volume_fils) if measure == "volume" else r.captured for r in families]
     fig.add_trace(go.Pie(
-        labels=[family_label(r.family) for r in families], values=values, hole=0.55, sort=False,
+        labels=[_family_text(r.family) for r in families], values=values, hole=0.55, sort=False,
         marker={"colors": [FAMILY_COLORS.get(r.family) for r in families]}, textinfo="label+percent",
         hovertemplate="%{label}: %{value:,.3f} KWD (%{percent})<extra></extra>" if measure == "volume"
         else "%{label}: %{value:,} payments (%{percent})<extra></extra>",
@@ -115,8 +130,8 @@ def wallet_figure(mix: Sequence[MixRow]) -> go.Figure:
     total = sum(r.volume_fils for r in wallets)
     fig = _figure("Inside wallets (share of wallet volume)")
     fig.add_trace(go.Bar(
-        y=[label(r.method) for r in wallets], x=[r.volume_fils / total if total else 0 for r in wallets],
-        orientation="h", marker_color=[METHOD_COLORS.get(r.method) for r in wallets],
+        y=[_method_text(r.method) for r in wallets], x=[r.volume_fils / total if total else 0 for r in wallets],
+        orientation="h", marker_color=[METHOD_COLORS.get(r.method, FAMILY_COLORS[OTHER]) for r in wallets],
         customdata=[[format_amount(r.volume_fils, grouping=True), r.captured] for r in wallets],
         hovertemplate="%{y}: %{x:.1%} — %{customdata[0]} KWD, %{customdata[1]:,} payments<extra></extra>",
     ))
@@ -131,10 +146,10 @@ def success_figure(points: Sequence[SuccessPoint], *, weekly: bool = False) -> g
     for method in dict.fromkeys(p.method for p in points):
         mine = [p for p in points if p.method == method and p.decided]
         fig.add_trace(go.Scatter(
-            x=[p.bucket for p in mine], y=[p.rate for p in mine], mode="lines+markers", name=label(method),
+            x=[p.bucket for p in mine], y=[p.rate for p in mine], mode="lines+markers", name=_method_text(method),
             line={"color": METHOD_COLORS.get(method, FAMILY_COLORS[OTHER]), "width": 2}, marker={"size": 4},
             customdata=[[p.captured, p.decided] for p in mine],
-            hovertemplate=f"{label(method)}: %{{y:.1%}} (%{{customdata[0]:,}} of %{{customdata[1]:,}})<extra></extra>",
+            hovertemplate="%{fullData.name}: %{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
         ))
     fig.update_layout(yaxis={"tickformat": ".0%", "range": [0, 1.02]}, xaxis={"type": "date"})
     return fig
@@ -159,7 +174,7 @@ def refunds_figure(rows: Sequence[RefundByMethod]) -> go.Figure:
     """Refunded amount per method (coloured by family), count in the hover."""
     fig = _figure("Refunded by method (KWD)")
     fig.add_trace(go.Bar(
-        x=[label(r.method) for r in rows], y=[kwd(r.refunded_fils) for r in rows],
+        x=[_method_text(r.method) for r in rows], y=[kwd(r.refunded_fils) for r in rows],
         marker_color=[METHOD_COLORS.get(r.method, FAMILY_COLORS[OTHER]) for r in rows],
         customdata=[[r.refunds] for r in rows],
         hovertemplate="%{x}: %{y:,.3f} KWD in %{customdata[0]:,} refunds<extra></extra>",

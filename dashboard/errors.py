@@ -6,6 +6,7 @@ import logging
 
 import streamlit as st
 
+from dashboard.safe import md
 from services.permissions import PermissionDenied
 
 log = logging.getLogger(__name__)
@@ -42,4 +43,4 @@ def show_error(exc: BaseException) -> None:
         log.exception("unexpected error on a page", exc_info=exc)
     else:
         log.info("refused: %s", exc)
-    st.error(explain(exc))
+    st.error(md(explain(exc)))  # messages carry input, gateway text and ids: data, never markup

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from services.money import format_money
 from services.timeutil import to_kuwait, utcnow
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 STATUS_LABELS = {
     "pending": "Awaiting payment",
     "paid": "Paid",
@@ -60,7 +58,3 @@ def status_label(status: str | None) -> str:
 def method_label(method: str | None) -> str:
     return METHOD_LABELS.get(method or "", method or "—")
 
-
-def md_literal(text: str | None) -> str:
-    """Untrusted text (ids and errors from webhook bodies) escaped so ``st.markdown`` shows it literally."""
-    return _MARKDOWN.sub(r"\\\1", text or "")

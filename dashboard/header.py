@@ -10,6 +10,7 @@ from streamlit.navigation.page import StreamlitPage
 
 from dashboard.formatting import ago
 from dashboard.navigation import PageSpec, refusal_text
+from dashboard.safe import md
 from dashboard.settings import Settings
 from services.permissions import Actor
 from services.syncstate import get_time
@@ -29,14 +30,14 @@ def login_screen(settings: Settings) -> None:
     """The only thing an anonymous visitor sees."""
     _ribbon(settings)
     st.title("Souq Desk")
-    st.write(f"The payments desk of **{settings.shop_name}**: payment links, transactions, refunds, analytics.")
+    st.write(f"The payments desk of **{md(settings.shop_name)}**: payment links, transactions, refunds, analytics.")
     st.button("Log in with your company account", key="login", type="primary", on_click=st.login)
 
 
 def no_access_screen(email: str) -> None:
     """A logged-in person who is not on the staff list."""
     st.title("No access yet")
-    st.info(f"You are signed in as **{email}**, but this account is not on the staff list. "
+    st.info(f"You are signed in as **{md(email)}**, but this account is not on the staff list. "
             "Ask your admin to add you, then reload this page.")
     st.button("Log out", key="logout", on_click=st.logout)
 
@@ -45,9 +46,9 @@ def sidebar(actor: Actor, settings: Settings, engine: Engine) -> None:
     """Who is logged in, with which role, against which gateway, and how fresh the cache is."""
     with st.sidebar:
         _ribbon(settings)
-        st.markdown(f"**{actor.name or actor.email}**  \n{actor.email}")
-        st.caption(f"Role: **{actor.role.value}**")
-        st.caption(f"Gateway: `{settings.gateway_label()}`")
+        st.markdown(f"**{md(actor.name or actor.email)}**  \n{md(actor.email)}")
+        st.caption(f"Role: **{md(actor.role.value)}**")
+        st.caption(f"Gateway: {md(settings.gateway_label())}")
         last = get_time(engine)
         st.caption(f"Synced: {ago(last)}", help="When the last status sync with the gateway finished.")
         st.button("Log out", key="logout", on_click=st.logout)
@@ -66,7 +67,7 @@ def refusal_page(spec: PageSpec) -> Callable[[], None]:
     """A page body saying politely that this role may not open ``spec``."""
 
     def body() -> None:
-        st.title(spec.title)
-        st.info(refusal_text(spec), icon=":material/lock:")
+        st.title(md(spec.title))
+        st.info(md(refusal_text(spec)), icon=":material/lock:")
 
     return body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import streamlit as st
 
@@ -11,6 +11,7 @@ from dashboard import charts, state
 from dashboard.errors import show_error
 from dashboard.formatting import money
 from dashboard.navigation import PAGES
+from dashboard.safe import md
 from services import analytics
 from services.analytics import DEFINITIONS, PRESETS, AnalyticsFilter, Change, Period, Report
 from services.models import FAMILIES
@@ -95,7 +96,7 @@ def read_selection(today: date) -> tuple[str, Period, str]:
 def transactions_link(period: Period, report: Report) -> str:
     """Relative URL of the transactions page filtered to the same payments (works under any base path)."""
     url_path = next(spec.url_path for spec in PAGES if spec.path == "pages/transactions.py")
-    return f"{url_path}?{urlencode(analytics.transactions_query(period, report.filters))}"
+    return f"{quote(url_path)}?{urlencode(analytics.transactions_query(period, report.filters))}"
 
 
 def show_chart(fig: object, stem: str, csv: bytes, key: str) -> None:
@@ -110,8 +111,8 @@ def family_split(report: Report) -> None:
     for column, family in zip(columns, FAMILIES, strict=True):
         row = families.get(family)
         column.metric(
-            charts.family_label(family), pct(row.volume_share if row else 0.0), border=True,
-            help=f"Share of captured volume paid with {charts.family_label(family)}.",
+            md(charts.family_label(family)), pct(row.volume_share if row else 0.0), border=True,
+            help=f"Share of captured volume paid with {md(charts.family_label(family))}.",
         )
         column.caption(f"{money(row.volume_fils if row else 0)} · {row.captured if row else 0:,} payments")
 
@@ -119,7 +120,7 @@ def family_split(report: Report) -> None:
 def kpi_cards(report: Report) -> None:
     cmp = report.comparison
     k = report.kpis
-    previous = cmp.previous.period.label()
+    previous = md(cmp.previous.period.label())
     # Three to a row, so seven-figure KWD totals are never cut off: volume, then counts, then refunds.
     volume = st.columns(3)
     volume[0].metric("Gross captured", money(k.gross_fils), money_delta(cmp.change("gross_fils")),
@@ -140,9 +141,9 @@ def kpi_cards(report: Report) -> None:
                       delta_color="inverse", help=DEFINITIONS["refunded"], border=True)
     refunds[1].metric("Refund rate", pct(k.refund_rate), rate_delta(cmp.change("refund_rate")),
                       delta_color="inverse", help=DEFINITIONS["refund_rate"], border=True)
-    span = "day" if report.period.days == 1 else f"{report.period.days} days"
+    span = "day" if report.period.days == 1 else f"{report.period.days:d} days"
     until = cmp.previous_until
-    upto = f" up to {to_kuwait(until):%H:%M} Kuwait time, as far as today has run" if until else ""
+    upto = f" up to {md(to_kuwait(until).strftime('%H:%M'))} Kuwait time, as far as today has run" if until else ""
     st.caption(f"Deltas compare with the previous {span}: {previous}{upto}. All amounts in KWD.")
 
 
@@ -206,6 +207,6 @@ if actor.can(Action.VIEW_TRANSACTIONS):
     st.markdown(f":material/receipt_long: [Open these payments in Transactions]({transactions_link(period, report)})"
                 " — same days, same methods, same totals.")
 if report.empty:
-    st.info(f"No payments or refunds between {period.label()}. Pick a longer period or another payment method.")
+    st.info(f"No payments or refunds between {md(period.label())}. Pick a longer period or another payment method.")
     st.stop()
 charts_section(report, family)

@@ -11,6 +11,7 @@ from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time
 from dashboard.paging import page_count, pager
+from dashboard.safe import cells, md, plain
 from services import audit
 from services.permissions import Action
 from services.timeutil import kuwait_day_bounds
@@ -33,16 +34,16 @@ if left.button("Verify chain", key="audit_verify", type="primary"):
 verdict = st.session_state.get("audit_verdict")
 if verdict is not None:
     if verdict.ok:
-        right.success(f"Chain OK — all {verdict.checked} entries verified; nothing was changed or removed.")
+        right.success(f"Chain OK — all {verdict.checked:,} entries verified; nothing was changed or removed.")
     else:
-        right.error(f"Chain BROKEN at entry {verdict.first_bad_seq}: {verdict.problem}. "
-                    f"{verdict.checked} entries before it are intact.")
+        right.error(f"Chain BROKEN at entry {md(verdict.first_bad_seq)}: {md(verdict.problem)}. "
+                    f"{verdict.checked:,} entries before it are intact.")
 
 with st.form("audit_filters"):
     cols = st.columns(4)
     who = cols[0].text_input("Actor (e-mail)", key="audit_actor")
     actions = ["", *audit.distinct_actions(engine)]
-    action = cols[1].selectbox("Action", actions, key="audit_action", format_func=lambda a: a or "Any action")
+    action = cols[1].selectbox("Action", actions, key="audit_action", format_func=lambda a: plain(a) or "Any action")
     target = cols[2].text_input("Target contains", key="audit_target", placeholder="order id, e-mail, refund:12")
     days = cols[3].date_input("Between (Kuwait days)", value=[], key="audit_days", format="YYYY-MM-DD")
     if st.form_submit_button("Apply filters"):
@@ -67,8 +68,8 @@ rows: list[dict[str, Any]] = [{
     "Target": e.target or "", "Before": e.before or "", "After": e.after or "",
 } for e in entries]
 pages = page_count(total, PAGE_SIZE)
-st.caption(f"{total} entries · page {min(page, pages)} of {pages} · newest first")
-st.dataframe(rows, hide_index=True, key="audit_table")
+st.caption(f"{total:,} entries · page {min(page, pages):,} of {pages:,} · newest first")
+st.dataframe(cells(rows), hide_index=True, key="audit_table")
 
 spare = pager("audit_page", "audit", page, pages)
 if actor.can(Action.EXPORT_AUDIT):

@@ -10,6 +10,7 @@ from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import ago, kuwait_time, money
 from dashboard.paging import page_count
+from dashboard.safe import cells, filename, md, plain
 from services import link_follow, links, share
 from services.models import FINAL_STATUSES, PaymentStatus
 from services.money import EXPONENTS
@@ -50,7 +51,7 @@ if "nl_key" not in st.session_state:
 def _field_error(name: str) -> None:
     message = st.session_state.get("nl_errors", {}).get(name)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(md(message), icon=":material/error:")
 
 
 def _items(raw: Any) -> tuple[links.LineItem, ...]:
@@ -144,7 +145,7 @@ def _share_panel(row: link_follow.LinkRow, prefix: str) -> None:
     if not row.link_url:
         return
     st.caption("Payment link — copy with the button at the right")
-    st.code(row.link_url, language=None, wrap_lines=True)
+    st.code(plain(row.link_url), language=None, wrap_lines=True)
     if not can_share or row.status != "awaiting":
         return
     ctx = share.context_for(row, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar)
@@ -153,18 +154,18 @@ def _share_panel(row: link_follow.LinkRow, prefix: str) -> None:
     left, right = st.columns([1, 2])
     with left:
         st.image(qr, width=180, caption="Scan to pay")
-        st.download_button("Download QR", qr, file_name=f"{row.order_id}.png", mime="image/png",
+        st.download_button("Download QR", qr, file_name=filename(row.order_id, ".png"), mime="image/png",
                            key=f"{prefix}_qr", on_click=_record, args=(row.pk, "qr"), icon=":material/qr_code:")
     with right:
         who = row.customer_phone or "a chat you pick"
-        st.link_button(f"Send on WhatsApp to {who}", targets.whatsapp, type="primary", key=f"{prefix}_wa",
+        st.link_button(f"Send on WhatsApp to {md(who)}", targets.whatsapp, type="primary", key=f"{prefix}_wa",
                        on_click=_record, args=(row.pk, "whatsapp"), icon=":material/chat:")
         st.link_button("Send as SMS", targets.sms, key=f"{prefix}_sms", on_click=_record, args=(row.pk, "sms"),
                        icon=":material/sms:")
         st.link_button("Send by e-mail", targets.email, key=f"{prefix}_mail", on_click=_record,
                        args=(row.pk, "email"), icon=":material/mail:")
         with st.expander("Message text"):
-            st.text(targets.text)
+            st.text(plain(targets.text))
 
 
 def _check(payment_pk: int) -> None:
@@ -177,9 +178,9 @@ def _check(payment_pk: int) -> None:
 
 
 def _status_line(row: link_follow.LinkRow) -> None:
-    text = f"**{row.status_label}** · {money(row.amount_fils, row.currency)} · order `{row.order_id}`"
+    text = f"**{md(row.status_label)}** · {money(row.amount_fils, row.currency)} · order {md(row.order_id)}"
     if row.status == PaymentStatus.PAID:
-        st.success(f"**Paid** {ago(row.paid_at)} · {money(row.amount_fils, row.currency)} · order `{row.order_id}`",
+        st.success(f"**Paid** {ago(row.paid_at)} · {money(row.amount_fils, row.currency)} · order {md(row.order_id)}",
                    icon=":material/check_circle:")
     elif row.status in (*FINAL_STATUSES, "rejected"):  # paid was answered above; rejected: a link state
         st.error(text, icon=":material/cancel:")
@@ -211,15 +212,15 @@ def _outcome_panel() -> None:
             st.info("This form was already sent; here is the link it created (nothing was created twice).")
         if outcome.duplicate_of:
             st.warning(f"Note: the same mobile number got a link for the same amount in the last 10 minutes "
-                       f"(order {outcome.duplicate_of}). Make sure the customer is not asked to pay twice.")
+                       f"(order {md(outcome.duplicate_of)}). Make sure the customer is not asked to pay twice.")
         if outcome.state == "rejected":
-            st.error(outcome.message)
+            st.error(md(outcome.message))
         elif outcome.state in ("uncertain", "creating"):
-            st.warning(outcome.message)
+            st.warning(md(outcome.message))
             st.button("Check again", key="nl_check", on_click=_check, args=(outcome.payment_pk,),
                       disabled=not can_check)
         else:
-            st.success(outcome.message)
+            st.success(md(outcome.message))
         live()
         detail = link_follow.link_detail(engine, actor, payment_pk=outcome.payment_pk)
         _share_panel(detail.row, "nl")
@@ -251,7 +252,7 @@ def _links_list() -> None:
         with right:
             if not mine and actor.can(Action.VIEW_ALL_LINKS):
                 creator = st.selectbox("Created by", ["", *link_follow.link_creators(engine, actor)],
-                                       key="links_creator", format_func=lambda e: e or "Anyone") or None
+                                       key="links_creator", format_func=lambda e: plain(e) or "Anyone") or None
         result = link_follow.list_links(engine, actor, status=status or None, created_by=creator, mine_only=mine,
                                         page=page_no, page_size=PAGE_SIZE)
         awaiting = [r.pk for r in result.rows if r.status == "awaiting"]
@@ -264,10 +265,10 @@ def _links_list() -> None:
     if not result.rows:
         st.info("No payment links match." if status or creator else "No payment links yet.")
         return
-    event = st.dataframe(_table(result.rows), key="links_table", on_select="rerun", selection_mode="single-row",
+    event = st.dataframe(cells(_table(result.rows)), key="links_table", on_select="rerun", selection_mode="single-row",
                          hide_index=True, width="stretch")
     pages = page_count(result.total, PAGE_SIZE)
-    st.caption(f"{result.total} link{'s' if result.total != 1 else ''} · updates every few seconds")
+    st.caption(f"{result.total:,} link{'s' if result.total != 1 else ''} · updates every few seconds")
     if pages > 1:
         st.pagination(pages, key="links_page")
     chosen = event.selection.rows if hasattr(event, "selection") else []
@@ -289,7 +290,7 @@ def _detail() -> None:
         return
     row = detail.row
     with st.container(border=True, key="link_detail"):
-        st.subheader(f"Link {row.order_id}")
+        st.subheader(f"Link {md(row.order_id)}")
 
         @st.fragment(run_every="3s")
         def live() -> None:
@@ -299,14 +300,14 @@ def _detail() -> None:
                 show_error(exc)
                 return
             _status_line(fresh.row)
-            st.dataframe([{"When (Kuwait)": kuwait_time(e.at, seconds=True), "What": e.label, "Who": e.actor or ""}
-                          for e in fresh.timeline], hide_index=True, width="stretch", key="link_timeline")
+            st.dataframe(cells({"When (Kuwait)": kuwait_time(e.at, seconds=True), "What": e.label, "Who": e.actor or ""}
+                               for e in fresh.timeline), hide_index=True, width="stretch", key="link_timeline")
 
         live()
         if detail.reason:
-            st.error(f"Why it was not created: {detail.reason}")
-        st.caption(f"For: {row.description or '—'} · customer: {row.customer_name or '—'} "
-                   f"{row.customer_phone or ''} · created by {row.created_by or '—'} {ago(row.created_at)}")
+            st.error(f"Why it was not created: {md(detail.reason)}")
+        st.caption(f"For: {md(row.description or '—')} · customer: {md(row.customer_name or '—')} "
+                   f"{md(row.customer_phone or '')} · created by {md(row.created_by or '—')} {ago(row.created_at)}")
         _share_panel(row, f"d{pk}")
         if can_share and row.status == "awaiting" and row.link_url:
             ctx = share.context_for(row, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar)
@@ -318,7 +319,7 @@ def _detail() -> None:
             st.button("Check again with the gateway", key=f"d{pk}_check", on_click=_check, args=(pk,),
                       icon=":material/sync:")
         with st.expander("Gateway details"):
-            st.dataframe([{"Field": k, "Value": "" if v is None else str(v)} for k, v in detail.gateway.items()],
+            st.dataframe(cells({"Field": k, "Value": "" if v is None else str(v)} for k, v in detail.gateway.items()),
                          hide_index=True, width="stretch")
 
 
@@ -326,7 +327,7 @@ st.title("Payment links")
 if "links_error" in st.session_state:
     show_error(st.session_state.pop("links_error"))
 if "links_notice" in st.session_state:
-    st.info(st.session_state.pop("links_notice"))
+    st.info(md(st.session_state.pop("links_notice")))
 if can_create:
     if st.session_state.get("nl_last") is not None:
         _outcome_panel()

@@ -8,7 +8,8 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.errors import explain, show_error
-from dashboard.formatting import ago, md_literal, status_label
+from dashboard.formatting import ago, status_label
+from dashboard.safe import md
 from services import reconcile
 from services.permissions import Action, Actor, PermissionDenied, Role
 from services.sync import sync_pending
@@ -53,7 +54,7 @@ def _resync(items: list[reconcile.DriftItem]) -> None:
             elif result.problem:
                 messages.append(f"{item.order_id}: {result.problem}")
         if bar is not None:
-            bar.progress((index + 1) / len(items), text=f"Re-synced {index + 1} of {len(items)}")
+            bar.progress((index + 1) / len(items), text=f"Re-synced {index + 1:,} of {len(items):,}")
     st.session_state["recon_outcome"] = (done, failed, messages)
     live = st.session_state.get("recon_live")
     if live:  # the live check is stale for the rows just re-synced
@@ -73,13 +74,13 @@ with st.container(horizontal=True, vertical_alignment="center"):
     st.markdown(f"**Last sync:** {ago(last)}")
     sync_clicked = st.button("Sync now", key="recon_sync", icon=":material/sync:", disabled=not actor.can(Action.SYNC),
                              help="Ask the gateway about every payment that is not final yet and retry waiting "
-                                  f"webhooks (at most {settings.status_rate_per_minute} look-ups a minute).")
+                                  f"webhooks (at most {settings.status_rate_per_minute:,} look-ups a minute).")
 if sync_clicked:
     with st.status("Syncing with the gateway…", expanded=True) as box:
         bar = st.progress(0.0, text="Preparing…")
 
         def _progress(done: int, total: int) -> None:
-            bar.progress(done / total if total else 1.0, text=f"Checked {done} of {total}")
+            bar.progress(done / total if total else 1.0, text=f"Checked {done:,} of {total:,}")
 
         try:
             report = sync_pending(engine, state.gateway(), limit=200, progress=_progress, actor=actor)
@@ -87,10 +88,10 @@ if sync_clicked:
             box.update(label="Sync failed", state="error")
             show_error(exc)
         else:
-            bar.progress(1.0, text=f"Checked {report.checked} of {report.total}")
-            st.write(report.summary().capitalize() + ".")
+            bar.progress(1.0, text=f"Checked {report.checked:,} of {report.total:,}")
+            st.write(md(report.summary().capitalize() + "."))
             for problem in report.problems:
-                st.caption(md_literal(problem))
+                st.caption(md(problem))
             box.update(label="Sync stopped by the gateway's rate limit" if report.rate_limited else "Sync finished",
                        state="error" if report.rate_limited or report.errors else "complete", expanded=True)
             _stored_drift.clear()
@@ -99,7 +100,7 @@ if sync_clicked:
 
 with st.expander("Check cached statuses against the gateway", expanded=False):
     st.caption(f"Looks up the least recently checked payments one by one, within the gateway's limit of "
-               f"{settings.status_rate_per_minute} look-ups a minute.")
+               f"{settings.status_rate_per_minute:,} look-ups a minute.")
     with st.form("recon_live_form", border=False):
         sample = st.number_input("Payments to check", min_value=1, max_value=200, value=10, step=5, key="recon_sample")
         live_clicked = st.form_submit_button("Check now", icon=":material/fact_check:")
@@ -108,7 +109,7 @@ with st.expander("Check cached statuses against the gateway", expanded=False):
             bar = st.progress(0.0)
 
             def _checked(done: int, total: int) -> None:
-                bar.progress(done / total if total else 1.0, text=f"Checked {done} of {total}")
+                bar.progress(done / total if total else 1.0, text=f"Checked {done:,} of {total:,}")
 
             try:
                 found = reconcile.find_drift(engine, actor, client=state.gateway(), sample=int(sample),
@@ -125,10 +126,10 @@ with st.expander("Check cached statuses against the gateway", expanded=False):
 
 if "recon_outcome" in st.session_state:
     done, failed, messages = st.session_state.pop("recon_outcome")
-    (st.warning if failed else st.success)(f"Re-synced {done} payment(s)" + (f", {failed} failed" if failed else "")
+    (st.warning if failed else st.success)(f"Re-synced {done:,} payment(s)" + (f", {failed:,} failed" if failed else "")
                                            + ".")
     for line in messages[:20]:
-        st.caption(md_literal(line))
+        st.caption(md(line))
 
 try:
     items = [*st.session_state.get("recon_live", []), *_stored_drift(actor.email, actor.role.value)]
@@ -146,7 +147,7 @@ if not shown:
 counts: dict[str, int] = {}
 for item in items:
     counts[item.kind] = counts.get(item.kind, 0) + 1
-st.caption(" · ".join(f"{reconcile.KIND_LABELS[k]}: {n}" for k, n in counts.items())
+st.caption(" · ".join(f"{reconcile.KIND_LABELS[k]}: {n:,}" for k, n in counts.items())
            + (f" — showing the first {SHOWN}" if len(items) > SHOWN else ""))
 resyncable = [i for i in shown if i.payment_pk is not None]
 st.button(f"Re-sync all shown ({len(resyncable)})", key="recon_all", icon=":material/sync:",
@@ -163,11 +164,11 @@ for index, item in enumerate(shown):
     line = _line(item)
     with st.container(border=True, key=f"recon_row_{index}"):
         cols = st.columns([5, 1], vertical_alignment="center")
-        cols[0].markdown(f"**{md_literal(line['order'])}** · {line['kind']} · cache: {line['cache']} · gateway: "
-                         f"{line['gateway']}")
-        cols[0].caption(md_literal(item.detail))
+        cols[0].markdown(f"**{md(line['order'])}** · {md(line['kind'])} · cache: {md(line['cache'])} · gateway: "
+                         f"{md(line['gateway'])}")
+        cols[0].caption(md(item.detail))
         if item.payment_pk is not None:
             cols[1].button("Re-sync", key=f"recon_one_{item.kind}_{item.payment_pk}", on_click=_resync,
                            args=([item],), width="stretch")
         elif item.event_id is not None:
-            cols[1].caption(f"Webhook #{item.event_id}")
+            cols[1].caption(f"Webhook #{item.event_id:d}")

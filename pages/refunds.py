@@ -12,6 +12,7 @@ from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, method_label, money, status_label
 from dashboard.paging import page_count, pager
+from dashboard.safe import cells, md, md_cells, plain
 from services import refunds as svc
 from services.models import RefundState
 from services.money import parse_amount
@@ -69,16 +70,16 @@ def _outcome(refund: Any) -> None:
         st.info(f"Refund of {amount} requested. It is above {money(threshold)}, so another finance or admin "
                 "person must approve it before it is sent.")
     elif refund.state == "initiated":
-        st.success(f"Refund of {amount} initiated with UPayments (refund #{refund.id}). It can still be cancelled "
+        st.success(f"Refund of {amount} initiated with UPayments (refund #{refund.id:d}). It can still be cancelled "
                    "until the gateway executes it.")
     elif refund.state == "refunded":
         st.success(f"Refund of {amount} is complete.")
     elif refund.state == RefundState.FAILED:
-        st.error(refund.error or "The refund failed; nothing was refunded.")
+        st.error(md(refund.error) or "The refund failed; nothing was refunded.")
     elif refund.state == "uncertain":
-        st.warning(f"{refund.error} Click “Refresh statuses” in a moment.")
+        st.warning(f"{md(refund.error)} Click “Refresh statuses” in a moment.")
     elif refund.state in ("rejected", "cancelled"):
-        st.info(f"Refund of {amount} is {refund.state}.")
+        st.info(f"Refund of {amount} is {md(refund.state)}.")
     else:
         st.info(f"Refund of {amount} is being sent; click “Refresh statuses” in a moment.")
 
@@ -116,7 +117,7 @@ if query:
     except Exception as exc:
         show_error(exc)
     if not hits:
-        st.info(f"No payment matches “{query}”. Search by the exact order id or track id, or by phone number.")
+        st.info(f"No payment matches “{md(query)}”. Search by the exact order id or track id, or by phone number.")
 
 selected: svc.PaymentHit | None = None
 if len(hits) == 1:
@@ -124,8 +125,8 @@ if len(hits) == 1:
 elif hits:
     selected = st.selectbox(
         "Payments found", hits, key="refund_pick",
-        format_func=lambda h: f"{h.order_id} · {money(h.amount_fils, h.currency)} · {h.customer_name or '—'} · "
-                              f"{kuwait_time(h.created_at)} · {status_label(h.status)}",
+        format_func=lambda h: plain(f"{h.order_id} · {money(h.amount_fils, h.currency)} · {h.customer_name or '—'} · "
+                                    f"{kuwait_time(h.created_at)} · {status_label(h.status)}"),
     )
 
 if "refund_error" in st.session_state:
@@ -140,9 +141,9 @@ if "refund_outcome" in st.session_state:
 def _confirm_dialog() -> None:
     pending = st.session_state["refund_confirm"]
     st.markdown(f"Refund **{money(pending['amount_fils'], pending['currency'])}** to "
-                f"**{pending['customer'] or 'the customer'}**")
-    st.write(f"Order {pending['order_id']} · paid by {method_label(pending['method'])} · reason: "
-             f"{svc.REASONS[pending['reason']]}")
+                f"**{md(pending['customer'] or 'the customer')}**")
+    st.write(f"Order {md(pending['order_id'])} · paid by {md(method_label(pending['method']))} · reason: "
+             f"{md(svc.REASONS[pending['reason']])}")
     if pending["amount_fils"] > threshold:
         st.caption(f"Above {money(threshold)}: another finance or admin person must approve it before it is sent.")
     else:
@@ -165,7 +166,7 @@ def _refund_form(summary: svc.RefundSummary) -> None:
     st.session_state.setdefault(key_name, f"rf-{uuid.uuid4().hex}")  # one key per refund intent, kept on rerun
     with st.form("refund_form"):
         kind = st.radio("Amount", ["Full remaining amount", "Partial amount"], key="refund_kind", horizontal=True)
-        amount_text = st.text_input(f"Partial amount ({summary.currency})", key="refund_amount",
+        amount_text = st.text_input(f"Partial amount ({md(summary.currency)})", key="refund_amount",
                                     placeholder=f"up to {money(summary.refundable_fils, summary.currency)}")
         reason = st.selectbox("Reason", list(svc.REASONS), key="refund_reason",
                               format_func=lambda r: svc.REASONS[r])
@@ -198,9 +199,9 @@ def _payment_panel(hit: svc.PaymentHit) -> None:
     except Exception as exc:
         show_error(exc)
         return
-    st.subheader(f"Payment {hit.order_id}")
-    st.caption(f"{hit.customer_name or 'Customer unknown'} · {method_label(hit.method)} · "
-               f"{kuwait_time(hit.created_at)} · {status_label(hit.status)}")
+    st.subheader(f"Payment {md(hit.order_id)}")
+    st.caption(f"{md(hit.customer_name or 'Customer unknown')} · {md(method_label(hit.method))} · "
+               f"{kuwait_time(hit.created_at)} · {md(status_label(hit.status))}")
     m = st.columns(4)
     m[0].metric("Captured", money(summary.captured_fils, summary.currency))
     m[1].metric("Already refunded", money(summary.completed_fils, summary.currency),
@@ -213,11 +214,11 @@ def _payment_panel(hit: svc.PaymentHit) -> None:
     elif summary.can_refund:
         _refund_form(summary)
     else:
-        st.info(summary.reason_not)
+        st.info(md(summary.reason_not))
     rows, _ = _list(actor.email, actor.role.value, svc.RefundFilter(payment_pk=hit.payment_pk), 1)
     if rows:
         st.markdown("**Refunds of this payment**")
-        st.table(_table(rows, with_payment=False), hide_index=True)
+        st.table(md_cells(_table(rows, with_payment=False)), hide_index=True)
         _actions(rows)
 
 
@@ -225,14 +226,14 @@ def _actions(rows: list[svc.RefundRow]) -> None:
     """Approve / reject (not for the requester) and cancel buttons for the rows that allow them."""
     client = state.gateway
     for row in rows:
-        label = f"#{row.id} · {money(row.amount_fils, row.currency)} · {row.order_id}"
+        label = f"#{row.id:d} · {money(row.amount_fils, row.currency)} · {md(row.order_id)}"
         if row.state == "pending_approval" and actor.can(Action.APPROVE_REFUND):
             with st.container(border=True):
-                st.markdown(f"**{label}** — requested by `{row.requested_by}` on {kuwait_time(row.created_at)}, "
+                st.markdown(f"**{label}** — requested by {md(row.requested_by)} on {kuwait_time(row.created_at)}, "
                             "awaiting approval")
                 why = f" · note: {row.note}" if row.note else ""
-                st.text(f"{row.customer_name or 'Customer unknown'} · paid by {method_label(row.method)} · "
-                        f"reason: {svc.REASONS.get(row.reason, row.reason)}{why}")
+                st.text(plain(f"{row.customer_name or 'Customer unknown'} · paid by {method_label(row.method)} · "
+                              f"reason: {svc.REASONS.get(row.reason, row.reason)}{why}"))
                 if row.requested_by == actor.email:
                     st.caption("Another finance or admin person must approve or reject your request.")
                     if st.button("Withdraw request", key=f"refund_withdraw_{row.id}"):
@@ -246,7 +247,8 @@ def _actions(rows: list[svc.RefundRow]) -> None:
                     _act(svc.reject_refund, engine=engine, actor=actor, refund_id=row.id, note=note)
         elif row.state == "initiated" and actor.can(Action.CANCEL_REFUND):
             cols = st.columns([3, 1], vertical_alignment="center")
-            arrival = f", expected on the customer's account by {row.expected_arrival}" if row.expected_arrival else ""
+            arrival = (f", expected on the customer's account by {md(row.expected_arrival)}"
+                       if row.expected_arrival else "")
             cols[0].write(f"{label} — initiated{arrival}")
             if cols[1].button("Cancel refund", key=f"refund_cancel_{row.id}"):
                 _act(svc.cancel_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
@@ -266,7 +268,7 @@ if actor.can(Action.SYNC) and st.button("Refresh statuses", key="refund_refresh"
         show_error(exc)
     else:
         _changed()
-        st.toast(f"Refund statuses refreshed: {changed} changed.")
+        st.toast(f"Refund statuses refreshed: {changed:,} changed.")
         st.rerun()
 
 # ------------------------------------------------------------------ approvals waiting, and all refunds
@@ -276,7 +278,7 @@ if actor.can(Action.APPROVE_REFUND):
     waiting, n_waiting = _list(actor.email, actor.role.value, svc.RefundFilter(states=("pending_approval",)), 1)
     mine = [r for r in waiting if selected is None or r.payment_pk != selected.payment_pk]
     if mine:
-        st.subheader(f"Awaiting approval ({n_waiting})")
+        st.subheader(f"Awaiting approval ({n_waiting:,})")
         _actions(mine)
 
 st.subheader("All refunds")
@@ -286,7 +288,7 @@ with st.form("refund_filters"):
                               format_func=lambda s: STATE_LABELS[s])
     days = f[1].date_input("Requested between", value=[], key="rf_days", format="YYYY-MM-DD")
     who = f[2].selectbox("Requested by", ["", *svc.distinct_requesters(engine, actor)], key="rf_who",
-                         format_func=lambda e: e or "Anyone")
+                         format_func=lambda e: plain(e) or "Anyone")
     order = f[3].text_input("Order id", key="rf_order")
     if st.form_submit_button("Apply filters"):
         st.session_state["rf_page"] = 1
@@ -302,8 +304,8 @@ except Exception as exc:
     show_error(exc)
     rows, total = [], 0
 pages = page_count(total, PAGE_SIZE)
-st.caption(f"{total} refunds · page {min(page, pages)} of {pages}")
-st.dataframe(_table(rows), hide_index=True, key="refunds_all")
+st.caption(f"{total:,} refunds · page {min(page, pages):,} of {pages:,}")
+st.dataframe(cells(_table(rows)), hide_index=True, key="refunds_all")
 spare = pager("rf_page", "rf", page, pages)
 if actor.can(Action.EXPORT_REFUNDS):
     spare.download_button(

@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time
+from dashboard.safe import cells, md, plain
 from services import staff
 from services.permissions import Role
 
@@ -24,8 +25,8 @@ except Exception as exc:
     st.stop()
 
 st.dataframe(
-    [{"E-mail": p.email, "Name": p.name or "", "Role": p.role, "Added by": p.added_by or "",
-      "Since": kuwait_time(p.created_at)} for p in people],
+    cells([{"E-mail": p.email, "Name": p.name or "", "Role": p.role, "Added by": p.added_by or "",
+      "Since": kuwait_time(p.created_at)} for p in people]),
     hide_index=True, width="stretch",
 )
 
@@ -38,14 +39,14 @@ with left, st.form("add_staff", clear_on_submit=True):
     if st.form_submit_button("Add"):
         try:
             staff.add_staff(engine, actor, email=email, role=role, name=name or None)
-            st.success(f"{email} can now log in as {role}.")
+            st.success(f"{md(email)} can now log in as {md(role)}.")
             st.rerun()
         except Exception as exc:
             show_error(exc)
 
 with right, st.form("change_staff"):
     st.subheader("Change or remove")
-    who = st.selectbox("Person", [p.email for p in people], key="change_who")
+    who = st.selectbox("Person", [p.email for p in people], key="change_who", format_func=plain)
     new_role = st.selectbox("New role", ROLES, key="change_role")
     change, remove = st.columns(2)
     do_change = change.form_submit_button("Change role")
@@ -54,10 +55,10 @@ with right, st.form("change_staff"):
         try:
             if do_change:
                 staff.change_role(engine, actor, email=who, role=new_role)
-                st.success(f"{who} is now {new_role}.")
+                st.success(f"{md(who)} is now {md(new_role)}.")
             else:
                 staff.remove_staff(engine, actor, email=who)
-                st.success(f"{who} no longer has access.")
+                st.success(f"{md(who)} no longer has access.")
             st.rerun()
         except Exception as exc:
             show_error(exc)

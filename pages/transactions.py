@@ -16,6 +16,7 @@ from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, method_label, money, status_label
 from dashboard.routes import EXPORT_PATH
+from dashboard.safe import cells, md, plain
 from services.export import issue_ticket
 from services.permissions import Action, Actor, Role
 from services.search import (
@@ -138,7 +139,7 @@ def filter_form(flt: SearchFilter, today: date) -> None:
                            key="f_method")
         mid = st.columns([2, 1, 1, 2, 3])
         mid[0].multiselect("Family", FAMILIES, default=sorted(flt.families),
-                           format_func=lambda f: FAMILY_LABELS.get(f, f), key="f_family")
+                           format_func=lambda f: FAMILY_LABELS.get(f, plain(f)), key="f_family")
         query = filter_to_query(flt)
         mid[1].text_input("Min KWD", value=query.get("min", ""), placeholder="0.000", key="f_min")
         mid[2].text_input("Max KWD", value=query.get("max", ""), placeholder="100.000", key="f_max")
@@ -171,7 +172,7 @@ def results_table(result: SearchPage) -> int | None:
             "Track id": [r.track_id or "" for r in result.rows],
         }
     )
-    event: Any = st.dataframe(frame, key="tx_table", on_select="rerun", selection_mode="single-row",
+    event: Any = st.dataframe(cells(frame), key="tx_table", on_select="rerun", selection_mode="single-row",
                               hide_index=True, width="stretch")
     picked = list(event.selection.rows) if event is not None else []
     return result.rows[picked[0]].id if picked and picked[0] < len(result.rows) else None
@@ -221,20 +222,20 @@ def pager(result: SearchPage) -> None:
 
 def show_detail(detail: PaymentDetail) -> None:
     p = detail.payment
-    with st.expander(f"Payment {p.order_id} — {money(p.amount_fils, p.currency)}, {status_label(p.status)}",
+    with st.expander(f"Payment {md(p.order_id)} — {money(p.amount_fils, p.currency)}, {md(status_label(p.status))}",
                      expanded=True):
         facts = st.columns(4)
         facts[0].metric("Amount", money(p.amount_fils, p.currency))
         facts[1].metric("Refunded", money(p.refunded_fils, p.currency))
-        facts[2].metric("Status", status_label(p.status), help=f"Gateway result: {p.result or '—'}")
-        facts[3].metric("Method", method_label(p.method))
+        facts[2].metric("Status", md(status_label(p.status)), help=f"Gateway result: {md(p.result or '—')}")
+        facts[3].metric("Method", md(method_label(p.method)))
         fields = {key: value for key, value in p.model_dump().items() if key != "raw"}
         for key in ("created_at", "paid_at", "expires_at", "updated_at", "verified_at"):
             fields[key] = kuwait_time(fields.get(key), seconds=True) + " (Kuwait)" if fields.get(key) else "—"
         fields["amount_fils"] = money(p.amount_fils, p.currency)
         fields["refunded_fils"] = money(p.refunded_fils, p.currency)
-        st.dataframe(pd.DataFrame({"Field": list(fields), "Value": [str(v) if v is not None else "—"
-                                                                     for v in fields.values()]}),
+        st.dataframe(cells(pd.DataFrame({"Field": list(fields), "Value": [str(v) if v is not None else "—"
+                                                                           for v in fields.values()]})),
                      hide_index=True, width="stretch", key="tx_fields")
         st.markdown("**Gateway payload** (last one received)")
         if detail.gateway:
@@ -261,9 +262,9 @@ def show_detail(detail: PaymentDetail) -> None:
 def rows_or_note(records: list[dict[str, Any]], key: str, empty: str) -> None:
     """A full-width table of ``records``, or the caption ``empty`` when there are none."""
     if records:
-        st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch", key=key)
+        st.dataframe(cells(pd.DataFrame(records)), hide_index=True, width="stretch", key=key)
     else:
-        st.caption(empty)
+        st.caption(md(empty))
 
 
 def _spend_ticket() -> None:
@@ -290,7 +291,7 @@ st.title("Transactions")
 today = kuwait_today()
 flt, sort, page, notes = url_state()
 for note in notes + st.session_state.pop("tx_notes", []):
-    st.warning(note)
+    st.warning(md(note))  # warnings quote the URL's values: data
 filter_form(flt, today)
 
 try:

@@ -8,7 +8,8 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.errors import show_error
-from dashboard.formatting import kuwait_time, md_literal, status_label
+from dashboard.formatting import kuwait_time, status_label
+from dashboard.safe import cells, md, plain
 from services import sync_inbox as inbox
 from services.permissions import Action, Actor, Role
 from services.sync import process_event
@@ -70,12 +71,12 @@ if "inbox_error" in st.session_state:
 if "inbox_outcome" in st.session_state:
     done = st.session_state.pop("inbox_outcome")
     if done.retry:
-        st.warning(f"Delivery #{done.event_id} could not be checked now: {md_literal(done.error)} It will be retried.")
+        st.warning(f"Delivery #{done.event_id:d} could not be checked now: {md(done.error)} It will be retried.")
     elif done.error:
-        st.info(f"Delivery #{done.event_id} re-processed: {md_literal(done.error)}")
+        st.info(f"Delivery #{done.event_id:d} re-processed: {md(done.error)}")
     else:
-        st.success(f"Delivery #{done.event_id} verified with the gateway: order {md_literal(done.order_id)} is "
-                   f"{status_label(done.status_after)}.")
+        st.success(f"Delivery #{done.event_id:d} verified with the gateway: order {md(done.order_id)} is "
+                   f"{md(status_label(done.status_after))}.")
 
 try:
     rows, total = _rows(actor.email, actor.role.value, flt, offset)
@@ -88,8 +89,8 @@ if not rows:
             "No deliveries yet. They appear here as soon as the gateway calls this dashboard's webhook URL.")
     st.stop()
 
-st.caption(f"{offset + 1}–{offset + len(rows)} of {total}, newest first. Select a row to see its raw body.")
-event = st.dataframe(_table(rows), key="inbox_table", on_select="rerun", selection_mode="single-row",
+st.caption(f"{offset + 1:,}–{offset + len(rows):,} of {total:,}, newest first. Select a row to see its raw body.")
+event = st.dataframe(cells(_table(rows)), key="inbox_table", on_select="rerun", selection_mode="single-row",
                      hide_index=True, width="stretch")
 with st.container(horizontal=True):
     if st.button("Newer", disabled=offset == 0, icon=":material/chevron_left:"):
@@ -102,18 +103,18 @@ with st.container(horizontal=True):
 picked = event.selection.rows if event is not None else []
 if picked and picked[0] < len(rows):
     row = rows[picked[0]]
-    st.subheader(f"Delivery #{row.id}")
+    st.subheader(f"Delivery #{row.id:d}")
     try:
         detail = inbox.get_event(engine, actor, row.id)
     except Exception as exc:
         show_error(exc)
         st.stop()
     st.markdown(f"**Arrived:** {kuwait_time(detail.received_at, seconds=True)} (Kuwait) · "
-                f"**Content type:** {md_literal(detail.content_type or '—')} · **Processed:** "
+                f"**Content type:** {md(detail.content_type or '—')} · **Processed:** "
                 f"{kuwait_time(detail.processed_at, seconds=True) if detail.processed_at else 'not yet'}")
     if detail.error:
-        st.warning(md_literal(detail.error))
-    st.code(detail.body, language=None, wrap_lines=True)  # shown as text: the body is untrusted data
+        st.warning(md(detail.error))
+    st.code(plain(detail.body), language=None, wrap_lines=True)  # shown as text: the body is untrusted data
     if actor.can(Action.REPROCESS_WEBHOOK):
         st.button("Re-process", key="inbox_reprocess", icon=":material/replay:", on_click=_reprocess,
                   args=(row.id,), help="Ask the gateway for this payment's status again and apply its answer.")

@@ -84,11 +84,11 @@ def _summary(request: Request, payment: Row, lang: str) -> str:
     merchant = escape(sandbox_of(request).config.merchant_name)
     amount = escape(format_money(payment["amount_fils"], payment["currency"], lang=lang))
     parts = [f"<h1>{merchant}</h1>", f'<p class="amount" data-testid="amount">{amount}</p>',
-             f'<p class="note">{escape(payment["description"])}</p>']
+             f'<p class="note"><bdi>{escape(payment["description"])}</bdi></p>']  # bdi: a bidi override stays inside
     products = json.loads(payment["products"] or "[]")
     if products:
         rows = "".join(
-            f"<tr><td>{escape(p['name'])}</td><td>{int(p['quantity'])}</td>"
+            f"<tr><td><bdi>{escape(p['name'])}</bdi></td><td>{int(p['quantity'])}</td>"
             f"<td>{escape(format_money(p['price_fils'], payment['currency'], lang=lang))}</td></tr>"
             for p in products
         )

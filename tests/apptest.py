@@ -12,6 +12,7 @@ A test file's fixture wraps ``page_env`` and its tests open pages with ``run_pag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,12 @@ PAGES = ROOT / "pages"
 APP = ROOT / "app.py"
 CLOSED_GATEWAY = "http://127.0.0.1:9/api/v1/"  # nobody listens on port 9: any gateway call fails at once
 TIMEOUT_SECONDS = 30
+
+
+def shown(source: str) -> str:
+    """Roughly what a reader sees of Markdown source that went through ``dashboard.safe.md``: escapes and the
+    invisible word joiners dropped (enough to assert on words; the browser tests check the real rendering)."""
+    return re.sub(r"\\(.)", r"\1", source).replace("\u2060", "")
 
 
 def clear_caches() -> None:

@@ -142,7 +142,8 @@ def test_large_refund_needs_a_second_person_and_can_be_cancelled_while_initiated
         page.reload()
         wait_idle(page)
         expect(page.get_by_test_id("stTable")).to_contain_text("Initiated", timeout=30_000)
-        expect(page.get_by_test_id("stTable")).to_contain_text("finance2@souq.demo")
+        # table cells are data escaped by dashboard.safe.md: a word joiner after the @ stops auto-linking
+        expect(page.get_by_test_id("stTable")).to_contain_text(re.compile("finance2@\u2060?souq\\.demo"))
         page.get_by_role("button", name="Cancel refund").click()
         wait_idle(page)
         expect(page.get_by_test_id("stTable")).to_contain_text("Cancelled", timeout=30_000)

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services.permissions import Role
-from tests.apptest import PAGES, page_env, run_page
+from tests.apptest import PAGES, page_env, run_page, shown
 from tests.factories import make_staff
 from tests.integration.test_refunds_support import captured_payment, client_for, our_refunds, references
 
@@ -40,7 +40,7 @@ def test_page_sends_once_shows_outcomes_and_tracks(env, sandbox) -> None:
 
     sandbox.configure(merchant_balance_fils=1_000)
     _refund(at, "2")
-    assert at.error[0].value.startswith("UPayments refused the refund: Insufficient balance")
+    assert shown(at.error[0].value).startswith("UPayments refused the refund: Insufficient balance")
     assert len(references(sandbox, payment)) == 1
     # captured, already refunded (executed), pending (initiated, not executed yet), refundable now
     assert [m.value for m in at.metric] == ["20.000 KWD", "0.000 KWD", "5.000 KWD", "15.000 KWD"]

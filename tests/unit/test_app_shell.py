@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.permissions import Role
-from tests.apptest import APP, page_env, run_page
+from tests.apptest import APP, page_env, run_page, shown
 from tests.factories import make_staff
 
 
@@ -49,6 +49,6 @@ def test_removed_staff_loses_access_on_the_next_rerun(app_env) -> None:
 def test_admin_from_settings_lands_on_a_page_with_the_header(app_env) -> None:
     at = run_page(APP, "Boss@Shop.test", name="Boss")
     assert not at.exception
-    sidebar_text = " ".join(m.value for m in at.sidebar.markdown) + " ".join(c.value for c in at.sidebar.caption)
+    sidebar_text = shown(" ".join(m.value for m in at.sidebar.markdown) + " ".join(c.value for c in at.sidebar.caption))
     assert "boss@shop.test" in sidebar_text and "Role: **admin**" in sidebar_text
     assert "Gateway:" in sidebar_text and "Synced:" in sidebar_text

@@ -96,3 +96,34 @@ def test_csv_matches_the_figure_and_is_safe() -> None:
                                                                                          ["ok"]]
     heat = rows(charts.heat_csv([HeatCell(0, 21, 5)]))
     assert heat[1] == ["Sun", "21", "5"]
+
+
+HOSTILE = '<a href="https://evil.example/x">pay</a><b>B</b><br>%{y}\u202e'
+
+
+def _figure_texts(fig: object) -> list[str]:
+    """Every string plotly will render as (HTML-subset) text: names, categories, labels, hover templates."""
+    found: list[str] = []
+    for trace in fig.data:  # type: ignore[attr-defined]
+        for attr in ("name", "hovertemplate"):
+            value = getattr(trace, attr, None)
+            if isinstance(value, str):
+                found.append(value)
+        for attr in ("x", "y", "labels"):
+            found += [v for v in (getattr(trace, attr, None) or ()) if isinstance(v, str)]
+    return found
+
+
+def test_gateway_method_names_reach_plotly_escaped_and_never_inside_a_hover_template() -> None:
+    figures = [
+        charts.wallet_figure([MixRow("wallet", HOSTILE, 1, 1_000, 1.0, 1.0)]),
+        charts.success_figure([SuccessPoint(D1, HOSTILE, 1, 2)]),
+        charts.refunds_figure([RefundByMethod("card", HOSTILE, 1, 500)]),
+        charts.family_share_figure([MixRow(HOSTILE, "card", 1, 1_000, 1.0, 1.0)]),
+    ]
+    for fig in figures:
+        texts = _figure_texts(fig)
+        assert any("&lt;a href=&quot;https://evil.example/x&quot;&gt;" in t for t in texts), texts
+        assert not any("<a" in t or "<b>" in t or "<br>" in t or "\u202e" in t for t in texts), texts
+        templates = [t.hovertemplate for t in fig.data if isinstance(t.hovertemplate, str)]
+        assert not any("evil" in t for t in templates), templates

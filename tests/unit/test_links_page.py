@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from services.models import Payment, PaymentEvent
 from services.permissions import Role
 from services.timeutil import utcnow
-from tests.apptest import PAGES, page_env, run_page
+from tests.apptest import PAGES, page_env, run_page, shown
 from tests.factories import make_payment, make_staff
 
 PAGE = PAGES / "links.py"
@@ -100,7 +100,7 @@ def test_selecting_a_link_shows_its_timeline_and_share_buttons(env) -> None:
     assert not at.exception
     assert at.session_state["links_selected"] == payment.id
     buttons: list[Any] = list(at.get("link_button"))
-    labels = [b.label for b in buttons]
+    labels = [shown(b.label) for b in buttons]
     assert "Send on WhatsApp to +96555123456" in labels and "Send a reminder on WhatsApp" in labels
     wa = next(b for b in buttons if b.label.startswith("Send on WhatsApp"))
     assert wa.proto.url.startswith("https://wa.me/96555123456?text=")
