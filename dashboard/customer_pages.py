@@ -1,4 +1,4 @@
-"""The customer's landing pages after the payment page: ``GET /pay/return`` and ``GET /pay/cancel``.
+"""The customer's pages: ``/pay/return`` and ``/pay/cancel`` after the payment page, and ``/pay/receipt`` (+ ``.svg``).
 
 Plain HTML, no Streamlit, no login, nothing of the staff dashboard. Every value is escaped; the query is
 size-limited; what the page says comes from the verified status (services.link_landing), never from the URL.
@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from dashboard import receipt as receipts
 from dashboard.routes import route_engine, route_settings
-from services.link_landing import MAX_QUERY_BYTES, REFRESH_SECONDS, Landing, land
+from services.link_landing import MAX_QUERY_BYTES, REFRESH_SECONDS, Landing, land, receipt_view
 from services.money import format_money
 from services.sync import shared_client
 
@@ -27,6 +28,7 @@ RETURN_PATH = "/pay/return"
 CANCEL_PATH = "/pay/cancel"
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                               f"script-src '{receipts.PRINT_SCRIPT_HASH}'; img-src 'self'; "
                                "form-action 'none'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -105,7 +107,10 @@ def render(view: Landing, *, shop_name: str, shop_name_ar: str, path: str, attem
     if view.retry_url and kind in ("failed", "not_completed"):
         parts.append(f'<a class="btn" rel="noopener noreferrer" href="{html.escape(view.retry_url, quote=True)}">'
                      f"{html.escape(text['retry'])}</a>")
-    if view.order_id:
+    if view.receipt is not None:
+        image = f"{receipts.RECEIPT_IMAGE_PATH}?{urlencode({'o': view.receipt.order_id})}"
+        parts.append(receipts.html_block(view.receipt, lang=lang, shop=shop, image_url=image))
+    elif view.order_id:
         parts.append(f'<div class="ref">{html.escape(text["order"])}: <bdi>{html.escape(view.order_id)}</bdi></div>')
     refresh = ""
     if view.refresh and view.order_id:
@@ -115,7 +120,8 @@ def render(view: Landing, *, shop_name: str, shop_name_ar: str, path: str, attem
     page = (f'<!DOCTYPE html><html lang="{lang}" dir="{direction}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<meta name="robots" content="noindex,nofollow">{refresh}'
-            f"<title>{html.escape(text[title_key])} — {html.escape(shop)}</title><style>{_STYLE}</style></head>"
+            f"<title>{html.escape(text[title_key])} — {html.escape(shop)}</title>"
+            f"<style>{_STYLE}{receipts.STYLE}</style></head>"
             f"<body><main>{''.join(parts)}</main></body></html>")
     return page, 404 if kind == "unknown" else 200
 
@@ -157,7 +163,33 @@ async def pay_cancel(request: Request) -> Response:
     return await _landing(request, cancel=True)
 
 
+async def pay_receipt(request: Request) -> Response:
+    """A paid link's receipt, to keep or to send again (staff share this URL); no look-up, no refresh."""
+    if request.method not in ("GET", "HEAD"):
+        return PlainTextResponse("Method not allowed", status_code=405, headers={"Allow": "GET, HEAD", **_HEADERS})
+    settings = route_settings()
+    view = await run_in_threadpool(receipt_view, route_engine(), order_id=request.query_params.get("o", "")[:60])
+    page, code = render(view, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar, path=RETURN_PATH)
+    return HTMLResponse(page, status_code=code, headers=_HEADERS)
+
+
+async def pay_receipt_image(request: Request) -> Response:
+    """The same receipt as an SVG image download."""
+    if request.method not in ("GET", "HEAD"):
+        return PlainTextResponse("Method not allowed", status_code=405, headers={"Allow": "GET, HEAD", **_HEADERS})
+    settings = route_settings()
+    view = await run_in_threadpool(receipt_view, route_engine(), order_id=request.query_params.get("o", "")[:60])
+    if view.receipt is None:
+        return PlainTextResponse("Receipt not found", status_code=404, headers=_HEADERS)
+    lang = view.language if view.language in _TEXT else "en"
+    shop = settings.shop_name_ar if lang == "ar" and settings.shop_name_ar else settings.shop_name
+    return Response(receipts.svg(view.receipt, lang=lang, shop=shop), media_type="image/svg+xml", headers={
+        **_HEADERS, "Content-Disposition": f'attachment; filename="receipt-{view.receipt.order_id}.svg"'})
+
+
 def routes() -> list[BaseRoute]:
     """Mounted by ``dashboard.routes`` beside the webhook (every verb routed here, so no SPA fall-through)."""
     verbs = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-    return [Route(RETURN_PATH, pay_return, methods=verbs), Route(CANCEL_PATH, pay_cancel, methods=verbs)]
+    return [Route(RETURN_PATH, pay_return, methods=verbs), Route(CANCEL_PATH, pay_cancel, methods=verbs),
+            Route(receipts.RECEIPT_PATH, pay_receipt, methods=verbs),
+            Route(receipts.RECEIPT_IMAGE_PATH, pay_receipt_image, methods=verbs)]

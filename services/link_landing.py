@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -48,6 +49,22 @@ class Landing:
     currency: str = "KWD"
     retry_url: str | None = None  # the payment link again, when it can still be paid
     refresh: bool = False
+    receipt: Receipt | None = None  # only when the gateway confirmed the payment
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a customer keeps as proof of payment: the gateway's ids and the shop's reference, nothing else of ours
+    (no customer data beyond what the customer typed on the payment page, and nothing of it here)."""
+
+    order_id: str
+    amount_fils: int
+    currency: str
+    method: str | None
+    paid_at: datetime | None
+    payment_id: str | None
+    track_id: str | None
+    reference: str | None
 
 
 def _due(order_id: str) -> bool:
@@ -114,7 +131,7 @@ def _view(payment: Payment, *, cancel: bool, attempt: int) -> Landing:
     def view(kind: str, *, retry_url: str | None = None, refresh: bool = False) -> Landing:
         return Landing(kind, order_id=payment.order_id, language="ar" if payment.language == "ar" else "en",
                        amount_fils=payment.amount_fils, currency=payment.currency, retry_url=retry_url,
-                       refresh=refresh)
+                       refresh=refresh, receipt=receipt_of(payment) if kind == "paid" else None)
 
     if payment.status == PaymentStatus.PAID:
         return view("paid")
@@ -129,3 +146,21 @@ def _view(payment: Payment, *, cancel: bool, attempt: int) -> Landing:
     if attempt >= MAX_ATTEMPTS:
         return view("stalled")
     return view("pending", refresh=True)
+
+
+def receipt_of(payment: Payment) -> Receipt:
+    """The receipt of a paid payment (the caller has checked that the gateway confirmed it)."""
+    return Receipt(order_id=payment.order_id, amount_fils=payment.amount_fils, currency=payment.currency,
+                   method=payment.method, paid_at=payment.paid_at, payment_id=payment.payment_id,
+                   track_id=payment.track_id, reference=payment.reference)
+
+
+def receipt_view(engine: Engine, *, order_id: str) -> Landing:
+    """The saved receipt of one of our payment links (for the link staff send over WhatsApp): only what the cache
+    already holds as verified paid; no gateway look-up, nothing from the URL but the order id."""
+    if not _ORDER_ID.match(order_id or ""):
+        return Landing("unknown")
+    payment = _find(engine, order_id)  # our links only
+    if payment is None or payment.status != PaymentStatus.PAID:
+        return Landing("unknown")
+    return _view(payment, cancel=False, attempt=0)

@@ -39,7 +39,23 @@ def test_sales_link_paid_with_knet_shows_thank_you_and_paid(page: Page, demo_sta
     expect(customer).to_have_url(re.compile(re.escape(demo_stack.app) + r"/?pay/return\?o=SD-"), timeout=20_000)
     expect(customer.locator("p[data-kind]")).to_have_text(
         re.compile(r"Thank you, your payment of 12\.500 KWD to .+ is confirmed\."), timeout=30_000)
+    receipt = customer.locator("section.receipt")
+    for text in ("Payment receipt", "12.500 KWD", "KNET", "Paid on (Kuwait time)", "Payment ID", "Track ID"):
+        expect(receipt).to_contain_text(text)
     customer.screenshot(path=str(demo_stack.data_dir / "links-thank-you.png"), full_page=True)
+    customer.emulate_media(media="print")
+    expect(receipt.get_by_role("button", name="Print or save as PDF")).to_be_hidden()
+    customer.screenshot(path=str(demo_stack.data_dir / "links-receipt-print.png"), full_page=True)
+    customer.emulate_media(media="screen")
+    with customer.expect_download() as saved:
+        receipt.get_by_role("link", name="Save as image").click()
+    image = saved.value.path().read_text(encoding="utf-8")
+    assert image.startswith("<svg") and "12.500 KWD" in image and "KNET" in image
+    order_id = re.search(r"o=(SD-\d{6}-[A-Z2-7]{10})", customer.url).group(1)  # type: ignore[union-attr]
+    kept = customer.context.new_page()  # the receipt link staff send again later
+    kept.goto(f"{demo_stack.app}/pay/receipt?o={order_id}")
+    expect(kept.locator("section.receipt")).to_contain_text("12.500 KWD")
+    kept.close()
     customer.close()
 
     expect(outcome).to_contain_text(re.compile(r"Paid (just now|\d+ min ago) · 12\.500 KWD"), timeout=15_000)
