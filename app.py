@@ -7,7 +7,8 @@ import streamlit as st
 from dashboard import background, header, state
 from dashboard.navigation import PAGES, pages_for
 
-st.set_page_config(page_title="Souq Desk", page_icon=":material/storefront:", layout="wide")
+# An emoji favicon is drawn in the browser; a ":material/…:" one would be fetched from an outside font host.
+st.set_page_config(page_title="Souq Desk", page_icon="🏪", layout="wide")
 
 if not st.user.get("is_logged_in", False):
     header.login_screen(state.settings())

@@ -11,9 +11,9 @@ import warnings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard", description="Souq Desk command line")
     sub = parser.add_subparsers(dest="command", required=True)
-    from dashboard import demo
+    from dashboard.demo_args import add_arguments  # stdlib only: --help works before the packages are installed
 
-    demo.add_arguments(sub.add_parser("demo", help="start sandbox + identity provider + dashboard (demo mode)"))
+    add_arguments(sub.add_parser("demo", help="start sandbox + identity provider + dashboard (demo mode)"))
     sync_parser = sub.add_parser("sync", help="poll the gateway for payments that are not final yet (for cron)")
     sync_parser.add_argument("--limit", type=int, default=200, help="most payments to look up in this run")
     args = parser.parse_args(argv)
@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*(authlib|httpx).*deprecated", category=Warning)
     if args.command == "demo":
+        from dashboard import demo
+
         return demo.run(args)
     from dashboard.cli_sync import run_sync
 

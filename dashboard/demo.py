@@ -137,9 +137,10 @@ def run(args: argparse.Namespace) -> int:
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
             "--secrets.files", str(secrets_path),
         ]
+        # The dashboard's background sync starts with it: let the gateway listen first (no connection errors).
+        _wait_until(f"http://localhost:{args.sandbox_port}/__sandbox/health", "The sandbox gateway", sandbox)
         app = _start_app(app_cmd, data_dir, env)
         stack.callback(lambda: _stop_process(app))
-        _wait_until(f"http://localhost:{args.sandbox_port}/__sandbox/health", "The sandbox gateway", sandbox)
         _wait_until(f"http://localhost:{args.port}/_stcore/health", "The dashboard", app)
         _announce(args, oidc_url, data_dir)
         if args.ready_file:
@@ -221,16 +222,3 @@ def _announce(args: argparse.Namespace, oidc_url: str, data_dir: Path) -> None:
     print("\n".join(lines), flush=True)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
-    parser.add_argument("--sandbox-port", type=int, default=8600, help="sandbox gateway port (default 8600)")
-    parser.add_argument("--oidc-port", type=int, default=9400, help="identity provider port (default 9400)")
-    parser.add_argument("--data-dir", default=str(ROOT / "data" / "demo"), help="where demo databases live")
-    parser.add_argument("--payments", type=int, default=20_000, help="demo history size (default 20000)")
-    parser.add_argument("--anchor", help="last day of the demo history, YYYY-MM-DD (default: today in Kuwait)")
-    parser.add_argument("--status-limit", type=int, default=30, help="status look-ups per minute")
-    parser.add_argument("--refund-delay", type=int, default=20, help="seconds until a sandbox refund completes")
-    parser.add_argument("--sync-interval", type=int, default=10, help="seconds between background syncs")
-    parser.add_argument("--restart-after", type=float, default=30,
-                        help="seconds before a stopped dashboard is started again (default 30)")
-    parser.add_argument("--ready-file", help="write the URLs as JSON here once everything is up (for tests)")
