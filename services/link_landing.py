@@ -131,7 +131,7 @@ def _view(payment: Payment, *, cancel: bool, attempt: int) -> Landing:
     def view(kind: str, *, retry_url: str | None = None, refresh: bool = False) -> Landing:
         return Landing(kind, order_id=payment.order_id, language="ar" if payment.language == "ar" else "en",
                        amount_fils=payment.amount_fils, currency=payment.currency, retry_url=retry_url,
-                       refresh=refresh, receipt=receipt_of(payment) if kind == "paid" else None)
+                       refresh=refresh, receipt=receipt_of(payment) if payment.status == PaymentStatus.PAID else None)
 
     if payment.status == PaymentStatus.PAID:
         return view("paid")

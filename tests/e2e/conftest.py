@@ -72,6 +72,13 @@ def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
     log.close()
 
 
+def open_first_page(page: Page, stack: DemoStack) -> None:
+    """Open the app's root; it opens the role's first page (payment links) under its own address."""
+    page.goto(stack.app)
+    page.wait_for_url(re.compile(re.escape(stack.app) + r"/links"), timeout=30_000)
+    wait_idle(page)
+
+
 def wait_idle(page: Page) -> None:
     """Wait until the Streamlit script has finished its run."""
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=30_000)

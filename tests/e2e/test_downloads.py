@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from services.db import make_engine, sqlite_url
 from services.models import AuditEntry
-from tests.e2e.conftest import DemoStack, login, wait_idle
+from tests.e2e.conftest import DemoStack, login, open_first_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -122,8 +122,7 @@ def test_refunds_audit_and_analytics_csv_and_the_qr_download(page: Page, demo_st
     chart_csv.save_as(tmp_path / "chart.csv")
     assert len(_csv_rows(tmp_path / "chart.csv")) > 0
 
-    page.goto(demo_stack.app)  # payment links is the first page: it lives at the root
-    wait_idle(page)
+    open_first_page(page, demo_stack)
     form = page.get_by_test_id("stForm")
     form.get_by_role("textbox", name="Amount").fill("3.750")
     form.get_by_role("textbox", name="What is it for?").fill("QR download check")

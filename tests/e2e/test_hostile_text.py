@@ -11,6 +11,7 @@ the tracker image, served by a tiny local HTTP server, is never requested.
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +22,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DemoStack, login, wait_idle
+from tests.e2e.conftest import DemoStack, login, open_first_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -89,10 +90,12 @@ def tracker() -> Iterator[str]:
     server.server_close()
 
 
-def corpus(tracker: str) -> str:
-    """Under 255 characters: it must also fit the customer-name field."""
+def corpus(tracker: str, *, bidi: bool = False) -> str:
+    """Under 255 characters: it must also fit the customer-name field. Staff forms refuse bidi controls
+    (services/inputs.py), so those arrive as gateway data instead (``bidi=True``)."""
+    override = "\u202eevil\u202c" if bidi else "evil"
     return (f"[zzclick](https://evil.example/x) ![zzimg](http://{tracker}/t.png) <img src=x onerror=alert(1)> "
-            "<b>zzhtml</b> **zzbold** https://evil.example/auto :red[zzalarm] $x^2$ \u202eevil\u202c :smile: "
+            f"<b>zzhtml</b> **zzbold** https://evil.example/auto :red[zzalarm] $x^2$ {override} :smile: "
             "zz@evil.example www.evil.example")
 
 
@@ -117,12 +120,15 @@ def shows_literally(page: Page, text: str) -> bool:
 
 def _create_and_pay(page: Page, stack: DemoStack, tracker: str, shots: Path) -> str:
     """The links page with the corpus, then the customer pays on the sandbox page; returns the order id."""
-    page.goto(stack.app)  # the links page is the default page (served at /)
-    wait_idle(page)
+    open_first_page(page, stack)
     form = page.get_by_test_id("stForm")
     form.get_by_role("textbox", name="Amount").fill("250")
     form.get_by_role("textbox", name="Customer mobile (WhatsApp)").fill("+965 5512 3456")
     form.get_by_role("textbox", name="What is it for?").fill(description(tracker))
+    form.get_by_role("textbox", name="Customer name").fill(corpus(tracker, bidi=True))
+    form.get_by_role("button", name="Create link").click()  # a staff form refuses text-direction controls
+    expect(page.get_by_text("The customer's name contains control or text-direction characters")).to_be_visible(
+        timeout=30_000)
     form.get_by_role("textbox", name="Customer name").fill(corpus(tracker))
     form.get_by_role("button", name="Create link").click()
     outcome = page.locator(".st-key-link_outcome")
@@ -179,7 +185,7 @@ def _refund_with_corpus(page: Page, stack: DemoStack, tracker: str, shots: Path,
 def _visit_all(page: Page, stack: DemoStack, tracker: str, shots: Path, who: str, order_id: str) -> None:
     hostile = corpus(tracker)
     urls = {
-        "links": "/",
+        "links": "/links",
         "transactions-filters": "/transactions?" + urlencode({"status": hostile, "min": hostile, "q": hostile,
                                                               "method": hostile, "sort": hostile}),
         "transactions": f"/transactions?order={order_id}",
@@ -205,11 +211,19 @@ def _visit_all(page: Page, stack: DemoStack, tracker: str, shots: Path, who: str
         check(page, tracker, shots, f"{who}-{name}")
 
 
+def _as_gateway_data(stack: DemoStack, order_id: str, text: str) -> None:
+    """The customer's name as the gateway could report it (no staff form in between): bidi controls included."""
+    with sqlite3.connect(stack.data_dir / "souq.db", timeout=30) as conn:
+        conn.execute("UPDATE payment SET customer_name = ? WHERE order_id = ?", (text, order_id))
+    conn.close()
+
+
 def test_hostile_text_renders_literally_on_every_page(page: Page, demo_stack: DemoStack, tracker: str,
                                                       tmp_path: Path) -> None:
     login(page, demo_stack, "admin@souq.demo")
     order_id = _create_and_pay(page, demo_stack, tracker, tmp_path)
     _refund_with_corpus(page, demo_stack, tracker, tmp_path, order_id)
+    _as_gateway_data(demo_stack, order_id, corpus(tracker, bidi=True))
     _visit_all(page, demo_stack, tracker, tmp_path, "admin", order_id)
 
     page.context.clear_cookies()

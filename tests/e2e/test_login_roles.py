@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -23,7 +25,8 @@ ROLE_USERS = {
 def test_each_role_sees_exactly_its_pages(page: Page, demo_stack: DemoStack, role: Role) -> None:
     login(page, demo_stack, ROLE_USERS[role])
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar).to_contain_text(ROLE_USERS[role])
+    # dashboard.safe.md puts an invisible word joiner after the "@" so an address never becomes a mailto link
+    expect(sidebar).to_contain_text(re.compile(re.escape(ROLE_USERS[role]).replace("@", "@\u2060?")))
     expect(sidebar).to_contain_text(f"Role: {role.value}")
     expect(page.get_by_test_id("test-ribbon").first).to_contain_text("no real money")
     nav = page.get_by_test_id("stSidebarNav")
