@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import DemoStack, login, open_first_page, wait_idle
 
@@ -152,12 +153,20 @@ def _create_and_pay(page: Page, stack: DemoStack, tracker: str, shots: Path) -> 
     return order_id.group(1)
 
 
-def _select_first_row(page: Page, table_key: str, shots: Path) -> None:
-    """Click the first data row of a selectable ``st.dataframe`` (the grid is a canvas: click by position)."""
-    grid = page.locator(f".st-key-{table_key}").first
-    grid.wait_for(timeout=20_000)
-    grid.click(position={"x": 12, "y": 35 + 17})  # the row marker of row 1, under the 35 px header
-    wait_idle(page)
+def _select_first_row(page: Page, table_key: str, shots: Path, shows: str) -> None:
+    """Click the first data row of a selectable ``st.dataframe`` (the grid is a canvas: click by position) until
+    ``shows`` appears; the links list re-renders every 3 s while a link awaits payment, and a click that lands
+    during that re-render is lost."""
+    for _ in range(3):
+        grid = page.locator(f".st-key-{table_key}").first
+        grid.wait_for(timeout=20_000)
+        grid.click(position={"x": 12, "y": 35 + 17})  # the row marker of row 1, under the 35 px header
+        wait_idle(page)
+        try:
+            page.locator(shows).wait_for(timeout=8_000)
+            break
+        except PlaywrightTimeout:
+            continue
     page.screenshot(path=str(shots / f"select-{table_key}.png"), full_page=False)
 
 
@@ -200,11 +209,11 @@ def _visit_all(page: Page, stack: DemoStack, tracker: str, shots: Path, who: str
         page.goto(stack.app + path)
         wait_idle(page)
         if name == "links":
-            _select_first_row(page, "links_table", shots)
+            _select_first_row(page, "links_table", shots, ".st-key-link_detail")
             expect(page.locator(".st-key-link_detail")).to_be_visible(timeout=20_000)
             assert shows_literally(page, "[zzclick](https://evil.example/x)"), "links detail caption"
         if name == "transactions":
-            _select_first_row(page, "tx_table", shots)
+            _select_first_row(page, "tx_table", shots, '[data-testid="stExpander"]')
             expect(page.get_by_test_id("stExpander").first).to_be_visible(timeout=20_000)
         if name == "transactions-filters":
             expect(page.get_by_test_id("stAlert").first).to_be_visible(timeout=20_000)
