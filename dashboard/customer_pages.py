@@ -1,7 +1,7 @@
 """The customer's landing pages after the payment page: ``GET /pay/return`` and ``GET /pay/cancel``.
 
 Plain HTML, no Streamlit, no login, nothing of the staff dashboard. Every value is escaped; the query is
-size-limited; what the page says comes from the verified status (services.link_landing), never from the URL.
+size-limited; what the page says comes from the verified status (services.links.landing), never from the URL.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from dashboard.routes import route_engine, route_settings
-from services.link_landing import MAX_QUERY_BYTES, REFRESH_SECONDS, Landing, land
+from dashboard import runtime
+from services.links import MAX_QUERY_BYTES, REFRESH_SECONDS, Landing, land
 from services.money import format_money
-from services.sync import shared_client
 
 log = logging.getLogger(__name__)
 _ATTEMPT = re.compile(r"[0-9]{1,5}", re.ASCII)
@@ -134,10 +133,10 @@ async def _landing(request: Request, *, cancel: bool) -> Response:
         return PlainTextResponse("Request too large", status_code=414, headers=_HEADERS)
     query = raw.decode("utf-8", errors="replace")
     attempt = _attempt_of(request)
-    settings = route_settings()
+    settings = runtime.settings()
     try:
-        client = shared_client(settings)  # the process's one client: pages, webhooks and landings share its limiter
-        view = await run_in_threadpool(land, route_engine(), client, query=query, cancel=cancel, attempt=attempt,
+        client = runtime.client()  # the process's one client: pages, webhooks and landings share its limiter
+        view = await run_in_threadpool(land, runtime.engine(), client, query=query, cancel=cancel, attempt=attempt,
                                        remote=request.client.host if request.client else None)
     except Exception:
         log.exception("landing page failed")

@@ -17,7 +17,6 @@ from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, method_label, money, status_label
 from dashboard.routes import EXPORT_PATH
 from dashboard.safe import cells, md, plain
-from services.export import issue_ticket
 from services.permissions import Action, Actor, Role
 from services.search import (
     FAMILIES,
@@ -31,6 +30,7 @@ from services.search import (
     add_up,
     filter_from_query,
     filter_to_query,
+    issue_ticket,
     kuwait_today,
     payment_detail,
     preset_range,
@@ -273,7 +273,7 @@ def _spend_ticket() -> None:
 
 def export_button(actor: Actor, flt: SearchFilter) -> None:
     """A link to the app's export route with a single-use ticket for this filter: the file streams from there,
-    so a million rows never sit in memory (services.export), and the click itself issues the next ticket."""
+    so a million rows never sit in memory (services.search.export), and the click itself issues the next ticket."""
     query = tuple(sorted(filter_to_query(flt).items()))
     ticket = st.session_state.get("tx_export_ticket")
     if ticket is None or ticket[0] != query:

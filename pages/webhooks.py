@@ -10,9 +10,8 @@ from dashboard import state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, status_label
 from dashboard.safe import cells, md, plain
-from services import sync_inbox as inbox
+from services import sync
 from services.permissions import Action, Actor, Role
-from services.sync import process_event
 
 PAGE_SIZE = 50
 STATE_LABELS = {"waiting": "Waiting / to retry", "problem": "Problem", "verified": "Verified"}
@@ -23,11 +22,11 @@ engine = state.engine()
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def _rows(email: str, role: str, flt: inbox.InboxFilter, offset: int) -> tuple[list[inbox.InboxRow], int]:
-    return inbox.list_events(engine, Actor(email, Role(role)), flt, limit=PAGE_SIZE, offset=offset)
+def _rows(email: str, role: str, flt: sync.InboxFilter, offset: int) -> tuple[list[sync.InboxRow], int]:
+    return sync.list_events(engine, Actor(email, Role(role)), flt, limit=PAGE_SIZE, offset=offset)
 
 
-def _table(rows: list[inbox.InboxRow]) -> list[dict[str, Any]]:
+def _table(rows: list[sync.InboxRow]) -> list[dict[str, Any]]:
     return [{
         "#": r.id, "Arrived (Kuwait)": kuwait_time(r.received_at, seconds=True),
         "Source": SOURCE_LABELS.get(r.source, r.source), "State": STATE_LABELS[r.state],
@@ -40,7 +39,8 @@ def _table(rows: list[inbox.InboxRow]) -> list[dict[str, Any]]:
 
 def _reprocess(event_id: int) -> None:
     try:
-        outcome = process_event(engine, state.gateway(), event_id, actor=state.actor_at_click(Action.REPROCESS_WEBHOOK))
+        outcome = sync.process_event(engine, state.gateway(), event_id,
+                                     actor=state.actor_at_click(Action.REPROCESS_WEBHOOK))
     except Exception as exc:
         st.session_state["inbox_error"] = exc
     else:
@@ -61,7 +61,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     if st.button("Refresh", icon=":material/refresh:"):
         _rows.clear()
 
-flt = inbox.InboxFilter(source=source, state=wanted, text=text or None)
+flt = sync.InboxFilter(source=source, state=wanted, text=text or None)
 if st.session_state.get("inbox_filter") != flt:
     st.session_state["inbox_filter"], st.session_state["inbox_offset"] = flt, 0
 offset = int(st.session_state.get("inbox_offset", 0))
@@ -105,7 +105,7 @@ if picked and picked[0] < len(rows):
     row = rows[picked[0]]
     st.subheader(f"Delivery #{row.id:d}")
     try:
-        detail = inbox.get_event(engine, actor, row.id)
+        detail = sync.get_event(engine, actor, row.id)
     except Exception as exc:
         show_error(exc)
         st.stop()

@@ -23,6 +23,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
+from dashboard import runtime
 from services.db import sqlite_url
 from tests.factories import make_db
 
@@ -44,6 +45,7 @@ def clear_caches() -> None:
     (``dashboard.state``) and the pages' own caches, which are keyed by user and filters, not by database."""
     st.cache_data.clear()
     st.cache_resource.clear()
+    runtime.reset()
 
 
 @contextmanager

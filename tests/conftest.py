@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.sync_gate import gate
+from services.sync.gate import gate
 
 
 @pytest.fixture(autouse=True)

@@ -19,13 +19,14 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services import inputs, sync
+from services import inputs
 from services.db import read_session, session_scope
 from services.gateway import errors as gw
 from services.ingest import add_event
 from services.models import FINAL_STATUSES, Payment, PaymentEvent, PaymentStatus, WebhookEvent
 from services.permissions import SYSTEM, Action, Actor, Role, authorize, require
-from services.sync_verify import has_lookup_id
+from services.sync.events import process_event
+from services.sync.verify import has_lookup_id, refresh_payment
 from services.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -252,7 +253,7 @@ def verified_refresh(engine: Engine, client: Any, payment_pk: int, *, actor: Act
                      source: str = "poll", limiter_timeout: float | None = 0.5) -> bool:
     """One verified status look-up of a link; False when it has no gateway id yet or the gateway is busy."""
     try:
-        sync.refresh_payment(engine, client, payment_pk=payment_pk, actor=actor, source=source,
+        refresh_payment(engine, client, payment_pk=payment_pk, actor=actor, source=source,
                              limiter_timeout=limiter_timeout)
     except (gw.GatewayError, ValueError) as exc:  # CannotLookUp is a ValueError
         log.info("refresh of link %s skipped: %s", payment_pk, exc)
@@ -297,7 +298,7 @@ def check_link(engine: Engine, client: Any, actor: Actor, *, payment_pk: int) ->
                                                              col(WebhookEvent.processed_at).is_(None))).all()
     for event_id in (e for e in waiting if e is not None):
         try:
-            sync.process_event(engine, client, event_id, actor=SYSTEM, limiter_timeout=5.0)
+            process_event(engine, client, event_id, actor=SYSTEM, limiter_timeout=5.0)
         except Exception:  # the inbox keeps it for the next sync pass
             log.exception("processing event %s for link %s failed", event_id, payment_pk)
     with Session(engine) as session:

@@ -4,8 +4,8 @@ Flow of one refund: the intent row is written (``sending``, or ``pending_approva
 transaction that checks the refundable amount; then ``create-refund`` is called with our idempotency key as the
 ``reference``; then the outcome is recorded (``initiated`` with the gateway's ids, ``failed`` with one sentence,
 or ``uncertain`` when the call may have reached the gateway). Uncertain intents are settled by
-:func:`services.refund_reconcile.settle_uncertain` from check-refund, never by sending again. See
-:mod:`services.refund_core` for the one-in-flight rule that makes settling unambiguous.
+:func:`services.refunds.settle.settle_uncertain` from check-refund, never by sending again. See
+:mod:`services.refunds.ledger` for the one-in-flight rule that makes settling unambiguous.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from services.models import Payment, PaymentStatus, Refund, RefundState
 from services.money import MAX_MAJOR_UNITS, exponent, format_money
 from services.permissions import SYSTEM as SYSTEM_ACTOR
 from services.permissions import Action, Actor, authorize
-from services.refund_core import (
+from services.refunds.ledger import (
     COMMITTED,
     CRASH_AFTER_GATEWAY,
     CRASH_AFTER_INTENT,
@@ -42,7 +42,6 @@ from services.refund_core import (
     RefundError,
     RefundInFlight,
     crash_point,
-    expected_arrival,
     lock_payment,
     log,
     recompute_refunded,
@@ -51,43 +50,8 @@ from services.refund_core import (
     tally,
     target,
 )
-from services.refund_queries import (
-    PaymentHit,
-    RefundFilter,
-    RefundRow,
-    distinct_requesters,
-    export_refunds_csv,
-    find_payments,
-    list_refunds,
-)
-from services.refund_reconcile import matches, refresh_refunds, settle_uncertain
+from services.refunds.settle import matches, refresh_refunds, settle_uncertain
 from services.timeutil import as_utc, local_day, utcnow
-
-__all__ = [
-    "REASONS",
-    "ApprovalError",
-    "NotRefundable",
-    "OverRefund",
-    "PaymentHit",
-    "RefundError",
-    "RefundFilter",
-    "RefundInFlight",
-    "RefundRow",
-    "RefundSummary",
-    "approve_refund",
-    "cancel_refund",
-    "distinct_requesters",
-    "expected_arrival",
-    "export_refunds_csv",
-    "find_payments",
-    "get_refund",
-    "list_refunds",
-    "refresh_refunds",
-    "refund_summary",
-    "reject_refund",
-    "request_refund",
-    "settle_uncertain",
-]
 
 #: Tries to write a call's outcome before leaving it to settle_uncertain.
 RECORD_ATTEMPTS = 3

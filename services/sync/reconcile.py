@@ -20,7 +20,7 @@ from services.gateway.vocab import result_to_status
 from services.ingest import UpsertResult
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, authorize
-from services.sync_verify import (
+from services.sync.verify import (
     CannotLookUp,
     apply_lookup,
     has_lookup_id,
@@ -45,7 +45,7 @@ KIND_LABELS = {
 }
 #: How far back the database checks look (older drift is history, not work).
 LOOKBACK = timedelta(days=30)
-#: A link still "creating" after this long crashed mid-call (same rule as services.link_follow).
+#: A link still "creating" after this long crashed mid-call (same rule as services.links.follow).
 STUCK_CREATING = timedelta(minutes=2)
 
 

@@ -27,7 +27,7 @@ from services.links import LinkRequest, create_link, new_idempotency_key
 from services.models import Payment, Refund, RefundState
 from services.money import format_money
 from services.permissions import Actor, Role
-from services.refunds import ApprovalError, RefundInFlight, request_refund
+from services.refunds import ApprovalError, RefundInFlight, commands, request_refund
 from tests.factories import make_db, make_staff
 from tests.integration.test_refunds_race import _bare_main
 from tests.integration.test_refunds_support import captured_payment, client_for, gateway_refunds, references
@@ -83,7 +83,7 @@ def _run(engine: Engine, client: Any, job: Job) -> str:
             refund = refunds.approve_refund(engine, client, actor, refund_id=job.refund_id)
             return f"{refund.id}:{refund.state}"
         if job.kind == "send":
-            refund = refunds._send(engine, client, job.refund_id)
+            refund = commands._send(engine, client, job.refund_id)
             return f"{refund.id}:{refund.state}"
         outcome = create_link(engine, client, actor, request=_link_request(job.key), settings_like=LinkSettings())
         return f"{outcome.order_id}:{outcome.state}"

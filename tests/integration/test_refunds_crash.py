@@ -18,8 +18,8 @@ import pytest
 
 from services.models import RefundState
 from services.permissions import SYSTEM
-from services.refund_core import CRASH_AFTER_GATEWAY, CRASH_AFTER_INTENT, CRASH_ENV
 from services.refunds import RefundInFlight, request_refund, settle_uncertain
+from services.refunds.ledger import CRASH_AFTER_GATEWAY, CRASH_AFTER_INTENT, CRASH_ENV
 from tests.factories import make_db, make_staff
 from tests.integration.test_refunds_support import (
     captured_payment,

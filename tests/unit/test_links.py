@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
 from services.gateway import UPaymentsClient
-from services.links import (
+from services.links.create import (
     LineItem,
     LinkRequest,
     clean_link_request,

@@ -11,12 +11,12 @@ import pytest
 from sqlmodel import Session
 
 from dashboard.customer_pages import render
-from services.link_follow import check_link, display_status, link_detail, list_links, refresh_awaiting
-from services.link_landing import Landing
 from services.links import LinkRequest, create_link
+from services.links.follow import check_link, display_status, link_detail, list_links, refresh_awaiting
+from services.links.landing import Landing
+from services.links.share import record_share
 from services.models import Payment, PaymentEvent
 from services.permissions import PermissionDenied, Role
-from services.share import record_share
 from services.timeutil import utcnow
 from tests.factories import make_db, make_payment, make_staff
 

@@ -20,15 +20,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from services import audit, refunds, staff
-from services.link_follow import LinkNotFound, link_detail
-from services.links import InvalidLinkRequest, LineItem, LinkRequest, clean_link_request, create_link
+from services.links.create import InvalidLinkRequest, LineItem, LinkRequest, clean_link_request, create_link
+from services.links.follow import LinkNotFound, link_detail
 from services.models import AuditEntry, Payment, Refund, Staff
 from services.money import InvalidAmount, parse_amount
 from services.permissions import Role
 from services.phones import InvalidPhone, normalize_phone
-from services.refund_queries import find_payments
+from services.refunds.queries import find_payments
 from services.search.filters import SearchFilter, filter_from_query
-from services.sync_verify import PaymentUnknown, lookup_payment
+from services.sync.verify import PaymentUnknown, lookup_payment
 from tests.factories import make_db, make_payment, make_staff
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -21,15 +21,17 @@ from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
 from dashboard import background
-from services import reconcile, sync, syncstate
+from services import sync
 from services.audit import verify
 from services.db import session_scope
-from services.gateway import UPaymentsClient
+from services.gateway import UPaymentsClient, factory
 from services.models import AuditEntry, Payment, PaymentEvent, WebhookEvent
 from services.permissions import SYSTEM, PermissionDenied, Role
-from services.sync_inbox import InboxFilter, get_event, list_events
+from services.sync import reconcile
+from services.sync import state as syncstate
+from services.sync.inbox import InboxFilter, get_event, list_events
+from services.sync.receive import receive
 from services.timeutil import utcnow
-from services.webhooks import receive
 from tests.factories import make_db, make_payment, make_staff
 
 CLOSED = "http://127.0.0.1:9/api/v1/"
@@ -71,7 +73,7 @@ def _payment(engine, order_id: str) -> Payment:
 
 def test_unreadable_body_is_closed_with_the_reason(engine) -> None:
     receipt = receive(engine, b'{"result": "CAPTURED"', "application/json", max_bytes=65536)
-    sync.on_webhook_stored(engine, _settings(), receipt.event_id)
+    sync.on_webhook_stored(engine, factory.shared_client(_settings()), receipt.event_id)
     assert sync.wait_idle(10)
     event = _event(engine, receipt.event_id)
     assert event.processed_at is not None and event.error is not None and "Unreadable body" in event.error
@@ -251,14 +253,14 @@ def test_inbox_lists_newest_first_with_filters_and_needs_the_permission(engine) 
 
 
 def test_shared_client_is_one_per_settings_and_a_registered_one_wins() -> None:
-    first = sync.shared_client(_settings(rate=17))
-    assert sync.shared_client(_settings(rate=17)) is first and first.status_limiter.limit == 17
+    first = factory.shared_client(_settings(rate=17))
+    assert factory.shared_client(_settings(rate=17)) is first and first.status_limiter.limit == 17
     mine = UPaymentsClient(CLOSED, "jtest123")
-    sync.register_client(mine)
+    factory.register_client(mine)
     try:
-        assert sync.shared_client(_settings(rate=17)) is mine
+        assert factory.shared_client(_settings(rate=17)) is mine
     finally:
-        sync._registered = None
+        factory._registered = None
         mine.close()
 
 
@@ -275,7 +277,7 @@ def test_background_thread_starts_once_and_stops(engine, dead) -> None:
         assert syncstate.get_time(engine) is not None  # its first pass ran (nothing pending: complete)
     finally:
         assert background.stop()
-        sync._registered = None
+        factory._registered = None
     assert not background.is_running()
 
 
