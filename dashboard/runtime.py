@@ -12,15 +12,19 @@ from functools import cache
 from sqlalchemy.engine import Engine
 
 from dashboard.settings import Settings, load_settings
+from services import policy
 from services.db import shared_engine
 from services.gateway import UPaymentsClient
 from services.gateway.factory import shared_client
+from services.policy import Policy
 
 
 @cache
 def settings() -> Settings:
-    """The app's settings, read once per process."""
-    return load_settings()
+    """The app's settings, read once per process; the shop's rules (:mod:`services.policy`) are set from them."""
+    loaded = load_settings()
+    policy.configure(Policy(refund_approval_threshold_fils=loaded.refund_approval_threshold_fils))
+    return loaded
 
 
 def engine() -> Engine:
@@ -34,5 +38,6 @@ def client() -> UPaymentsClient:
 
 
 def reset() -> None:
-    """Forget the settings read so far (tests set new environment variables, then call this)."""
+    """Forget the settings read so far and their rules (tests set new environment variables, then call this)."""
     settings.cache_clear()
+    policy.configure(policy.DEFAULT)

@@ -28,7 +28,7 @@ STATE_LABELS = {
 actor = state.actor()
 engine = state.engine()
 settings = state.settings()
-threshold = settings.refund_approval_threshold_fils
+threshold = refunds.approval_threshold_fils()  # the service's rule, shown here; the service applies it itself
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -155,7 +155,7 @@ def _confirm_dialog() -> None:
         st.session_state.pop("refund_amount", None)
         _act(refunds.request_refund, engine=engine, client=state.gateway(), actor=actor,
              payment_pk=pending["payment_pk"], amount_fils=pending["amount_fils"], reason=pending["reason"],
-             note=pending["note"], idempotency_key=pending["key"], threshold_fils=threshold)
+             note=pending["note"], idempotency_key=pending["key"])
     if right.button("Go back", key="refund_confirm_no", width="stretch"):
         st.session_state.pop("refund_confirm", None)
         st.rerun()

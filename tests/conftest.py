@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from services import policy
 from services.sync.gate import gate
 
 
@@ -15,3 +16,11 @@ def _fresh_lookup_gate() -> Iterator[None]:
     gate.clear()
     yield
     gate.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_policy() -> Iterator[None]:
+    """Shop rules (services.policy) are process-wide: a test that sets them leaves the defaults behind."""
+    policy.configure(policy.DEFAULT)
+    yield
+    policy.configure(policy.DEFAULT)

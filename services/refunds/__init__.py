@@ -9,6 +9,7 @@ from __future__ import annotations
 from services.refunds.commands import (
     MAX_REFUND_FILS,
     RefundSummary,
+    approval_threshold_fils,
     approve_refund,
     cancel_refund,
     get_refund,
@@ -48,6 +49,7 @@ __all__ = [
     "RefundInFlight",
     "RefundRow",
     "RefundSummary",
+    "approval_threshold_fils",
     "approve_refund",
     "cancel_refund",
     "distinct_requesters",

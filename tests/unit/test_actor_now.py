@@ -80,8 +80,7 @@ def _key(ctx: Ctx) -> str:
 CASES = [
     # money and state changes
     Case("refunds.commands.request_refund", Action.REQUEST_REFUND, lambda c, a: refunds.request_refund(
-        c.engine, c.client, a, payment_pk=c.paid, amount_fils=100, reason="other", idempotency_key=_key(c),
-        threshold_fils=10**9)),
+        c.engine, c.client, a, payment_pk=c.paid, amount_fils=100, reason="other", idempotency_key=_key(c))),
     Case("refunds.commands.approve_refund", Action.APPROVE_REFUND,
          lambda c, a: refunds.approve_refund(c.engine, c.client, a, refund_id=c.pending_refund)),
     Case("refunds.commands.reject_refund", Action.APPROVE_REFUND,
@@ -250,7 +249,7 @@ def test_the_system_actor_is_accepted_only_where_a_service_allows_it(tmp_path, d
     assert authorize(ctx.engine, SYSTEM, Action.SYNC, allow_system=True) is SYSTEM
     with pytest.raises(PermissionDenied, match="needs a staff member"):
         refunds.request_refund(ctx.engine, dead, SYSTEM, payment_pk=ctx.paid, amount_fils=100, reason="other",
-                               idempotency_key="sys-1", threshold_fils=10**9)
+                               idempotency_key="sys-1")
     with pytest.raises(PermissionDenied, match="needs a staff member"):
         staff.add_staff(ctx.engine, SYSTEM, email="x@shop.test", role="admin")
     # a person whose Actor merely looks like the system's is a person, and not on the staff list

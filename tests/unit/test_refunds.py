@@ -13,6 +13,7 @@ from services.db import session_scope
 from services.gateway import UPaymentsClient
 from services.models import AuditEntry, Payment, Refund, RefundState
 from services.permissions import SYSTEM, PermissionDenied, Role
+from services.policy import Policy, configure
 from services.refunds import (
     ApprovalError,
     NotRefundable,
@@ -62,9 +63,9 @@ def _refunds(engine) -> list[Refund]:
 
 
 def _ask(engine, client, actor, payment, amount, key, **kw):
+    configure(Policy(refund_approval_threshold_fils=kw.pop("threshold_fils", THRESHOLD)))  # the shop's setting
     return request_refund(engine, client, actor, payment_pk=payment.id, amount_fils=amount,
-                          reason=kw.pop("reason", "customer_request"), idempotency_key=key,
-                          threshold_fils=kw.pop("threshold_fils", THRESHOLD), **kw)
+                          reason=kw.pop("reason", "customer_request"), idempotency_key=key, **kw)
 
 
 # ------------------------------------------------------------------ summary

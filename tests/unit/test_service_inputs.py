@@ -87,10 +87,10 @@ def test_an_absurd_refund_amount_is_a_refund_error_not_invalid_operation(db: Eng
     payment = make_payment(db, amount_fils=5_000, upay_order_id="UP-1")
     _refused(db, refunds.RefundError, lambda: refunds.request_refund(
         db, NO_GATEWAY, finance, payment_pk=payment.id or 0, amount_fils=10**30, reason="duplicate",
-        idempotency_key="k-10e30", threshold_fils=10**9))
+        idempotency_key="k-10e30"))
 
 
-REQUEST_FIELDS = ("payment_pk", "amount_fils", "reason", "note", "idempotency_key", "threshold_fils")
+REQUEST_FIELDS = ("payment_pk", "amount_fils", "reason", "note", "idempotency_key")
 
 
 @FUZZ
@@ -99,7 +99,7 @@ def test_request_refund_refuses_absurd_input(db: Engine, field: str, value: Any)
     finance = make_staff(db, Role.FINANCE)
     payment = make_payment(db, amount_fils=5_000)  # no gateway order id: even valid values are refused
     kwargs: dict[str, Any] = {"payment_pk": payment.id, "amount_fils": 1_000, "reason": "other", "note": "why",
-                              "idempotency_key": "key-1", "threshold_fils": 10**9, field: value}
+                              "idempotency_key": "key-1", field: value}
     _refused(db, refunds.RefundError, lambda: refunds.request_refund(db, NO_GATEWAY, finance, **kwargs))
 
 
