@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from services import audit, inputs, intents
 from services.db import session_scope
-from services.gateway import Customer, Product, errors
+from services.gateway import ChargeResult, Customer, Product, UPaymentsClient, errors
 from services.gateway.sentences import staff_sentence
 from services.ingest import add_event
 from services.models import FINAL_STATUSES, Payment, PaymentStatus
@@ -313,7 +313,7 @@ def state_message(payment: Payment) -> str:
     return "The link is ready to share."
 
 
-def create_link(engine: Engine, client: Any, actor: Actor, *, request: LinkRequest,
+def create_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, request: LinkRequest,
                 settings_like: LinkSettings) -> LinkOutcome:
     """Create one payment link exactly once per idempotency key; raises InvalidLinkRequest on form errors."""
     actor = authorize(engine, actor, Action.CREATE_LINK)
@@ -385,7 +385,7 @@ def _write_intent(engine: Engine, actor: Actor, clean: CleanLink, order_id: str,
     return payment
 
 
-def _record_success(engine: Engine, payment_pk: int, actor: Actor, result: Any, duplicate: Payment | None,
+def _record_success(engine: Engine, payment_pk: int, actor: Actor, result: ChargeResult, duplicate: Payment | None,
                     ) -> LinkOutcome:
     with session_scope(engine) as session:
         payment = session.get(Payment, payment_pk)

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from services import inputs
 from services.db import read_session, session_scope
+from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import add_event
 from services.models import FINAL_STATUSES, Payment, PaymentEvent, PaymentStatus, WebhookEvent
@@ -249,7 +250,7 @@ def _entry(event: PaymentEvent) -> TimelineEntry:
     return TimelineEntry(as_utc(event.at), event.kind, label, event.actor, detail if isinstance(detail, dict) else {})
 
 
-def verified_refresh(engine: Engine, client: Any, payment_pk: int, *, actor: Actor,
+def verified_refresh(engine: Engine, client: UPaymentsClient, payment_pk: int, *, actor: Actor,
                      source: str = "poll", limiter_timeout: float | None = 0.5) -> bool:
     """One verified status look-up of a link; False when it has no gateway id yet or the gateway is busy."""
     try:
@@ -261,7 +262,7 @@ def verified_refresh(engine: Engine, client: Any, payment_pk: int, *, actor: Act
     return True
 
 
-def refresh_awaiting(engine: Engine, client: Any, actor: Actor, *, payment_pks: list[int],
+def refresh_awaiting(engine: Engine, client: UPaymentsClient, actor: Actor, *, payment_pks: list[int],
                      interval: float | None = None, budget: int = REFRESH_BUDGET) -> int:
     """Verified look-ups for links shown as awaiting payment: ≤ one per link per ``interval`` s, ≤ ``budget``."""
     actor = authorize(engine, actor, Action.VIEW_LINKS)
@@ -285,7 +286,7 @@ def refresh_awaiting(engine: Engine, client: Any, actor: Actor, *, payment_pks: 
     return done
 
 
-def check_link(engine: Engine, client: Any, actor: Actor, *, payment_pk: int) -> str:
+def check_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, payment_pk: int) -> str:
     """"Check again": settle a link from what the gateway can tell us; returns one sentence for the page.
 
     An uncertain link has no id to look up unless a webhook or redirect carrying our order id arrived (the

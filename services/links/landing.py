@@ -11,12 +11,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services.gateway import parse_redirect
+from services.gateway import UPaymentsClient, parse_redirect
 from services.links.follow import verified_refresh
 from services.models import Payment, PaymentStatus
 from services.permissions import SYSTEM
@@ -81,7 +80,7 @@ def _find(engine: Engine, order_id: str) -> Payment | None:
                                                   col(Payment.source) == "link")).first()
 
 
-def land(engine: Engine, client: Any, *, query: str, cancel: bool = False, attempt: int = 0,
+def land(engine: Engine, client: UPaymentsClient, *, query: str, cancel: bool = False, attempt: int = 0,
          remote: str | None = None) -> Landing:
     """Record the redirect (once), verify with the gateway (throttled) and say where the payment stands
     (``remote``: the customer's address, for the per-sender limit on look-ups of unknown ids)."""

@@ -26,7 +26,7 @@ from services.refunds import (
     request_refund,
     settle_uncertain,
 )
-from tests.factories import make_db, make_staff
+from tests.factories import make_staff
 from tests.integration.test_refunds_support import (
     captured_payment,
     client_for,
@@ -38,11 +38,6 @@ from tests.integration.test_refunds_support import (
 
 THRESHOLD = 100_000
 NOW: dict[str, Any] = {"sending_stale_after": timedelta(0), "absent_grace": timedelta(0)}
-
-
-@pytest.fixture
-def engine(tmp_path):
-    return make_db(tmp_path)
 
 
 @pytest.fixture

@@ -23,11 +23,10 @@ from sqlmodel import SQLModel
 
 from services import analytics, audit, links, refunds, staff, sync
 from services.analytics import Period
-from services.db import session_scope
 from services.gateway import UPaymentsClient
 from services.links import follow as link_follow
 from services.links import share
-from services.models import Refund, RefundState
+from services.models import RefundState
 from services.permissions import MATRIX, SYSTEM, Action, Actor, PermissionDenied, Role, authorize, require
 from services.refunds import queries as refund_queries
 from services.search import SearchFilter, export, payment_detail, search
@@ -36,7 +35,7 @@ from services.sync import inbox as sync_inbox
 from services.sync import reconcile
 from services.sync.receive import receive
 from services.timeutil import utcnow
-from tests.factories import make_db, make_payment, make_staff
+from tests.factories import make_db, make_payment, make_refund, make_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOSED = "http://127.0.0.1:9/api/v1/"
@@ -64,13 +63,10 @@ class Case:
 
 
 def _refund(engine: Engine, payment_pk: int, state: str, by: str) -> int:
-    with session_scope(engine) as session:
-        refund = Refund(payment_pk=payment_pk, idempotency_key=f"k-{state}", amount_fils=100, reason="other",
-                        state=state, requested_by=by, gateway_refund_order_id="R-1" if state == "initiated" else None)
-        session.add(refund)
-        session.flush()
-        assert refund.id is not None
-        return refund.id
+    refund = make_refund(engine, payment_pk, idempotency_key=f"k-{state}", amount_fils=100, reason="other", state=state,
+                         requested_by=by, gateway_refund_order_id="R-1" if state == "initiated" else None)
+    assert refund.id is not None
+    return refund.id
 
 
 def _key(ctx: Ctx) -> str:
@@ -184,16 +180,9 @@ def _everything(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         return {t.name: sorted(map(tuple, conn.execute(select(t))), key=repr) for t in SQLModel.metadata.sorted_tables}
 
 
-@pytest.fixture
-def dead() -> Iterator[UPaymentsClient]:
-    client = UPaymentsClient(CLOSED, "jtest123", max_retries=0, connect_timeout=1)
-    yield client
-    client.close()
-
-
 def _allowed_now(ctx: Ctx, case: Case, actor: Actor) -> None:
     """The control: while the actor is staff with the role, the call is not refused (it may fail otherwise:
-    the gateway here is dead)."""
+    the gateway here is dead_client)."""
     try:
         case.call(ctx, actor)
     except PermissionDenied:
@@ -203,8 +192,8 @@ def _allowed_now(ctx: Ctx, case: Case, actor: Actor) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_a_removed_staff_member_is_refused_at_the_next_call_and_nothing_is_written(tmp_path, dead, case) -> None:
-    ctx, boss, actor = _setup(tmp_path, dead)
+def test_a_removed_staff_member_is_refused_at_the_next_call_and_nothing_is_written(tmp_path, dead_client, case) -> None:
+    ctx, boss, actor = _setup(tmp_path, dead_client)
     _allowed_now(ctx, case, actor)
     staff.remove_staff(ctx.engine, boss, email=actor.email)
     before = _everything(ctx.engine)
@@ -218,9 +207,9 @@ DEMOTABLE = [(c, next(r for r in (Role.VIEWER, Role.SALES, Role.FINANCE) if c.ac
 
 
 @pytest.mark.parametrize(("case", "demoted_to"), DEMOTABLE, ids=lambda v: v.name if isinstance(v, Case) else v.value)
-def test_a_demoted_staff_member_is_refused_at_the_next_call_and_nothing_is_written(tmp_path, dead, case,
+def test_a_demoted_staff_member_is_refused_at_the_next_call_and_nothing_is_written(tmp_path, dead_client, case,
                                                                                   demoted_to) -> None:
-    ctx, boss, actor = _setup(tmp_path, dead)
+    ctx, boss, actor = _setup(tmp_path, dead_client)
     _allowed_now(ctx, case, actor)
     staff.change_role(ctx.engine, boss, email=actor.email, role=demoted_to)
     before = _everything(ctx.engine)
@@ -244,11 +233,11 @@ def test_every_service_with_an_actor_is_listed() -> None:
     assert listed - found == set(), "stale names in CASES"
 
 
-def test_the_system_actor_is_accepted_only_where_a_service_allows_it(tmp_path, dead) -> None:
-    ctx, _, _ = _setup(tmp_path, dead)
+def test_the_system_actor_is_accepted_only_where_a_service_allows_it(tmp_path, dead_client) -> None:
+    ctx, _, _ = _setup(tmp_path, dead_client)
     assert authorize(ctx.engine, SYSTEM, Action.SYNC, allow_system=True) is SYSTEM
     with pytest.raises(PermissionDenied, match="needs a staff member"):
-        refunds.request_refund(ctx.engine, dead, SYSTEM, payment_pk=ctx.paid, amount_fils=100, reason="other",
+        refunds.request_refund(ctx.engine, dead_client, SYSTEM, payment_pk=ctx.paid, amount_fils=100, reason="other",
                                idempotency_key="sys-1")
     with pytest.raises(PermissionDenied, match="needs a staff member"):
         staff.add_staff(ctx.engine, SYSTEM, email="x@shop.test", role="admin")
@@ -256,11 +245,11 @@ def test_the_system_actor_is_accepted_only_where_a_service_allows_it(tmp_path, d
     lookalike = Actor(email=SYSTEM.email, role=Role.ADMIN, name=SYSTEM.name)
     assert lookalike == SYSTEM and not lookalike.is_system
     with pytest.raises(PermissionDenied, match="access was removed"):
-        sync.sync_pending(ctx.engine, dead, actor=lookalike)
+        sync.sync_pending(ctx.engine, dead_client, actor=lookalike)
 
 
-def test_authorize_returns_the_role_as_it_is_now(tmp_path, dead) -> None:
-    ctx, _, _ = _setup(tmp_path, dead)
+def test_authorize_returns_the_role_as_it_is_now(tmp_path, dead_client) -> None:
+    ctx, _, _ = _setup(tmp_path, dead_client)
     stale = Actor("bystander@shop.test", Role.VIEWER)  # promoted to finance since the page loaded
     fresh = authorize(ctx.engine, stale, Action.REQUEST_REFUND)
     assert fresh.role == Role.FINANCE and require(fresh, Action.REQUEST_REFUND) is fresh

@@ -34,8 +34,7 @@ def _audits(engine) -> list[AuditEntry]:
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_db(tmp_path)
+def engine(engine):
     enrol(engine, FIN)
     return engine
 
