@@ -6,24 +6,18 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import reads, state
 from dashboard.errors import explain, show_error
 from dashboard.formatting import ago, status_label
 from dashboard.safe import md
 from services import sync
-from services.permissions import Action, Actor, PermissionDenied, Role
+from services.permissions import Action, PermissionDenied
 
 SHOWN = 50
 
 actor = state.actor()
 engine = state.engine()
 settings = state.settings()
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def _stored_drift(email: str, role: str) -> list[sync.DriftItem]:
-    """The drift the database alone shows (no gateway calls)."""
-    return sync.find_drift(engine, Actor(email, Role(role)))
 
 
 def _resync(items: list[sync.DriftItem]) -> None:
@@ -58,7 +52,7 @@ def _resync(items: list[sync.DriftItem]) -> None:
     if live:  # the live check is stale for the rows just re-synced
         synced = {i.payment_pk for i in items}
         st.session_state["recon_live"] = [i for i in live if i.payment_pk not in synced]
-    _stored_drift.clear()
+    reads.forget_drift()
 
 
 st.title("Reconciliation")
@@ -92,7 +86,7 @@ if sync_clicked:
                 st.caption(md(problem))
             box.update(label="Sync stopped by the gateway's rate limit" if report.rate_limited else "Sync finished",
                        state="error" if report.rate_limited or report.errors else "complete", expanded=True)
-            _stored_drift.clear()
+            reads.forget_drift()
 
 # ------------------------------------------------------------------ live check
 
@@ -130,7 +124,7 @@ if "recon_outcome" in st.session_state:
         st.caption(md(line))
 
 try:
-    items = [*st.session_state.get("recon_live", []), *_stored_drift(actor.email, actor.role.value)]
+    items = [*st.session_state.get("recon_live", []), *reads.stored_drift(actor)]
 except Exception as exc:
     show_error(exc)
     st.stop()

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import reads, state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, method_label, money, status_label
 from dashboard.paging import page_count, pager
@@ -16,7 +16,7 @@ from dashboard.safe import cells, md, md_cells, plain
 from services import refunds
 from services.models import RefundState
 from services.money import parse_amount
-from services.permissions import Action, Actor, Role
+from services.permissions import Action, Actor
 
 PAGE_SIZE = 25
 STATE_LABELS = {
@@ -31,19 +31,13 @@ settings = state.settings()
 threshold = refunds.approval_threshold_fils()  # the service's rule, shown here; the service applies it itself
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def _cached_list(_engine: Any, db: str, email: str, role: str, flt: refunds.RefundFilter,
-                 page: int) -> tuple[list[refunds.RefundRow], int]:
-    return refunds.list_refunds(_engine, Actor(email, Role(role)), filters=flt, page=page, page_size=PAGE_SIZE)
-
-
-def _list(email: str, role: str, flt: refunds.RefundFilter, page: int) -> tuple[list[refunds.RefundRow], int]:
-    """A page of refunds, cached for 30 s per database, user, role, filter and page."""
-    return _cached_list(engine, settings.database_url, email, role, flt, page)
+def _list(actor: Actor, flt: refunds.RefundFilter, page: int) -> tuple[list[refunds.RefundRow], int]:
+    """A page of refunds (cached in dashboard.reads per database, user, role, filter and page)."""
+    return reads.refund_page(actor, flt, page=page, page_size=PAGE_SIZE)
 
 
 def _changed() -> None:
-    _cached_list.clear()
+    reads.forget_refunds()
 
 
 def _table(rows: list[refunds.RefundRow], *, with_payment: bool = True) -> list[dict[str, Any]]:
@@ -215,7 +209,7 @@ def _payment_panel(hit: refunds.PaymentHit) -> None:
         _refund_form(summary)
     else:
         st.info(md(summary.reason_not))
-    rows, _ = _list(actor.email, actor.role.value, refunds.RefundFilter(payment_pk=hit.payment_pk), 1)
+    rows, _ = _list(actor, refunds.RefundFilter(payment_pk=hit.payment_pk), 1)
     if rows:
         st.markdown("**Refunds of this payment**")
         st.table(md_cells(_table(rows, with_payment=False)), hide_index=True)
@@ -275,7 +269,7 @@ if actor.can(Action.SYNC) and st.button("Refresh statuses", key="refund_refresh"
 
 st.divider()
 if actor.can(Action.APPROVE_REFUND):
-    waiting, n_waiting = _list(actor.email, actor.role.value, refunds.RefundFilter(states=("pending_approval",)), 1)
+    waiting, n_waiting = _list(actor, refunds.RefundFilter(states=("pending_approval",)), 1)
     mine = [r for r in waiting if selected is None or r.payment_pk != selected.payment_pk]
     if mine:
         st.subheader(f"Awaiting approval ({n_waiting:,})")
@@ -299,7 +293,7 @@ flt = refunds.RefundFilter(states=tuple(states), since=since if isinstance(since
                        order_id=order or None)
 page = int(st.session_state.get("rf_page", 1))
 try:
-    rows, total = _list(actor.email, actor.role.value, flt, page)
+    rows, total = _list(actor, flt, page)
 except Exception as exc:
     show_error(exc)
     rows, total = [], 0

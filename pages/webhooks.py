@@ -6,12 +6,12 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import reads, state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, status_label
 from dashboard.safe import cells, md, plain
 from services import sync
-from services.permissions import Action, Actor, Role
+from services.permissions import Action
 
 PAGE_SIZE = 50
 STATE_LABELS = {"waiting": "Waiting / to retry", "problem": "Problem", "verified": "Verified"}
@@ -19,11 +19,6 @@ SOURCE_LABELS = {"webhook": "Webhook", "redirect": "Redirect"}
 
 actor = state.actor()
 engine = state.engine()
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def _rows(email: str, role: str, flt: sync.InboxFilter, offset: int) -> tuple[list[sync.InboxRow], int]:
-    return sync.list_events(engine, Actor(email, Role(role)), flt, limit=PAGE_SIZE, offset=offset)
 
 
 def _table(rows: list[sync.InboxRow]) -> list[dict[str, Any]]:
@@ -45,7 +40,7 @@ def _reprocess(event_id: int) -> None:
         st.session_state["inbox_error"] = exc
     else:
         st.session_state["inbox_outcome"] = outcome
-    _rows.clear()
+    reads.forget_inbox()
 
 
 st.title("Webhook inbox")
@@ -59,7 +54,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
                                   format_func=lambda s: STATE_LABELS[s])
     text = st.text_input("Order or track id", key="inbox_text", placeholder="exact id")
     if st.button("Refresh", icon=":material/refresh:"):
-        _rows.clear()
+        reads.forget_inbox()
 
 flt = sync.InboxFilter(source=source, state=wanted, text=text or None)
 if st.session_state.get("inbox_filter") != flt:
@@ -79,7 +74,7 @@ if "inbox_outcome" in st.session_state:
                    f"{md(status_label(done.status_after))}.")
 
 try:
-    rows, total = _rows(actor.email, actor.role.value, flt, offset)
+    rows, total = reads.inbox_page(actor, flt, offset=offset, limit=PAGE_SIZE)
 except Exception as exc:
     show_error(exc)
     st.stop()

@@ -8,7 +8,7 @@ last-sync time in :mod:`.state`) and the reconciliation report (:mod:`.reconcile
 from __future__ import annotations
 
 from services.sync.events import ProcessOutcome, apply_redirect, process_event, process_events
-from services.sync.inbox import InboxFilter, InboxRow, get_event, list_events
+from services.sync.inbox import EventDetail, InboxFilter, InboxRow, get_event, list_events
 from services.sync.passes import SyncReport, sync_pending
 from services.sync.receive import PayloadTooLarge, Receipt, receive
 from services.sync.reconcile import (
@@ -33,6 +33,7 @@ __all__ = [
     "WEBHOOK_UNKNOWN_ORDER",
     "CannotLookUp",
     "DriftItem",
+    "EventDetail",
     "InboxFilter",
     "InboxRow",
     "PayloadTooLarge",

@@ -202,3 +202,27 @@ def test_routes_start_up_and_background_code_runs_without_streamlit() -> None:
                 seen.add(nxt)
                 todo.append(nxt)
         assert not [m for m in sorted(seen) if _imports_streamlit(ROOT, m)], f"{start} reaches streamlit"
+
+
+def _cached_functions(path: Path) -> dict[str, list[str]]:
+    """Functions decorated with ``st.cache_data``/``st.cache_resource`` → their parameter names."""
+    found: dict[str, list[str]] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef) and any("cache_data" in ast.unparse(d) or "cache_resource" in
+                                                      ast.unparse(d) for d in node.decorator_list):
+            found[node.name] = [a.arg for a in node.args.args]
+    return found
+
+
+def test_cached_reads_live_in_dashboard_reads_only() -> None:
+    elsewhere = {str(p.relative_to(ROOT)): list(_cached_functions(p)) for p in [*files("pages"), *files("dashboard")]
+                 if p.name not in ("reads.py", "state.py") and _cached_functions(p)}
+    assert not elsewhere, f"cached reads outside dashboard/reads.py: {elsewhere}"
+
+
+def test_every_cached_read_is_keyed_by_database_and_person() -> None:
+    """Streamlit leaves ``_``-prefixed parameters out of the key: the database and the person must be hashed."""
+    cached = _cached_functions(ROOT / "dashboard" / "reads.py")
+    assert len(cached) >= 6
+    for name, params in cached.items():
+        assert params[:3] == ["database", "email", "role"], f"{name}{tuple(params)} is not keyed by database+person"
