@@ -75,7 +75,7 @@ if sync_clicked:
             bar.progress(done / total if total else 1.0, text=f"Checked {done:,} of {total:,}")
 
         try:
-            report = sync.sync_pending(engine, state.gateway(), limit=200, progress=_progress, actor=actor)
+            report = sync.sync_pending(engine, state.gateway(), progress=_progress, actor=actor)
         except Exception as exc:
             box.update(label="Sync failed", state="error")
             show_error(exc)
@@ -94,7 +94,8 @@ with st.expander("Check cached statuses against the gateway", expanded=False):
     st.caption(f"Looks up the least recently checked payments one by one, within the gateway's limit of "
                f"{settings.status_rate_per_minute:,} look-ups a minute.")
     with st.form("recon_live_form", border=False):
-        sample = st.number_input("Payments to check", min_value=1, max_value=200, value=10, step=5, key="recon_sample")
+        sample = st.number_input("Payments to check", min_value=1, max_value=sync.MAX_LIVE_SAMPLE, value=10, step=5,
+                                 key="recon_sample")
         live_clicked = st.form_submit_button("Check now", icon=":material/fact_check:")
     if live_clicked:
         with st.status("Checking with the gateway…", expanded=True) as box:

@@ -14,6 +14,7 @@ from services.sync.receive import PayloadTooLarge, Receipt, receive
 from services.sync.reconcile import (
     KIND_LABELS,
     LINK_UNCERTAIN,
+    MAX_LIVE_SAMPLE,
     PAID_WITHOUT_WEBHOOK,
     STATUS_MISMATCH,
     WEBHOOK_UNKNOWN_ORDER,
@@ -28,6 +29,7 @@ from services.sync.worker import on_webhook_stored, wait_idle
 __all__ = [
     "KIND_LABELS",
     "LINK_UNCERTAIN",
+    "MAX_LIVE_SAMPLE",
     "PAID_WITHOUT_WEBHOOK",
     "STATUS_MISMATCH",
     "WEBHOOK_UNKNOWN_ORDER",

@@ -62,11 +62,17 @@ class DriftItem:
     event_id: int | None = None
 
 
+#: Live status look-ups one reconciliation may make (they share the gateway's 30-a-minute budget with everyone).
+MAX_LIVE_SAMPLE = 200
+
+
 def find_drift(engine: Engine, actor: Actor, *, client: UPaymentsClient | None = None, sample: int = 50,
                limit: int = 200, progress: Callable[[int, int], None] | None = None,
                stop: threading.Event | None = None) -> list[DriftItem]:
     """Drift of every kind; ``status_mismatch`` only with a ``client`` (live look-ups of ``sample`` payments)."""
     actor = authorize(engine, actor, Action.RECONCILE)
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample > MAX_LIVE_SAMPLE:
+        raise ValueError(f"Check at most {MAX_LIVE_SAMPLE} payments against the gateway at a time.")
     items = [*_link_uncertain(engine, limit), *_paid_without_webhook(engine, limit),
              *_webhook_unknown_order(engine, limit)]
     if client is not None and sample > 0:

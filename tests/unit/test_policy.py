@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from dashboard import runtime
-from services import policy, refunds
+from services import policy, refunds, sync
 from services.gateway import UPaymentsClient
 from services.models import AuditEntry, RefundState
 from services.permissions import Role
@@ -53,3 +53,11 @@ def test_the_service_applies_the_configured_threshold(tmp_path) -> None:
     with Session(engine) as session:
         entry = session.exec(select(AuditEntry).where(col(AuditEntry.action) == "refund_requested")).one()
     assert json.loads(entry.after or "{}")["threshold_fils"] == 1_000
+
+
+def test_reconciliation_caps_live_look_ups_itself(engine, dead_client) -> None:
+    """The page's widget stops at the cap, but the service is what refuses: no gateway call is made."""
+    finance = make_staff(engine, Role.FINANCE)
+    with pytest.raises(ValueError, match=f"at most {sync.MAX_LIVE_SAMPLE} payments"):
+        sync.find_drift(engine, finance, client=dead_client, sample=sync.MAX_LIVE_SAMPLE + 1)
+    assert sync.find_drift(engine, finance) == []  # without a client: the stored drift only, none here
