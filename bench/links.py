@@ -21,7 +21,8 @@ from typing import Any
 from sandbox.config import SandboxConfig
 from sandbox.server import serve_in_thread
 from services.db import create_schema, make_engine, sqlite_url
-from services.gateway import UPaymentsClient
+from services.gateway import ChargeResult, UPaymentsClient
+from services.gateway.charges import ChargesResource
 from services.links import LinkRequest, create_link, new_idempotency_key
 from services.models import Staff
 from services.permissions import Actor, Role
@@ -34,25 +35,17 @@ class BenchSettings:
     gateway_timeout_seconds: float = 10.0
 
 
-class _TimedCharges:
+class _TimedCharges(ChargesResource):
     """``client.charges`` that remembers how long the last ``create`` took."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.last = 0.0
+    last = 0.0
 
-    def create(self, **kwargs: Any) -> Any:
+    def create(self, **kwargs: Any) -> ChargeResult:
         start = time.perf_counter()
         try:
-            return self.inner.create(**kwargs)
+            return super().create(**kwargs)
         finally:
             self.last = time.perf_counter() - start
-
-
-class _TimedClient:
-    def __init__(self, client: UPaymentsClient) -> None:
-        self.charges = _TimedCharges(client.charges)
-        self.payments = client.payments
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -75,19 +68,19 @@ def run(n: int, warmup: int = 10) -> tuple[list[float], list[float]]:
         charges: list[float] = []
         with serve_in_thread(SandboxConfig(db_path=folder / "sandbox.db")) as sandbox, \
                 UPaymentsClient(sandbox.api_base, "jtest123", timeout=10.0) as client:
-            timed = _TimedClient(client)
+            timed = client.charges = _TimedCharges(client)
             for i in range(warmup + n):
                 request = LinkRequest(idempotency_key=new_idempotency_key(), amount="12.500",
                                       description="Blue abaya", customer_name="Huda",
                                       customer_phone=f"55{i % 100:02d} {3456 + i % 1000:04d}")
                 start = time.perf_counter()
-                outcome = create_link(engine, timed, actor, request=request, settings_like=BenchSettings())
+                outcome = create_link(engine, client, actor, request=request, settings_like=BenchSettings())
                 total = time.perf_counter() - start
                 if outcome.state != "active":
                     raise RuntimeError(f"link {i} was not created: {outcome.message}")
                 if i >= warmup:
-                    overheads.append((total - timed.charges.last) * 1000)
-                    charges.append(timed.charges.last * 1000)
+                    overheads.append((total - timed.last) * 1000)
+                    charges.append(timed.last * 1000)
         engine.dispose()
     return overheads, charges
 

@@ -205,7 +205,7 @@ def p95(values: list[float]) -> float:
 
 def export_all(engine: Any) -> None:
     """Stream a CSV of every payment; report time, size and how much the process's peak memory grew."""
-    from services.export import export_csv
+    from services.search.export import export_csv
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started, size, lines = time.perf_counter(), 0, 0

@@ -51,13 +51,13 @@ def _serve_dashboard(port: int) -> None:
     import uvicorn
     from starlette.applications import Starlette
 
-    from dashboard import routes
-    from services import sync
+    from dashboard import routes, runtime
+    from services.gateway import factory
 
-    settings = routes.route_settings()
-    sync.register_client(UPaymentsClient(settings.gateway_url, settings.gateway_token, timeout=10,
+    settings = runtime.settings()
+    factory.register_client(UPaymentsClient(settings.gateway_url, settings.gateway_token, timeout=10,
                                          status_rate_per_minute=BENCH_RATE))
-    routes.route_engine()  # schema before the first request
+    runtime.engine()  # schema before the first request
     app = Starlette(routes=routes.routes())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning",
                 access_log=False, backlog=4096)

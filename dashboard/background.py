@@ -13,9 +13,10 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 from services.gateway import UPaymentsClient
+from services.gateway.factory import register_client
 from services.permissions import SYSTEM
-from services.refund_reconcile import refresh_refunds, settle_uncertain
-from services.sync import register_client, sync_pending
+from services.refunds import refresh_refunds, settle_uncertain
+from services.sync import sync_pending
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,9 @@ import logging
 
 from dashboard.settings import SettingsError, load_settings
 from services.db import create_schema, make_engine
+from services.gateway.factory import build_client
 from services.permissions import SYSTEM
-from services.sync import build_client, sync_pending
+from services.sync import sync_pending
 
 log = logging.getLogger(__name__)
 

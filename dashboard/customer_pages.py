@@ -1,7 +1,7 @@
 """The customer's pages: ``/pay/return`` and ``/pay/cancel`` after the payment page, and ``/pay/receipt`` (+ ``.svg``).
 
 Plain HTML, no Streamlit, no login, nothing of the staff dashboard. Every value is escaped; the query is
-size-limited; what the page says comes from the verified status (services.link_landing), never from the URL.
+size-limited; what the page says comes from the verified status (services.links.landing), never from the URL.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dashboard import receipt as receipts
-from dashboard.routes import route_engine, route_settings
-from services.link_landing import MAX_QUERY_BYTES, REFRESH_SECONDS, Landing, land, receipt_view
+from dashboard import runtime
+from services.links import MAX_QUERY_BYTES, REFRESH_SECONDS, Landing, land, receipt_view
 from services.money import format_money
-from services.sync import shared_client
 
 log = logging.getLogger(__name__)
 _ATTEMPT = re.compile(r"[0-9]{1,5}", re.ASCII)
@@ -140,10 +139,10 @@ async def _landing(request: Request, *, cancel: bool) -> Response:
         return PlainTextResponse("Request too large", status_code=414, headers=_HEADERS)
     query = raw.decode("utf-8", errors="replace")
     attempt = _attempt_of(request)
-    settings = route_settings()
+    settings = runtime.settings()
     try:
-        client = shared_client(settings)  # the process's one client: pages, webhooks and landings share its limiter
-        view = await run_in_threadpool(land, route_engine(), client, query=query, cancel=cancel, attempt=attempt,
+        client = runtime.client()  # the process's one client: pages, webhooks and landings share its limiter
+        view = await run_in_threadpool(land, runtime.engine(), client, query=query, cancel=cancel, attempt=attempt,
                                        remote=request.client.host if request.client else None)
     except Exception:
         log.exception("landing page failed")
@@ -167,8 +166,8 @@ async def pay_receipt(request: Request) -> Response:
     """A paid link's receipt, to keep or to send again (staff share this URL); no look-up, no refresh."""
     if request.method not in ("GET", "HEAD"):
         return PlainTextResponse("Method not allowed", status_code=405, headers={"Allow": "GET, HEAD", **_HEADERS})
-    settings = route_settings()
-    view = await run_in_threadpool(receipt_view, route_engine(), order_id=request.query_params.get("o", "")[:60])
+    settings = runtime.settings()
+    view = await run_in_threadpool(receipt_view, runtime.engine(), order_id=request.query_params.get("o", "")[:60])
     page, code = render(view, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar, path=RETURN_PATH)
     return HTMLResponse(page, status_code=code, headers=_HEADERS)
 
@@ -177,8 +176,8 @@ async def pay_receipt_image(request: Request) -> Response:
     """The same receipt as an SVG image download."""
     if request.method not in ("GET", "HEAD"):
         return PlainTextResponse("Method not allowed", status_code=405, headers={"Allow": "GET, HEAD", **_HEADERS})
-    settings = route_settings()
-    view = await run_in_threadpool(receipt_view, route_engine(), order_id=request.query_params.get("o", "")[:60])
+    settings = runtime.settings()
+    view = await run_in_threadpool(receipt_view, runtime.engine(), order_id=request.query_params.get("o", "")[:60])
     if view.receipt is None:
         return PlainTextResponse("Receipt not found", status_code=404, headers=_HEADERS)
     lang = view.language if view.language in _TEXT else "en"

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from services.db import create_schema, make_engine, sqlite_url
-from services.demo_seed import DEMO_USERS, seed_payments, seed_staff
+from services.demo.seed import DEMO_USERS, seed_payments, seed_staff
 from services.search import ensure_search_support
 from services.timeutil import to_kuwait, utcnow
 

@@ -13,7 +13,7 @@ from dashboard.navigation import PageSpec, refusal_text
 from dashboard.safe import md
 from dashboard.settings import Settings
 from services.permissions import Actor
-from services.syncstate import get_time
+from services.sync import get_time
 
 
 def _ribbon(settings: Settings) -> None:

@@ -14,7 +14,7 @@ import html
 from babel.dates import format_datetime
 
 from dashboard.safe import plain
-from services.link_landing import Receipt
+from services.links import Receipt
 from services.money import format_money
 from services.timeutil import KUWAIT
 

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from functools import cache
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from dashboard.settings import Settings, load_settings
-from services.db import shared_engine
-from services.export import ExportRefused, export_csv, redeem_ticket
+from dashboard import customer_pages, runtime
+from services import sync
 from services.gateway import Lane
+from services.search import ExportRefused, export_csv, redeem_ticket
 from services.timeutil import kuwait_today
-from services.webhooks import PayloadTooLarge, receive
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/upayments"
@@ -31,26 +28,16 @@ EXPORT_PATH = "/export/transactions.csv"
 _ALL_VERBS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-@cache
-def route_settings() -> Settings:
-    return load_settings()
-
-
-@cache
-def route_engine() -> Engine:
-    return shared_engine(route_settings().database_url)
-
-
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Body of {declared} bytes is over the {limit}-byte limit.")
+        raise sync.PayloadTooLarge(f"Body of {declared} bytes is over the {limit}-byte limit.")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"Body is over the {limit}-byte limit.")
+            raise sync.PayloadTooLarge(f"Body is over the {limit}-byte limit.")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -60,14 +47,14 @@ async def webhook(request: Request) -> Response:
     if request.method != "POST":
         return JSONResponse({"success": False, "message": "Use POST."}, status_code=405,
                             headers={"Allow": "POST"})
-    limit = route_settings().webhook_max_bytes
+    limit = runtime.settings().webhook_max_bytes
     try:
         body = await _read_limited(request, limit)
         receipt = await run_in_threadpool(
-            receive, route_engine(), body, request.headers.get("content-type"), max_bytes=limit,
+            sync.receive, runtime.engine(), body, request.headers.get("content-type"), max_bytes=limit,
             remote=request.client.host if request.client else None,
         )
-    except PayloadTooLarge as exc:
+    except sync.PayloadTooLarge as exc:
         return JSONResponse({"success": False, "message": str(exc)}, status_code=413)
     if receipt.unusable is not None:  # stored closed, with the reason, for the inbox; never queued
         return JSONResponse({"success": False, "message": receipt.unusable}, status_code=400)
@@ -78,15 +65,9 @@ async def webhook(request: Request) -> Response:
 def _after_receive(event_id: int, lane: Lane) -> None:
     """Hand the stored delivery to the processor (verification against the gateway)."""
     try:
-        from services import sync
-    except ImportError:
-        return
-    handler = getattr(sync, "on_webhook_stored", None)
-    if handler is not None:
-        try:
-            handler(route_engine(), route_settings(), event_id, lane)
-        except Exception:  # the delivery is stored; the inbox page and the next sync pass will retry it
-            log.exception("processing webhook event %s failed", event_id)
+        sync.on_webhook_stored(runtime.engine(), runtime.client(), event_id, lane)
+    except Exception:  # the delivery is stored; the inbox page and the next sync pass will retry it
+        log.exception("processing webhook event %s failed", event_id)
 
 
 async def health(_request: Request) -> Response:
@@ -99,16 +80,16 @@ async def health(_request: Request) -> Response:
 
 
 async def export_transactions(request: Request) -> Response:
-    """Stream the CSV a Transactions page ticket names (services.export), as a file download."""
+    """Stream the CSV a Transactions page ticket names (services.search.export), as a file download."""
     try:
-        actor, flt = await run_in_threadpool(redeem_ticket, route_engine(), request.query_params.get("t", ""))
+        actor, flt = await run_in_threadpool(redeem_ticket, runtime.engine(), request.query_params.get("t", ""))
     except ExportRefused as exc:
         return PlainTextResponse(str(exc), status_code=403, headers={"Cache-Control": "no-store"})
     filename = f"transactions-{kuwait_today().isoformat()}.csv"
 
     def body() -> Iterator[str]:
         yield "\ufeff"  # a byte-order mark: spreadsheets then read Arabic names as UTF-8
-        yield from export_csv(route_engine(), actor, flt)
+        yield from export_csv(runtime.engine(), actor, flt)
 
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
@@ -116,22 +97,15 @@ async def export_transactions(request: Request) -> Response:
 
 
 def _ping() -> None:
-    with route_engine().connect() as conn:
+    with runtime.engine().connect() as conn:
         conn.execute(text("SELECT 1"))
 
 
 def routes() -> list[BaseRoute]:
     """Every custom route of the app (also used by in-process tests)."""
-    extra: list[BaseRoute] = []
-    try:
-        from dashboard import customer_pages
-    except ImportError:
-        pass
-    else:
-        extra = customer_pages.routes()
     return [
         Route(WEBHOOK_PATH, webhook, methods=_ALL_VERBS),
         Route(HEALTH_PATH, health, methods=["GET"]),
         Route(EXPORT_PATH, export_transactions, methods=["GET"]),
-        *extra,
+        *customer_pages.routes(),
     ]

@@ -17,9 +17,7 @@ from typing import Any
 
 from streamlit.runtime.pages_manager import PagesManager
 
-from dashboard import background
-from dashboard.routes import route_engine, route_settings
-from services.sync import shared_client
+from dashboard import background, runtime
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +26,11 @@ log = logging.getLogger(__name__)
 async def lifespan(_app: Any) -> AsyncIterator[None]:
     """Declared navigation only; start the background sync with the server (when enabled), stop it on shutdown."""
     use_declared_navigation_only()
-    settings = route_settings()
+    settings = runtime.settings()
     started = False
     if settings.background_sync:
         try:
-            background.ensure_started(settings, route_engine(), shared_client(settings))
+            background.ensure_started(settings, runtime.engine(), runtime.client())
             started = True
         except Exception:  # a bad database URL must not keep the UI (and its error page) from starting
             log.exception("background sync could not start with the server; the first page view retries")

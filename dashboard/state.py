@@ -1,6 +1,7 @@
-"""Cached resources for pages: settings, engine, gateway client, and the acting staff member.
+"""What pages ask for: settings, engine, gateway client (from :mod:`dashboard.runtime`) and the acting staff member.
 
-The only module (with the entry script) that knows both ``streamlit`` and ``services``.
+The process-wide objects live in :mod:`dashboard.runtime` (no Streamlit), shared with the routes and the
+background sync; this module adds the once-per-process bootstrap and the logged-in person.
 """
 
 from __future__ import annotations
@@ -10,30 +11,24 @@ import logging
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from dashboard.settings import Settings, load_settings
-from services.db import shared_engine
+from dashboard import runtime
+from dashboard.settings import Settings
 from services.gateway import UPaymentsClient
 from services.permissions import Action, Actor, PermissionDenied
 from services.search import ensure_search_support
 from services.staff import bootstrap_admins, resolve_actor
-from services.sync import shared_client
 
 log = logging.getLogger(__name__)
 
 
-@st.cache_resource(show_spinner=False)
-def _settings() -> Settings:
-    return load_settings()
-
-
 def settings() -> Settings:
     """The app's settings (read once per process)."""
-    return _settings()
+    return runtime.settings()
 
 
 @st.cache_resource(show_spinner=False)
 def _engine(url: str, admins: tuple[str, ...]) -> Engine:
-    engine = shared_engine(url)  # the same engine (one pool) as the webhook routes and the background sync
+    engine = runtime.engine()  # the same engine (one pool) as the webhook routes and the background sync
     ensure_search_support(engine)  # summary table, text index and triggers; built once, before the first page view
     bootstrap_admins(engine, list(admins))
     return engine
@@ -46,9 +41,9 @@ def engine() -> Engine:
 
 
 def gateway() -> UPaymentsClient:
-    """The UPayments client: one per process (``shared_client`` keeps it), shared with webhooks and the background
-    sync, so one rate limiter counts every status look-up the process makes."""
-    return shared_client(settings())
+    """The UPayments client: one per process (:func:`dashboard.runtime.client`), shared with webhooks and the
+    background sync, so one rate limiter counts every status look-up the process makes."""
+    return runtime.client()
 
 
 def actor() -> Actor:

@@ -7,26 +7,19 @@ from urllib.parse import quote, urlencode
 
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import charts, reads, state
 from dashboard.errors import show_error
 from dashboard.formatting import money
 from dashboard.navigation import PAGES
 from dashboard.safe import md
 from services import analytics
-from services.analytics import DEFINITIONS, PRESETS, AnalyticsFilter, Change, Period, Report
+from services.analytics import DEFINITIONS, PRESETS, Change, Period, Report
 from services.models import FAMILIES
-from services.permissions import Action, Actor, Role
+from services.permissions import Action
 from services.timeutil import to_kuwait
 
 EARLIEST = date(2015, 1, 1)  # the date picker's lower bound
 FAMILY_CHOICES = {"": "All methods", **{f: charts.family_label(f) for f in FAMILIES}}
-
-
-@st.cache_data(ttl=30, show_spinner="Adding up payments…")
-def load_report(database: str, email: str, role: str, start: date, end: date, family: str) -> Report:
-    """The page's figures, cached per database, actor, period and filter."""
-    actor = Actor(email=email, role=Role(role))
-    return analytics.report(state.engine(), actor, Period(start, end), filters=AnalyticsFilter(family=family or None))
 
 
 def signed_money(fils: int | float | None) -> str | None:
@@ -194,8 +187,7 @@ st.caption("Kuwait calendar days; volume counts captured payments only. "
 
 try:
     preset, period, family = read_selection(analytics.kuwait_today())
-    report = load_report(state.settings().database_url, actor.email, str(actor.role), period.start_day,
-                         period.end_day, family)
+    report = reads.report(actor, period, family)
 except Exception as exc:
     show_error(exc)
     st.stop()

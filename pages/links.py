@@ -11,7 +11,7 @@ from dashboard.errors import show_error
 from dashboard.formatting import ago, kuwait_time, money
 from dashboard.paging import page_count
 from dashboard.safe import cells, filename, md, plain
-from services import link_follow, links, share
+from services import links
 from services.models import FINAL_STATUSES, PaymentStatus
 from services.money import EXPONENTS
 from services.permissions import Action
@@ -134,13 +134,13 @@ def _new_link_form() -> None:
 
 def _record(payment_pk: int, channel: str, reminder: bool = False) -> None:
     try:
-        share.record_share(engine, state.actor_at_click(Action.SHARE_LINK), payment_pk=payment_pk, channel=channel,
+        links.record_share(engine, state.actor_at_click(Action.SHARE_LINK), payment_pk=payment_pk, channel=channel,
                            reminder=reminder)
     except Exception as exc:
         st.session_state["links_error"] = exc
 
 
-def _share_panel(row: link_follow.LinkRow, prefix: str) -> None:
+def _share_panel(row: links.LinkRow, prefix: str) -> None:
     """Copy, QR, WhatsApp, SMS and e-mail for one active link (each share recorded)."""
     if not row.link_url:
         return
@@ -148,9 +148,9 @@ def _share_panel(row: link_follow.LinkRow, prefix: str) -> None:
     st.code(plain(row.link_url), language=None, wrap_lines=True)
     if not can_share or row.status != "awaiting":
         return
-    ctx = share.context_for(row, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar)
-    targets = share.share_links(ctx, phone_e164=row.customer_phone, email=row.customer_email)
-    qr = share.qr_png(row.link_url, scale=6)
+    ctx = links.context_for(row, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar)
+    targets = links.share_links(ctx, phone_e164=row.customer_phone, email=row.customer_email)
+    qr = links.qr_png(row.link_url, scale=6)
     left, right = st.columns([1, 2])
     with left:
         st.image(qr, width=180, caption="Scan to pay")
@@ -170,14 +170,14 @@ def _share_panel(row: link_follow.LinkRow, prefix: str) -> None:
 
 def _check(payment_pk: int) -> None:
     try:
-        st.session_state["links_notice"] = link_follow.check_link(engine, state.gateway(),
+        st.session_state["links_notice"] = links.check_link(engine, state.gateway(),
                                                                   state.actor_at_click(Action.SYNC),
                                                                   payment_pk=payment_pk)
     except Exception as exc:
         st.session_state["links_error"] = exc
 
 
-def _status_line(row: link_follow.LinkRow) -> None:
+def _status_line(row: links.LinkRow) -> None:
     text = f"**{md(row.status_label)}** · {money(row.amount_fils, row.currency)} · order {md(row.order_id)}"
     if row.status == PaymentStatus.PAID:
         st.success(f"**Paid** {ago(row.paid_at)} · {money(row.amount_fils, row.currency)} · order {md(row.order_id)}",
@@ -199,8 +199,8 @@ def _outcome_panel() -> None:
     @st.fragment(run_every="3s")
     def live() -> None:
         try:  # a fragment's rerun keeps the page's actor: the services refuse one removed since
-            link_follow.refresh_awaiting(engine, state.gateway(), actor, payment_pks=[outcome.payment_pk])
-            detail = link_follow.link_detail(engine, actor, payment_pk=outcome.payment_pk)
+            links.refresh_awaiting(engine, state.gateway(), actor, payment_pks=[outcome.payment_pk])
+            detail = links.link_detail(engine, actor, payment_pk=outcome.payment_pk)
         except Exception as exc:
             show_error(exc)
             return
@@ -222,14 +222,14 @@ def _outcome_panel() -> None:
         else:
             st.success(md(outcome.message))
         live()
-        detail = link_follow.link_detail(engine, actor, payment_pk=outcome.payment_pk)
+        detail = links.link_detail(engine, actor, payment_pk=outcome.payment_pk)
         _share_panel(detail.row, "nl")
         if st.button("Create another link", key="nl_done", icon=":material/add:"):
             st.session_state.pop("nl_last", None)
             st.rerun()
 
 
-def _table(rows: list[link_follow.LinkRow]) -> list[dict[str, Any]]:
+def _table(rows: list[links.LinkRow]) -> list[dict[str, Any]]:
     return [{
         "Created": kuwait_time(r.created_at), "Status": r.status_label, "Amount": money(r.amount_fils, r.currency),
         "Customer": r.customer_name or "", "Mobile": r.customer_phone or "", "For": r.description or "",
@@ -242,8 +242,8 @@ def _links_list() -> None:
     """The list, refreshed every 3 s from the cache; awaiting links get a (rate-limited) verified look-up."""
     left, mid, right = st.columns([2, 2, 3])
     with left:
-        status = st.selectbox("Status", ["", *link_follow.LINK_STATUSES], key="links_status",
-                              format_func=lambda s: link_follow.STATUS_LABELS.get(s, "All"))
+        status = st.selectbox("Status", ["", *links.LINK_STATUSES], key="links_status",
+                              format_func=lambda s: links.STATUS_LABELS.get(s, "All"))
     with mid:
         mine = st.toggle("Only my links", value=actor.role == "sales", key="links_mine")
     creator = None
@@ -251,13 +251,13 @@ def _links_list() -> None:
     try:
         with right:
             if not mine and actor.can(Action.VIEW_ALL_LINKS):
-                creator = st.selectbox("Created by", ["", *link_follow.link_creators(engine, actor)],
+                creator = st.selectbox("Created by", ["", *links.link_creators(engine, actor)],
                                        key="links_creator", format_func=lambda e: plain(e) or "Anyone") or None
-        result = link_follow.list_links(engine, actor, status=status or None, created_by=creator, mine_only=mine,
+        result = links.list_links(engine, actor, status=status or None, created_by=creator, mine_only=mine,
                                         page=page_no, page_size=PAGE_SIZE)
         awaiting = [r.pk for r in result.rows if r.status == "awaiting"]
-        if awaiting and link_follow.refresh_awaiting(engine, state.gateway(), actor, payment_pks=awaiting):
-            result = link_follow.list_links(engine, actor, status=status or None, created_by=creator,
+        if awaiting and links.refresh_awaiting(engine, state.gateway(), actor, payment_pks=awaiting):
+            result = links.list_links(engine, actor, status=status or None, created_by=creator,
                                             mine_only=mine, page=page_no, page_size=PAGE_SIZE)
     except Exception as exc:
         show_error(exc)
@@ -284,7 +284,7 @@ def _detail() -> None:
         st.caption("Select a link in the table to see its timeline, share it again or send a reminder.")
         return
     try:
-        detail = link_follow.link_detail(engine, actor, payment_pk=pk)
+        detail = links.link_detail(engine, actor, payment_pk=pk)
     except Exception as exc:
         show_error(exc)
         return
@@ -295,7 +295,7 @@ def _detail() -> None:
         @st.fragment(run_every="3s")
         def live() -> None:
             try:
-                fresh = link_follow.link_detail(engine, actor, payment_pk=pk)
+                fresh = links.link_detail(engine, actor, payment_pk=pk)
             except Exception as exc:
                 show_error(exc)
                 return
@@ -310,8 +310,8 @@ def _detail() -> None:
                    f"{md(row.customer_phone or '')} · created by {md(row.created_by or '—')} {ago(row.created_at)}")
         _share_panel(row, f"d{pk}")
         if can_share and row.status == "awaiting" and row.link_url:
-            ctx = share.context_for(row, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar)
-            reminder = share.share_links(ctx, phone_e164=row.customer_phone, email=row.customer_email,
+            ctx = links.context_for(row, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar)
+            reminder = links.share_links(ctx, phone_e164=row.customer_phone, email=row.customer_email,
                                          reminder=True)
             st.link_button("Send a reminder on WhatsApp", reminder.whatsapp, key=f"d{pk}_remind",
                            on_click=_record, args=(pk, "whatsapp", True), icon=":material/notifications:")

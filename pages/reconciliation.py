@@ -6,14 +6,12 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import reads, state
 from dashboard.errors import explain, show_error
 from dashboard.formatting import ago, status_label
 from dashboard.safe import md
-from services import reconcile
-from services.permissions import Action, Actor, PermissionDenied, Role
-from services.sync import sync_pending
-from services.syncstate import get_time
+from services import sync
+from services.permissions import Action, PermissionDenied
 
 SHOWN = 50
 
@@ -22,13 +20,7 @@ engine = state.engine()
 settings = state.settings()
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def _stored_drift(email: str, role: str) -> list[reconcile.DriftItem]:
-    """The drift the database alone shows (no gateway calls)."""
-    return reconcile.find_drift(engine, Actor(email, Role(role)))
-
-
-def _resync(items: list[reconcile.DriftItem]) -> None:
+def _resync(items: list[sync.DriftItem]) -> None:
     """Re-sync each item with a payment; one audit row each; remember a one-line outcome."""
     done, failed, messages = 0, 0, []
     client = state.gateway()
@@ -42,7 +34,7 @@ def _resync(items: list[reconcile.DriftItem]) -> None:
         if item.payment_pk is None:
             continue
         try:
-            result = reconcile.resync(engine, client, who, payment_pk=item.payment_pk)
+            result = sync.resync(engine, client, who, payment_pk=item.payment_pk)
         except Exception as exc:
             failed += 1
             messages.append(f"{item.order_id}: {explain(exc)}")
@@ -60,7 +52,7 @@ def _resync(items: list[reconcile.DriftItem]) -> None:
     if live:  # the live check is stale for the rows just re-synced
         synced = {i.payment_pk for i in items}
         st.session_state["recon_live"] = [i for i in live if i.payment_pk not in synced]
-    _stored_drift.clear()
+    reads.forget_drift()
 
 
 st.title("Reconciliation")
@@ -69,7 +61,7 @@ st.caption("The gateway has no list of payments, so the dashboard keeps its own 
 
 # ------------------------------------------------------------------ sync now
 
-last = get_time(engine)
+last = sync.get_time(engine)
 with st.container(horizontal=True, vertical_alignment="center"):
     st.markdown(f"**Last sync:** {ago(last)}")
     sync_clicked = st.button("Sync now", key="recon_sync", icon=":material/sync:", disabled=not actor.can(Action.SYNC),
@@ -83,7 +75,7 @@ if sync_clicked:
             bar.progress(done / total if total else 1.0, text=f"Checked {done:,} of {total:,}")
 
         try:
-            report = sync_pending(engine, state.gateway(), limit=200, progress=_progress, actor=actor)
+            report = sync.sync_pending(engine, state.gateway(), progress=_progress, actor=actor)
         except Exception as exc:
             box.update(label="Sync failed", state="error")
             show_error(exc)
@@ -94,7 +86,7 @@ if sync_clicked:
                 st.caption(md(problem))
             box.update(label="Sync stopped by the gateway's rate limit" if report.rate_limited else "Sync finished",
                        state="error" if report.rate_limited or report.errors else "complete", expanded=True)
-            _stored_drift.clear()
+            reads.forget_drift()
 
 # ------------------------------------------------------------------ live check
 
@@ -102,7 +94,8 @@ with st.expander("Check cached statuses against the gateway", expanded=False):
     st.caption(f"Looks up the least recently checked payments one by one, within the gateway's limit of "
                f"{settings.status_rate_per_minute:,} look-ups a minute.")
     with st.form("recon_live_form", border=False):
-        sample = st.number_input("Payments to check", min_value=1, max_value=200, value=10, step=5, key="recon_sample")
+        sample = st.number_input("Payments to check", min_value=1, max_value=sync.MAX_LIVE_SAMPLE, value=10, step=5,
+                                 key="recon_sample")
         live_clicked = st.form_submit_button("Check now", icon=":material/fact_check:")
     if live_clicked:
         with st.status("Checking with the gateway…", expanded=True) as box:
@@ -112,13 +105,13 @@ with st.expander("Check cached statuses against the gateway", expanded=False):
                 bar.progress(done / total if total else 1.0, text=f"Checked {done:,} of {total:,}")
 
             try:
-                found = reconcile.find_drift(engine, actor, client=state.gateway(), sample=int(sample),
+                found = sync.find_drift(engine, actor, client=state.gateway(), sample=int(sample),
                                              limit=0, progress=_checked)
             except Exception as exc:
                 box.update(label="Check failed", state="error")
                 show_error(exc)
             else:
-                st.session_state["recon_live"] = [i for i in found if i.kind == reconcile.STATUS_MISMATCH]
+                st.session_state["recon_live"] = [i for i in found if i.kind == sync.STATUS_MISMATCH]
                 box.update(label=f"Checked — {len(st.session_state['recon_live'])} difference(s)", state="complete",
                            expanded=True)
 
@@ -132,13 +125,13 @@ if "recon_outcome" in st.session_state:
         st.caption(md(line))
 
 try:
-    items = [*st.session_state.get("recon_live", []), *_stored_drift(actor.email, actor.role.value)]
+    items = [*st.session_state.get("recon_live", []), *reads.stored_drift(actor)]
 except Exception as exc:
     show_error(exc)
     st.stop()
 
-kinds = st.pills("Show", list(reconcile.KIND_LABELS), selection_mode="multi", key="recon_kinds",
-                 format_func=lambda k: reconcile.KIND_LABELS[k])
+kinds = st.pills("Show", list(sync.KIND_LABELS), selection_mode="multi", key="recon_kinds",
+                 format_func=lambda k: sync.KIND_LABELS[k])
 shown = [i for i in items if not kinds or i.kind in kinds][:SHOWN]
 if not shown:
     st.success("Nothing to reconcile: the cache agrees with everything the dashboard knows.")
@@ -147,7 +140,7 @@ if not shown:
 counts: dict[str, int] = {}
 for item in items:
     counts[item.kind] = counts.get(item.kind, 0) + 1
-st.caption(" · ".join(f"{reconcile.KIND_LABELS[k]}: {n:,}" for k, n in counts.items())
+st.caption(" · ".join(f"{sync.KIND_LABELS[k]}: {n:,}" for k, n in counts.items())
            + (f" — showing the first {SHOWN}" if len(items) > SHOWN else ""))
 resyncable = [i for i in shown if i.payment_pk is not None]
 st.button(f"Re-sync all shown ({len(resyncable)})", key="recon_all", icon=":material/sync:",
@@ -155,8 +148,8 @@ st.button(f"Re-sync all shown ({len(resyncable)})", key="recon_all", icon=":mate
           help="Ask the gateway about each payment listed below and apply its answers (each one is audited).")
 
 
-def _line(item: reconcile.DriftItem) -> dict[str, Any]:
-    return {"kind": reconcile.KIND_LABELS[item.kind], "order": item.order_id or "—",
+def _line(item: sync.DriftItem) -> dict[str, Any]:
+    return {"kind": sync.KIND_LABELS[item.kind], "order": item.order_id or "—",
             "cache": status_label(item.cache_status), "gateway": status_label(item.gateway_status)}
 
 

@@ -8,15 +8,15 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import reads, state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, method_label, money, status_label
 from dashboard.paging import page_count, pager
 from dashboard.safe import cells, md, md_cells, plain
-from services import refunds as svc
+from services import refunds
 from services.models import RefundState
 from services.money import parse_amount
-from services.permissions import Action, Actor, Role
+from services.permissions import Action, Actor
 
 PAGE_SIZE = 25
 STATE_LABELS = {
@@ -28,32 +28,26 @@ STATE_LABELS = {
 actor = state.actor()
 engine = state.engine()
 settings = state.settings()
-threshold = settings.refund_approval_threshold_fils
+threshold = refunds.approval_threshold_fils()  # the service's rule, shown here; the service applies it itself
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def _cached_list(_engine: Any, db: str, email: str, role: str, flt: svc.RefundFilter,
-                 page: int) -> tuple[list[svc.RefundRow], int]:
-    return svc.list_refunds(_engine, Actor(email, Role(role)), filters=flt, page=page, page_size=PAGE_SIZE)
-
-
-def _list(email: str, role: str, flt: svc.RefundFilter, page: int) -> tuple[list[svc.RefundRow], int]:
-    """A page of refunds, cached for 30 s per database, user, role, filter and page."""
-    return _cached_list(engine, settings.database_url, email, role, flt, page)
+def _list(actor: Actor, flt: refunds.RefundFilter, page: int) -> tuple[list[refunds.RefundRow], int]:
+    """A page of refunds (cached in dashboard.reads per database, user, role, filter and page)."""
+    return reads.refund_page(actor, flt, page=page, page_size=PAGE_SIZE)
 
 
 def _changed() -> None:
-    _cached_list.clear()
+    reads.forget_refunds()
 
 
-def _table(rows: list[svc.RefundRow], *, with_payment: bool = True) -> list[dict[str, Any]]:
+def _table(rows: list[refunds.RefundRow], *, with_payment: bool = True) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         row: dict[str, Any] = {"Refund": r.id, "Requested": kuwait_time(r.created_at)}
         if with_payment:
             row |= {"Order": r.order_id, "Customer": r.customer_name, "Method": method_label(r.method)}
         row |= {
-            "Amount": money(r.amount_fils, r.currency), "Reason": svc.REASONS.get(r.reason, r.reason),
+            "Amount": money(r.amount_fils, r.currency), "Reason": refunds.REASONS.get(r.reason, r.reason),
             "State": STATE_LABELS.get(r.state, r.state), "Requested by": r.requested_by,
             "Approved by": r.approved_by or "",
             "Expected arrival": r.expected_arrival.isoformat() if r.expected_arrival else "",
@@ -109,17 +103,17 @@ with st.form("refund_search", border=False):
     cols[0].text_input("Find a payment", key="refund_query", placeholder="Order id, track id or phone number")
     cols[1].form_submit_button("Find", width="stretch")
 
-hits: list[svc.PaymentHit] = []
+hits: list[refunds.PaymentHit] = []
 query = (st.session_state.get("refund_query") or "").strip()
 if query:
     try:
-        hits = svc.find_payments(engine, actor, query=query)
+        hits = refunds.find_payments(engine, actor, query=query)
     except Exception as exc:
         show_error(exc)
     if not hits:
         st.info(f"No payment matches “{md(query)}”. Search by the exact order id or track id, or by phone number.")
 
-selected: svc.PaymentHit | None = None
+selected: refunds.PaymentHit | None = None
 if len(hits) == 1:
     selected = hits[0]
 elif hits:
@@ -143,7 +137,7 @@ def _confirm_dialog() -> None:
     st.markdown(f"Refund **{money(pending['amount_fils'], pending['currency'])}** to "
                 f"**{md(pending['customer'] or 'the customer')}**")
     st.write(f"Order {md(pending['order_id'])} · paid by {md(method_label(pending['method']))} · reason: "
-             f"{md(svc.REASONS[pending['reason']])}")
+             f"{md(refunds.REASONS[pending['reason']])}")
     if pending["amount_fils"] > threshold:
         st.caption(f"Above {money(threshold)}: another finance or admin person must approve it before it is sent.")
     else:
@@ -153,23 +147,23 @@ def _confirm_dialog() -> None:
         st.session_state.pop("refund_confirm", None)
         st.session_state.pop(f"refund_key_{pending['payment_pk']}", None)  # the next refund is a new intent
         st.session_state.pop("refund_amount", None)
-        _act(svc.request_refund, engine=engine, client=state.gateway(), actor=actor,
+        _act(refunds.request_refund, engine=engine, client=state.gateway(), actor=actor,
              payment_pk=pending["payment_pk"], amount_fils=pending["amount_fils"], reason=pending["reason"],
-             note=pending["note"], idempotency_key=pending["key"], threshold_fils=threshold)
+             note=pending["note"], idempotency_key=pending["key"])
     if right.button("Go back", key="refund_confirm_no", width="stretch"):
         st.session_state.pop("refund_confirm", None)
         st.rerun()
 
 
-def _refund_form(summary: svc.RefundSummary) -> None:
+def _refund_form(summary: refunds.RefundSummary) -> None:
     key_name = f"refund_key_{summary.payment_pk}"
     st.session_state.setdefault(key_name, f"rf-{uuid.uuid4().hex}")  # one key per refund intent, kept on rerun
     with st.form("refund_form"):
         kind = st.radio("Amount", ["Full remaining amount", "Partial amount"], key="refund_kind", horizontal=True)
         amount_text = st.text_input(f"Partial amount ({md(summary.currency)})", key="refund_amount",
                                     placeholder=f"up to {money(summary.refundable_fils, summary.currency)}")
-        reason = st.selectbox("Reason", list(svc.REASONS), key="refund_reason",
-                              format_func=lambda r: svc.REASONS[r])
+        reason = st.selectbox("Reason", list(refunds.REASONS), key="refund_reason",
+                              format_func=lambda r: refunds.REASONS[r])
         note = st.text_area("Note (required for “Other”)", key="refund_note", max_chars=500)
         submitted = st.form_submit_button("Review refund", type="primary")
     if not submitted:
@@ -193,9 +187,9 @@ def _refund_form(summary: svc.RefundSummary) -> None:
     st.rerun()
 
 
-def _payment_panel(hit: svc.PaymentHit) -> None:
+def _payment_panel(hit: refunds.PaymentHit) -> None:
     try:
-        summary = svc.refund_summary(engine, payment_pk=hit.payment_pk, actor=actor)
+        summary = refunds.refund_summary(engine, payment_pk=hit.payment_pk, actor=actor)
     except Exception as exc:
         show_error(exc)
         return
@@ -215,14 +209,14 @@ def _payment_panel(hit: svc.PaymentHit) -> None:
         _refund_form(summary)
     else:
         st.info(md(summary.reason_not))
-    rows, _ = _list(actor.email, actor.role.value, svc.RefundFilter(payment_pk=hit.payment_pk), 1)
+    rows, _ = _list(actor, refunds.RefundFilter(payment_pk=hit.payment_pk), 1)
     if rows:
         st.markdown("**Refunds of this payment**")
         st.table(md_cells(_table(rows, with_payment=False)), hide_index=True)
         _actions(rows)
 
 
-def _actions(rows: list[svc.RefundRow]) -> None:
+def _actions(rows: list[refunds.RefundRow]) -> None:
     """Approve / reject (not for the requester) and cancel buttons for the rows that allow them."""
     client = state.gateway
     for row in rows:
@@ -233,25 +227,25 @@ def _actions(rows: list[svc.RefundRow]) -> None:
                             "awaiting approval")
                 why = f" · note: {row.note}" if row.note else ""
                 st.text(plain(f"{row.customer_name or 'Customer unknown'} · paid by {method_label(row.method)} · "
-                              f"reason: {svc.REASONS.get(row.reason, row.reason)}{why}"))
+                              f"reason: {refunds.REASONS.get(row.reason, row.reason)}{why}"))
                 if row.requested_by == actor.email:
                     st.caption("Another finance or admin person must approve or reject your request.")
                     if st.button("Withdraw request", key=f"refund_withdraw_{row.id}"):
-                        _act(svc.cancel_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
+                        _act(refunds.cancel_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
                     continue
                 note = st.text_input("Reason for rejecting", key=f"refund_reject_note_{row.id}")
                 a, b = st.columns(2)
                 if a.button("Approve and send", key=f"refund_approve_{row.id}", type="primary"):
-                    _act(svc.approve_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
+                    _act(refunds.approve_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
                 if b.button("Reject", key=f"refund_reject_{row.id}"):
-                    _act(svc.reject_refund, engine=engine, actor=actor, refund_id=row.id, note=note)
+                    _act(refunds.reject_refund, engine=engine, actor=actor, refund_id=row.id, note=note)
         elif row.state == "initiated" and actor.can(Action.CANCEL_REFUND):
             cols = st.columns([3, 1], vertical_alignment="center")
             arrival = (f", expected on the customer's account by {md(row.expected_arrival)}"
                        if row.expected_arrival else "")
             cols[0].write(f"{label} — initiated{arrival}")
             if cols[1].button("Cancel refund", key=f"refund_cancel_{row.id}"):
-                _act(svc.cancel_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
+                _act(refunds.cancel_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
 
 
 if selected is not None:
@@ -262,7 +256,7 @@ if "refund_confirm" in st.session_state:
 if actor.can(Action.SYNC) and st.button("Refresh statuses", key="refund_refresh",
                                          help="Ask UPayments which refunds have been executed"):
     try:
-        changed = svc.refresh_refunds(engine, state.gateway(), actor=actor,
+        changed = refunds.refresh_refunds(engine, state.gateway(), actor=actor,
                                       payment_pk=selected.payment_pk if selected else None)
     except Exception as exc:
         show_error(exc)
@@ -275,7 +269,7 @@ if actor.can(Action.SYNC) and st.button("Refresh statuses", key="refund_refresh"
 
 st.divider()
 if actor.can(Action.APPROVE_REFUND):
-    waiting, n_waiting = _list(actor.email, actor.role.value, svc.RefundFilter(states=("pending_approval",)), 1)
+    waiting, n_waiting = _list(actor, refunds.RefundFilter(states=("pending_approval",)), 1)
     mine = [r for r in waiting if selected is None or r.payment_pk != selected.payment_pk]
     if mine:
         st.subheader(f"Awaiting approval ({n_waiting:,})")
@@ -287,19 +281,19 @@ with st.form("refund_filters"):
     states = f[0].multiselect("State", list(STATE_LABELS), key="rf_states",
                               format_func=lambda s: STATE_LABELS[s])
     days = f[1].date_input("Requested between", value=[], key="rf_days", format="YYYY-MM-DD")
-    who = f[2].selectbox("Requested by", ["", *svc.distinct_requesters(engine, actor)], key="rf_who",
+    who = f[2].selectbox("Requested by", ["", *refunds.distinct_requesters(engine, actor)], key="rf_who",
                          format_func=lambda e: plain(e) or "Anyone")
     order = f[3].text_input("Order id", key="rf_order")
     if st.form_submit_button("Apply filters"):
         st.session_state["rf_page"] = 1
 since = days[0] if isinstance(days, tuple) and len(days) >= 1 else None
 until = days[1] if isinstance(days, tuple) and len(days) == 2 else since
-flt = svc.RefundFilter(states=tuple(states), since=since if isinstance(since, date) else None,
+flt = refunds.RefundFilter(states=tuple(states), since=since if isinstance(since, date) else None,
                        until=until if isinstance(until, date) else None, requested_by=who or None,
                        order_id=order or None)
 page = int(st.session_state.get("rf_page", 1))
 try:
-    rows, total = _list(actor.email, actor.role.value, flt, page)
+    rows, total = _list(actor, flt, page)
 except Exception as exc:
     show_error(exc)
     rows, total = [], 0
@@ -310,5 +304,5 @@ spare = pager("rf_page", "rf", page, pages)
 if actor.can(Action.EXPORT_REFUNDS):
     spare.download_button(
         "Export CSV", key="rf_export", file_name="refunds.csv", mime="text/csv", on_click="ignore",
-        data=lambda: "".join(svc.export_refunds_csv(engine, actor, flt)),
+        data=lambda: "".join(refunds.export_refunds_csv(engine, actor, flt)),
     )

@@ -12,13 +12,12 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import reads, state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, method_label, money, status_label
 from dashboard.routes import EXPORT_PATH
 from dashboard.safe import cells, md, plain
-from services.export import issue_ticket
-from services.permissions import Action, Actor, Role
+from services.permissions import Action, Actor
 from services.search import (
     FAMILIES,
     METHODS,
@@ -27,14 +26,12 @@ from services.search import (
     PaymentDetail,
     SearchFilter,
     SearchPage,
-    Totals,
-    add_up,
     filter_from_query,
     filter_to_query,
+    issue_ticket,
     kuwait_today,
     payment_detail,
     preset_range,
-    search,
 )
 
 PAGE_SIZE = 50
@@ -49,15 +46,6 @@ PERIODS = {"any": "Any time", **PRESETS, "custom": "Custom range"}
 FAMILY_LABELS = {"knet": "KNET", "card": "Card", "wallet": "Wallet"}
 _FORM_KEYS = ("f_period", "f_dates", "f_status", "f_family", "f_method", "f_min", "f_max", "f_phone", "f_email",
               "f_order", "f_track", "f_payment", "f_ref", "f_q")
-
-
-@st.cache_data(ttl=30, show_spinner="Searching…")
-def load_page(database: str, email: str, role: str, query: tuple[tuple[str, str], ...], sort: str, page: int
-              ) -> SearchPage:
-    """One page of results, cached per database, actor, filter, sort and page."""
-    column, descending, _ = SORTS[sort]
-    return search(state.engine(), Actor(email=email, role=Role(role)), filter_from_query(dict(query)),
-                  sort=column, descending=descending, page=page, page_size=PAGE_SIZE)
 
 
 def url_state() -> tuple[SearchFilter, str, int, list[str]]:
@@ -178,21 +166,15 @@ def results_table(result: SearchPage) -> int | None:
     return result.rows[picked[0]].id if picked and picked[0] < len(result.rows) else None
 
 
-@st.cache_data(ttl=30, show_spinner="Adding up every match…")
-def load_totals(database: str, email: str, role: str, query: tuple[tuple[str, str], ...]) -> Totals:
-    """Exact totals of a broad free-text search, cached like a page."""
-    return add_up(state.engine(), Actor(email=email, role=Role(role)), filter_from_query(dict(query)))
-
-
 def totals_line(result: SearchPage, flt: SearchFilter) -> None:
     cells = st.columns(3)
     if result.totals_exact:
         total_cards(cells, result.total_count, result.total_amount_fils, result.captured_count,
                     result.captured_amount_fils)
         return
-    query = tuple(sorted(filter_to_query(flt).items()))
+    query = reads.query_of(flt)
     if st.session_state.get("tx_add_up") == query:
-        exact = load_totals(settings.database_url, actor.email, actor.role.value, query)
+        exact = reads.search_totals(actor, query)
         total_cards(cells, exact.count, exact.amount_fils, exact.captured_count, exact.captured_amount_fils)
         return
     count = f"{result.total_count:,}" + ("" if result.count_exact else "+")
@@ -273,7 +255,7 @@ def _spend_ticket() -> None:
 
 def export_button(actor: Actor, flt: SearchFilter) -> None:
     """A link to the app's export route with a single-use ticket for this filter: the file streams from there,
-    so a million rows never sit in memory (services.export), and the click itself issues the next ticket."""
+    so a million rows never sit in memory (services.search.export), and the click itself issues the next ticket."""
     query = tuple(sorted(filter_to_query(flt).items()))
     ticket = st.session_state.get("tx_export_ticket")
     if ticket is None or ticket[0] != query:
@@ -295,8 +277,8 @@ for note in notes + st.session_state.pop("tx_notes", []):
 filter_form(flt, today)
 
 try:
-    result = load_page(settings.database_url, actor.email, actor.role.value,
-                       tuple(sorted(filter_to_query(flt).items())), sort, page)
+    column, descending, _ = SORTS[sort]
+    result = reads.search_page(actor, flt, sort=column, descending=descending, page=page, page_size=PAGE_SIZE)
 except Exception as exc:  # one clear sentence on the page; details go to the log
     show_error(exc)
     st.stop()

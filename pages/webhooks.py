@@ -6,13 +6,12 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import reads, state
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time, status_label
 from dashboard.safe import cells, md, plain
-from services import sync_inbox as inbox
-from services.permissions import Action, Actor, Role
-from services.sync import process_event
+from services import sync
+from services.permissions import Action
 
 PAGE_SIZE = 50
 STATE_LABELS = {"waiting": "Waiting / to retry", "problem": "Problem", "verified": "Verified"}
@@ -22,12 +21,7 @@ actor = state.actor()
 engine = state.engine()
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def _rows(email: str, role: str, flt: inbox.InboxFilter, offset: int) -> tuple[list[inbox.InboxRow], int]:
-    return inbox.list_events(engine, Actor(email, Role(role)), flt, limit=PAGE_SIZE, offset=offset)
-
-
-def _table(rows: list[inbox.InboxRow]) -> list[dict[str, Any]]:
+def _table(rows: list[sync.InboxRow]) -> list[dict[str, Any]]:
     return [{
         "#": r.id, "Arrived (Kuwait)": kuwait_time(r.received_at, seconds=True),
         "Source": SOURCE_LABELS.get(r.source, r.source), "State": STATE_LABELS[r.state],
@@ -40,12 +34,13 @@ def _table(rows: list[inbox.InboxRow]) -> list[dict[str, Any]]:
 
 def _reprocess(event_id: int) -> None:
     try:
-        outcome = process_event(engine, state.gateway(), event_id, actor=state.actor_at_click(Action.REPROCESS_WEBHOOK))
+        outcome = sync.process_event(engine, state.gateway(), event_id,
+                                     actor=state.actor_at_click(Action.REPROCESS_WEBHOOK))
     except Exception as exc:
         st.session_state["inbox_error"] = exc
     else:
         st.session_state["inbox_outcome"] = outcome
-    _rows.clear()
+    reads.forget_inbox()
 
 
 st.title("Webhook inbox")
@@ -59,9 +54,9 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
                                   format_func=lambda s: STATE_LABELS[s])
     text = st.text_input("Order or track id", key="inbox_text", placeholder="exact id")
     if st.button("Refresh", icon=":material/refresh:"):
-        _rows.clear()
+        reads.forget_inbox()
 
-flt = inbox.InboxFilter(source=source, state=wanted, text=text or None)
+flt = sync.InboxFilter(source=source, state=wanted, text=text or None)
 if st.session_state.get("inbox_filter") != flt:
     st.session_state["inbox_filter"], st.session_state["inbox_offset"] = flt, 0
 offset = int(st.session_state.get("inbox_offset", 0))
@@ -79,7 +74,7 @@ if "inbox_outcome" in st.session_state:
                    f"{md(status_label(done.status_after))}.")
 
 try:
-    rows, total = _rows(actor.email, actor.role.value, flt, offset)
+    rows, total = reads.inbox_page(actor, flt, offset=offset, limit=PAGE_SIZE)
 except Exception as exc:
     show_error(exc)
     st.stop()
@@ -105,7 +100,7 @@ if picked and picked[0] < len(rows):
     row = rows[picked[0]]
     st.subheader(f"Delivery #{row.id:d}")
     try:
-        detail = inbox.get_event(engine, actor, row.id)
+        detail = sync.get_event(engine, actor, row.id)
     except Exception as exc:
         show_error(exc)
         st.stop()

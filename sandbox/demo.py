@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from services import demodata
+from services.demo import data as demodata
 from services.timeutil import to_kuwait, utcnow
 
 from .config import TOKEN_HOSTED

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from services import demodata
+from services.demo import data as demodata
 from services.timeutil import to_kuwait
 
 _RNG = random.SystemRandom()

@@ -18,7 +18,7 @@ intent row. The rule that keeps "gateway calls == intents" whatever twins arrive
    state when the deadline passes (the page then says "still being sent; refresh in a moment").
 
 An intent whose sender crashed stays claimed-or-unclaimed in its in-flight state; it is settled from the
-gateway (``services.refund_reconcile``), never sent by a twin.
+gateway (``services.refunds.settle``), never sent by a twin.
 """
 
 from __future__ import annotations

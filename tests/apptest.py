@@ -23,6 +23,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
+from dashboard import runtime
 from services.db import sqlite_url
 from tests.factories import make_db
 
@@ -40,10 +41,11 @@ def shown(source: str) -> str:
 
 
 def clear_caches() -> None:
-    """Forget every ``st.cache_data`` and ``st.cache_resource`` entry: settings, engine and gateway client
-    (``dashboard.state``) and the pages' own caches, which are keyed by user and filters, not by database."""
+    """Forget every ``st.cache_data`` and ``st.cache_resource`` entry (``dashboard.reads``, ``dashboard.state``)
+    and the process's settings and shop rules (``dashboard.runtime``), so a page reads this test's settings."""
     st.cache_data.clear()
     st.cache_resource.clear()
+    runtime.reset()
 
 
 @contextmanager

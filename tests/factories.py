@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from services.db import create_schema, make_engine, session_scope, sqlite_url
-from services.models import METHOD_FAMILY, Payment, Staff
+from services.models import METHOD_FAMILY, Payment, Refund, RefundState, Staff, WebhookEvent
 from services.permissions import Actor, Role
 from services.timeutil import local_day, utcnow
 
@@ -75,3 +75,32 @@ def make_payment(engine: Engine, *, amount_fils: int = 1500, method: str | None 
     with session_scope(engine) as session:
         session.add(payment)
     return payment
+
+
+def make_refund(engine: Engine, payment: Payment | int, *, amount_fils: int = 1_000, state: str = RefundState.SENDING,
+                requested_by: str = "fin@shop.test", reason: str = "duplicate", created_at: datetime | None = None,
+                **fields: object) -> Refund:
+    """A refund row as the service would have left it (no gateway call); ``payment`` or its primary key."""
+    payment_pk = payment if isinstance(payment, int) else payment.id
+    assert payment_pk is not None
+    at = created_at or utcnow()
+    refund = Refund(payment_pk=payment_pk, idempotency_key=str(fields.pop("idempotency_key", f"k{next(_counter)}")),
+                    amount_fils=amount_fils, reason=reason, state=state, requested_by=requested_by, created_at=at,
+                    local_day=local_day(at), **fields)  # type: ignore[arg-type]
+    with session_scope(engine) as session:
+        session.add(refund)
+        session.flush()
+        assert refund.id is not None
+    return refund
+
+
+def make_webhook_event(engine: Engine, *, body: str = "{}", received_at: datetime | None = None,
+                       **fields: object) -> WebhookEvent:
+    """A stored webhook delivery (unverified unless ``processed_at`` is given)."""
+    event = WebhookEvent(body=body, dedupe_key=str(fields.pop("dedupe_key", f"d{next(_counter)}")),
+                         received_at=received_at or utcnow(), **fields)  # type: ignore[arg-type]
+    with session_scope(engine) as session:
+        session.add(event)
+        session.flush()
+        assert event.id is not None
+    return event

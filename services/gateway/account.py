@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from . import errors
 from .models import DepositStatus, PayButtons
+from .resource import Resource
 from .wire import data_object, parse_model
 
-if TYPE_CHECKING:
-    from .client import UPaymentsClient
 
-
-class AccountResource:
+class AccountResource(Resource):
     """``client.account``."""
-
-    def __init__(self, client: UPaymentsClient) -> None:
-        self._client = client
 
     def button_status(self) -> PayButtons:
         """Which methods the account has enabled and whether it is white-label (gateway limit: 1/min; cache it)."""
@@ -41,11 +35,8 @@ class AccountResource:
         return True
 
 
-class DepositsResource:
+class DepositsResource(Resource):
     """``client.deposits``."""
-
-    def __init__(self, client: UPaymentsClient) -> None:
-        self._client = client
 
     def status(self, *, track_id: str) -> DepositStatus:
         """Whether the money of one payment has reached the merchant's bank account."""

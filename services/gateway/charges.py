@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -11,9 +11,7 @@ from services.money import exponent, parse_amount, to_decimal
 
 from . import errors
 from .models import ChargeResult, Customer, Product
-
-if TYPE_CHECKING:
-    from .client import UPaymentsClient
+from .resource import Resource
 
 #: ``paymentGateway.src`` values the contract lists (§4.1); plugins also send ``amex``.
 SOURCES = frozenset(
@@ -22,11 +20,8 @@ SOURCES = frozenset(
 NOTIFICATION_TYPES = frozenset({"email", "sms", "link", "all"})
 
 
-class ChargesResource:
+class ChargesResource(Resource):
     """``client.charges``."""
-
-    def __init__(self, client: UPaymentsClient) -> None:
-        self._client = client
 
     def create(
         self,

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .limiter import Lane
 from .models import Transaction
+from .resource import Resource
 from .wire import data_object, parse_model
 
-if TYPE_CHECKING:
-    from .client import UPaymentsClient
 
-
-class PaymentsResource:
+class PaymentsResource(Resource):
     """``client.payments``."""
-
-    def __init__(self, client: UPaymentsClient) -> None:
-        self._client = client
 
     def status(
         self,

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from . import errors
 from .charges import wire_amount
 from .models import LegacyRefundStatus, RefundCreated, RefundStatusItem
+from .resource import Resource
 from .wire import data_object, parse_model
 
-if TYPE_CHECKING:
-    from .client import UPaymentsClient
 
-
-class RefundsResource:
+class RefundsResource(Resource):
     """``client.refunds``."""
-
-    def __init__(self, client: UPaymentsClient) -> None:
-        self._client = client
 
     def create(
         self,

@@ -1,8 +1,9 @@
-"""Transaction search over the payment cache: filter, URL round trip, paged results with totals, detail."""
+"""Transaction search over the payment cache: filter, URL round trip, paged results with totals, detail, CSV export."""
 
 from __future__ import annotations
 
 from services.search.detail import PaymentDetail, PaymentNotFound, parse_raw, payment_detail
+from services.search.export import ExportRefused, export_csv, issue_ticket, redeem_ticket
 from services.search.filters import (
     FAMILIES,
     METHODS,
@@ -34,6 +35,7 @@ __all__ = [
     "PRESETS",
     "SORTS",
     "STATUSES",
+    "ExportRefused",
     "PaymentDetail",
     "PaymentNotFound",
     "PaymentRow",
@@ -42,13 +44,16 @@ __all__ = [
     "Totals",
     "add_up",
     "ensure_search_support",
+    "export_csv",
     "filter_from_query",
     "filter_to_query",
+    "issue_ticket",
     "iter_rows",
     "kuwait_today",
     "parse_raw",
     "payment_detail",
     "preset_range",
+    "redeem_ticket",
     "search",
     "totals",
 ]

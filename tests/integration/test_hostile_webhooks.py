@@ -22,11 +22,14 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 
-from services import sync, sync_events
+from dashboard import runtime
+from services import sync
 from services.db import sqlite_url
+from services.gateway import factory
 from services.models import WebhookEvent
 from services.permissions import SYSTEM
-from services.refund_reconcile import refresh_refunds, settle_uncertain
+from services.refunds.settle import refresh_refunds, settle_uncertain
+from services.sync import events as sync_events
 from tests.integration import test_sync as support
 from tests.integration.test_sync import Receiver, charge, events, row
 
@@ -182,8 +185,7 @@ def real_budget(sandbox, tmp_path, monkeypatch) -> Iterator[Receiver]:
                         "SOUQ_GATEWAY_TOKEN": "jtest123", "SOUQ_ENVIRONMENT": "sandbox",
                         "SOUQ_STATUS_RATE_PER_MINUTE": "30", "SOUQ_WEBHOOK_MAX_BYTES": "2048"}.items():
         monkeypatch.setenv(name, value)
-    routes.route_settings.cache_clear()
-    routes.route_engine.cache_clear()
+    runtime.reset()
     port = support._free_port()
     server = uvicorn.Server(uvicorn.Config(Starlette(routes=routes.routes()), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False, lifespan="off"))
@@ -193,17 +195,16 @@ def real_budget(sandbox, tmp_path, monkeypatch) -> Iterator[Receiver]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline
         time.sleep(0.01)
-    client = sync.shared_client(routes.route_settings())
+    client = factory.shared_client(runtime.settings())
     assert client.status_limiter.limit == 30
     try:
-        yield Receiver(f"http://127.0.0.1:{port}", routes.route_engine(), client, sandbox)
+        yield Receiver(f"http://127.0.0.1:{port}", runtime.engine(), client, sandbox)
     finally:
         sync.wait_idle(60)
         server.should_exit = True
         thread.join(10)
-        routes.route_engine().dispose()
-        routes.route_settings.cache_clear()
-        routes.route_engine.cache_clear()
+        runtime.engine().dispose()
+        runtime.reset()
 
 
 def _junk(index: int) -> bytes:

@@ -20,13 +20,14 @@ from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 
 from dashboard import routes as desk_routes
+from dashboard import runtime
 from dashboard.settings import Settings, load_settings
 from sandbox.server import RunningSandbox
 from services import audit, sync
 from services.db import sqlite_url
-from services.gateway import UPaymentsClient
-from services.link_follow import check_link, link_detail, list_links
+from services.gateway import UPaymentsClient, factory
 from services.links import LinkOutcome, LinkRequest, create_link, new_idempotency_key
+from services.links.follow import check_link, link_detail, list_links
 from services.models import AuditEntry, Payment, WebhookEvent
 from services.permissions import Actor, Role
 from tests.factories import make_staff
@@ -61,11 +62,10 @@ def desk(tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatc
                         "GATEWAY_URL": sandbox.api_base, "GATEWAY_TOKEN": TOKEN, "PUBLIC_URL": public,
                         "GATEWAY_TIMEOUT_SECONDS": "5", "STATUS_RATE_PER_MINUTE": "600"}.items():
         monkeypatch.setenv(f"SOUQ_{name}", value)
-    desk_routes.route_settings.cache_clear()
-    desk_routes.route_engine.cache_clear()
+    runtime.reset()
     settings = load_settings()
-    engine = desk_routes.route_engine()
-    client = sync.shared_client(settings)
+    engine = runtime.engine()
+    client = factory.shared_client(settings)
     server = uvicorn.Server(uvicorn.Config(Starlette(routes=desk_routes.routes()), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False, lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True, name="desk")
@@ -80,8 +80,7 @@ def desk(tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatc
         sync.wait_idle(10)
         server.should_exit = True
         thread.join(10)
-        desk_routes.route_settings.cache_clear()
-        desk_routes.route_engine.cache_clear()
+        runtime.reset()
 
 
 def _request(**kw: Any) -> LinkRequest:

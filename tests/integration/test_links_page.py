@@ -48,7 +48,7 @@ def _charges(sandbox: RunningSandbox) -> int:
 
 
 def test_sales_creates_shares_and_sees_it_paid(env, sandbox: RunningSandbox, monkeypatch) -> None:
-    from services import link_follow
+    from services.links import follow as link_follow
 
     monkeypatch.setattr(link_follow, "REFRESH_INTERVAL", 0.0)  # no webhook here: let the page poll at once
     at = _page()

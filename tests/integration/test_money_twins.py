@@ -27,7 +27,8 @@ from services.links import LinkRequest, create_link, new_idempotency_key
 from services.models import Payment, Refund, RefundState
 from services.money import format_money
 from services.permissions import Actor, Role
-from services.refunds import ApprovalError, RefundInFlight, request_refund
+from services.policy import Policy, configure
+from services.refunds import ApprovalError, RefundInFlight, commands, request_refund
 from tests.factories import make_db, make_staff
 from tests.integration.test_refunds_race import _bare_main
 from tests.integration.test_refunds_support import captured_payment, client_for, gateway_refunds, references
@@ -61,11 +62,11 @@ def _request_refund(engine: Engine, client: Any, job: Job) -> str:
     """Request until the one-in-flight rule lets it through; the refund id and state it ends with."""
     deadline = time.monotonic() + GIVE_UP_AFTER
     rng = random.Random(job.key)
+    configure(Policy(refund_approval_threshold_fils=10**9))  # no approvals: every twin goes for the gateway
     while True:
         try:
             refund = request_refund(engine, client, Actor(job.email, Role(job.role)), payment_pk=job.payment_pk,
-                                    amount_fils=job.amount_fils, reason="duplicate", idempotency_key=job.key,
-                                    threshold_fils=10**9)
+                                    amount_fils=job.amount_fils, reason="duplicate", idempotency_key=job.key)
         except RefundInFlight:
             if time.monotonic() > deadline:
                 return "gave_up"
@@ -83,7 +84,7 @@ def _run(engine: Engine, client: Any, job: Job) -> str:
             refund = refunds.approve_refund(engine, client, actor, refund_id=job.refund_id)
             return f"{refund.id}:{refund.state}"
         if job.kind == "send":
-            refund = refunds._send(engine, client, job.refund_id)
+            refund = commands._send(engine, client, job.refund_id)
             return f"{refund.id}:{refund.state}"
         outcome = create_link(engine, client, actor, request=_link_request(job.key), settings_like=LinkSettings())
         return f"{outcome.order_id}:{outcome.state}"
@@ -208,11 +209,12 @@ def test_same_key_refund_twins_on_postgres(sandbox, capsys) -> None:
 def _pending_refunds(engine: Engine, sandbox: Any, n: int) -> tuple[list[Payment], list[Refund]]:
     requester = make_staff(engine, Role.FINANCE)
     out: list[Refund] = []
+    configure(Policy(refund_approval_threshold_fils=500))
     with client_for(sandbox.api_base) as client:
         payments = [captured_payment(engine, sandbox, client, 5_000) for _ in range(n)]
         for p in payments:
             out.append(request_refund(engine, client, requester, payment_pk=p.id or 0, amount_fils=2_000,
-                                      reason="duplicate", idempotency_key=new_idempotency_key(), threshold_fils=500))
+                                      reason="duplicate", idempotency_key=new_idempotency_key()))
     assert {r.state for r in out} == {RefundState.PENDING_APPROVAL}
     return payments, out
 

@@ -18,8 +18,8 @@ import pytest
 
 from services.models import RefundState
 from services.permissions import SYSTEM
-from services.refund_core import CRASH_AFTER_GATEWAY, CRASH_AFTER_INTENT, CRASH_ENV
 from services.refunds import RefundInFlight, request_refund, settle_uncertain
+from services.refunds.ledger import CRASH_AFTER_GATEWAY, CRASH_AFTER_INTENT, CRASH_ENV
 from tests.factories import make_db, make_staff
 from tests.integration.test_refunds_support import (
     captured_payment,
@@ -41,7 +41,7 @@ from services.refunds import request_refund
 db_url, api_base, email, payment_pk, amount, key = sys.argv[1:]
 with UPaymentsClient(api_base, "jtest123", timeout=5) as client:
     request_refund(make_engine(db_url), client, Actor(email, Role.FINANCE), payment_pk=int(payment_pk),
-                   amount_fils=int(amount), reason="customer_request", idempotency_key=key, threshold_fils=10**9)
+                   amount_fils=int(amount), reason="customer_request", idempotency_key=key)
 print("survived")
 """
 NOW: dict[str, Any] = {"sending_stale_after": timedelta(0), "absent_grace": timedelta(0)}
@@ -73,7 +73,7 @@ def test_crash_then_restart_settles_without_loss_or_double(tmp_path, sandbox, po
         assert settle_uncertain(engine, client, actor=SYSTEM) == 0
         with pytest.raises(RefundInFlight):
             request_refund(engine, client, finance, payment_pk=pk, amount_fils=1_000, reason="duplicate",
-                           idempotency_key="other", threshold_fils=10**9)
+                           idempotency_key="other")
         # Once it is stale it is settled from check-refund — before anything is sent again.
         assert settle_uncertain(engine, client, actor=SYSTEM, **NOW) == 1
         [settled] = our_refunds(engine, payment)
@@ -87,12 +87,12 @@ def test_crash_then_restart_settles_without_loss_or_double(tmp_path, sandbox, po
             assert refunded_fils(engine, payment) == 0
         # The same form resubmitted (same key) finds the intent and calls nothing.
         rerun = request_refund(engine, client, finance, payment_pk=pk, amount_fils=4_000,
-                               reason="customer_request", idempotency_key="crashed-key", threshold_fils=10**9)
+                               reason="customer_request", idempotency_key="crashed-key")
         assert rerun.id == settled.id and rerun.state == settled.state
         # And a new refund for the rest is exactly what remains.
         rest = 6_000 if reached_gateway else 10_000
         fresh = request_refund(engine, client, finance, payment_pk=pk, amount_fils=rest, reason="duplicate",
-                               idempotency_key="after-restart", threshold_fils=10**9)
+                               idempotency_key="after-restart")
         assert fresh.state == RefundState.INITIATED
     expected = (["crashed-key"] if reached_gateway else []) + ["after-restart"]
     assert references(sandbox, payment) == expected

@@ -11,6 +11,7 @@ import pytest
 from services import audit
 from services.models import RefundState
 from services.permissions import SYSTEM, PermissionDenied, Role
+from services.policy import Policy, configure
 from services.refunds import (
     OverRefund,
     RefundFilter,
@@ -25,7 +26,7 @@ from services.refunds import (
     request_refund,
     settle_uncertain,
 )
-from tests.factories import make_db, make_staff
+from tests.factories import make_staff
 from tests.integration.test_refunds_support import (
     captured_payment,
     client_for,
@@ -40,11 +41,6 @@ NOW: dict[str, Any] = {"sending_stale_after": timedelta(0), "absent_grace": time
 
 
 @pytest.fixture
-def engine(tmp_path):
-    return make_db(tmp_path)
-
-
-@pytest.fixture
 def client(sandbox):
     with client_for(sandbox.api_base, timeout=1.0) as c:
         yield c
@@ -55,9 +51,9 @@ def _summary(engine, payment):
 
 
 def _ask(engine, client, actor, payment, amount, key, **kw):
+    configure(Policy(refund_approval_threshold_fils=kw.pop("threshold_fils", THRESHOLD)))  # the shop's setting
     return request_refund(engine, client, actor, payment_pk=payment.id, amount_fils=amount,
-                          reason=kw.pop("reason", "customer_request"), idempotency_key=key,
-                          threshold_fils=kw.pop("threshold_fils", THRESHOLD), **kw)
+                          reason=kw.pop("reason", "customer_request"), idempotency_key=key, **kw)
 
 
 def test_partial_then_exact_remaining_once_each_then_tracked_to_refunded(engine, client, sandbox) -> None:

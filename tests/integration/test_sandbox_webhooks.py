@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from sandbox.server import RunningSandbox, serve_in_thread
-from services.demodata import generate
+from services.demo.data import generate
 from services.money import format_amount
 from tests.integration.conftest import Api, fast_config
 

@@ -23,12 +23,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 
-from services import reconcile, sync, syncstate
+from dashboard import runtime
+from services import sync
 from services.audit import verify
 from services.db import sqlite_url
-from services.gateway import UPaymentsClient, parse_redirect
+from services.gateway import UPaymentsClient, factory, parse_redirect
 from services.models import AuditEntry, Payment, PaymentEvent, WebhookEvent
 from services.permissions import SYSTEM, Role
+from services.sync import reconcile
+from services.sync import state as syncstate
 from services.timeutil import utcnow
 from tests.factories import make_payment, make_staff
 
@@ -71,8 +74,7 @@ def receiver(sandbox, tmp_path, monkeypatch) -> Iterator[Receiver]:
     monkeypatch.setenv("SOUQ_ENVIRONMENT", "sandbox")
     monkeypatch.setenv("SOUQ_STATUS_RATE_PER_MINUTE", "600")
     monkeypatch.setenv("SOUQ_WEBHOOK_MAX_BYTES", "2048")
-    routes.route_settings.cache_clear()
-    routes.route_engine.cache_clear()
+    runtime.reset()
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(Starlette(routes=routes.routes()), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False, lifespan="off"))
@@ -82,16 +84,15 @@ def receiver(sandbox, tmp_path, monkeypatch) -> Iterator[Receiver]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "receiver did not start"
         time.sleep(0.01)
-    client = sync.shared_client(routes.route_settings())  # the client the webhook route uses: one limiter
+    client = factory.shared_client(runtime.settings())  # the client the webhook route uses: one limiter
     try:
-        yield Receiver(f"http://127.0.0.1:{port}", routes.route_engine(), client, sandbox)
+        yield Receiver(f"http://127.0.0.1:{port}", runtime.engine(), client, sandbox)
     finally:
         sync.wait_idle(30)
         server.should_exit = True
         thread.join(10)
-        routes.route_engine().dispose()
-        routes.route_settings.cache_clear()
-        routes.route_engine.cache_clear()
+        runtime.engine().dispose()
+        runtime.reset()
 
 
 def charge(rx: Receiver, *, amount_fils: int = 12_500, notify: str | None = None, **fields: Any) -> Payment:

@@ -21,30 +21,21 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from services import (
-    analytics,
-    audit,
-    export,
-    link_follow,
-    links,
-    reconcile,
-    refund_queries,
-    refunds,
-    share,
-    staff,
-    sync,
-    sync_inbox,
-)
+from services import analytics, audit, links, refunds, staff, sync
 from services.analytics import Period
-from services.db import session_scope
 from services.gateway import UPaymentsClient
-from services.models import Refund, RefundState
+from services.links import follow as link_follow
+from services.links import share
+from services.models import RefundState
 from services.permissions import MATRIX, SYSTEM, Action, Actor, PermissionDenied, Role, authorize, require
-from services.search import SearchFilter, payment_detail, search
+from services.refunds import queries as refund_queries
+from services.search import SearchFilter, export, payment_detail, search
 from services.search.query import add_up
+from services.sync import inbox as sync_inbox
+from services.sync import reconcile
+from services.sync.receive import receive
 from services.timeutil import utcnow
-from services.webhooks import receive
-from tests.factories import make_db, make_payment, make_staff
+from tests.factories import make_db, make_payment, make_refund, make_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOSED = "http://127.0.0.1:9/api/v1/"
@@ -72,13 +63,10 @@ class Case:
 
 
 def _refund(engine: Engine, payment_pk: int, state: str, by: str) -> int:
-    with session_scope(engine) as session:
-        refund = Refund(payment_pk=payment_pk, idempotency_key=f"k-{state}", amount_fils=100, reason="other",
-                        state=state, requested_by=by, gateway_refund_order_id="R-1" if state == "initiated" else None)
-        session.add(refund)
-        session.flush()
-        assert refund.id is not None
-        return refund.id
+    refund = make_refund(engine, payment_pk, idempotency_key=f"k-{state}", amount_fils=100, reason="other", state=state,
+                         requested_by=by, gateway_refund_order_id="R-1" if state == "initiated" else None)
+    assert refund.id is not None
+    return refund.id
 
 
 def _key(ctx: Ctx) -> str:
@@ -87,39 +75,38 @@ def _key(ctx: Ctx) -> str:
 
 CASES = [
     # money and state changes
-    Case("refunds.request_refund", Action.REQUEST_REFUND, lambda c, a: refunds.request_refund(
-        c.engine, c.client, a, payment_pk=c.paid, amount_fils=100, reason="other", idempotency_key=_key(c),
-        threshold_fils=10**9)),
-    Case("refunds.approve_refund", Action.APPROVE_REFUND,
+    Case("refunds.commands.request_refund", Action.REQUEST_REFUND, lambda c, a: refunds.request_refund(
+        c.engine, c.client, a, payment_pk=c.paid, amount_fils=100, reason="other", idempotency_key=_key(c))),
+    Case("refunds.commands.approve_refund", Action.APPROVE_REFUND,
          lambda c, a: refunds.approve_refund(c.engine, c.client, a, refund_id=c.pending_refund)),
-    Case("refunds.reject_refund", Action.APPROVE_REFUND,
+    Case("refunds.commands.reject_refund", Action.APPROVE_REFUND,
          lambda c, a: refunds.reject_refund(c.engine, a, refund_id=c.pending_refund, note="no")),
-    Case("refunds.cancel_refund", Action.CANCEL_REFUND,
+    Case("refunds.commands.cancel_refund", Action.CANCEL_REFUND,
          lambda c, a: refunds.cancel_refund(c.engine, c.client, a, refund_id=c.initiated_refund)),
-    Case("links.create_link", Action.CREATE_LINK, lambda c, a: links.create_link(
+    Case("links.create.create_link", Action.CREATE_LINK, lambda c, a: links.create_link(
         c.engine, c.client, a, request=links.LinkRequest(idempotency_key=_key(c), amount="1.500"),
         settings_like=SETTINGS)),
-    Case("share.record_share", Action.SHARE_LINK,
+    Case("links.share.record_share", Action.SHARE_LINK,
          lambda c, a: share.record_share(c.engine, a, payment_pk=c.link, channel="whatsapp")),
-    Case("reconcile.resync", Action.RECONCILE,
+    Case("sync.reconcile.resync", Action.RECONCILE,
          lambda c, a: reconcile.resync(c.engine, c.client, a, payment_pk=c.paid)),
-    Case("reconcile.find_drift", Action.RECONCILE, lambda c, a: reconcile.find_drift(c.engine, a)),
-    Case("sync.sync_pending", Action.SYNC, lambda c, a: sync.sync_pending(c.engine, c.client, actor=a)),
-    Case("sync_verify.refresh_payment", Action.SYNC,
+    Case("sync.reconcile.find_drift", Action.RECONCILE, lambda c, a: reconcile.find_drift(c.engine, a)),
+    Case("sync.passes.sync_pending", Action.SYNC, lambda c, a: sync.sync_pending(c.engine, c.client, actor=a)),
+    Case("sync.verify.refresh_payment", Action.SYNC,
          lambda c, a: sync.refresh_payment(c.engine, c.client, payment_pk=c.link, actor=a)),
-    Case("link_follow.verified_refresh", Action.SYNC,
+    Case("links.follow.verified_refresh", Action.SYNC,
          lambda c, a: link_follow.verified_refresh(c.engine, c.client, c.link, actor=a)),
-    Case("link_follow.check_link", Action.SYNC,
+    Case("links.follow.check_link", Action.SYNC,
          lambda c, a: link_follow.check_link(c.engine, c.client, a, payment_pk=c.link)),
-    Case("link_follow.refresh_awaiting", Action.VIEW_LINKS,
+    Case("links.follow.refresh_awaiting", Action.VIEW_LINKS,
          lambda c, a: link_follow.refresh_awaiting(c.engine, c.client, a, payment_pks=[c.link])),
-    Case("refund_reconcile.refresh_refunds", Action.SYNC,
+    Case("refunds.settle.refresh_refunds", Action.SYNC,
          lambda c, a: refunds.refresh_refunds(c.engine, c.client, actor=a)),
-    Case("refund_reconcile.settle_uncertain", Action.SYNC,
+    Case("refunds.settle.settle_uncertain", Action.SYNC,
          lambda c, a: refunds.settle_uncertain(c.engine, c.client, actor=a)),
-    Case("sync_events.process_event", Action.REPROCESS_WEBHOOK,
+    Case("sync.events.process_event", Action.REPROCESS_WEBHOOK,
          lambda c, a: sync.process_event(c.engine, c.client, c.event, actor=a)),
-    Case("sync_events.process_events", Action.REPROCESS_WEBHOOK,
+    Case("sync.events.process_events", Action.REPROCESS_WEBHOOK,
          lambda c, a: sync.process_events(c.engine, c.client, [c.event], actor=a)),
     Case("staff.add_staff", Action.MANAGE_STAFF,
          lambda c, a: staff.add_staff(c.engine, a, email=f"new{next(c.keys)}@shop.test", role="viewer")),
@@ -129,9 +116,9 @@ CASES = [
          lambda c, a: staff.remove_staff(c.engine, a, email="bystander@shop.test")),
     Case("staff.list_staff", Action.MANAGE_STAFF, lambda c, a: staff.list_staff(c.engine, a)),
     # exports (audited when they start)
-    Case("export.export_csv", Action.EXPORT_TRANSACTIONS,
+    Case("search.export.export_csv", Action.EXPORT_TRANSACTIONS,
          lambda c, a: list(export.export_csv(c.engine, a, SearchFilter()))),
-    Case("refund_queries.export_refunds_csv", Action.EXPORT_REFUNDS,
+    Case("refunds.queries.export_refunds_csv", Action.EXPORT_REFUNDS,
          lambda c, a: list(refund_queries.export_refunds_csv(c.engine, a))),
     Case("audit.export_csv", Action.EXPORT_AUDIT, lambda c, a: list(audit.export_csv(c.engine, a))),
     Case("audit.iter_for_export", Action.EXPORT_AUDIT, lambda c, a: list(audit.iter_for_export(c.engine, a))),
@@ -147,21 +134,21 @@ CASES = [
     Case("analytics.report.hour_weekday", Action.VIEW_ANALYTICS,
          lambda c, a: analytics.hour_weekday(c.engine, a, WEEK)),
     Case("analytics.report.report", Action.VIEW_ANALYTICS, lambda c, a: analytics.report(c.engine, a, WEEK)),
-    Case("link_follow.list_links", Action.VIEW_LINKS, lambda c, a: link_follow.list_links(c.engine, a)),
-    Case("link_follow.link_creators", Action.VIEW_ALL_LINKS, lambda c, a: link_follow.link_creators(c.engine, a)),
-    Case("link_follow.link_detail", Action.VIEW_LINKS,
+    Case("links.follow.list_links", Action.VIEW_LINKS, lambda c, a: link_follow.list_links(c.engine, a)),
+    Case("links.follow.link_creators", Action.VIEW_ALL_LINKS, lambda c, a: link_follow.link_creators(c.engine, a)),
+    Case("links.follow.link_detail", Action.VIEW_LINKS,
          lambda c, a: link_follow.link_detail(c.engine, a, payment_pk=c.link)),
-    Case("refund_queries.list_refunds", Action.VIEW_REFUNDS, lambda c, a: refund_queries.list_refunds(c.engine, a)),
-    Case("refund_queries.distinct_requesters", Action.VIEW_REFUNDS,
+    Case("refunds.queries.list_refunds", Action.VIEW_REFUNDS, lambda c, a: refund_queries.list_refunds(c.engine, a)),
+    Case("refunds.queries.distinct_requesters", Action.VIEW_REFUNDS,
          lambda c, a: refund_queries.distinct_requesters(c.engine, a)),
-    Case("refund_queries.find_payments", Action.VIEW_REFUNDS,
+    Case("refunds.queries.find_payments", Action.VIEW_REFUNDS,
          lambda c, a: refund_queries.find_payments(c.engine, a, query="ORD")),
-    Case("refunds.refund_summary", Action.VIEW_REFUNDS,
+    Case("refunds.commands.refund_summary", Action.VIEW_REFUNDS,
          lambda c, a: refunds.refund_summary(c.engine, payment_pk=c.paid, actor=a)),
-    Case("refunds.get_refund", Action.VIEW_REFUNDS,
+    Case("refunds.commands.get_refund", Action.VIEW_REFUNDS,
          lambda c, a: refunds.get_refund(c.engine, a, refund_id=c.pending_refund)),
-    Case("sync_inbox.list_events", Action.VIEW_WEBHOOKS, lambda c, a: sync_inbox.list_events(c.engine, a)),
-    Case("sync_inbox.get_event", Action.VIEW_WEBHOOKS, lambda c, a: sync_inbox.get_event(c.engine, a, c.event)),
+    Case("sync.inbox.list_events", Action.VIEW_WEBHOOKS, lambda c, a: sync_inbox.list_events(c.engine, a)),
+    Case("sync.inbox.get_event", Action.VIEW_WEBHOOKS, lambda c, a: sync_inbox.get_event(c.engine, a, c.event)),
     Case("audit.verify", Action.VIEW_AUDIT, lambda c, a: audit.verify(c.engine, a)),
     Case("audit.list_entries", Action.VIEW_AUDIT, lambda c, a: audit.list_entries(c.engine, a)),
 ]
@@ -193,16 +180,9 @@ def _everything(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         return {t.name: sorted(map(tuple, conn.execute(select(t))), key=repr) for t in SQLModel.metadata.sorted_tables}
 
 
-@pytest.fixture
-def dead() -> Iterator[UPaymentsClient]:
-    client = UPaymentsClient(CLOSED, "jtest123", max_retries=0, connect_timeout=1)
-    yield client
-    client.close()
-
-
 def _allowed_now(ctx: Ctx, case: Case, actor: Actor) -> None:
     """The control: while the actor is staff with the role, the call is not refused (it may fail otherwise:
-    the gateway here is dead)."""
+    the gateway here is dead_client)."""
     try:
         case.call(ctx, actor)
     except PermissionDenied:
@@ -212,8 +192,8 @@ def _allowed_now(ctx: Ctx, case: Case, actor: Actor) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_a_removed_staff_member_is_refused_at_the_next_call_and_nothing_is_written(tmp_path, dead, case) -> None:
-    ctx, boss, actor = _setup(tmp_path, dead)
+def test_a_removed_staff_member_is_refused_at_the_next_call_and_nothing_is_written(tmp_path, dead_client, case) -> None:
+    ctx, boss, actor = _setup(tmp_path, dead_client)
     _allowed_now(ctx, case, actor)
     staff.remove_staff(ctx.engine, boss, email=actor.email)
     before = _everything(ctx.engine)
@@ -227,9 +207,9 @@ DEMOTABLE = [(c, next(r for r in (Role.VIEWER, Role.SALES, Role.FINANCE) if c.ac
 
 
 @pytest.mark.parametrize(("case", "demoted_to"), DEMOTABLE, ids=lambda v: v.name if isinstance(v, Case) else v.value)
-def test_a_demoted_staff_member_is_refused_at_the_next_call_and_nothing_is_written(tmp_path, dead, case,
+def test_a_demoted_staff_member_is_refused_at_the_next_call_and_nothing_is_written(tmp_path, dead_client, case,
                                                                                   demoted_to) -> None:
-    ctx, boss, actor = _setup(tmp_path, dead)
+    ctx, boss, actor = _setup(tmp_path, dead_client)
     _allowed_now(ctx, case, actor)
     staff.change_role(ctx.engine, boss, email=actor.email, role=demoted_to)
     before = _everything(ctx.engine)
@@ -253,23 +233,23 @@ def test_every_service_with_an_actor_is_listed() -> None:
     assert listed - found == set(), "stale names in CASES"
 
 
-def test_the_system_actor_is_accepted_only_where_a_service_allows_it(tmp_path, dead) -> None:
-    ctx, _, _ = _setup(tmp_path, dead)
+def test_the_system_actor_is_accepted_only_where_a_service_allows_it(tmp_path, dead_client) -> None:
+    ctx, _, _ = _setup(tmp_path, dead_client)
     assert authorize(ctx.engine, SYSTEM, Action.SYNC, allow_system=True) is SYSTEM
     with pytest.raises(PermissionDenied, match="needs a staff member"):
-        refunds.request_refund(ctx.engine, dead, SYSTEM, payment_pk=ctx.paid, amount_fils=100, reason="other",
-                               idempotency_key="sys-1", threshold_fils=10**9)
+        refunds.request_refund(ctx.engine, dead_client, SYSTEM, payment_pk=ctx.paid, amount_fils=100, reason="other",
+                               idempotency_key="sys-1")
     with pytest.raises(PermissionDenied, match="needs a staff member"):
         staff.add_staff(ctx.engine, SYSTEM, email="x@shop.test", role="admin")
     # a person whose Actor merely looks like the system's is a person, and not on the staff list
     lookalike = Actor(email=SYSTEM.email, role=Role.ADMIN, name=SYSTEM.name)
     assert lookalike == SYSTEM and not lookalike.is_system
     with pytest.raises(PermissionDenied, match="access was removed"):
-        sync.sync_pending(ctx.engine, dead, actor=lookalike)
+        sync.sync_pending(ctx.engine, dead_client, actor=lookalike)
 
 
-def test_authorize_returns_the_role_as_it_is_now(tmp_path, dead) -> None:
-    ctx, _, _ = _setup(tmp_path, dead)
+def test_authorize_returns_the_role_as_it_is_now(tmp_path, dead_client) -> None:
+    ctx, _, _ = _setup(tmp_path, dead_client)
     stale = Actor("bystander@shop.test", Role.VIEWER)  # promoted to finance since the page loaded
     fresh = authorize(ctx.engine, stale, Action.REQUEST_REFUND)
     assert fresh.role == Role.FINANCE and require(fresh, Action.REQUEST_REFUND) is fresh

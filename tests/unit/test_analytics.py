@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, date, datetime
 
 import pytest
@@ -10,29 +9,15 @@ from sqlalchemy.engine import Engine
 
 from services import analytics
 from services.analytics import AnalyticsFilter, Period, period_for, previous_period
-from services.db import session_scope
-from services.models import Payment, Refund
 from services.permissions import Actor, PermissionDenied, Role
-from services.timeutil import local_day
-from tests.factories import enrol, make_db, make_payment
+from tests.factories import enrol, make_db, make_payment, make_refund
 
 VIEWER = Actor("vic@shop.test", Role.VIEWER)
 WEEK = Period(date(2026, 3, 1), date(2026, 3, 7))  # Sunday .. Saturday
-_keys = itertools.count(1)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
-
-def make_refund(engine: Engine, payment: Payment, amount_fils: int, state: str, at: datetime) -> Refund:
-    assert payment.id is not None
-    refund = Refund(payment_pk=payment.id, idempotency_key=f"k{next(_keys)}", amount_fils=amount_fils,
-                    reason="customer_request", state=state, requested_by="fin@shop.test", created_at=at,
-                    local_day=local_day(at))
-    with session_scope(engine) as session:
-        session.add(refund)
-    return refund
 
 
 @pytest.fixture
@@ -61,11 +46,15 @@ def fill_shop(engine: Engine) -> None:
     pay(4_000, "knet", "paid", utc(2026, 2, 28, 21))  # exactly Kuwait midnight of 1 March: inside
     earlier = pay(6_000, "knet", "paid", utc(2026, 2, 25, 10))  # previous period
     pay(1_000, "card", "failed", utc(2026, 2, 26, 10))  # previous period
-    make_refund(engine, card, 2_500, "refunded", utc(2026, 3, 4, 10))  # partial refund
-    make_refund(engine, earlier, 6_000, "initiated", utc(2026, 3, 2, 8))  # counts on the day it was made
-    make_refund(engine, knet_sun, 10_000, "initiated", utc(2026, 3, 7, 22))  # Kuwait 8 March: next period
+    make_refund(engine, card, amount_fils=2_500, state="refunded", created_at=utc(2026, 3, 4, 10),
+                reason="customer_request")  # partial refund
+    make_refund(engine, earlier, amount_fils=6_000, state="initiated", created_at=utc(2026, 3, 2, 8),
+                reason="customer_request")  # counts on the day it was made
+    make_refund(engine, knet_sun, amount_fils=10_000, state="initiated", created_at=utc(2026, 3, 7, 22),
+                reason="customer_request")  # Kuwait 8 March: next period
     for state in ("pending_approval", "rejected", "cancelled", "failed", "sending", "uncertain"):
-        make_refund(engine, apple, 1_000, state, utc(2026, 3, 5, 9))  # none of these moved money
+        make_refund(engine, apple, amount_fils=1_000, state=state, created_at=utc(2026, 3, 5, 9),
+                    reason="customer_request")  # none of these moved money
 
 
 def test_kpis_follow_the_documented_definitions(shop) -> None:
@@ -100,7 +89,8 @@ def test_previous_period_comparison(shop) -> None:
 def test_a_running_day_is_compared_with_the_same_hours_of_the_day_before(shop) -> None:
     """Saturday 7 March at 10:00 Kuwait: Friday counts only up to 10:00 (the shop's week is filled Fri evening)."""
     morning = make_payment(shop, amount_fils=1_500, method="knet", created_at=utc(2026, 3, 6, 5))  # Fri 08:00
-    make_refund(shop, morning, 500, "refunded", utc(2026, 3, 6, 6))  # Fri 09:00: before the cut
+    make_refund(shop, morning, amount_fils=500, state="refunded", created_at=utc(2026, 3, 6, 6),
+                reason="customer_request")  # Fri 09:00: before the cut
     now = utc(2026, 3, 7, 7)  # Sat 10:00 Kuwait
     saturday = Period(date(2026, 3, 7), date(2026, 3, 7))
     cmp = analytics.compare(shop, VIEWER, saturday, now=now)

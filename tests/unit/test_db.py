@@ -11,9 +11,9 @@ from sqlalchemy.exc import OperationalError
 from services.db import read_engine, read_session
 from services.models import Staff
 from services.permissions import Role
-from services.refund_queries import list_refunds
+from services.refunds.queries import list_refunds
 from services.staff import resolve_actor
-from services.sync_inbox import list_events
+from services.sync.inbox import list_events
 from tests.factories import make_db, make_staff
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.demodata import DemoPayment, generate
+from services.demo.data import DemoPayment, generate
 
 ANCHOR = date(2026, 5, 20)
 KUWAIT = ZoneInfo("Asia/Kuwait")

@@ -14,10 +14,10 @@ import pytest
 from sqlmodel import Session, select
 
 from services.audit import verify
-from services.export import COLUMNS, export_csv, neutralise
 from services.models import AuditEntry
 from services.permissions import Actor, PermissionDenied, Role
 from services.search import SearchFilter, search
+from services.search.export import COLUMNS, export_csv, neutralise
 from tests.factories import enrol, make_db, make_payment, make_staff
 
 FIN = Actor("fin@shop.test", Role.FINANCE)
@@ -34,8 +34,7 @@ def _audits(engine) -> list[AuditEntry]:
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_db(tmp_path)
+def engine(engine):
     enrol(engine, FIN)
     return engine
 
@@ -112,7 +111,7 @@ def test_an_export_that_breaks_off_is_not_audited(engine) -> None:
 
 
 def test_ticket_is_single_use_signed_expiring_and_rechecks_the_person(engine) -> None:
-    from services.export import ExportRefused, issue_ticket, redeem_ticket
+    from services.search.export import ExportRefused, issue_ticket, redeem_ticket
     from services.staff import bootstrap_admins, change_role
 
     admin = Actor("boss@shop.test", Role.ADMIN)

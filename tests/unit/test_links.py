@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
 from services.gateway import UPaymentsClient
-from services.links import (
+from services.links.create import (
     LineItem,
     LinkRequest,
     clean_link_request,
@@ -154,11 +154,11 @@ def test_order_id_is_stable_per_key_short_and_dated() -> None:
         order_id_for("bad key!")
 
 
-def test_viewer_and_finance_roles_at_the_service(tmp_path) -> None:
+def test_viewer_and_finance_roles_at_the_service(tmp_path, dead_client) -> None:
     engine = make_db(tmp_path)
     viewer = make_staff(engine, Role.VIEWER)
     with pytest.raises(PermissionDenied):
-        create_link(engine, object(), viewer, request=_req(), settings_like=FakeSettings())
+        create_link(engine, dead_client, viewer, request=_req(), settings_like=FakeSettings())
     with Session(engine) as session:
         assert session.exec(select(Payment)).first() is None
 

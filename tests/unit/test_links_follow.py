@@ -11,14 +11,14 @@ import pytest
 from sqlmodel import Session
 
 from dashboard.customer_pages import render
-from services.link_follow import check_link, display_status, link_detail, list_links, refresh_awaiting
-from services.link_landing import Landing
 from services.links import LinkRequest, create_link
+from services.links.follow import check_link, display_status, link_detail, list_links, refresh_awaiting
+from services.links.landing import Landing
+from services.links.share import record_share
 from services.models import Payment, PaymentEvent
 from services.permissions import PermissionDenied, Role
-from services.share import record_share
 from services.timeutil import utcnow
-from tests.factories import make_db, make_payment, make_staff
+from tests.factories import make_payment, make_staff
 
 LINK = "https://sandbox.test/invoice/x"
 
@@ -37,8 +37,7 @@ def _link(engine, order_id: str, *, by: str = "sara@shop.test", status: str = "p
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_db(tmp_path)
+def engine(engine):
     now = utcnow()
     _link(engine, "A-AWAIT", created_at=now - timedelta(minutes=1))
     _link(engine, "A-PAID", status="paid", created_at=now - timedelta(minutes=2))
@@ -82,7 +81,7 @@ def test_sales_see_their_own_by_default_others_see_all(engine) -> None:
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_role_by_action_at_the_service(engine, role: Role) -> None:
+def test_role_by_action_at_the_service(engine, role: Role, dead_client) -> None:
     actor = make_staff(engine, role)
     may_create = role in (Role.ADMIN, Role.FINANCE, Role.SALES)
     with Session(engine) as session:
@@ -93,12 +92,12 @@ def test_role_by_action_at_the_service(engine, role: Role) -> None:
         record_share(engine, actor, payment_pk=pk, channel="copy")
     else:
         with pytest.raises(PermissionDenied):
-            create_link(engine, object(), actor, request=request, settings_like=FakeSettings())
+            create_link(engine, dead_client, actor, request=request, settings_like=FakeSettings())
         with pytest.raises(PermissionDenied):
             record_share(engine, actor, payment_pk=pk, channel="whatsapp")
         with pytest.raises(PermissionDenied):
-            check_link(engine, object(), actor, payment_pk=pk)
-        assert refresh_awaiting(engine, object(), actor, payment_pks=[pk]) == 0  # viewers never poll
+            check_link(engine, dead_client, actor, payment_pk=pk)
+        assert refresh_awaiting(engine, dead_client, actor, payment_pks=[pk]) == 0  # viewers never poll
     assert list_links(engine, actor, mine_only=False).total == 7  # every role may look
 
 

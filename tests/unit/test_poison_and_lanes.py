@@ -20,7 +20,7 @@ from services.gateway.limiter import SlidingWindowLimiter
 from services.gateway.redirect import UnreadableNotification
 from services.models import WebhookEvent
 from services.permissions import Role
-from services.webhooks import receive
+from services.sync.receive import receive
 from tests.factories import make_db, make_staff
 
 _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),

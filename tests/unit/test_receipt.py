@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dashboard import receipt as receipts
 from dashboard.customer_pages import render
-from services.link_landing import Landing, Receipt, receipt_view
+from services.links import Landing, Receipt, receipt_view
 from tests.factories import make_db, make_payment
 
 PAID_AT = datetime(2026, 11, 27, 11, 5, tzinfo=UTC)  # 14:05 in Kuwait

@@ -9,10 +9,9 @@ import pytest
 from sqlmodel import Session, col, select
 
 from services import audit
-from services.db import session_scope
-from services.gateway import UPaymentsClient
 from services.models import AuditEntry, Payment, Refund, RefundState
 from services.permissions import SYSTEM, PermissionDenied, Role
+from services.policy import Policy, configure
 from services.refunds import (
     ApprovalError,
     NotRefundable,
@@ -34,21 +33,9 @@ from services.refunds import (
     settle_uncertain,
 )
 from services.timeutil import KUWAIT, utcnow
-from tests.factories import make_db, make_payment, make_staff
+from tests.factories import make_payment, make_refund, make_staff
 
 THRESHOLD = 100_000
-
-
-@pytest.fixture
-def engine(tmp_path):
-    return make_db(tmp_path)
-
-
-@pytest.fixture
-def dead_client():
-    """A real client aimed at a closed loopback port: any call that leaks through becomes a visible failure."""
-    with UPaymentsClient("http://127.0.0.1:9/api/v1/", "jtest123", timeout=1, max_retries=0) as client:
-        yield client
 
 
 def _paid(engine, amount=250_000, **kw):
@@ -62,9 +49,9 @@ def _refunds(engine) -> list[Refund]:
 
 
 def _ask(engine, client, actor, payment, amount, key, **kw):
+    configure(Policy(refund_approval_threshold_fils=kw.pop("threshold_fils", THRESHOLD)))  # the shop's setting
     return request_refund(engine, client, actor, payment_pk=payment.id, amount_fils=amount,
-                          reason=kw.pop("reason", "customer_request"), idempotency_key=key,
-                          threshold_fils=kw.pop("threshold_fils", THRESHOLD), **kw)
+                          reason=kw.pop("reason", "customer_request"), idempotency_key=key, **kw)
 
 
 # ------------------------------------------------------------------ summary
@@ -160,9 +147,8 @@ def test_same_key_with_other_details_is_refused(engine, dead_client) -> None:
 def test_a_second_refund_is_refused_while_one_is_in_flight(engine, dead_client) -> None:
     finance = make_staff(engine, Role.FINANCE)
     payment = _paid(engine, 10_000)
-    with session_scope(engine) as session:
-        session.add(Refund(payment_pk=payment.id, idempotency_key="lost", amount_fils=1_000, reason="duplicate",
-                           requested_by=finance.email, state=RefundState.UNCERTAIN))
+    make_refund(engine, payment, idempotency_key="lost", amount_fils=1_000, reason="duplicate",
+                requested_by=finance.email, state=RefundState.UNCERTAIN)
     with pytest.raises(RefundInFlight, match="being sent or its outcome is being checked"):
         _ask(engine, dead_client, finance, payment, 1_000, "k")
     # The settle attempt could not reach the gateway, so the uncertain intent stays as it was.

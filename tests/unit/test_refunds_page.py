@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from services.models import Refund, RefundState
 from services.permissions import Role
 from tests.apptest import PAGES, page_env, run_page
-from tests.factories import make_payment, make_staff
+from tests.factories import make_payment, make_refund, make_staff
 
 PAGE = PAGES / "refunds.py"
 
@@ -104,14 +104,12 @@ def test_unpaid_payment_says_why_it_cannot_be_refunded(env) -> None:
 
 
 def test_all_refunds_list_filters_by_requester_and_offers_export_to_finance(env) -> None:
-    from services.db import session_scope
 
     make_staff(env, Role.FINANCE, "fahad@shop.test")
     p = make_payment(env, order_id="ORD-6", amount_fils=500_000, status="paid", upay_order_id="U6")
-    with session_scope(env) as session:
-        for i, who in enumerate(["fahad@shop.test", "noura@shop.test", "noura@shop.test"]):
-            session.add(Refund(payment_pk=p.id or 0, idempotency_key=f"k{i}", amount_fils=1_000 * (i + 1),
-                               reason="duplicate", requested_by=who, state=RefundState.REJECTED))
+    for i, who in enumerate(["fahad@shop.test", "noura@shop.test", "noura@shop.test"]):
+        make_refund(env, p, idempotency_key=f"k{i}", amount_fils=1_000 * (i + 1), reason="duplicate",
+                    requested_by=who, state=RefundState.REJECTED)
     at = _page("fahad@shop.test")
     assert not at.exception
     assert len(at.dataframe[0].value) == 3 and "3 refunds" in at.caption[0].value

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from services import staff
 from services.models import AuditEntry, Refund
 from services.permissions import Role
-from services.webhooks import receive
+from services.sync.receive import receive
 from tests.apptest import PAGES, page_env, run_page
 from tests.factories import make_payment, make_staff
 

@@ -26,8 +26,7 @@ T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 12:00 in Kuwait
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = make_db(tmp_path)
+def engine(engine):
     enrol(engine, FIN)
     return engine
 

@@ -18,9 +18,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from services.db import session_scope
-from services.export import export_csv
 from services.models import Payment
 from services.search import SearchFilter, ensure_search_support, payment_detail, search
+from services.search.export import export_csv
 from tests.factories import enrol
 from tests.postgres import postgres_database
 from tests.unit.test_search_reference import ADMIN, _key, _matches, _rows

@@ -20,15 +20,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from services import audit, refunds, staff
-from services.link_follow import LinkNotFound, link_detail
-from services.links import InvalidLinkRequest, LineItem, LinkRequest, clean_link_request, create_link
+from services.links.create import InvalidLinkRequest, LineItem, LinkRequest, clean_link_request, create_link
+from services.links.follow import LinkNotFound, link_detail
 from services.models import AuditEntry, Payment, Refund, Staff
 from services.money import InvalidAmount, parse_amount
 from services.permissions import Role
 from services.phones import InvalidPhone, normalize_phone
-from services.refund_queries import find_payments
+from services.refunds.queries import find_payments
 from services.search.filters import SearchFilter, filter_from_query
-from services.sync_verify import PaymentUnknown, lookup_payment
+from services.sync.verify import PaymentUnknown, lookup_payment
 from tests.factories import make_db, make_payment, make_staff
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -87,10 +87,10 @@ def test_an_absurd_refund_amount_is_a_refund_error_not_invalid_operation(db: Eng
     payment = make_payment(db, amount_fils=5_000, upay_order_id="UP-1")
     _refused(db, refunds.RefundError, lambda: refunds.request_refund(
         db, NO_GATEWAY, finance, payment_pk=payment.id or 0, amount_fils=10**30, reason="duplicate",
-        idempotency_key="k-10e30", threshold_fils=10**9))
+        idempotency_key="k-10e30"))
 
 
-REQUEST_FIELDS = ("payment_pk", "amount_fils", "reason", "note", "idempotency_key", "threshold_fils")
+REQUEST_FIELDS = ("payment_pk", "amount_fils", "reason", "note", "idempotency_key")
 
 
 @FUZZ
@@ -99,7 +99,7 @@ def test_request_refund_refuses_absurd_input(db: Engine, field: str, value: Any)
     finance = make_staff(db, Role.FINANCE)
     payment = make_payment(db, amount_fils=5_000)  # no gateway order id: even valid values are refused
     kwargs: dict[str, Any] = {"payment_pk": payment.id, "amount_fils": 1_000, "reason": "other", "note": "why",
-                              "idempotency_key": "key-1", "threshold_fils": 10**9, field: value}
+                              "idempotency_key": "key-1", field: value}
     _refused(db, refunds.RefundError, lambda: refunds.request_refund(db, NO_GATEWAY, finance, **kwargs))
 
 

@@ -13,10 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services import audit
-from services.models import AuditEntry, PaymentEvent
-from services.permissions import PermissionDenied, Role
-from services.phones import normalize_phone
-from services.share import (
+from services.links.share import (
     ShareContext,
     context_for,
     email_subject,
@@ -28,6 +25,9 @@ from services.share import (
     sms_url,
     whatsapp_url,
 )
+from services.models import AuditEntry, PaymentEvent
+from services.permissions import PermissionDenied, Role
+from services.phones import normalize_phone
 from tests.factories import make_db, make_payment, make_staff
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # 15:00 in Kuwait

@@ -21,30 +21,20 @@ from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
 from dashboard import background
-from services import reconcile, sync, syncstate
+from services import sync
 from services.audit import verify
 from services.db import session_scope
-from services.gateway import UPaymentsClient
+from services.gateway import UPaymentsClient, factory
 from services.models import AuditEntry, Payment, PaymentEvent, WebhookEvent
 from services.permissions import SYSTEM, PermissionDenied, Role
-from services.sync_inbox import InboxFilter, get_event, list_events
+from services.sync import reconcile
+from services.sync import state as syncstate
+from services.sync.inbox import InboxFilter, get_event, list_events
+from services.sync.receive import receive
 from services.timeutil import utcnow
-from services.webhooks import receive
-from tests.factories import make_db, make_payment, make_staff
+from tests.factories import make_payment, make_staff
 
 CLOSED = "http://127.0.0.1:9/api/v1/"
-
-
-@pytest.fixture
-def engine(tmp_path):
-    return make_db(tmp_path)
-
-
-@pytest.fixture
-def dead():
-    client = UPaymentsClient(CLOSED, "jtest123", max_retries=0, connect_timeout=1)
-    yield client
-    client.close()
 
 
 def _settings(url: str = CLOSED, rate: int = 30) -> SimpleNamespace:
@@ -71,49 +61,50 @@ def _payment(engine, order_id: str) -> Payment:
 
 def test_unreadable_body_is_closed_with_the_reason(engine) -> None:
     receipt = receive(engine, b'{"result": "CAPTURED"', "application/json", max_bytes=65536)
-    sync.on_webhook_stored(engine, _settings(), receipt.event_id)
+    sync.on_webhook_stored(engine, factory.shared_client(_settings()), receipt.event_id)
     assert sync.wait_idle(10)
     event = _event(engine, receipt.event_id)
     assert event.processed_at is not None and event.error is not None and "Unreadable body" in event.error
     assert event.payment_pk is None
 
 
-def test_body_without_any_id_cannot_be_verified_and_changes_nothing(engine, dead) -> None:
+def test_body_without_any_id_cannot_be_verified_and_changes_nothing(engine, dead_client) -> None:
     make_payment(engine, order_id="ORD-A", status="pending", method=None)
     receipt = receive(engine, _form(result="CAPTURED", payment_id="123"), "application/x-www-form-urlencoded",
                       max_bytes=65536)
-    outcome = sync.process_event(engine, dead, receipt.event_id, actor=SYSTEM)
+    outcome = sync.process_event(engine, dead_client, receipt.event_id, actor=SYSTEM)
     assert not outcome.verified and not outcome.retry and not outcome.looked_up
     assert outcome.error is not None and "cannot be verified" in outcome.error
     assert _payment(engine, "ORD-A").status == "pending"
     assert _event(engine, receipt.event_id).result == "CAPTURED"
 
 
-def test_named_order_without_gateway_ids_is_reported_not_trusted(engine, dead) -> None:
+def test_named_order_without_gateway_ids_is_reported_not_trusted(engine, dead_client) -> None:
     make_payment(engine, order_id="ORD-B", status="pending", method=None)
     receipt = receive(engine, _form(order_id="ORD-B", result="CAPTURED"), "application/x-www-form-urlencoded",
                       max_bytes=65536)
-    outcome = sync.process_event(engine, dead, receipt.event_id, actor=SYSTEM)
+    outcome = sync.process_event(engine, dead_client, receipt.event_id, actor=SYSTEM)
     assert outcome.payment_pk == _payment(engine, "ORD-B").id
     assert outcome.error is not None and "no gateway id" in outcome.error
     assert _payment(engine, "ORD-B").status == "pending" and not _payment(engine, "ORD-B").webhook_received
 
 
-def test_gateway_unreachable_leaves_the_event_open_for_the_next_pass(engine, dead) -> None:
+def test_gateway_unreachable_leaves_the_event_open_for_the_next_pass(engine, dead_client) -> None:
     receipt = receive(engine, _form(track_id="T-1", result="CAPTURED", order_id="ORD-C"),
                       "application/x-www-form-urlencoded", max_bytes=65536)
-    outcome = sync.process_event(engine, dead, receipt.event_id, actor=SYSTEM)
+    outcome = sync.process_event(engine, dead_client, receipt.event_id, actor=SYSTEM)
     assert outcome.retry and not outcome.rate_limited
     event = _event(engine, receipt.event_id)
     assert event.processed_at is None and event.error is not None and "look-up failed" in event.error
     assert (event.track_id, event.order_id) == ("T-1", "ORD-C")
-    report = sync.sync_pending(engine, dead, event_min_age_s=0, actor=SYSTEM)
+    report = sync.sync_pending(engine, dead_client, event_min_age_s=0, actor=SYSTEM)
     assert report.events == 1 and report.errors == 1 and report.checked == 0
     assert syncstate.get_time(engine) is None  # nothing reached the gateway: the badge must not say "synced"
-    assert sync.sync_pending(engine, dead, actor=SYSTEM).events == 0  # by default a fresh event is left to the verifier
+    # by default a fresh event is left to the verifier
+    assert sync.sync_pending(engine, dead_client, actor=SYSTEM).events == 0
 
 
-def test_duplicate_of_a_verified_delivery_needs_no_look_up(engine, dead) -> None:
+def test_duplicate_of_a_verified_delivery_needs_no_look_up(engine, dead_client) -> None:
     payment = make_payment(engine, order_id="ORD-D", status="paid", track_id="T-D")
     body = _form(track_id="T-D", result="CAPTURED", order_id="ORD-D")
     first = receive(engine, body, "application/x-www-form-urlencoded", max_bytes=65536)
@@ -125,17 +116,17 @@ def test_duplicate_of_a_verified_delivery_needs_no_look_up(engine, dead) -> None
     second = receive(engine, body, "application/x-www-form-urlencoded", max_bytes=65536)
     assert second.duplicate
     # the dead gateway proves no call was made
-    outcome = sync.process_event(engine, dead, second.event_id, actor=SYSTEM)
+    outcome = sync.process_event(engine, dead_client, second.event_id, actor=SYSTEM)
     assert outcome.skipped_duplicate and outcome.error is None and outcome.payment_pk == payment.id
 
 
-def test_reprocess_needs_the_permission_and_is_audited(engine, dead) -> None:
+def test_reprocess_needs_the_permission_and_is_audited(engine, dead_client) -> None:
     receipt = receive(engine, _form(result="CAPTURED"), "application/x-www-form-urlencoded", max_bytes=65536)
     for role in (Role.FINANCE, Role.SALES, Role.VIEWER):
         with pytest.raises(PermissionDenied):
-            sync.process_event(engine, dead, receipt.event_id, actor=make_staff(engine, role))
+            sync.process_event(engine, dead_client, receipt.event_id, actor=make_staff(engine, role))
     admin = make_staff(engine, Role.ADMIN, "root@shop.test")
-    sync.process_event(engine, dead, receipt.event_id, actor=admin)
+    sync.process_event(engine, dead_client, receipt.event_id, actor=admin)
     with Session(engine) as session:
         rows = session.exec(select(AuditEntry)).all()
     assert [(r.actor, r.action, r.target) for r in rows] == [
@@ -143,12 +134,12 @@ def test_reprocess_needs_the_permission_and_is_audited(engine, dead) -> None:
     assert verify(engine).ok
 
 
-def test_expired_link_without_any_id_is_expired_by_the_pass(engine, dead) -> None:
+def test_expired_link_without_any_id_is_expired_by_the_pass(engine, dead_client) -> None:
     now = utcnow()
     make_payment(engine, order_id="OLD", status="pending", method=None, expires_at=now - timedelta(minutes=1),
                  link_state="active")
     make_payment(engine, order_id="FRESH", status="pending", method=None, expires_at=now + timedelta(hours=1))
-    report = sync.sync_pending(engine, dead, actor=SYSTEM)
+    report = sync.sync_pending(engine, dead_client, actor=SYSTEM)
     assert report.expired == 1 and report.errors == 0
     assert _payment(engine, "OLD").status == "expired" and _payment(engine, "FRESH").status == "pending"
     with Session(engine) as session:
@@ -175,25 +166,25 @@ def test_rate_limit_ends_the_pass_and_reports_it(engine) -> None:
     assert syncstate.get_time(engine) is None
 
 
-def test_stop_event_ends_a_pass_before_any_look_up(engine, dead) -> None:
+def test_stop_event_ends_a_pass_before_any_look_up(engine, dead_client) -> None:
     make_payment(engine, order_id="P", status="pending", method=None, track_id="T")
     stop = threading.Event()
     stop.set()
-    report = sync.sync_pending(engine, dead, stop=stop, actor=SYSTEM)
+    report = sync.sync_pending(engine, dead_client, stop=stop, actor=SYSTEM)
     assert report.stopped and report.checked == 0 and report.errors == 0
 
 
-def test_sync_permission_for_staff_callers(engine, dead) -> None:
+def test_sync_permission_for_staff_callers(engine, dead_client) -> None:
     with pytest.raises(PermissionDenied):
-        sync.sync_pending(engine, dead, actor=make_staff(engine, Role.VIEWER))
-    assert sync.sync_pending(engine, dead, actor=make_staff(engine, Role.SALES)).total == 0
+        sync.sync_pending(engine, dead_client, actor=make_staff(engine, Role.VIEWER))
+    assert sync.sync_pending(engine, dead_client, actor=make_staff(engine, Role.SALES)).total == 0
 
 
-def test_refresh_of_a_payment_without_ids_says_so(engine, dead) -> None:
+def test_refresh_of_a_payment_without_ids_says_so(engine, dead_client) -> None:
     payment = make_payment(engine, order_id="NOID", status="pending", method=None)
     assert payment.id is not None
     with pytest.raises(sync.CannotLookUp, match="no track, invoice or session id"):
-        sync.refresh_payment(engine, dead, payment_pk=payment.id, actor=SYSTEM)
+        sync.refresh_payment(engine, dead_client, payment_pk=payment.id, actor=SYSTEM)
 
 
 def test_drift_from_the_database(engine) -> None:
@@ -218,14 +209,14 @@ def test_drift_from_the_database(engine) -> None:
 
 
 @pytest.mark.parametrize("role", [Role.SALES, Role.VIEWER])
-def test_reconciliation_refuses_roles_without_the_permission(engine, dead, role) -> None:
+def test_reconciliation_refuses_roles_without_the_permission(engine, dead_client, role) -> None:
     who = make_staff(engine, role)
     payment = make_payment(engine, status="pending", track_id="T9")
     assert payment.id is not None
     with pytest.raises(PermissionDenied):
         reconcile.find_drift(engine, who)
     with pytest.raises(PermissionDenied):
-        reconcile.resync(engine, dead, who, payment_pk=payment.id)
+        reconcile.resync(engine, dead_client, who, payment_pk=payment.id)
 
 
 def test_inbox_lists_newest_first_with_filters_and_needs_the_permission(engine) -> None:
@@ -251,22 +242,22 @@ def test_inbox_lists_newest_first_with_filters_and_needs_the_permission(engine) 
 
 
 def test_shared_client_is_one_per_settings_and_a_registered_one_wins() -> None:
-    first = sync.shared_client(_settings(rate=17))
-    assert sync.shared_client(_settings(rate=17)) is first and first.status_limiter.limit == 17
+    first = factory.shared_client(_settings(rate=17))
+    assert factory.shared_client(_settings(rate=17)) is first and first.status_limiter.limit == 17
     mine = UPaymentsClient(CLOSED, "jtest123")
-    sync.register_client(mine)
+    factory.register_client(mine)
     try:
-        assert sync.shared_client(_settings(rate=17)) is mine
+        assert factory.shared_client(_settings(rate=17)) is mine
     finally:
-        sync._registered = None
+        factory._registered = None
         mine.close()
 
 
-def test_background_thread_starts_once_and_stops(engine, dead) -> None:
+def test_background_thread_starts_once_and_stops(engine, dead_client) -> None:
     assert background.pass_limit(30, 20) == 20 and background.pass_limit(1, 2) == 5
     try:
-        background.ensure_started(_settings(), engine, dead)
-        background.ensure_started(_settings(), engine, dead)
+        background.ensure_started(_settings(), engine, dead_client)
+        background.ensure_started(_settings(), engine, dead_client)
         threads = [t for t in threading.enumerate() if t.name == "souq-sync"]
         assert len(threads) == 1
         deadline = time.monotonic() + 10
@@ -275,7 +266,7 @@ def test_background_thread_starts_once_and_stops(engine, dead) -> None:
         assert syncstate.get_time(engine) is not None  # its first pass ran (nothing pending: complete)
     finally:
         assert background.stop()
-        sync._registered = None
+        factory._registered = None
     assert not background.is_running()
 
 
@@ -298,7 +289,7 @@ def test_cron_command_exit_codes(engine, tmp_path, monkeypatch, capsys) -> None:
     assert "SOUQ_GATEWAY_TOKEN" in capsys.readouterr().out
 
 
-def test_one_event_that_cannot_be_recorded_does_not_undo_its_batch(engine, dead) -> None:
+def test_one_event_that_cannot_be_recorded_does_not_undo_its_batch(engine, dead_client) -> None:
     ids = [receive(engine, _form(track_id=f"T{n}", result="CAPTURED"), "application/x-www-form-urlencoded",
                    max_bytes=65536).event_id for n in range(3)]
 
@@ -312,7 +303,7 @@ def test_one_event_that_cannot_be_recorded_does_not_undo_its_batch(engine, dead)
             return iter(done)
 
     with DeletesTheMiddleOne(2) as pool:
-        outcomes = sync.process_events(engine, dead, ids, lookups=pool, actor=SYSTEM)
+        outcomes = sync.process_events(engine, dead_client, ids, lookups=pool, actor=SYSTEM)
     assert [o.event_id for o in outcomes] == ids
     assert outcomes[1].error is not None and outcomes[1].error.startswith("Could not be recorded")
     for kept in (ids[0], ids[2]):

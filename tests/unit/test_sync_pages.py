@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 from services.db import session_scope
 from services.models import AuditEntry, WebhookEvent
 from services.permissions import Role
+from services.sync.receive import receive
 from services.timeutil import utcnow
-from services.webhooks import receive
 from tests.apptest import PAGES, page_env, run_page, shown
 from tests.factories import make_payment, make_staff
 

@@ -20,7 +20,7 @@ from services.gateway.vocab import result_to_status
 from services.ingest import UpsertResult
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, authorize
-from services.sync_verify import (
+from services.sync.verify import (
     CannotLookUp,
     apply_lookup,
     has_lookup_id,
@@ -45,7 +45,7 @@ KIND_LABELS = {
 }
 #: How far back the database checks look (older drift is history, not work).
 LOOKBACK = timedelta(days=30)
-#: A link still "creating" after this long crashed mid-call (same rule as services.link_follow).
+#: A link still "creating" after this long crashed mid-call (same rule as services.links.follow).
 STUCK_CREATING = timedelta(minutes=2)
 
 
@@ -62,11 +62,17 @@ class DriftItem:
     event_id: int | None = None
 
 
+#: Live status look-ups one reconciliation may make (they share the gateway's 30-a-minute budget with everyone).
+MAX_LIVE_SAMPLE = 200
+
+
 def find_drift(engine: Engine, actor: Actor, *, client: UPaymentsClient | None = None, sample: int = 50,
                limit: int = 200, progress: Callable[[int, int], None] | None = None,
                stop: threading.Event | None = None) -> list[DriftItem]:
     """Drift of every kind; ``status_mismatch`` only with a ``client`` (live look-ups of ``sample`` payments)."""
     actor = authorize(engine, actor, Action.RECONCILE)
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample > MAX_LIVE_SAMPLE:
+        raise ValueError(f"Check at most {MAX_LIVE_SAMPLE} payments against the gateway at a time.")
     items = [*_link_uncertain(engine, limit), *_paid_without_webhook(engine, limit),
              *_webhook_unknown_order(engine, limit)]
     if client is not None and sample > 0:

@@ -23,7 +23,7 @@ from services.gateway import RefundStatusItem, UPaymentsClient
 from services.gateway import errors as gw
 from services.models import Payment, Refund, RefundState
 from services.permissions import Action, Actor, authorize
-from services.refund_core import SYSTEM, lock_payment, log, recompute_refunded, snapshot, target
+from services.refunds.ledger import SYSTEM, lock_payment, log, recompute_refunded, snapshot, target
 from services.timeutil import as_utc, utcnow
 
 #: A ``sending`` intent older than this is taken to be orphaned by a crash (the client times out long before).

@@ -4,8 +4,8 @@ Flow of one refund: the intent row is written (``sending``, or ``pending_approva
 transaction that checks the refundable amount; then ``create-refund`` is called with our idempotency key as the
 ``reference``; then the outcome is recorded (``initiated`` with the gateway's ids, ``failed`` with one sentence,
 or ``uncertain`` when the call may have reached the gateway). Uncertain intents are settled by
-:func:`services.refund_reconcile.settle_uncertain` from check-refund, never by sending again. See
-:mod:`services.refund_core` for the one-in-flight rule that makes settling unambiguous.
+:func:`services.refunds.settle.settle_uncertain` from check-refund, never by sending again. See
+:mod:`services.refunds.ledger` for the one-in-flight rule that makes settling unambiguous.
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from services import audit, inputs, intents
+from services import audit, inputs, intents, policy
 from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient, is_uncertain
 from services.gateway import errors as gw
+from services.gateway.sentences import staff_sentence
 from services.models import Payment, PaymentStatus, Refund, RefundState
 from services.money import MAX_MAJOR_UNITS, exponent, format_money
 from services.permissions import SYSTEM as SYSTEM_ACTOR
 from services.permissions import Action, Actor, authorize
-from services.refund_core import (
+from services.refunds.ledger import (
     COMMITTED,
     CRASH_AFTER_GATEWAY,
     CRASH_AFTER_INTENT,
@@ -42,7 +43,6 @@ from services.refund_core import (
     RefundError,
     RefundInFlight,
     crash_point,
-    expected_arrival,
     lock_payment,
     log,
     recompute_refunded,
@@ -51,43 +51,8 @@ from services.refund_core import (
     tally,
     target,
 )
-from services.refund_queries import (
-    PaymentHit,
-    RefundFilter,
-    RefundRow,
-    distinct_requesters,
-    export_refunds_csv,
-    find_payments,
-    list_refunds,
-)
-from services.refund_reconcile import matches, refresh_refunds, settle_uncertain
+from services.refunds.settle import matches, refresh_refunds, settle_uncertain
 from services.timeutil import as_utc, local_day, utcnow
-
-__all__ = [
-    "REASONS",
-    "ApprovalError",
-    "NotRefundable",
-    "OverRefund",
-    "PaymentHit",
-    "RefundError",
-    "RefundFilter",
-    "RefundInFlight",
-    "RefundRow",
-    "RefundSummary",
-    "approve_refund",
-    "cancel_refund",
-    "distinct_requesters",
-    "expected_arrival",
-    "export_refunds_csv",
-    "find_payments",
-    "get_refund",
-    "list_refunds",
-    "refresh_refunds",
-    "refund_summary",
-    "reject_refund",
-    "request_refund",
-    "settle_uncertain",
-]
 
 #: Tries to write a call's outcome before leaving it to settle_uncertain.
 RECORD_ATTEMPTS = 3
@@ -191,12 +156,17 @@ def get_refund(engine: Engine, actor: Actor, *, refund_id: int) -> Refund:
     return refund
 
 
+def approval_threshold_fils() -> int:
+    """Refunds above this many fils need a second person's approval (the shop's policy, set from settings)."""
+    return policy.current().refund_approval_threshold_fils
+
+
 #: Largest refund amount we accept at all (the money parser's limit); larger is refused before any look-up.
 MAX_REFUND_FILS = int(MAX_MAJOR_UNITS.scaleb(exponent("KWD")))
 
 
-def _validate(payment_pk: object, amount_fils: object, reason: object, note: object, idempotency_key: object,
-              threshold_fils: object) -> str | None:
+def _validate(payment_pk: object, amount_fils: object, reason: object, note: object,
+              idempotency_key: object) -> str | None:
     """Refuse bad input with one sentence before anything is read or written; returns the cleaned note."""
     inputs.row_id(payment_pk, NotRefundable, "Payment")
     if isinstance(amount_fils, bool) or not isinstance(amount_fils, int) or amount_fils <= 0:
@@ -211,8 +181,6 @@ def _validate(payment_pk: object, amount_fils: object, reason: object, note: obj
     key = inputs.bad_text(idempotency_key, "request key", max_len=MAX_KEY)
     if key or not idempotency_key or not isinstance(idempotency_key, str) or not idempotency_key.strip():
         raise RefundError("The refund form lost its request key; reload the page and try again.")
-    if isinstance(threshold_fils, bool) or not isinstance(threshold_fils, int) or threshold_fils < 0:
-        raise RefundError("The approval threshold is not set to an amount; an admin must fix the settings.")
     return cleaned
 
 
@@ -234,14 +202,15 @@ def request_refund(
     reason: str,
     note: str | None = None,
     idempotency_key: str,
-    threshold_fils: int,
 ) -> Refund:
-    """Refund ``amount_fils`` of a paid payment once; above ``threshold_fils`` it waits for another person's approval.
+    """Refund ``amount_fils`` of a paid payment once; above the shop's approval threshold (:mod:`services.policy`,
+    never the caller's choice) it waits for another person's approval.
 
     A rerun or double click with the same ``idempotency_key`` returns the existing refund and calls nothing.
     """
     actor = authorize(engine, actor, Action.REQUEST_REFUND)
-    cleaned_note = _validate(payment_pk, amount_fils, reason, note, idempotency_key, threshold_fils)
+    cleaned_note = _validate(payment_pk, amount_fils, reason, note, idempotency_key)
+    threshold_fils = approval_threshold_fils()
     with Session(engine) as session:
         found = _existing(session, idempotency_key, payment_pk, amount_fils)
     if found is not None:
@@ -374,19 +343,7 @@ def _send(engine: Engine, client: UPaymentsClient, refund_id: int) -> Refund:
 
 
 def _refusal_sentence(exc: gw.GatewayError) -> str:
-    if isinstance(exc, gw.BusinessRefusal):
-        text = exc.message.rstrip(".")
-        if "balance" in text.lower():
-            return (f"UPayments refused the refund: {text}. Top up your UPayments balance (top-ups are used for "
-                    "refunds) and try again; nothing was refunded.")
-        return f"UPayments refused the refund: {text}; nothing was refunded."
-    if isinstance(exc, gw.GatewayConnectionError):
-        return "The payment gateway could not be reached, so nothing was sent; try again in a minute."
-    if isinstance(exc, gw.RateLimited):
-        return "The payment gateway asked us to slow down, so nothing was sent; try again in a minute."
-    if isinstance(exc, gw.AuthenticationError):
-        return "The payment gateway refused our API key, so nothing was refunded; an admin must check the token."
-    return f"The payment gateway refused the refund ({exc}); nothing was refunded."
+    return staff_sentence(exc, refused="the refund", kept="nothing was refunded")
 
 
 def _record(engine: Engine, refund_id: int, state: RefundState, action: str, **outcome: str | None) -> Refund:

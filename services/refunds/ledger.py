@@ -6,7 +6,7 @@ Exactly-once rests on three rules kept here and in :mod:`services.refunds`:
    the payment row locked (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL).
 2. At most ONE refund per payment is in flight (``sending``/``uncertain``). UPayments' check-refund lists one
    element per refund but carries no amount, so with a single unconfirmed intent "the gateway lists a refund we
-   have not confirmed" identifies it unambiguously (:mod:`services.refund_reconcile`).
+   have not confirmed" identifies it unambiguously (:mod:`services.refunds.settle`).
 3. An uncertain outcome is settled by asking the gateway (check-refund), never by sending again.
 """
 

@@ -29,7 +29,8 @@ from services import audit
 from services.db import session_scope
 from services.money import format_amount
 from services.permissions import Action, Actor, authorize, require
-from services.search import PaymentRow, SearchFilter, filter_from_query, filter_to_query, iter_rows
+from services.search.filters import SearchFilter, filter_from_query, filter_to_query
+from services.search.query import PaymentRow, iter_rows
 from services.staff import resolve_actor
 from services.timeutil import as_utc, to_kuwait
 

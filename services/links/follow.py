@@ -19,13 +19,15 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services import inputs, sync
+from services import inputs
 from services.db import read_session, session_scope
+from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import add_event
 from services.models import FINAL_STATUSES, Payment, PaymentEvent, PaymentStatus, WebhookEvent
 from services.permissions import SYSTEM, Action, Actor, Role, authorize, require
-from services.sync_verify import has_lookup_id
+from services.sync.events import process_event
+from services.sync.verify import has_lookup_id, refresh_payment
 from services.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -248,11 +250,11 @@ def _entry(event: PaymentEvent) -> TimelineEntry:
     return TimelineEntry(as_utc(event.at), event.kind, label, event.actor, detail if isinstance(detail, dict) else {})
 
 
-def verified_refresh(engine: Engine, client: Any, payment_pk: int, *, actor: Actor,
+def verified_refresh(engine: Engine, client: UPaymentsClient, payment_pk: int, *, actor: Actor,
                      source: str = "poll", limiter_timeout: float | None = 0.5) -> bool:
     """One verified status look-up of a link; False when it has no gateway id yet or the gateway is busy."""
     try:
-        sync.refresh_payment(engine, client, payment_pk=payment_pk, actor=actor, source=source,
+        refresh_payment(engine, client, payment_pk=payment_pk, actor=actor, source=source,
                              limiter_timeout=limiter_timeout)
     except (gw.GatewayError, ValueError) as exc:  # CannotLookUp is a ValueError
         log.info("refresh of link %s skipped: %s", payment_pk, exc)
@@ -260,7 +262,7 @@ def verified_refresh(engine: Engine, client: Any, payment_pk: int, *, actor: Act
     return True
 
 
-def refresh_awaiting(engine: Engine, client: Any, actor: Actor, *, payment_pks: list[int],
+def refresh_awaiting(engine: Engine, client: UPaymentsClient, actor: Actor, *, payment_pks: list[int],
                      interval: float | None = None, budget: int = REFRESH_BUDGET) -> int:
     """Verified look-ups for links shown as awaiting payment: ≤ one per link per ``interval`` s, ≤ ``budget``."""
     actor = authorize(engine, actor, Action.VIEW_LINKS)
@@ -284,7 +286,7 @@ def refresh_awaiting(engine: Engine, client: Any, actor: Actor, *, payment_pks: 
     return done
 
 
-def check_link(engine: Engine, client: Any, actor: Actor, *, payment_pk: int) -> str:
+def check_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, payment_pk: int) -> str:
     """"Check again": settle a link from what the gateway can tell us; returns one sentence for the page.
 
     An uncertain link has no id to look up unless a webhook or redirect carrying our order id arrived (the
@@ -297,7 +299,7 @@ def check_link(engine: Engine, client: Any, actor: Actor, *, payment_pk: int) ->
                                                              col(WebhookEvent.processed_at).is_(None))).all()
     for event_id in (e for e in waiting if e is not None):
         try:
-            sync.process_event(engine, client, event_id, actor=SYSTEM, limiter_timeout=5.0)
+            process_event(engine, client, event_id, actor=SYSTEM, limiter_timeout=5.0)
         except Exception:  # the inbox keeps it for the next sync pass
             log.exception("processing event %s for link %s failed", event_id, payment_pk)
     with Session(engine) as session:

@@ -25,7 +25,8 @@ from sqlmodel import Session, col, select
 
 from services import audit, inputs, intents
 from services.db import session_scope
-from services.gateway import Customer, Product, errors
+from services.gateway import ChargeResult, Customer, Product, UPaymentsClient, errors
+from services.gateway.sentences import staff_sentence
 from services.ingest import add_event
 from services.models import FINAL_STATUSES, Payment, PaymentStatus
 from services.money import EXPONENTS, InvalidAmount, format_money, parse_amount
@@ -161,8 +162,8 @@ def _parse_items(request: LinkRequest, currency: str, errors_: dict[str, str]) -
         if not name or len(name) > 255:
             errors_["items"] = f"Item {n}: give it a name (up to 255 characters)."
             return ()
-        try:
-            quantity = int(_text(item.quantity) or "1")
+        try:  # True/False are not counts (the form sends text; a caller sending a bool is refused)
+            quantity = 0 if isinstance(item.quantity, bool) else int(_text(item.quantity) or "1")
         except ValueError:
             quantity = 0
         if not 1 <= quantity <= 9_999_999:
@@ -312,7 +313,7 @@ def state_message(payment: Payment) -> str:
     return "The link is ready to share."
 
 
-def create_link(engine: Engine, client: Any, actor: Actor, *, request: LinkRequest,
+def create_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, request: LinkRequest,
                 settings_like: LinkSettings) -> LinkOutcome:
     """Create one payment link exactly once per idempotency key; raises InvalidLinkRequest on form errors."""
     actor = authorize(engine, actor, Action.CREATE_LINK)
@@ -384,7 +385,7 @@ def _write_intent(engine: Engine, actor: Actor, clean: CleanLink, order_id: str,
     return payment
 
 
-def _record_success(engine: Engine, payment_pk: int, actor: Actor, result: Any, duplicate: Payment | None,
+def _record_success(engine: Engine, payment_pk: int, actor: Actor, result: ChargeResult, duplicate: Payment | None,
                     ) -> LinkOutcome:
     with session_scope(engine) as session:
         payment = session.get(Payment, payment_pk)
@@ -453,17 +454,11 @@ def _record_failure(engine: Engine, payment_pk: int, actor: Actor, exc: Exceptio
         add_event(session, payment_pk, f"link_{state}", detail, actor.email)
         audit.record(session, actor=actor.email, action=f"link_{state}", target=payment.order_id, after=detail)
         session.flush()
-        message = state_message(payment) if state == "uncertain" else f"The gateway did not create the link: {reason}"
+        message = state_message(payment) if state == "uncertain" else reason
         return _outcome(payment, created=True, message=message,
                         duplicate_of=duplicate.order_id if duplicate else None, details={"reason": reason})
 
 
 def _not_sent_reason(exc: errors.GatewayError) -> str:
-    if isinstance(exc, errors.RateLimited):
-        return "the gateway asked us to slow down; nothing was created — try again in a minute."
-    if isinstance(exc, errors.AuthenticationError):
-        return "the gateway refused our API key; nothing was created — an admin must check the gateway token."
-    if isinstance(exc, errors.GatewayConnectionError):
-        return "the gateway could not be reached; nothing was created — check the connection and try again."
-    return f"{exc.message.rstrip('.')}; nothing was created."
+    return staff_sentence(exc, refused="the link", kept="nothing was created")
 

@@ -2,7 +2,7 @@
 
 The gateway's status look-up is the only proof of a payment's state: its answer is bound to the cached payment
 (order id + amount + currency, by :func:`services.ingest.upsert`) and applied. Webhooks and redirects only
-trigger a look-up (:mod:`services.sync_events`).
+trigger a look-up (:mod:`services.sync.events`).
 """
 
 from __future__ import annotations

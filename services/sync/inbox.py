@@ -74,11 +74,24 @@ def list_events(engine: Engine, actor: Actor, flt: InboxFilter | None = None, *,
             for e, order_id, status in rows], int(total)
 
 
-def get_event(engine: Engine, actor: Actor, event_id: int) -> WebhookEvent:
-    """One delivery with its raw body (data to show as text, never as markup)."""
+@dataclass(frozen=True)
+class EventDetail:
+    """One stored delivery as the inbox shows it (``body``: untrusted data, shown as text, never as markup)."""
+
+    id: int
+    received_at: datetime
+    content_type: str | None
+    processed_at: datetime | None
+    error: str | None
+    body: str
+
+
+def get_event(engine: Engine, actor: Actor, event_id: int) -> EventDetail:
+    """One delivery with its raw body."""
     actor = authorize(engine, actor, Action.VIEW_WEBHOOKS)
     with read_session(engine) as session:
         event = session.get(WebhookEvent, event_id)
     if event is None:
         raise ValueError(f"Webhook event {event_id} does not exist.")
-    return event
+    return EventDetail(id=event.id or 0, received_at=event.received_at, content_type=event.content_type,
+                       processed_at=event.processed_at, error=event.error, body=event.body)

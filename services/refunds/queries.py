@@ -17,7 +17,7 @@ from services.db import read_session
 from services.models import Payment, Refund, RefundState
 from services.money import format_amount
 from services.permissions import Action, Actor, authorize
-from services.refund_core import REASONS, RefundError, expected_arrival
+from services.refunds.ledger import REASONS, RefundError, expected_arrival
 from services.timeutil import to_kuwait
 
 MAX_PAGE_SIZE = 500

@@ -12,16 +12,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services import sync
-from services.gateway import parse_redirect
-from services.link_follow import verified_refresh
+from services.gateway import UPaymentsClient, parse_redirect
+from services.links.follow import verified_refresh
 from services.models import Payment, PaymentStatus
 from services.permissions import SYSTEM
+from services.sync.events import apply_redirect
 from services.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -98,7 +97,7 @@ def _find(engine: Engine, order_id: str) -> Payment | None:
                                                   col(Payment.source) == "link")).first()
 
 
-def land(engine: Engine, client: Any, *, query: str, cancel: bool = False, attempt: int = 0,
+def land(engine: Engine, client: UPaymentsClient, *, query: str, cancel: bool = False, attempt: int = 0,
          remote: str | None = None) -> Landing:
     """Record the redirect (once), verify with the gateway (throttled) and say where the payment stands
     (``remote``: the customer's address, for the per-sender limit on look-ups of unknown ids)."""
@@ -110,7 +109,7 @@ def land(engine: Engine, client: Any, *, query: str, cancel: bool = False, attem
     if gateway_part:
         # the first arrival from the gateway: store it raw and verify (our own auto-refresh URL carries none)
         try:
-            sync.apply_redirect(engine, client, query, limiter_timeout=3.0, remote=remote)
+            apply_redirect(engine, client, query, limiter_timeout=3.0, remote=remote)
         except Exception:
             log.exception("recording the redirect for %s failed", order_id)
         _due(order_id)

@@ -10,7 +10,7 @@ Poison isolation: nothing one delivery does may stop the others. A body that can
 ``unusable_reason``; any unexpected exception while planning, asking or recording one event is caught, counted
 on that event (``attempts``) and retried after a growing pause (``next_attempt_at``); after ``MAX_ATTEMPTS`` the
 event is closed as unusable with the last error. Gateway failures that are not the delivery's fault (timeouts,
-5xx, the rate limit) leave it open as before. Each look-up runs in the lane :mod:`services.sync_gate` gives it.
+5xx, the rate limit) leave it open as before. Each look-up runs in the lane :mod:`services.sync.gate` gives it.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from services.gateway.vocab import result_to_status
 from services.ingest import UpsertResult, add_event
 from services.models import Payment, WebhookEvent
 from services.permissions import SYSTEM, Action, Actor, authorize
-from services.sync_gate import gate
-from services.sync_verify import (
+from services.sync.gate import gate
+from services.sync.receive import lane_of, read_body, receive
+from services.sync.verify import (
     PERMANENT_ERRORS,
     CannotLookUp,
     apply_transaction,
@@ -44,7 +45,6 @@ from services.sync_verify import (
     lookup_ids,
 )
 from services.timeutil import utcnow
-from services.webhooks import lane_of, read_body, receive
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Demo mode: staff for every role, and the dashboard cache filled from the same generator the sandbox uses.
 
 There is no list endpoint to import through (and 20,000 status look-ups at 30 a minute would take 11 hours), so
-both sides generate identical payments from :mod:`services.demodata`; a status look-up of any demo payment then
+both sides generate identical payments from :mod:`services.demo.data`; a status look-up of any demo payment then
 agrees with the cache.
 """
 
@@ -17,11 +17,11 @@ from sqlmodel import Session, select
 
 from services import audit
 from services.db import session_scope
-from services.demodata import DemoPayment, DemoRefund, generate
+from services.demo.data import DemoPayment, DemoRefund, generate
 from services.gateway.vocab import result_to_status
 from services.models import METHOD_FAMILY, Payment, PaymentStatus, Refund, RefundState, Staff, SyncState
 from services.permissions import Role
-from services.syncstate import LAST_SYNC
+from services.sync.state import LAST_SYNC
 from services.timeutil import local_day, utcnow
 
 
