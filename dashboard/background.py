@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from services.gateway import UPaymentsClient
 from services.permissions import SYSTEM
 from services.refund_reconcile import refresh_refunds, settle_uncertain
+from services.settlements import poll_deposits
 from services.sync import register_client, sync_pending
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ def _loop(engine: Engine, client: UPaymentsClient, interval: float, limit: int) 
                 # Refund intents orphaned by a crash settle from the gateway; executed refunds get tracked.
                 settle_uncertain(engine, client, actor=SYSTEM)
                 refresh_refunds(engine, client, actor=SYSTEM)
+                # Deposits last, in the lowest lane: whatever budget confirmations and refunds left.
+                poll_deposits(engine, client, actor=SYSTEM, limit=limit, stop=_stop)
         except Exception:  # never let one bad pass end the loop
             log.exception("background sync pass failed")
         _stop.wait(wait)

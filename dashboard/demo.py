@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(env["SOUQ_DATABASE_URL"])
     create_schema(engine)
     seed_staff(engine)
-    added = seed_payments(engine, anchor, count=args.payments, until=until)
+    added = seed_payments(engine, anchor, count=args.payments, until=until,
+                          deposit_invoice_base=f"http://localhost:{args.sandbox_port}")
     ensure_search_support(engine)
     print(f"Demo data: {added} payments added to the dashboard cache ({args.payments} in the 90-day history, "
           "plus today's so far).")
@@ -124,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             sys.executable, "-m", "sandbox", "--port", str(args.sandbox_port), "--host", "127.0.0.1",
             "--db", str(data_dir / "sandbox.db"), "--public-url", f"http://localhost:{args.sandbox_port}",
             "--demo-anchor", anchor.isoformat(), "--demo-count", str(args.payments),
+            "--deposit-delay", str(args.deposit_delay),
             *(["--demo-until", until.isoformat()] if until else []),
             "--status-limit", str(args.status_limit), "--refund-delay", str(args.refund_delay),
         ]
@@ -229,6 +231,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--payments", type=int, default=20_000, help="demo history size (default 20000)")
     parser.add_argument("--anchor", help="last day of the demo history, YYYY-MM-DD (default: today in Kuwait)")
     parser.add_argument("--status-limit", type=int, default=30, help="status look-ups per minute")
+    parser.add_argument("--deposit-delay", type=int, default=120,
+                        help="seconds until a payment made during the demo is deposited (default 120)")
     parser.add_argument("--refund-delay", type=int, default=20, help="seconds until a sandbox refund completes")
     parser.add_argument("--sync-interval", type=int, default=10, help="seconds between background syncs")
     parser.add_argument("--restart-after", type=float, default=30,
