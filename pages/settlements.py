@@ -3,6 +3,7 @@ the accountant's CSV, and matching the bank's statement."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import streamlit as st
@@ -16,10 +17,10 @@ from services.money import format_amount, parse_amount
 from services.permissions import Action
 from services.timeutil import kuwait_today
 
-STATE_LABELS = {"deposited": "✅ deposited", "partly deposited": "◐ partly deposited", "overdue": "⚠️ OVERDUE",
-                "pending": "⏳ pending", "nothing due": "—"}
-MATCH_LABELS = {settlements.MATCHED: "✅ matched", settlements.PARTLY: "◐ partly matched",
-                settlements.UNMATCHED: "✖ unmatched", settlements.MISSING: "⚠️ missing from statement",
+STATE_LABELS = {"deposited": "deposited", "partly deposited": "partly deposited", "overdue": "OVERDUE",
+                "pending": "pending", "nothing due": "—"}
+MATCH_LABELS = {settlements.MATCHED: "matched", settlements.PARTLY: "PARTLY matched",
+                settlements.UNMATCHED: "UNMATCHED", settlements.MISSING: "MISSING from statement",
                 settlements.NOT_UPAYMENTS: "other credit"}
 
 actor = state.actor()
@@ -48,15 +49,25 @@ except Exception as exc:
 
 due = [d for d in report.days if d.day <= today]
 cols = st.columns(4)
-cols[0].metric("Expected (due so far)", money(sum(d.expected_fils for d in due)))
-cols[1].metric("Deposited", money(sum(d.deposited_fils for d in due)))
-cols[2].metric("Difference", money(sum(d.difference_fils for d in due)))
+cols[0].metric("Expected so far (KWD)", md(format_amount(sum(d.expected_fils for d in due), grouping=True)))
+cols[1].metric("Deposited (KWD)", md(format_amount(sum(d.deposited_fils for d in due), grouping=True)))
+cols[2].metric("Difference (KWD)", md(format_amount(sum(d.difference_fils for d in due), grouping=True)))
 cols[3].metric("Overdue days", f"{len(report.overdue_days):,}")
+yesterday = today - timedelta(days=1)
+due_day = settlements.expected_deposit_day(yesterday)
+mine = next((d for d in report.days if d.captured_from <= yesterday <= d.captured_to), None)
+if mine is not None:
+    st.info(f"**Yesterday's money** (captured {md(mine.captured_from.strftime('%a %d %b'))}"
+            f"{'' if mine.captured_from == mine.captured_to else ' – ' + md(mine.captured_to.strftime('%a %d %b'))}"
+            f", due {md(due_day.strftime('%a %d %b %Y'))}): expected {money(mine.expected_fils)}, deposited "
+            f"{money(mine.deposited_fils)}, difference {money(mine.difference_fils)} — "
+            f"{md(STATE_LABELS[mine.state])}.")
 for day in report.overdue_days:
     st.warning(f"Overdue: the deposit of {md(day.day.strftime('%a %d %b %Y'))} — {day.overdue_payments:,} "
-               f"payment(s), {money(day.overdue_fils)} captured {md(day.captured_from.isoformat())} to "
-               f"{md(day.captured_to.isoformat())} — has not been confirmed by UPayments. Check your bank "
-               "statement below, then ask UPayments support about these payments.")
+               f"payment(s), {money(day.overdue_fils)} captured {md(day.captured_from.strftime('%a %d %b'))}"
+               f"{'' if day.captured_from == day.captured_to else ' – ' + md(day.captured_to.strftime('%a %d %b'))}"
+               " — has not been confirmed by UPayments. Check your bank statement below, then ask UPayments support "
+               "about these payments (see “Payments of one deposit day”).")
 
 
 def _row(d: settlements.DayRow) -> dict[str, Any]:
