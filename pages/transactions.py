@@ -18,6 +18,7 @@ from dashboard.formatting import ago, kuwait_time, method_label, money, status_l
 from dashboard.routes import EXPORT_PATH
 from dashboard.safe import cells, md, plain
 from services.export import issue_ticket
+from services.models import PaymentStatus
 from services.permissions import Action, Actor, Role
 from services.search import (
     FAMILIES,
@@ -243,12 +244,12 @@ def show_detail(detail: PaymentDetail) -> None:
                                                                            for v in fields.values()]})),
                      hide_index=True, width="stretch", key="tx_fields")
         deposit = detail.deposit
-        if p.status == "paid" and deposit is not None and deposit.deposited:
+        if p.status == PaymentStatus.PAID and deposit is not None and deposit.deposited:
             when = kuwait_time(deposit.deposited_at) if deposit.deposited_at else "—"
             st.markdown(f"**Deposit:** deposited in the shop's bank on {when} (Kuwait).")
             if deposit.invoice_url and deposit.invoice_url.startswith(("https://", "http://")):
                 st.link_button("Deposit invoice", deposit.invoice_url, icon=":material/receipt:")
-        elif p.status == "paid":
+        elif p.status == PaymentStatus.PAID:
             asked = f" (last asked {ago(deposit.checked_at)})" if deposit is not None else ""
             st.markdown(f"**Deposit:** not yet deposited{asked}; expected on "
                         f"{md(expected_deposit_day(date.fromisoformat(p.local_day)).isoformat())}.")
