@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -28,7 +29,7 @@ def pg_engine() -> Iterator[Engine]:
         yield engine
 
 
-def _figures(engine: Engine) -> tuple[list[tuple[object, ...]], int, list[int]]:
+def _figures(engine: Engine) -> tuple[list[Any], int, list[int]]:
     finance = make_staff(engine, Role.FINANCE)
     report = settlements.settlement_between(engine, finance, date(2026, 10, 1), ANCHOR, overdue_after=2,
                                             today=ANCHOR)
