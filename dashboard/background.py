@@ -16,6 +16,7 @@ from services.gateway import UPaymentsClient
 from services.gateway.factory import register_client
 from services.permissions import SYSTEM
 from services.refunds import refresh_refunds, settle_uncertain
+from services.settlements import poll_deposits
 from services.sync import sync_pending
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ def _loop(engine: Engine, client: UPaymentsClient, interval: float, limit: int) 
                 # Refund intents orphaned by a crash settle from the gateway; executed refunds get tracked.
                 settle_uncertain(engine, client, actor=SYSTEM)
                 refresh_refunds(engine, client, actor=SYSTEM)
+                # Deposits last, in the lowest lane: whatever budget confirmations and refunds left.
+                poll_deposits(engine, client, actor=SYSTEM, limit=limit, stop=_stop)
         except Exception:  # never let one bad pass end the loop
             log.exception("background sync pass failed")
         _stop.wait(wait)

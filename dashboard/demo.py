@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(env["SOUQ_DATABASE_URL"])
     create_schema(engine)
     seed_staff(engine)
-    added = seed_payments(engine, anchor, count=args.payments, until=until)
+    added = seed_payments(engine, anchor, count=args.payments, until=until,
+                          deposit_invoice_base=f"http://localhost:{args.sandbox_port}")
     ensure_search_support(engine)
     print(f"Demo data: {added} payments added to the dashboard cache ({args.payments} in the 90-day history, "
           "plus today's so far).")
@@ -124,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             sys.executable, "-m", "sandbox", "--port", str(args.sandbox_port), "--host", "127.0.0.1",
             "--db", str(data_dir / "sandbox.db"), "--public-url", f"http://localhost:{args.sandbox_port}",
             "--demo-anchor", anchor.isoformat(), "--demo-count", str(args.payments),
+            "--deposit-delay", str(args.deposit_delay),
             *(["--demo-until", until.isoformat()] if until else []),
             "--status-limit", str(args.status_limit), "--refund-delay", str(args.refund_delay),
         ]

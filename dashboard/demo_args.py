@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--payments", type=int, default=20_000, help="demo history size (default 20000)")
     parser.add_argument("--anchor", help="last day of the demo history, YYYY-MM-DD (default: today in Kuwait)")
     parser.add_argument("--status-limit", type=int, default=30, help="status look-ups per minute")
+    parser.add_argument("--deposit-delay", type=int, default=120,
+                        help="seconds until a payment made during the demo is deposited (default 120)")
     parser.add_argument("--refund-delay", type=int, default=20, help="seconds until a sandbox refund completes")
     parser.add_argument("--sync-interval", type=int, default=10, help="seconds between background syncs")
     parser.add_argument("--restart-after", type=float, default=30,

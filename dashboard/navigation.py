@@ -24,6 +24,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/refunds.py", "Refunds", ":material/undo:", "refunds", Action.VIEW_REFUNDS, "Money"),
     PageSpec("pages/reconciliation.py", "Reconciliation", ":material/sync_problem:", "reconciliation",
              Action.RECONCILE, "Money"),
+    PageSpec("pages/settlements.py", "Settlements", ":material/account_balance:", "settlements",
+             Action.VIEW_SETTLEMENTS, "Money"),
     PageSpec("pages/analytics.py", "Analytics", ":material/monitoring:", "analytics", Action.VIEW_ANALYTICS,
              "Insight"),
     PageSpec("pages/webhooks.py", "Webhook inbox", ":material/inbox:", "webhooks", Action.VIEW_WEBHOOKS, "Admin"),

@@ -5,10 +5,13 @@ Production refuses to start with a missing or placeholder secret; demo mode need
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.calendar import parse_extra_holidays, set_extra_holidays
 
 PRODUCTION_GATEWAY_URL = "https://apiv2api.upayments.com/api/v1/"
 SANDBOX_GATEWAY_URL = "https://sandboxapi.upayments.com/api/v1/"
@@ -50,6 +53,23 @@ class Settings(BaseSettings):
     sync_interval_seconds: int = Field(default=20, ge=2)
     background_sync: bool = Field(default=True, description="poll the gateway from a thread in the app process")
     webhook_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    extra_bank_holidays: Annotated[list[date], NoDecode] = Field(
+        default_factory=list, description="bank closures announced late, YYYY-MM-DD comma-separated (Kuwaiti "
+                                          "public holidays come from the holidays library already)"
+    )
+    deposit_overdue_business_days: int = Field(
+        default=2, ge=1, le=20, description="a captured payment not deposited this many business days later is overdue"
+    )
+    statement_tolerance_fils: int = Field(
+        default=0, ge=0, le=1_000_000, description="default amount tolerance when matching a bank statement, fils"
+    )
+
+    @field_validator("extra_bank_holidays", mode="before")
+    @classmethod
+    def _split_holidays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_extra_holidays(value)
+        return value
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -109,7 +129,7 @@ def load_settings() -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings()
+        settings = Settings()
     except (ValidationError, ValueError) as exc:
         if isinstance(exc, SettingsError):
             raise
@@ -121,3 +141,5 @@ def load_settings() -> Settings:
             raise ctx_error from None
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
         raise SettingsError(f"Setting SOUQ_{where.upper()} is invalid: {first.get('msg')}.") from None
+    set_extra_holidays(settings.extra_bank_holidays)  # every promised date in this process skips them
+    return settings

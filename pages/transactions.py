@@ -14,9 +14,10 @@ import streamlit as st
 
 from dashboard import reads, state
 from dashboard.errors import show_error
-from dashboard.formatting import kuwait_time, method_label, money, status_label
+from dashboard.formatting import ago, kuwait_time, method_label, money, status_label
 from dashboard.routes import EXPORT_PATH
 from dashboard.safe import cells, md, plain
+from services.models import PaymentStatus
 from services.permissions import Action, Actor
 from services.search import (
     FAMILIES,
@@ -33,6 +34,7 @@ from services.search import (
     payment_detail,
     preset_range,
 )
+from services.settlements import expected_deposit_day
 
 PAGE_SIZE = 50
 SORTS = {
@@ -45,7 +47,7 @@ SORTS = {
 PERIODS = {"any": "Any time", **PRESETS, "custom": "Custom range"}
 FAMILY_LABELS = {"knet": "KNET", "card": "Card", "wallet": "Wallet"}
 _FORM_KEYS = ("f_period", "f_dates", "f_status", "f_family", "f_method", "f_min", "f_max", "f_phone", "f_email",
-              "f_order", "f_track", "f_payment", "f_ref", "f_q")
+              "f_order", "f_track", "f_payment", "f_ref", "f_q", "f_undeposited")
 
 
 def url_state() -> tuple[SearchFilter, str, int, list[str]]:
@@ -92,6 +94,8 @@ def apply_filters() -> None:
                        ("f_q", "q")):
         if (s.get(key) or "").strip():
             params[param] = s[key].strip()
+    if s.get("f_undeposited"):
+        params["undeposited"] = "1"
     warnings: list[str] = []
     flt = filter_from_query(params, warnings)
     s["tx_notes"] = warnings
@@ -141,6 +145,8 @@ def filter_form(flt: SearchFilter, today: date) -> None:
         ids[4].text_input("Search text", value=flt.text or "", placeholder="name, e-mail, description, id",
                           key="f_q", help="Matches whole words and word beginnings in the customer's name, "
                           "e-mail, the description and the ids.")
+        st.checkbox("Not yet deposited", value=flt.not_deposited, key="f_undeposited",
+                    help="Paid payments whose money UPayments has not confirmed as deposited in your bank yet.")
         buttons = st.columns([1, 1, 6])
         buttons[0].form_submit_button("Search", type="primary", on_click=apply_filters, key="tx_apply")
         buttons[1].form_submit_button("Clear", on_click=clear_filters, key="tx_clear")
@@ -219,6 +225,16 @@ def show_detail(detail: PaymentDetail) -> None:
         st.dataframe(cells(pd.DataFrame({"Field": list(fields), "Value": [str(v) if v is not None else "—"
                                                                            for v in fields.values()]})),
                      hide_index=True, width="stretch", key="tx_fields")
+        deposit = detail.deposit
+        if p.status == PaymentStatus.PAID and deposit is not None and deposit.deposited:
+            when = kuwait_time(deposit.deposited_at) if deposit.deposited_at else "—"
+            st.markdown(f"**Deposit:** deposited in the shop's bank on {when} (Kuwait).")
+            if deposit.invoice_url and deposit.invoice_url.startswith(("https://", "http://")):
+                st.link_button("Deposit invoice", deposit.invoice_url, icon=":material/receipt:")
+        elif p.status == PaymentStatus.PAID:
+            asked = f" (last asked {ago(deposit.checked_at)})" if deposit is not None else ""
+            st.markdown(f"**Deposit:** not yet deposited{asked}; expected on "
+                        f"{md(expected_deposit_day(date.fromisoformat(p.local_day)).isoformat())}.")
         st.markdown("**Gateway payload** (last one received)")
         if detail.gateway:
             st.json(detail.gateway, expanded=False)

@@ -26,6 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--demo-count", type=int, default=20_000, help="demo payments (default 20000)")
     parser.add_argument("--status-limit", type=int, default=30, help="get-payment-status calls per minute")
     parser.add_argument("--refund-delay", type=float, default=20, help="seconds until a refund is refunded")
+    parser.add_argument("--deposit-delay", type=float, default=None,
+                        help="deposit new payments after this many seconds instead of 17:00 on the next "
+                             "business day (demo mode's compressed clock)")
     parser.add_argument("--log-level", default="info", help="log level (default info)")
     return parser.parse_args(argv)
 
@@ -38,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         db_path=args.db, public_url=args.public_url or f"http://localhost:{args.port}",
         status_limit_per_minute=args.status_limit, refund_delay_seconds=args.refund_delay,
         demo_anchor=args.demo_anchor, demo_count=args.demo_count, demo_until=args.demo_until,
+        deposit_delay_seconds=args.deposit_delay,
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level,
                 timeout_graceful_shutdown=2)

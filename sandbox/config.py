@@ -17,9 +17,11 @@ _PREFIXES = {TOKEN_HOSTED: "ME3OdxVO6m", TOKEN_WHITE_LABEL: "WLb7Qk2ZrA"}
 RUNTIME_FIELDS = frozenset({
     "status_limit_per_minute", "refund_delay_seconds", "merchant_balance_fils", "redirect_quirk",
     "webhook_encoding", "webhook_retries", "webhook_backoff_seconds", "webhook_hmac_secret", "merchant_name",
+    "deposit_delay_seconds",
 })
 _INTS = {"status_limit_per_minute", "webhook_retries", "merchant_balance_fils"}
 _NUMBERS = {"refund_delay_seconds", "webhook_backoff_seconds"}
+_OPTIONAL_NUMBERS = {"deposit_delay_seconds"}
 _BOOLS = {"redirect_quirk"}
 
 
@@ -44,6 +46,10 @@ class SandboxConfig:
     demo_count: int = 20_000
     demo_until: datetime | None = None  # and the anchor day's payments up to this moment
     demo_days: int = 90
+    #: Demo mode's compressed clock: payments made while the sandbox runs are deposited this many seconds after
+    #: capture. None: the business-day clock (17:00 Kuwait on the next business day, §18 F12), which the seeded
+    #: demo history always follows — except its held day (an overdue day for the demo to show).
+    deposit_delay_seconds: float | None = None
 
     def tokens(self) -> set[str]:
         """Every accepted bearer token."""
@@ -60,6 +66,9 @@ class SandboxConfig:
                 raise ValueError(f"{key} must be a non-negative integer")
             if key in _NUMBERS and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
                 raise ValueError(f"{key} must be a non-negative number")
+            if key in _OPTIONAL_NUMBERS and value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+                raise ValueError(f"{key} must be a non-negative number or null")
             if key in _BOOLS and not isinstance(value, bool):
                 raise ValueError(f"{key} must be true or false")
             if key in {"webhook_hmac_secret", "merchant_name"} and value is not None and not isinstance(value, str):

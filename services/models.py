@@ -242,3 +242,20 @@ class SyncState(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=1000)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Deposit(SQLModel, table=True):
+    """What get-deposit-status last said about a captured payment: has its money reached the shop's bank?
+
+    One row per payment, written by :mod:`services.settlements` (the gateway gives only yes/no, a date and an
+    invoice link — the amount is the payment's own captured amount, §18 F11).
+    """
+
+    __table_args__ = (Index("ix_deposit_checked", "deposited", "checked_at"),)
+
+    payment_pk: int = Field(primary_key=True, foreign_key="payment.id")
+    deposited: bool = Field(default=False, description="True only when the gateway answered deposited \"Yes\"")
+    deposited_at: datetime | None = Field(default=None, description="deposited_date, UTC")
+    invoice_url: str | None = Field(default=None, max_length=1000, description="the gateway's deposit invoice")
+    checked_at: datetime = Field(default_factory=utcnow, description="last asked, UTC")
+    checks: int = Field(default=0, description="how many times the gateway was asked")

@@ -49,11 +49,15 @@ class Action(StrEnum):
     MANAGE_STAFF = "manage_staff"
     VIEW_AUDIT = "view_audit"
     EXPORT_AUDIT = "export_audit"
+    VIEW_SETTLEMENTS = "view_settlements"  # deposits per business day; viewers read them
+    EXPORT_SETTLEMENTS = "export_settlements"
+    MATCH_STATEMENT = "match_statement"  # upload the bank's statement and match it
 
 
 _ALL = frozenset(Action)
 _VIEWER = frozenset(
-    {Action.VIEW_TRANSACTIONS, Action.VIEW_ANALYTICS, Action.VIEW_LINKS, Action.VIEW_ALL_LINKS, Action.VIEW_REFUNDS}
+    {Action.VIEW_TRANSACTIONS, Action.VIEW_ANALYTICS, Action.VIEW_LINKS, Action.VIEW_ALL_LINKS, Action.VIEW_REFUNDS,
+     Action.VIEW_SETTLEMENTS}
 )
 _SALES = frozenset(
     {
@@ -75,6 +79,8 @@ _FINANCE = frozenset(
         Action.CANCEL_REFUND,
         Action.EXPORT_REFUNDS,
         Action.RECONCILE,
+        Action.EXPORT_SETTLEMENTS,
+        Action.MATCH_STATEMENT,
     }
 )
 

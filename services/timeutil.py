@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from services.calendar import add_business_days, is_business_day
+
 KUWAIT = ZoneInfo("Asia/Kuwait")
 GATEWAY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-WORKING_WEEKDAYS = frozenset({6, 0, 1, 2, 3})  # Python weekday(): Sunday=6, Monday=0 … Thursday=3
+WORKING_WEEKDAYS = frozenset({6, 0, 1, 2, 3})  # Python weekday(): Sunday=6, Monday=0 … Thursday=3 (charts' week)
 
 
 def utcnow() -> datetime:
@@ -58,19 +60,13 @@ def format_gateway_time(value: datetime) -> str:
 
 
 def is_working_day(day: date) -> bool:
-    """Sunday–Thursday."""
-    return day.weekday() in WORKING_WEEKDAYS
+    """A Kuwaiti business day: Sunday–Thursday and not a holiday (:mod:`services.calendar`)."""
+    return is_business_day(day)
 
 
 def add_working_days(start: date, days: int) -> date:
-    """The date ``days`` Kuwaiti working days (Sun–Thu) after ``start``."""
-    current = start
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if is_working_day(current):
-            remaining -= 1
-    return current
+    """The date ``days`` Kuwaiti business days after ``start`` (holidays skipped, :mod:`services.calendar`)."""
+    return add_business_days(start, days)
 
 
 def week_start(day: date) -> date:

@@ -19,10 +19,11 @@ from services import audit
 from services.db import session_scope
 from services.demo.data import DemoPayment, DemoRefund, generate
 from services.gateway.vocab import result_to_status
-from services.models import METHOD_FAMILY, Payment, PaymentStatus, Refund, RefundState, Staff, SyncState
+from services.models import METHOD_FAMILY, Deposit, Payment, PaymentStatus, Refund, RefundState, Staff, SyncState
 from services.permissions import Role
+from services.settlements.schedule import demo_held_capture_day, deposit_time
 from services.sync.state import LAST_SYNC
-from services.timeutil import local_day, utcnow
+from services.timeutil import local_day, to_kuwait, utcnow
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,29 @@ def _refund_row(payment_pk: int, refund: DemoRefund, now: datetime) -> dict[str,
     }
 
 
+def _deposit_rows(demos: list[DemoPayment], ids: dict[str, int], anchor: date, now: datetime,
+                  invoice_base: str | None) -> list[dict[str, object]]:
+    """What the demo sandbox's get-deposit-status says now about each captured demo payment (the same rule:
+    17:00 Kuwait on the next business day, the held day excepted), as if the poller had asked."""
+    held = demo_held_capture_day(anchor)
+    rows: list[dict[str, object]] = []
+    for demo in demos:
+        captured_on = to_kuwait(demo.created_at).date()
+        if demo.result != "CAPTURED" or captured_on == held or demo.merchant_order_id not in ids:
+            continue
+        when = deposit_time(captured_on)
+        if when <= now:
+            rows.append({"payment_pk": ids[demo.merchant_order_id], "deposited": True, "deposited_at": when,
+                         "invoice_url": f"{invoice_base.rstrip('/')}/deposit/{demo.track_id}" if invoice_base
+                         else None, "checked_at": now, "checks": 1})
+    return rows
+
+
 def seed_payments(engine: Engine, anchor: date, *, count: int = 20_000, days: int = 90,
-                  until: datetime | None = None) -> int:
+                  until: datetime | None = None, deposit_invoice_base: str | None = None) -> int:
     """Write the generated demo history (and, with ``until``, the anchor day so far) into the cache once per
-    arguments; returns how many payments were added."""
+    arguments; returns how many payments were added. Deposits already made by the sandbox's clock are written
+    too (``deposit_invoice_base``: the sandbox's URL, for their invoice links)."""
     marker = f"{anchor.isoformat()}:{count}:{days}:{until.isoformat() if until else ''}"
     with Session(engine) as session:
         done = session.get(SyncState, _SEEDED_KEY)
@@ -98,11 +118,14 @@ def seed_payments(engine: Engine, anchor: date, *, count: int = 20_000, days: in
         rows = [_payment_row(demo, now) for demo in demos]
         for start in range(0, len(rows), 5000):
             session.execute(insert(Payment), rows[start:start + 5000])
-        wanted = {d.merchant_order_id for d in demos if d.refunds}
+        wanted = {d.merchant_order_id for d in demos}
         ids = {order: pk for order, pk in session.exec(select(Payment.order_id, Payment.id)) if order in wanted and pk}
         refunds = [_refund_row(ids[d.merchant_order_id], r, now) for d in demos if d.refunds for r in d.refunds]
         if refunds:
             session.execute(insert(Refund), refunds)
+        deposits = _deposit_rows(demos, ids, anchor, now, deposit_invoice_base)
+        for start in range(0, len(deposits), 5000):
+            session.execute(insert(Deposit), deposits[start:start + 5000])
         marker_row = session.get(SyncState, _SEEDED_KEY) or SyncState(key=_SEEDED_KEY, value="")
         marker_row.value, marker_row.updated_at = marker, now
         session.add(marker_row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from . import errors
+from .limiter import Lane
 from .models import DepositStatus, PayButtons
 from .resource import Resource
 from .wire import data_object, parse_model
@@ -38,10 +39,15 @@ class AccountResource(Resource):
 class DepositsResource(Resource):
     """``client.deposits``."""
 
-    def status(self, *, track_id: str) -> DepositStatus:
-        """Whether the money of one payment has reached the merchant's bank account."""
+    def status(self, *, track_id: str, lane: Lane = Lane.DEPOSIT, limiter_timeout: float | None = None
+               ) -> DepositStatus:
+        """Whether the money of one payment has reached the merchant's bank account.
+
+        A status look-up like get-payment-status, so it spends the same budget (§1.6), in the lowest lane.
+        """
         path = f"get-deposit-status/{quote(track_id, safe='')}"
         ids = {"track_id": track_id}
-        envelope = self._client._request("GET", path, retry=True, ids=ids)
+        envelope = self._client._request("GET", path, retry=True, ids=ids, limited=True, lane=lane,
+                                         limiter_timeout=limiter_timeout)
         tx = data_object(envelope, "transaction", "GET", path, ids)
         return parse_model(DepositStatus, tx, "GET", path, ids)

@@ -8,6 +8,9 @@ us want one (a webhook or a return URL naming any track id). So callers say whic
 - ``Lane.POLL``: background work (sync passes, refund settling). It leaves ``reserve`` slots to ``KNOWN``.
 - ``Lane.UNKNOWN``: deliveries naming nothing we know. They get at most ``unknown_share`` slots a window, and
   only while ``POLL`` could still go, so junk can never starve a known payment.
+- ``Lane.DEPOSIT``: asking whether captured money reached the bank (get-deposit-status shares the budget). The
+  lowest lane: at most ``deposit_share`` slots a window, only while ``POLL`` could still go, and never while any
+  other lane waits — a deposit can wait a day, a confirmation cannot.
 
 A lower lane never takes a free slot while a higher lane is waiting for one. The lane of a call is given to
 ``acquire``, or set for a block of code with :func:`lane` (a context variable: the background sync says once
@@ -32,6 +35,7 @@ class Lane(IntEnum):
     KNOWN = 0
     POLL = 1
     UNKNOWN = 2
+    DEPOSIT = 3
 
 
 _current: contextvars.ContextVar[Lane] = contextvars.ContextVar("status_lane", default=Lane.KNOWN)
@@ -80,6 +84,7 @@ class SlidingWindowLimiter:
         sleep: Callable[[float], None] = time.sleep,
         reserve: int | None = None,
         unknown_share: int | None = None,
+        deposit_share: int | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
@@ -89,6 +94,8 @@ class SlidingWindowLimiter:
         self.reserve = min(limit - 1, max(1, limit // 10)) if reserve is None else reserve
         #: Slots a window ``UNKNOWN`` may use at most.
         self.unknown_share = max(1, limit // 10) if unknown_share is None else unknown_share
+        #: Slots a window ``DEPOSIT`` may use at most.
+        self.deposit_share = max(1, limit // 5) if deposit_share is None else deposit_share
         self._clock = clock
         self._sleep = sleep
         self._slots: list[Slot] = []
@@ -97,6 +104,9 @@ class SlidingWindowLimiter:
 
     def _cap(self, which: Lane) -> int:
         return self.limit if which == Lane.KNOWN else max(1, self.limit - self.reserve)
+
+    def _share(self, which: Lane) -> int | None:
+        return {Lane.UNKNOWN: self.unknown_share, Lane.DEPOSIT: self.deposit_share}.get(which)
 
     def _room_wait(self, slots: list[Slot], cap: int, now: float) -> float:
         if len(slots) < cap:
@@ -108,9 +118,10 @@ class SlidingWindowLimiter:
     def _wait_needed(self, now: float, which: Lane = Lane.KNOWN) -> float:
         self._slots = [s for s in self._slots if s.at + self.window > now]
         wait = self._room_wait(self._slots, self._cap(which), now)
-        if which == Lane.UNKNOWN:
-            own = [s for s in self._slots if s.lane == Lane.UNKNOWN]
-            wait = max(wait, self._room_wait(own, self.unknown_share, now))
+        share = self._share(which)
+        if share is not None:
+            own = [s for s in self._slots if s.lane == which]
+            wait = max(wait, self._room_wait(own, share, now))
         if wait <= 0 and any(self._waiting[higher] for higher in range(which)):
             return _YIELD  # a higher lane is waiting for this slot
         return wait
@@ -158,6 +169,7 @@ class SlidingWindowLimiter:
         with self._lock:
             self._wait_needed(self._clock())
             free = self._cap(which) - len(self._slots)
-            if which == Lane.UNKNOWN:
-                free = min(free, self.unknown_share - sum(s.lane == Lane.UNKNOWN for s in self._slots))
+            share = self._share(which)
+            if share is not None:
+                free = min(free, share - sum(s.lane == which for s in self._slots))
             return max(0, free)

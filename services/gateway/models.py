@@ -257,11 +257,19 @@ class PayButtons(_Wire):
         return data
 
 
-class DepositStatus(_Wire):
-    """Settlement of one payment to the merchant's bank (``get-deposit-status`` ``data.transaction``)."""
+def _deposited(value: Any) -> bool:
+    """§18 F11: the only documented value is ``"Yes"``; anything else (``"No"``, null, junk) means not yet."""
+    return isinstance(value, str) and value.strip() == "Yes"
 
-    deposited: YesNo
-    """True once the money was deposited (wire ``"Yes"``/``"No"``)."""
+
+class DepositStatus(_Wire):
+    """Settlement of one payment to the merchant's bank (``get-deposit-status`` ``data.transaction``).
+
+    No amounts or fees come back (§18 F11): the amount of a deposit is our own captured minus refunded.
+    """
+
+    deposited: Annotated[bool, BeforeValidator(_deposited)] = False
+    """True only for the wire word ``"Yes"``."""
     deposited_at: GatewayTime = Field(None, validation_alias=_alias("deposited_at", "deposited_date"))
     """When it was deposited, UTC."""
     invoice_url: OptStr = None

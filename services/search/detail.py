@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from services.db import read_session
-from services.models import Payment, PaymentEvent, Refund, WebhookEvent
+from services.models import Deposit, Payment, PaymentEvent, Refund, WebhookEvent
 from services.permissions import Action, Actor, authorize
 from services.search import support
 
@@ -31,6 +31,7 @@ class PaymentDetail:
     refunds: list[Refund] = field(default_factory=list)
     events: list[PaymentEvent] = field(default_factory=list)
     webhooks: list[WebhookEvent] = field(default_factory=list)
+    deposit: Deposit | None = None  # what get-deposit-status last said (None: not asked yet)
 
     @property
     def remaining_fils(self) -> int:
@@ -63,5 +64,6 @@ def payment_detail(engine: Engine, actor: Actor, *, payment_pk: int) -> PaymentD
                               .order_by(col(PaymentEvent.at).desc(), col(PaymentEvent.id).desc())).all()
         webhooks = session.exec(select(WebhookEvent).where(col(WebhookEvent.payment_pk) == payment_pk)
                                 .order_by(col(WebhookEvent.received_at).desc(), col(WebhookEvent.id).desc())).all()
+        deposit = session.get(Deposit, payment_pk)
         session.expunge_all()
-    return PaymentDetail(payment, parse_raw(payment.raw), list(refunds), list(events), list(webhooks))
+    return PaymentDetail(payment, parse_raw(payment.raw), list(refunds), list(events), list(webhooks), deposit)

@@ -26,6 +26,7 @@ _PARAMS: dict[str, str] = {
     "day_from": "from", "day_to": "to", "statuses": "status", "families": "family", "methods": "method",
     "amount_min": "min", "amount_max": "max", "phone": "phone", "email": "email", "order_id": "order",
     "track_id": "track", "payment_id": "payment", "reference": "ref", "text": "q", "created_by": "by",
+    "not_deposited": "undeposited",
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -71,6 +72,7 @@ class SearchFilter:
     reference: str | None = None
     text: str | None = None  # free text over name, e-mail, description and ids (word prefixes)
     created_by: str | None = None  # staff e-mail
+    not_deposited: bool = False  # paid, and get-deposit-status has not said "Yes" (services.settlements)
 
     def __post_init__(self) -> None:
         for name, label, allowed in (("statuses", "status", STATUSES), ("families", "payment family", FAMILIES),
@@ -93,6 +95,8 @@ class SearchFilter:
             raise ValueError("The minimum amount is larger than the maximum amount.")
         if self.day_from and self.day_to and self.day_from > self.day_to:
             raise ValueError("The start date is after the end date.")
+        if not isinstance(self.not_deposited, bool):
+            raise ValueError("not_deposited must be true or false.")
         if self.text and len(self.text) > MAX_TEXT:
             raise ValueError(f"Search text is limited to {MAX_TEXT} characters.")
 
@@ -111,7 +115,9 @@ class SearchFilter:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def _narrowing(self) -> set[str]:
-        return {f.name for f in fields(self) if getattr(self, f.name) not in (None, frozenset())}
+        return {f.name for f in fields(self)
+                if getattr(self, f.name) is not None and getattr(self, f.name) != frozenset()
+                and getattr(self, f.name) is not False}
 
     def dimension_only(self) -> bool:
         """Whether only days, statuses, families and methods narrow it (totals then come from the daily summary)."""
@@ -129,9 +135,11 @@ def filter_to_query(flt: SearchFilter) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, param in _PARAMS.items():
         value = getattr(flt, name)
-        if value is None or value == frozenset():
+        if value is None or value == frozenset() or value is False:
             continue
-        if isinstance(value, frozenset):
+        if value is True:
+            out[param] = "1"
+        elif isinstance(value, frozenset):
             out[param] = ",".join(sorted(value))
         elif isinstance(value, date):
             out[param] = value.isoformat()
@@ -224,5 +232,6 @@ def filter_from_query(params: Mapping[str, str | list[str]], warnings: list[str]
         email=email,
         text=text,
         created_by=_first(params, "by"),
+        not_deposited=(_first(params, "undeposited") or "").lower() in ("1", "true", "yes"),
         **ids,
     )

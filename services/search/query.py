@@ -8,12 +8,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, literal_column, or_, select
+from sqlalchemy import and_, case, exists, false, func, literal_column, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.db import read_engine
-from services.models import Payment, PaymentStatus
+from services.models import Deposit, Payment, PaymentStatus
 from services.permissions import Action, Actor, authorize
 from services.search import plan as planner
 from services.search import support
@@ -31,6 +31,7 @@ from services.search.plan import (
 from services.timeutil import as_utc, kuwait_day_bounds
 
 PAYMENT = Payment.__table__  # type: ignore[attr-defined]
+DEPOSIT = Deposit.__table__  # type: ignore[attr-defined]
 MAX_PAGE_SIZE = 500
 EXPORT_TEXT_DRIVE = 50_000  # an export with free text looks its matches up first when there are at most this many
 ROW_COLUMNS = (
@@ -176,6 +177,10 @@ def conditions(engine: Engine, flt: SearchFilter, plan: Plan | None = None, *,
         terms.append(c.created_by == flt.created_by)  # staff e-mails are stored lower-case
     if flt.text:
         terms.append(_text_condition(engine, flt.text, plan, fts_limit))
+    if flt.not_deposited:  # captured money the gateway has not confirmed deposited (only "Yes" counts, §18 F11)
+        d = DEPOSIT.c
+        terms.append(c.status == PaymentStatus.PAID)
+        terms.append(~exists().where(d.payment_pk == c.id, d.deposited.is_(True)))
     return terms
 
 

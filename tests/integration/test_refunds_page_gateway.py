@@ -41,6 +41,7 @@ def test_page_sends_once_shows_outcomes_and_tracks(env, sandbox) -> None:
     sandbox.configure(merchant_balance_fils=1_000)
     _refund(at, "2")
     assert shown(at.error[0].value).startswith("UPayments refused the refund: Insufficient balance")
+    assert "Top up your UPayments balance" in shown(at.error[0].value)  # what to do, not a generic error
     assert len(references(sandbox, payment)) == 1
     # captured, already refunded (executed), pending (initiated, not executed yet), refundable now
     assert [m.value for m in at.metric] == ["20.000 KWD", "0.000 KWD", "5.000 KWD", "15.000 KWD"]

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from services import analytics, audit, links, refunds, staff, sync
+from services import analytics, audit, links, refunds, settlements, staff, sync
 from services.analytics import Period
 from services.gateway import UPaymentsClient
 from services.links import follow as link_follow
@@ -151,6 +151,26 @@ CASES = [
     Case("sync.inbox.get_event", Action.VIEW_WEBHOOKS, lambda c, a: sync_inbox.get_event(c.engine, a, c.event)),
     Case("audit.verify", Action.VIEW_AUDIT, lambda c, a: audit.verify(c.engine, a)),
     Case("audit.list_entries", Action.VIEW_AUDIT, lambda c, a: audit.list_entries(c.engine, a)),
+    # settlements (issue 17)
+    Case("settlements.settlement_between", Action.VIEW_SETTLEMENTS, lambda c, a: settlements.settlement_between(
+        c.engine, a, date(2026, 11, 1), date(2026, 11, 30), overdue_after=2)),
+    Case("settlements.recent_settlement", Action.VIEW_SETTLEMENTS,
+         lambda c, a: settlements.recent_settlement(c.engine, a, overdue_after=2)),
+    Case("settlements.month_settlement", Action.VIEW_SETTLEMENTS,
+         lambda c, a: settlements.month_settlement(c.engine, a, date(2026, 11, 1), overdue_after=2)),
+    Case("settlements.day_payments", Action.VIEW_SETTLEMENTS,
+         lambda c, a: settlements.day_payments(c.engine, a, date(2026, 11, 26), overdue_after=2)),
+    Case("settlements.export_csv", Action.EXPORT_SETTLEMENTS, lambda c, a: list(settlements.export_csv(
+        c.engine, a, date(2026, 11, 1), date(2026, 11, 30), overdue_after=2))),
+    Case("settlements.match_statement", Action.MATCH_STATEMENT, lambda c, a: settlements.match_statement(
+        c.engine, a, b"Date,Description,Credit\n2026-11-26,UPAYMENTS,5.000\n", "s.csv", tolerance_fils=0,
+        overdue_after=2)),
+    Case("settlements.deposits.deposit_of", Action.VIEW_TRANSACTIONS,
+         lambda c, a: settlements.deposit_of(c.engine, a, payment_pk=c.paid)),
+    Case("settlements.deposits.check_payment", Action.SYNC,
+         lambda c, a: settlements.check_payment(c.engine, c.client, a, payment_pk=c.paid)),
+    Case("settlements.deposits.poll_deposits", Action.SYNC,
+         lambda c, a: settlements.poll_deposits(c.engine, c.client, actor=a)),
 ]
 
 #: Public functions with ``engine`` and ``actor`` that are not staff-facing service calls.
