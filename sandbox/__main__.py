@@ -9,7 +9,7 @@ from datetime import date, datetime
 import uvicorn
 
 from .app import create_app
-from .config import SandboxConfig
+from .config import CONVENIENCES, SandboxConfig
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,6 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--demo-count", type=int, default=20_000, help="demo payments (default 20000)")
     parser.add_argument("--status-limit", type=int, default=30, help="get-payment-status calls per minute")
     parser.add_argument("--refund-delay", type=float, default=20, help="seconds until a refund is refunded")
+    parser.add_argument("--convenience", action="append", default=[], choices=sorted(CONVENIENCES),
+                        help="switch on a sandbox-only convenience the live gateway lacks (repeatable; none by "
+                             "default)")
     parser.add_argument("--log-level", default="info", help="log level (default info)")
     return parser.parse_args(argv)
 
@@ -38,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         db_path=args.db, public_url=args.public_url or f"http://localhost:{args.port}",
         status_limit_per_minute=args.status_limit, refund_delay_seconds=args.refund_delay,
         demo_anchor=args.demo_anchor, demo_count=args.demo_count, demo_until=args.demo_until,
+        conveniences=frozenset(args.convenience),
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level,
                 timeout_graceful_shutdown=2)

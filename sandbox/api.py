@@ -188,10 +188,14 @@ async def delete_refund(request: Request) -> JSONResponse:
               "Refund Invoice is delete successfully")
 
 
-def _refund_item(row: Row) -> dict[str, Any]:
-    return {"order_id": row["order_id"], "refund_order_id": row["refund_order_id"],
-            "is_refunded": row["state"] == "refunded", "refunded_date": gateway_time(row["refunded_at"]),
-            "amount": format_amount(row["amount_fils"], row["currency"])}
+def _refund_item(row: Row, *, details: bool = False) -> dict[str, Any]:
+    """§18 F2: exactly ``{order_id, is_refunded, refunded_date}``; id and amount only with ``refund_details``."""
+    item = {"order_id": row["order_id"], "is_refunded": row["state"] == "refunded",
+            "refunded_date": gateway_time(row["refunded_at"])}
+    if details:
+        item |= {"refund_order_id": row["refund_order_id"],
+                 "amount": format_amount(row["amount_fils"], row["currency"])}
+    return item
 
 
 def _refunds_or_error(request: Request) -> list[Row] | JSONResponse:
@@ -209,7 +213,8 @@ async def check_refund(request: Request) -> JSONResponse:
     rows = _refunds_or_error(request)
     if isinstance(rows, JSONResponse):
         return rows
-    return ok({"refund": [_refund_item(r) for r in rows]})
+    details = sandbox_of(request).config.convenient("refund_details")
+    return ok({"refund": [_refund_item(r, details=details) for r in rows]})
 
 
 async def check_refund_status(request: Request) -> JSONResponse:

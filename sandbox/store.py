@@ -193,11 +193,13 @@ class Store:
         """A charge by session id."""
         return self._one("SELECT * FROM payment WHERE session_id = ?", (session_id,))
 
-    def payment_by_invoice(self, invoice_id: str) -> Row | None:
-        """A charge by invoice code (create-invoice) or numeric invoice number."""
-        return (self._one("SELECT * FROM payment WHERE invoice_code = ?", (invoice_id,))
-                or self._one("SELECT * FROM payment WHERE invoice_no = ? ORDER BY created_at DESC LIMIT 1",
-                             (invoice_id,)))
+    def payment_by_invoice(self, invoice_id: str, *, numeric: bool = True) -> Row | None:
+        """A charge by invoice code (create-invoice), or (``numeric``) by the redirect's numeric invoice number."""
+        found = self._one("SELECT * FROM payment WHERE invoice_code = ?", (invoice_id,))
+        if found is not None or not numeric:
+            return found
+        return self._one("SELECT * FROM payment WHERE invoice_no = ? ORDER BY created_at DESC LIMIT 1",
+                         (invoice_id,))
 
     def payment_by_merchant_order(self, merchant_order_id: str) -> Row | None:
         """The latest charge with this merchant ``order.id``."""
@@ -302,13 +304,15 @@ class Store:
             db.execute(_insert_sql("refund", REFUND_COLUMNS), tuple(row.get(c) for c in REFUND_COLUMNS))
             return {**row, "remaining_fils": remaining - row["amount_fils"]}
 
-    def delete_refund(self, refund_order_id: str, order_id: str, now: datetime) -> Row:
+    def delete_refund(self, refund_order_id: str, order_id: str, now: datetime, *, lenient: bool = False) -> Row:
         """Cancel an initiated refund and give its amount back to the balance."""
         self.settle_due(now)
         with self._tx() as db:
             found = db.execute("SELECT * FROM refund WHERE refund_order_id = ?", (refund_order_id,)).fetchone()
-            # The docs pass the refund's own orderId; the payment's order id is accepted too (lenient).
-            if found is None or order_id not in (found["order_id"], found["upay_order_id"]):
+            # The docs pass the refund's own orderId; the payment's order id only with the lenient convenience.
+            accepted = (found["order_id"], found["upay_order_id"]) if found is not None and lenient else (
+                (found["order_id"],) if found is not None else ())
+            if found is None or order_id not in accepted:
                 raise Refusal("Refund not found for this orderId and refundOrderId.")
             if found["state"] == "deleted":
                 raise Refusal("This refund is already deleted.")

@@ -23,7 +23,7 @@ from services.gateway import RefundStatusItem, UPaymentsClient
 from services.gateway import errors as gw
 from services.models import Payment, Refund, RefundState
 from services.permissions import Action, Actor, authorize
-from services.refund_core import SYSTEM, lock_payment, log, recompute_refunded, snapshot, target
+from services.refund_core import COMMITTED, SYSTEM, lock_payment, log, recompute_refunded, snapshot, target
 from services.timeutil import as_utc, utcnow
 
 #: A ``sending`` intent older than this is taken to be orphaned by a crash (the client times out long before).
@@ -34,17 +34,79 @@ ABSENT_GRACE = timedelta(seconds=30)
 REFRESH_BATCH = 50
 
 
+#: Length of a refund's ``refundOrderId`` (§2); its ``orderId`` ends with it (§18 F3).
+REFUND_ID_LENGTH = 32
+
+
+def refund_id_in(order_id: str | None) -> str | None:
+    """The ``refundOrderId`` at the end of a refund's own ``orderId`` (§18 F3), or None when it cannot be one."""
+    if order_id and len(order_id) > REFUND_ID_LENGTH and order_id[-REFUND_ID_LENGTH:].isalnum():
+        return order_id[-REFUND_ID_LENGTH:]
+    return None
+
+
+def _own_id(item: RefundStatusItem, upay_order_id: str | None) -> str | None:
+    """The element's own order id; None when absent or when a gateway echoes the payment's id instead."""
+    return item.order_id if item.order_id and item.order_id != upay_order_id else None
+
+
 def matches(item: RefundStatusItem, refund: Refund, upay_order_id: str | None) -> bool:
-    """Whether a check-refund element is this refund (by refund id, else by the refund's own order id)."""
+    """Whether a check-refund element is this refund: by its own order id, else by the §18 F3 suffix.
+
+    The documented element is only ``{order_id, is_refunded, refunded_date}`` (§18 F2); a ``refund_order_id``
+    is used when a gateway happens to send one, never needed.
+    """
     if item.refund_order_id and item.refund_order_id == refund.gateway_refund_order_id:
         return True
-    # An element's order_id is the refund's own order id; ignore it if a gateway echoes the payment's id instead.
-    return bool(item.order_id and item.order_id != upay_order_id and item.order_id == refund.gateway_order_id)
+    own = _own_id(item, upay_order_id)
+    if own is None:
+        return False
+    if own == refund.gateway_order_id:
+        return True
+    return bool(refund.gateway_refund_order_id and refund_id_in(own) == refund.gateway_refund_order_id)
+
+
+def identifiable(items: Sequence[RefundStatusItem], upay_order_id: str | None) -> bool:
+    """True when every element names its own refund (else only their order tells them apart)."""
+    return all(_own_id(item, upay_order_id) or item.refund_order_id for item in items)
+
+
+def at_gateway(refunds: Sequence[Refund]) -> list[Refund]:
+    """Our refunds the gateway lists (initiated or refunded; deleted ones drop out), in creation order."""
+    return sorted((r for r in refunds if r.state in COMMITTED),
+                  key=lambda r: (as_utc(r.sent_at or r.created_at), r.id or 0))
+
+
+def bind(items: Sequence[RefundStatusItem], refunds: Sequence[Refund], upay_order_id: str | None
+         ) -> dict[int, RefundStatusItem]:
+    """Refund id → its check-refund element, from the documented shape alone (§18 F2).
+
+    By the element's own order id or the F3 suffix when the elements carry them; otherwise by creation order,
+    and only when the gateway lists exactly as many refunds as we have at the gateway (one-in-flight keeps
+    our creation order the gateway's).
+    """
+    ours = at_gateway(refunds)
+    if identifiable(items, upay_order_id):
+        bound: dict[int, RefundStatusItem] = {}
+        for refund in ours:
+            item = next((i for i in items if matches(i, refund, upay_order_id)), None)
+            if item is not None and refund.id is not None:
+                bound[refund.id] = item
+        return bound
+    if len(items) != len(ours):
+        return {}
+    return {r.id: item for r, item in zip(ours, items, strict=True) if r.id is not None}
 
 
 def _unmatched(items: Sequence[RefundStatusItem], known: Sequence[Refund], upay_order_id: str | None
                ) -> list[RefundStatusItem]:
-    return [item for item in items if not any(matches(item, r, upay_order_id) for r in known)]
+    """Elements that are none of ``known`` (our refunds at the gateway): by id, else by creation order."""
+    if identifiable(items, upay_order_id):
+        return [item for item in items if not any(matches(item, r, upay_order_id) for r in known)]
+    ours = at_gateway(known)
+    # No ids to tell them apart: the gateway lists refunds oldest first, so ours come first (at most one in
+    # flight at a time); fewer elements than ours means one was deleted elsewhere and nothing can be said.
+    return list(items[len(ours):]) if len(items) >= len(ours) else list(items)
 
 
 def _candidates(session: Session, payment_pk: int | None, stale_before: datetime) -> list[int]:
@@ -103,15 +165,16 @@ def _settle_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, st
                       payment.order_id, len(open_))
             return 0
         intent = open_[0]
-        known = [r for r in refunds if r.gateway_order_id or r.gateway_refund_order_id]
+        known = at_gateway(refunds)
         extra = _unmatched(items, known, payment.upay_order_id)
         before = snapshot(intent, payment)
         now = utcnow()
         if len(extra) == 1:
             found = extra[0]
             intent.state = RefundState.REFUNDED if found.is_refunded else RefundState.INITIATED
-            intent.gateway_order_id = found.order_id if found.order_id != payment.upay_order_id else None
-            intent.gateway_refund_order_id = found.refund_order_id
+            intent.gateway_order_id = _own_id(found, payment.upay_order_id)
+            # check-refund carries no refund id (§18 F2); the refund's orderId ends with it (F3)
+            intent.gateway_refund_order_id = found.refund_order_id or refund_id_in(intent.gateway_order_id)
             intent.sent_at = intent.sent_at or now
             intent.refunded_at = found.refunded_at if found.is_refunded else None
             intent.error = None
@@ -167,17 +230,16 @@ def _track_payment(engine: Engine, client: UPaymentsClient, payment_pk: int) -> 
     if payment is None or not payment.upay_order_id:
         return 0
     items = client.refunds.check(order_id=payment.upay_order_id)
-    done = [item for item in items if item.is_refunded]
-    if not done:
+    if not any(item.is_refunded for item in items):
         return 0
     changed = 0
     with session_scope(engine) as session:
         payment = lock_payment(session, payment_pk)
-        initiated = session.exec(select(Refund).where(col(Refund.payment_pk) == payment_pk,
-                                                      col(Refund.state) == RefundState.INITIATED)).all()
-        for refund in initiated:
-            item = next((i for i in done if matches(i, refund, payment.upay_order_id)), None)
-            if item is None:
+        refunds = list(session.exec(select(Refund).where(col(Refund.payment_pk) == payment_pk)).all())
+        bound = bind(items, refunds, payment.upay_order_id)
+        for refund in refunds:
+            item = bound.get(refund.id or 0)
+            if refund.state != RefundState.INITIATED or item is None or not item.is_refunded:
                 continue
             before = snapshot(refund, payment)
             refund.state, refund.updated_at = RefundState.REFUNDED, utcnow()

@@ -60,7 +60,14 @@ from services.refund_queries import (
     find_payments,
     list_refunds,
 )
-from services.refund_reconcile import matches, refresh_refunds, settle_uncertain
+from services.refund_reconcile import (
+    at_gateway,
+    identifiable,
+    matches,
+    refresh_refunds,
+    refund_id_in,
+    settle_uncertain,
+)
 from services.timeutil import as_utc, local_day, utcnow
 
 __all__ = [
@@ -525,14 +532,17 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
         if refund.state != RefundState.INITIATED:
             raise RefundError(f"Refund #{refund_id} is {refund.state}; only a refund that is initiated and not yet "
                               "executed can be cancelled.")
-        if not refund.gateway_order_id or not refund.gateway_refund_order_id:
+        # create-refund's answer is stored at send time; a refund settled from check-refund has only its own
+        # orderId, which ends with its refundOrderId (§18 F3)
+        refund_order_id = refund.gateway_refund_order_id or refund_id_in(refund.gateway_order_id)
+        if not refund.gateway_order_id or not refund_order_id:
             raise RefundError(f"Refund #{refund_id} has no gateway refund id, so it cannot be cancelled here.")
         upay_order_id = payment.upay_order_id
     try:
-        client.refunds.delete(order_id=refund.gateway_order_id, refund_order_id=refund.gateway_refund_order_id)
+        client.refunds.delete(order_id=refund.gateway_order_id, refund_order_id=refund_order_id)
     except gw.GatewayError as exc:
         # Deleted refunds drop out of check-refund: if ours is gone, the delete took effect (now or before).
-        if not _deleted_at_gateway(client, upay_order_id, refund):
+        if not _deleted_at_gateway(engine, client, upay_order_id, refund):
             _cancel_refused(engine, client, refund, exc)
     with session_scope(engine) as session:
         payment = lock_payment(session, refund.payment_pk)
@@ -551,8 +561,9 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
     return current
 
 
-def _deleted_at_gateway(client: UPaymentsClient, upay_order_id: str | None, refund: Refund) -> bool:
-    """True only when check-refund answered and no longer lists this refund."""
+def _deleted_at_gateway(engine: Engine, client: UPaymentsClient, upay_order_id: str | None, refund: Refund
+                        ) -> bool:
+    """True only when check-refund answered and no longer lists this refund (by id, else by count: §18 F2)."""
     if not upay_order_id:
         return False
     try:
@@ -560,7 +571,11 @@ def _deleted_at_gateway(client: UPaymentsClient, upay_order_id: str | None, refu
     except gw.GatewayError as exc:
         log.warning("refund %s: could not check after a failed cancel: %s", refund.id, exc)
         return False
-    return not any(matches(item, refund, upay_order_id) for item in items)
+    if identifiable(items, upay_order_id):
+        return not any(matches(item, refund, upay_order_id) for item in items)
+    with Session(engine) as session:
+        ours = at_gateway(session.exec(select(Refund).where(col(Refund.payment_pk) == refund.payment_pk)).all())
+    return len(items) < len(ours)  # no ids: one fewer listed than ours at the gateway (this one still initiated)
 
 
 def _cancel_refused(engine: Engine, client: UPaymentsClient, refund: Refund, exc: gw.GatewayError) -> None:
