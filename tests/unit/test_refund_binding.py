@@ -16,7 +16,7 @@ def _refund(pk: int, state: RefundState, order_id: str | None = None, refund_ord
             minutes: int = 0) -> Refund:
     return Refund(id=pk, payment_pk=1, idempotency_key=f"k{pk}", amount_fils=1000, currency="KWD",
                   reason="customer_request", requested_by="a@example.com", state=state, created_at=T0,
-                  local_day=T0.date(), updated_at=T0, sent_at=T0 + timedelta(minutes=minutes),
+                  local_day=T0.date().isoformat(), updated_at=T0, sent_at=T0 + timedelta(minutes=minutes),
                   gateway_order_id=order_id, gateway_refund_order_id=refund_order_id)
 
 
