@@ -148,6 +148,11 @@ async def create_refund(request: Request) -> JSONResponse:
         return too_large()
     except Invalid as exc:
         return invalid(exc)
+    from .split import split_answer  # a split payment refunds nothing here (§12.1, §18 F4)
+
+    split = split_answer(sandbox, req.upay_order_id)
+    if split is not None:
+        return split
     try:
         row = sandbox.create_refund(req, token)
     except Refusal as exc:  # §16 A5: unknown ids are refused, never guessed

@@ -17,7 +17,7 @@ _PREFIXES = {TOKEN_HOSTED: "ME3OdxVO6m", TOKEN_WHITE_LABEL: "WLb7Qk2ZrA"}
 RUNTIME_FIELDS = frozenset({
     "status_limit_per_minute", "refund_delay_seconds", "merchant_balance_fils", "redirect_quirk",
     "webhook_encoding", "webhook_retries", "webhook_backoff_seconds", "webhook_hmac_secret", "merchant_name",
-    "conveniences",
+    "conveniences", "vendor_balance_fils",
 })
 #: Things the sandbox can do that the live gateway does not (§18): each is OFF unless asked for by name.
 #: ``payment_method``: the src word actually used (wallets visible) on redirects, webhooks and status;
@@ -25,7 +25,7 @@ RUNTIME_FIELDS = frozenset({
 #: ``numeric_invoice_lookup``: get-payment-status?invoice_id= also takes the redirect's numeric invoice_id (F6);
 #: ``lenient_delete_refund``: delete-refund also takes the payment's order id instead of the refund's.
 CONVENIENCES = frozenset({"payment_method", "refund_details", "numeric_invoice_lookup", "lenient_delete_refund"})
-_INTS = {"status_limit_per_minute", "webhook_retries", "merchant_balance_fils"}
+_INTS = {"status_limit_per_minute", "webhook_retries", "merchant_balance_fils", "vendor_balance_fils"}
 _NUMBERS = {"refund_delay_seconds", "webhook_backoff_seconds"}
 _BOOLS = {"redirect_quirk"}
 
@@ -40,6 +40,7 @@ class SandboxConfig:
     status_limit_per_minute: int = 30  # §16 A11
     refund_delay_seconds: float = 20.0  # §16 A21: KNET's ~4 h compressed
     merchant_balance_fils: int = 50_000_000  # initial balance in hand; refunds draw on it
+    vendor_balance_fils: int = 50_000_000  # each split-payment vendor's starting balance; its refunds draw on it
     redirect_quirk: bool = True  # §9.3 / A17: "?payment_id" appended after an existing query string
     webhook_encoding: Literal["form", "json"] = "form"  # §16 A9
     webhook_retries: int = 3

@@ -81,6 +81,7 @@ class Sandbox:
             "reserved_track_id": ids.track_id() if paying_src else None, "created_at": iso(now),
             "expires_at": iso(now + timedelta(minutes=req.expiry_minutes)) if req.expiry_minutes else None,
             "demo": 0,
+            "extra_merchants": json.dumps(req.extra_merchants) if req.extra_merchants else None,
         }
         self.store.insert_payment(row)
         base = self.public_base()

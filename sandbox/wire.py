@@ -80,6 +80,14 @@ def build_redirect_url(base: str, params: dict[str, str], *, quirk: bool = True)
     return f"{base}{joiner}{query}"
 
 
+def _split_echo(stored: str | None, currency: str) -> str | None:
+    """Status ``extra_merchants_data``: the charge's ``extraMerchantData`` serialised back (§6.2), or None."""
+    if not stored:
+        return None
+    return json.dumps([{"amount": format_amount(v["amount_fils"], currency), **v["charges"], "ibanNumber": v["iban"]}
+                       for v in json.loads(stored)])
+
+
 def _customer_id(customer: dict[str, Any]) -> int | None:
     key = customer.get("uniqueId") or customer.get("mobile") or customer.get("email")
     return zlib.crc32(str(key).encode()) % 10_000_000 if key else None
@@ -133,7 +141,7 @@ def transaction(payment: Row, attempt: Row | None, *, expired: bool, payment_met
         "customer_unique_id": customer.get("uniqueId"),
         "customer_unq_id": customer.get("uniqueId"),
         "merchant_requested_order_id": payment["merchant_order_id"],
-        "extra_merchants_data": payment.get("extra_merchants") or None,
+        "extra_merchants_data": _split_echo(payment.get("extra_merchants"), currency),
         "is_paid_from_knet": bool(attempt and attempt["payment_type"] == "knet" and attempt["result"] == "CAPTURED"),
         "is_paid_from_cc": bool(attempt and attempt["payment_type"] == "cc" and attempt["result"] == "CAPTURED"),
         "is_from_nbk": False,
