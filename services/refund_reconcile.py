@@ -10,7 +10,9 @@ the log says so (a person must look at the UPayments merchant portal).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
@@ -50,20 +52,42 @@ def _own_id(item: RefundStatusItem, upay_order_id: str | None) -> str | None:
     return item.order_id if item.order_id and item.order_id != upay_order_id else None
 
 
-def matches(item: RefundStatusItem, refund: Refund, upay_order_id: str | None) -> bool:
-    """Whether a check-refund element is this refund: by its own order id, else by the §18 F3 suffix.
+@dataclass(frozen=True)
+class Unit:
+    """One refund as the gateway lists it: a single refund, or one vendor's part of a split refund."""
+
+    refund: Refund
+    order_id: str | None
+    refund_order_id: str | None
+
+
+def units_of(refund: Refund) -> list[Unit]:
+    """The gateway refunds one of ours stands for (a split refund: one per vendor not deleted)."""
+    if refund.split_generated:
+        return [Unit(refund, g.get("order_id"), g.get("refund_order_id"))
+                for g in json.loads(refund.split_generated) if not g.get("deleted")]
+    return [Unit(refund, refund.gateway_order_id, refund.gateway_refund_order_id)]
+
+
+def matches(item: RefundStatusItem, refund: Refund | Unit, upay_order_id: str | None) -> bool:
+    """Whether a check-refund element is this refund (or unit): by its own order id, else by the F3 suffix.
 
     The documented element is only ``{order_id, is_refunded, refunded_date}`` (§18 F2); a ``refund_order_id``
     is used when a gateway happens to send one, never needed.
     """
-    if item.refund_order_id and item.refund_order_id == refund.gateway_refund_order_id:
+    units = units_of(refund) if isinstance(refund, Refund) else [refund]
+    return any(_matches_unit(item, unit, upay_order_id) for unit in units)
+
+
+def _matches_unit(item: RefundStatusItem, unit: Unit, upay_order_id: str | None) -> bool:
+    if item.refund_order_id and item.refund_order_id == unit.refund_order_id:
         return True
     own = _own_id(item, upay_order_id)
     if own is None:
         return False
-    if own == refund.gateway_order_id:
+    if own == unit.order_id:
         return True
-    return bool(refund.gateway_refund_order_id and refund_id_in(own) == refund.gateway_refund_order_id)
+    return bool(unit.refund_order_id and refund_id_in(own) == unit.refund_order_id)
 
 
 def identifiable(items: Sequence[RefundStatusItem], upay_order_id: str | None) -> bool:
@@ -71,42 +95,53 @@ def identifiable(items: Sequence[RefundStatusItem], upay_order_id: str | None) -
     return all(_own_id(item, upay_order_id) or item.refund_order_id for item in items)
 
 
-def at_gateway(refunds: Sequence[Refund]) -> list[Refund]:
+def at_gateway(refunds: Sequence[Refund]) -> list[Unit]:
     """Our refunds the gateway lists (initiated or refunded; deleted ones drop out), in creation order."""
-    return sorted((r for r in refunds if r.state in COMMITTED),
-                  key=lambda r: (as_utc(r.sent_at or r.created_at), r.id or 0))
+    ordered = sorted((r for r in refunds if r.state in COMMITTED),
+                     key=lambda r: (as_utc(r.sent_at or r.created_at), r.id or 0))
+    return [unit for refund in ordered for unit in units_of(refund)]
 
 
 def bind(items: Sequence[RefundStatusItem], refunds: Sequence[Refund], upay_order_id: str | None
-         ) -> dict[int, RefundStatusItem]:
-    """Refund id → its check-refund element, from the documented shape alone (§18 F2).
+         ) -> dict[int, list[RefundStatusItem]]:
+    """Refund id → its check-refund elements (one per unit), from the documented shape alone (§18 F2).
 
     By the element's own order id or the F3 suffix when the elements carry them; otherwise by creation order,
     and only when the gateway lists exactly as many refunds as we have at the gateway (one-in-flight keeps
-    our creation order the gateway's).
+    our creation order the gateway's). A refund appears only when every one of its units was found.
     """
-    ours = at_gateway(refunds)
+    units = at_gateway(refunds)
+    found: dict[int, list[RefundStatusItem]] = {}
     if identifiable(items, upay_order_id):
-        bound: dict[int, RefundStatusItem] = {}
-        for refund in ours:
-            item = next((i for i in items if matches(i, refund, upay_order_id)), None)
-            if item is not None and refund.id is not None:
-                bound[refund.id] = item
-        return bound
-    if len(items) != len(ours):
+        pairs = [(u, next((i for i in items if _matches_unit(i, u, upay_order_id)), None)) for u in units]
+    elif len(items) == len(units):
+        pairs = list(zip(units, items, strict=True))
+    else:
         return {}
-    return {r.id: item for r, item in zip(ours, items, strict=True) if r.id is not None}
+    missing = {u.refund.id for u, item in pairs if item is None}
+    for unit, item in pairs:
+        if item is not None and unit.refund.id is not None and unit.refund.id not in missing:
+            found.setdefault(unit.refund.id, []).append(item)
+    return found
 
 
 def _unmatched(items: Sequence[RefundStatusItem], known: Sequence[Refund], upay_order_id: str | None
                ) -> list[RefundStatusItem]:
     """Elements that are none of ``known`` (our refunds at the gateway): by id, else by creation order."""
+    units = at_gateway(known)
     if identifiable(items, upay_order_id):
-        return [item for item in items if not any(matches(item, r, upay_order_id) for r in known)]
-    ours = at_gateway(known)
+        return [item for item in items if not any(_matches_unit(item, u, upay_order_id) for u in units)]
     # No ids to tell them apart: the gateway lists refunds oldest first, so ours come first (at most one in
     # flight at a time); fewer elements than ours means one was deleted elsewhere and nothing can be said.
-    return list(items[len(ours):]) if len(items) >= len(ours) else list(items)
+    return list(items[len(units):]) if len(items) >= len(units) else list(items)
+
+
+def split_parts(refund: Refund) -> int:
+    """How many per-vendor refunds a split refund's send asked for (0: not a split send)."""
+    if not refund.split_payload:
+        return 0
+    amounts = json.loads(refund.split_payload).get("amounts") or {}
+    return sum(1 for fils in amounts.values() if fils)
 
 
 def _candidates(session: Session, payment_pk: int | None, stale_before: datetime) -> list[int]:
@@ -165,11 +200,34 @@ def _settle_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, st
                       payment.order_id, len(open_))
             return 0
         intent = open_[0]
-        known = at_gateway(refunds)
-        extra = _unmatched(items, known, payment.upay_order_id)
+        extra = _unmatched(items, refunds, payment.upay_order_id)
         before = snapshot(intent, payment)
         now = utcnow()
-        if len(extra) == 1:
+        expected = split_parts(intent)
+        if expected and len(extra) == expected:  # a split refund: one element per vendor with an amount
+            intent.state = (RefundState.REFUNDED if all(i.is_refunded for i in extra) else RefundState.INITIATED)
+            intent.split_generated = json.dumps([
+                {"order_id": _own_id(i, payment.upay_order_id), "generated_invoice_id": None,
+                 "refund_order_id": i.refund_order_id or refund_id_in(_own_id(i, payment.upay_order_id))}
+                for i in extra])
+            intent.sent_at = intent.sent_at or now
+            dates = [i.refunded_at for i in extra if i.refunded_at]
+            intent.refunded_at = max(dates) if intent.state == RefundState.REFUNDED and dates else None
+            intent.error = None
+            outcome = "the gateway has it"
+        elif expected and not extra:
+            if as_utc(intent.updated_at) > absent_before:
+                return 0
+            intent.state, intent.sent_at = RefundState.NEEDS_SPLIT, None
+            intent.error = ("The per-vendor refund never reached UPayments (nothing was refunded); set the amounts "
+                            "and send it again.")
+            outcome = "not at the gateway"
+        elif expected:
+            intent.error = (f"UPayments lists {len(extra)} refunds this dashboard cannot tell apart from the "
+                            f"{expected} per-vendor refunds it sent; check the UPayments portal.")
+            session.add(intent)
+            return 0
+        elif len(extra) == 1:
             found = extra[0]
             intent.state = RefundState.REFUNDED if found.is_refunded else RefundState.INITIATED
             intent.gateway_order_id = _own_id(found, payment.upay_order_id)
@@ -238,12 +296,13 @@ def _track_payment(engine: Engine, client: UPaymentsClient, payment_pk: int) -> 
         refunds = list(session.exec(select(Refund).where(col(Refund.payment_pk) == payment_pk)).all())
         bound = bind(items, refunds, payment.upay_order_id)
         for refund in refunds:
-            item = bound.get(refund.id or 0)
-            if refund.state != RefundState.INITIATED or item is None or not item.is_refunded:
+            listed = bound.get(refund.id or 0)
+            if refund.state != RefundState.INITIATED or not listed or not all(i.is_refunded for i in listed):
                 continue
             before = snapshot(refund, payment)
             refund.state, refund.updated_at = RefundState.REFUNDED, utcnow()
-            refund.refunded_at = item.refunded_at or refund.updated_at
+            dates = [i.refunded_at for i in listed if i.refunded_at]
+            refund.refunded_at = max(dates) if dates else refund.updated_at
             session.add(refund)
             audit.record(session, actor=SYSTEM, action="refund_completed", target=target(refund, payment),
                          before=before, after=snapshot(refund, payment))

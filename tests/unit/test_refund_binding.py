@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from services.gateway import RefundStatusItem
@@ -37,7 +38,7 @@ def test_elements_bind_by_own_order_id_or_by_the_f3_suffix() -> None:
     by_suffix = _refund(2, RefundState.INITIATED, refund_order_id=rid, minutes=1)  # orderId never stored
     items = [_item("ME3ORF9" + rid, refunded=True), _item("ME3ORF1" + "B" * 32)]
     bound = bind(items, [by_id, by_suffix], UPAY)
-    assert bound[1] is items[1] and bound[2] is items[0]
+    assert bound[1] == [items[1]] and bound[2] == [items[0]]
 
 
 def test_without_own_ids_elements_bind_by_creation_order_only_when_the_counts_agree() -> None:
@@ -45,8 +46,18 @@ def test_without_own_ids_elements_bind_by_creation_order_only_when_the_counts_ag
     gone = _refund(3, RefundState.CANCELLED, minutes=2)  # deleted refunds drop out of check-refund
     items = [_item(UPAY, refunded=True), _item(UPAY)]  # a gateway echoing the payment's id: no own ids
     bound = bind(items, [new, gone, old], UPAY)
-    assert bound == {1: items[0], 2: items[1]}
+    assert bound == {1: [items[0]], 2: [items[1]]}
     assert bind(items[:1], [new, old], UPAY) == {}  # one missing: nothing can be said by position
     # an unconfirmed intent is whatever the gateway lists beyond ours
     assert _unmatched([*items, _item(UPAY)], [old, new], UPAY) == [_item(UPAY)]
     assert _unmatched(items, [old, new], UPAY) == []
+
+
+def test_a_split_refund_binds_only_when_every_vendor_part_is_listed() -> None:
+    split = _refund(1, RefundState.INITIATED)
+    split.split_generated = json.dumps([{"order_id": "ME3ORF1" + "C" * 32, "refund_order_id": "C" * 32},
+                                        {"order_id": "ME3ORF2" + "D" * 32, "refund_order_id": "D" * 32},
+                                        {"order_id": "ME3ORF3" + "E" * 32, "deleted": True}])
+    both = [_item("ME3ORF2" + "D" * 32, refunded=True), _item("ME3ORF1" + "C" * 32, refunded=True)]
+    assert bind(both, [split], UPAY) == {1: [both[1], both[0]]}
+    assert bind(both[:1], [split], UPAY) == {}  # one vendor's refund missing: not bound
