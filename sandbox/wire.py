@@ -128,7 +128,6 @@ def transaction(payment: Row, attempt: Row | None, *, expired: bool, payment_met
         "currency_type": currency,
         "status": status,
         "session_id": payment["session_id"],
-        "invoice_id": payment["invoice_code"] or payment["invoice_no"],
         "error_url": payment["cancel_url"],
         "success_url": payment["return_url"],
         "redirect_url": attempt["redirect_url"] if attempt else None,

@@ -11,9 +11,9 @@ are read.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field
 
 from services.money import parse_gateway_amount
 
@@ -23,6 +23,8 @@ from .models import OptStr, _alias, _opt_str, _Wire
 SPLIT_FLAGS = ("isMultivendorRefund", "isMultiVendorRefund")
 #: The per-entry problem lists of create-multivendor-refund.
 PROBLEM_LISTS = ("dataTempered", "refundIssue", "insufficientBalance")
+#: A gateway id that may arrive as a number (``refundRequestId: 1187``, ``generatedInvoiceId: 5948883``).
+Id = Annotated[str, BeforeValidator(lambda v: _opt_str(v) or "")]
 
 
 def is_split_answer(data: dict[str, Any]) -> bool:
@@ -33,7 +35,7 @@ def is_split_answer(data: dict[str, Any]) -> bool:
 class SplitRefundEntry(_Wire):
     """One vendor's share of a split payment (``refundPayload[]``); amounts in minor units of the payment."""
 
-    refund_request_id: str = Field(validation_alias=_alias("refund_request_id", "refundRequestId"))
+    refund_request_id: Id = Field(validation_alias=_alias("refund_request_id", "refundRequestId"))
     """The gateway's id of this vendor share; sent back unchanged."""
     iban: OptStr = Field(None, validation_alias=_alias("iban", "ibanNumber"))
     """The vendor's IBAN."""
@@ -73,7 +75,7 @@ class SplitRefundNeeded(_Wire):
 class SplitRefundGenerated(_Wire):
     """One per-vendor refund create-multivendor-refund made (``responseData.generated[]``)."""
 
-    generated_invoice_id: str = Field(validation_alias=_alias("generated_invoice_id", "generatedInvoiceId"))
+    generated_invoice_id: Id = Field(validation_alias=_alias("generated_invoice_id", "generatedInvoiceId"))
     """Needed to delete it."""
     amount_fils: int | None = None
     """Its amount, minor units."""
@@ -83,13 +85,6 @@ class SplitRefundGenerated(_Wire):
     """The refund id."""
     refund_arn: OptStr = Field(None, validation_alias=_alias("refund_arn", "refundArn"))
     """Acquirer reference."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _ids_as_text(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "generatedInvoiceId" in data:
-            return {**data, "generatedInvoiceId": _opt_str(data["generatedInvoiceId"])}
-        return data
 
 
 class SplitRefundResult(_Wire):
