@@ -28,14 +28,18 @@ from services.models import Payment, Refund, RefundState
 from services.money import format_money
 from services.permissions import Action, Actor, authorize
 from services.refund_core import (
+    COMMITTED,
     IN_FLIGHT,
+    RESERVED,
     NotRefundable,
+    OverRefund,
     RefundError,
     RefundInFlight,
     lock_payment,
     log,
     recompute_refunded,
     snapshot,
+    sum_of,
     tally,
     target,
 )
@@ -140,6 +144,12 @@ def send_split_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, 
                                      "try again when it has settled.")
             if not payment.upay_order_id:
                 raise NotRefundable("The gateway's order id of this payment is not known; re-sync it first.")
+            # the over-refund rule of single refunds: within what is still refundable, checked under the lock
+            left = payment.amount_fils - sum_of(counts, COMMITTED) - sum_of(counts, RESERVED)
+            if sum(clean.values()) > left:
+                raise OverRefund(f"{format_money(sum(clean.values()), refund.currency)} is more than the "
+                                 f"{format_money(max(left, 0), refund.currency)} still refundable on payment "
+                                 f"{payment.order_id}; nothing was sent.")
             before = snapshot(refund, payment)
             payload = _payload(refund) | {"amounts": clean}
             refund.split_payload = json.dumps(payload, default=str)

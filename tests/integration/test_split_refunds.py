@@ -145,3 +145,17 @@ def test_a_lost_split_answer_is_settled_from_check_refund(sandbox, client, engin
     parts = json.loads(settled.split_generated or "[]")
     made = {r["order_id"] for r in gateway_refunds(sandbox, payment)}
     assert {p["order_id"] for p in parts} == made and len(made) == 2
+
+
+def test_two_split_requests_cannot_refund_more_than_was_captured(sandbox, client, engine) -> None:
+    finance = make_staff(engine, Role.FINANCE)
+    payment = split_payment(engine, sandbox, client)
+    first = _ask(engine, client, finance, payment, 8_000, "split-over-a")
+    second = _ask(engine, client, finance, payment, 8_000, "split-over-b")  # nothing is committed yet
+    shares = vendor_shares(engine, finance, refund_id=first.id)
+    send_split_refund(engine, client, finance, refund_id=first.id,
+                      amounts={shares[0].refund_request_id: 6_000, shares[1].refund_request_id: 2_000})
+    with pytest.raises(RefundError, match=r"still refundable on payment"):
+        send_split_refund(engine, client, finance, refund_id=second.id,
+                          amounts={shares[1].refund_request_id: 2_500})  # the stored limits are stale: 2.000 left
+    assert refunded_fils(engine, payment) == 8_000 and len(gateway_refunds(sandbox, payment)) == 2
