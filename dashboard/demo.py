@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             "--deposit-delay", str(args.deposit_delay),
             *(["--demo-until", until.isoformat()] if until else []),
             "--status-limit", str(args.status_limit), "--refund-delay", str(args.refund_delay),
+            "--convenience", "payment_method",  # wallets visible in the demo charts (a sandbox-only field)
         ]
         sandbox = stack.enter_context(_process(sandbox_cmd, data_dir / "sandbox.log", env))
         oidc_url = stack.enter_context(_oidc_provider(args.oidc_port))

@@ -1,7 +1,8 @@
 """HTTP routes served beside the Streamlit UI by ``st.App``: gateway webhook, health check, CSV downloads.
 
-Kept off ``/_stcore``; a GET to a POST-only Starlette route would fall through to the Streamlit SPA and answer
-200, so the webhook route accepts every verb and answers 405 itself.
+Kept off ``/_stcore``; a verb a Starlette route does not list would fall through to the Streamlit SPA and answer
+200, so the webhook route accepts every verb and answers 405 itself. GET and POST are both notifications
+(§18 F5: plugins read the fields from the query string as well as the body).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ WEBHOOK_PATH = "/webhooks/upayments"
 HEALTH_PATH = "/api/health"
 EXPORT_PATH = "/export/transactions.csv"
 _ALL_VERBS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+#: Verbs a gateway notification may come by (§18 F5).
+NOTIFY_VERBS = ("GET", "POST")
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -44,15 +47,18 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 async def webhook(request: Request) -> Response:
     """Store a gateway notification raw and answer fast; verification happens against the gateway."""
-    if request.method != "POST":
-        return JSONResponse({"success": False, "message": "Use POST."}, status_code=405,
-                            headers={"Allow": "POST"})
+    if request.method not in NOTIFY_VERBS:
+        return JSONResponse({"success": False, "message": "Use GET or POST."}, status_code=405,
+                            headers={"Allow": ", ".join(NOTIFY_VERBS)})
     limit = runtime.settings().webhook_max_bytes
+    query = request.url.query
     try:
-        body = await _read_limited(request, limit)
+        if len(query) > limit:
+            raise sync.PayloadTooLarge(f"Query string is over the {limit}-byte limit.")
+        body = await _read_limited(request, limit - len(query))
         receipt = await run_in_threadpool(
             sync.receive, runtime.engine(), body, request.headers.get("content-type"), max_bytes=limit,
-            remote=request.client.host if request.client else None,
+            remote=request.client.host if request.client else None, query=query, method=request.method,
         )
     except sync.PayloadTooLarge as exc:
         return JSONResponse({"success": False, "message": str(exc)}, status_code=413)

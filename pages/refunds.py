@@ -22,7 +22,7 @@ PAGE_SIZE = 25
 STATE_LABELS = {
     "pending_approval": "Awaiting approval", "rejected": "Rejected", "sending": "Being sent",
     "uncertain": "Being checked", "initiated": "Initiated", "refunded": "Refunded", "cancelled": "Cancelled",
-    "failed": "Failed",
+    "failed": "Failed", "needs_split": "Needs per-vendor split",
 }
 
 actor = state.actor()
@@ -70,6 +70,8 @@ def _outcome(refund: Any) -> None:
         st.success(f"Refund of {amount} is complete.")
     elif refund.state == RefundState.FAILED:
         st.error(md(refund.error) or "The refund failed; nothing was refunded.")
+    elif refund.state == RefundState.NEEDS_SPLIT:
+        st.warning(md(refund.error) or "This payment was split between vendors; set the amount per vendor below.")
     elif refund.state == "uncertain":
         st.warning(f"{md(refund.error)} Click “Refresh statuses” in a moment.")
     elif refund.state in ("rejected", "cancelled"):
@@ -239,6 +241,8 @@ def _actions(rows: list[refunds.RefundRow]) -> None:
                     _act(refunds.approve_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
                 if b.button("Reject", key=f"refund_reject_{row.id}"):
                     _act(refunds.reject_refund, engine=engine, actor=actor, refund_id=row.id, note=note)
+        elif row.state == RefundState.NEEDS_SPLIT and actor.can(Action.REQUEST_REFUND):
+            _split_section(row)
         elif row.state == "initiated" and actor.can(Action.CANCEL_REFUND):
             cols = st.columns([3, 1], vertical_alignment="center")
             arrival = (f", expected on the customer's account by {md(row.expected_arrival)}"
@@ -246,6 +250,39 @@ def _actions(rows: list[refunds.RefundRow]) -> None:
             cols[0].write(f"{label} — initiated{arrival}")
             if cols[1].button("Cancel refund", key=f"refund_cancel_{row.id}"):
                 _act(refunds.cancel_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
+
+
+def _split_section(row: refunds.RefundRow) -> None:
+    """A refund on a split payment: UPayments refunded nothing; finance sets the amount to take from each vendor."""
+    try:
+        shares = refunds.vendor_shares(engine, actor, refund_id=row.id)
+    except Exception as exc:
+        show_error(exc)
+        return
+    with st.container(border=True):
+        label = f"#{row.id:d} · {money(row.amount_fils, row.currency)} · {md(row.order_id)}"
+        st.markdown(f"**{label}** — split payment: set the amount to refund from each vendor (up to "
+                    f"{money(row.amount_fils, row.currency)} in all)")
+        st.table(md_cells([{"Vendor IBAN": s.iban, "Paid": money(s.total_paid_fils, row.currency),
+                            "Refunded": money(s.refunded_fils, row.currency),
+                            "Refundable": money(s.remaining_fils, row.currency)} for s in shares]), hide_index=True)
+        with st.form(f"refund_split_{row.id}"):
+            texts = {s.refund_request_id: st.text_input(f"From {md(s.iban)} ({md(row.currency)})",
+                                                        key=f"refund_split_{row.id}_{s.refund_request_id}",
+                                                        placeholder=f"up to {money(s.remaining_fils, row.currency)}")
+                     for s in shares}
+            send = st.form_submit_button("Send per-vendor refund", type="primary")
+        if st.button("Withdraw", key=f"refund_split_withdraw_{row.id}"):
+            _act(refunds.cancel_refund, engine=engine, client=state.gateway(), actor=actor, refund_id=row.id)
+    if send:
+        try:
+            amounts = {rid: parse_amount(text, row.currency, allow_zero=True) for rid, text in texts.items()
+                       if text.strip()}
+        except ValueError as exc:
+            show_error(exc)
+            return
+        _act(refunds.send_split_refund, engine=engine, client=state.gateway(), actor=actor, refund_id=row.id,
+             amounts=amounts)
 
 
 if selected is not None:

@@ -105,10 +105,13 @@ if picked and picked[0] < len(rows):
         show_error(exc)
         st.stop()
     st.markdown(f"**Arrived:** {kuwait_time(detail.received_at, seconds=True)} (Kuwait) · "
+                f"**Came by:** {md(detail.transport or '—')} · "
                 f"**Content type:** {md(detail.content_type or '—')} · **Processed:** "
                 f"{kuwait_time(detail.processed_at, seconds=True) if detail.processed_at else 'not yet'}")
     if detail.error:
         st.warning(md(detail.error))
+    if detail.query:  # §18 F5: the fields may come in the query string
+        st.code(plain("?" + detail.query), language=None, wrap_lines=True)
     st.code(plain(detail.body), language=None, wrap_lines=True)  # shown as text: the body is untrusted data
     if actor.can(Action.REPROCESS_WEBHOOK):
         st.button("Re-process", key="inbox_reprocess", icon=":material/replay:", on_click=_reprocess,

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import uvicorn
 
 from .app import create_app
-from .config import SandboxConfig
+from .config import CONVENIENCES, SandboxConfig
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,6 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deposit-delay", type=float, default=None,
                         help="deposit new payments after this many seconds instead of 17:00 on the next "
                              "business day (demo mode's compressed clock)")
+    parser.add_argument("--convenience", action="append", default=[], choices=sorted(CONVENIENCES),
+                        help="switch on a sandbox-only convenience the live gateway lacks (repeatable; none by "
+                             "default)")
     parser.add_argument("--log-level", default="info", help="log level (default info)")
     return parser.parse_args(argv)
 
@@ -42,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         status_limit_per_minute=args.status_limit, refund_delay_seconds=args.refund_delay,
         demo_anchor=args.demo_anchor, demo_count=args.demo_count, demo_until=args.demo_until,
         deposit_delay_seconds=args.deposit_delay,
+        conveniences=frozenset(args.convenience),
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level,
                 timeout_graceful_shutdown=2)

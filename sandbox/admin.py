@@ -44,6 +44,8 @@ async def config(request: Request) -> JSONResponse:
             return _error(str(exc))
         if "merchant_balance_fils" in changes:
             sandbox.store.set_value("balance_fils", str(changes["merchant_balance_fils"]))
+        if "vendor_balance_fils" in changes:
+            sandbox.store.reset_vendor_balances()
         if "status_limit_per_minute" in changes:
             sandbox.status_limiter.reset()
     return JSONResponse({"ok": True, "config": sandbox.config.runtime_view(), "balance_fils": sandbox.store.balance()})

@@ -14,6 +14,7 @@ from services.money import format_amount
 
 from .config import is_white_label
 from .core import NotFound, Sandbox
+from .split_answer import split_answer  # a split payment refunds nothing at create-refund (§12.1, §18 F4)
 from .store import Refusal, Row
 from .validation import Invalid, validate_charge, validate_refund
 from .wire import gateway_time
@@ -148,6 +149,10 @@ async def create_refund(request: Request) -> JSONResponse:
         return too_large()
     except Invalid as exc:
         return invalid(exc)
+
+    split = split_answer(sandbox, req.upay_order_id)
+    if split is not None:
+        return split
     try:
         row = sandbox.create_refund(req, token)
     except Refusal as exc:  # §16 A5: unknown ids are refused, never guessed
@@ -188,10 +193,14 @@ async def delete_refund(request: Request) -> JSONResponse:
               "Refund Invoice is delete successfully")
 
 
-def _refund_item(row: Row) -> dict[str, Any]:
-    return {"order_id": row["order_id"], "refund_order_id": row["refund_order_id"],
-            "is_refunded": row["state"] == "refunded", "refunded_date": gateway_time(row["refunded_at"]),
-            "amount": format_amount(row["amount_fils"], row["currency"])}
+def _refund_item(row: Row, *, details: bool = False) -> dict[str, Any]:
+    """§18 F2: exactly ``{order_id, is_refunded, refunded_date}``; id and amount only with ``refund_details``."""
+    item = {"order_id": row["order_id"], "is_refunded": row["state"] == "refunded",
+            "refunded_date": gateway_time(row["refunded_at"])}
+    if details:
+        item |= {"refund_order_id": row["refund_order_id"],
+                 "amount": format_amount(row["amount_fils"], row["currency"])}
+    return item
 
 
 def _refunds_or_error(request: Request) -> list[Row] | JSONResponse:
@@ -209,7 +218,8 @@ async def check_refund(request: Request) -> JSONResponse:
     rows = _refunds_or_error(request)
     if isinstance(rows, JSONResponse):
         return rows
-    return ok({"refund": [_refund_item(r) for r in rows]})
+    details = sandbox_of(request).config.convenient("refund_details")
+    return ok({"refund": [_refund_item(r, details=details) for r in rows]})
 
 
 async def check_refund_status(request: Request) -> JSONResponse:

@@ -17,9 +17,15 @@ _PREFIXES = {TOKEN_HOSTED: "ME3OdxVO6m", TOKEN_WHITE_LABEL: "WLb7Qk2ZrA"}
 RUNTIME_FIELDS = frozenset({
     "status_limit_per_minute", "refund_delay_seconds", "merchant_balance_fils", "redirect_quirk",
     "webhook_encoding", "webhook_retries", "webhook_backoff_seconds", "webhook_hmac_secret", "merchant_name",
-    "deposit_delay_seconds",
+    "deposit_delay_seconds", "conveniences", "vendor_balance_fils",
 })
-_INTS = {"status_limit_per_minute", "webhook_retries", "merchant_balance_fils"}
+#: Things the sandbox can do that the live gateway does not (§18): each is OFF unless asked for by name.
+#: ``payment_method``: the src word actually used (wallets visible) on redirects, webhooks and status;
+#: ``refund_details``: ``refund_order_id`` and ``amount`` on check-refund items (live lists only F2's three keys);
+#: ``numeric_invoice_lookup``: get-payment-status?invoice_id= also takes the redirect's numeric invoice_id (F6);
+#: ``lenient_delete_refund``: delete-refund also takes the payment's order id instead of the refund's.
+CONVENIENCES = frozenset({"payment_method", "refund_details", "numeric_invoice_lookup", "lenient_delete_refund"})
+_INTS = {"status_limit_per_minute", "webhook_retries", "merchant_balance_fils", "vendor_balance_fils"}
 _NUMBERS = {"refund_delay_seconds", "webhook_backoff_seconds"}
 _OPTIONAL_NUMBERS = {"deposit_delay_seconds"}
 _BOOLS = {"redirect_quirk"}
@@ -35,6 +41,7 @@ class SandboxConfig:
     status_limit_per_minute: int = 30  # §16 A11
     refund_delay_seconds: float = 20.0  # §16 A21: KNET's ~4 h compressed
     merchant_balance_fils: int = 50_000_000  # initial balance in hand; refunds draw on it
+    vendor_balance_fils: int = 50_000_000  # each split-payment vendor's starting balance; its refunds draw on it
     redirect_quirk: bool = True  # §9.3 / A17: "?payment_id" appended after an existing query string
     webhook_encoding: Literal["form", "json"] = "form"  # §16 A9
     webhook_retries: int = 3
@@ -50,6 +57,12 @@ class SandboxConfig:
     #: capture. None: the business-day clock (17:00 Kuwait on the next business day, §18 F12), which the seeded
     #: demo history always follows — except its held day (an overdue day for the demo to show).
     deposit_delay_seconds: float | None = None
+
+    conveniences: frozenset[str] = frozenset()  # named CONVENIENCES the live gateway lacks; none by default
+
+    def convenient(self, name: str) -> bool:
+        """Whether the named sandbox-only convenience (``CONVENIENCES``) is switched on."""
+        return name in self.conveniences
 
     def tokens(self) -> set[str]:
         """Every accepted bearer token."""
@@ -71,16 +84,20 @@ class SandboxConfig:
                 raise ValueError(f"{key} must be a non-negative number or null")
             if key in _BOOLS and not isinstance(value, bool):
                 raise ValueError(f"{key} must be true or false")
+            if key == "conveniences" and (not isinstance(value, list | set | frozenset | tuple)
+                                          or not set(value) <= CONVENIENCES):
+                raise ValueError(f"conveniences must be a list drawn from {sorted(CONVENIENCES)}")
             if key in {"webhook_hmac_secret", "merchant_name"} and value is not None and not isinstance(value, str):
                 raise ValueError(f"{key} must be text")
         for key, value in changes.items():
-            setattr(self, key, value)
+            setattr(self, key, frozenset(value) if key == "conveniences" else value)
         return self.runtime_view()
 
     def runtime_view(self) -> dict[str, Any]:
         """The run-time fields as JSON-friendly values (the HMAC secret is masked)."""
         view = {name: getattr(self, name) for name in sorted(RUNTIME_FIELDS)}
         view["webhook_hmac_secret"] = "***" if self.webhook_hmac_secret else None
+        view["conveniences"] = sorted(self.conveniences)
         return view
 
 

@@ -82,6 +82,7 @@ class Sandbox:
             "reserved_track_id": ids.track_id() if paying_src else None, "created_at": iso(now),
             "expires_at": iso(now + timedelta(minutes=req.expiry_minutes)) if req.expiry_minutes else None,
             "demo": 0,
+            "extra_merchants": json.dumps(req.extra_merchants) if req.extra_merchants else None,
         }
         self.store.insert_payment(row)
         base = self.public_base()
@@ -128,7 +129,7 @@ class Sandbox:
             "auth": acq.auth, "post_date": acq.post_date, "created_at": iso(now), "notify_called": 0,
             "notify_response": None, "notify_attempts": 0,
         }
-        params = redirect_params(payment, attempt)
+        params = redirect_params(payment, attempt, payment_method=self.config.convenient("payment_method"))
         base = payment["return_url"] if result == "CAPTURED" else payment["cancel_url"]
         attempt["redirect_url"] = build_redirect_url(base, params, quirk=self.config.redirect_quirk)
         self.store.add_attempt(attempt)
@@ -150,8 +151,10 @@ class Sandbox:
             else:
                 payment = self.store.payment_by_reserved_track(track_id)
         elif session_id or invoice_id:
+            # §18 F6: live takes create-invoice's opaque id here, not the redirect's numeric invoice_id
+            numeric = self.config.convenient("numeric_invoice_lookup")
             payment = (self.store.payment(session_id) if session_id
-                       else self.store.payment_by_invoice(invoice_id or ""))
+                       else self.store.payment_by_invoice(invoice_id or "", numeric=numeric))
             if payment is not None:
                 attempt = self.store.latest_attempt(payment["session_id"])
         if payment is None:
@@ -162,7 +165,8 @@ class Sandbox:
                invoice_id: str | None = None) -> dict[str, Any]:
         """``data.transaction`` for a track id, session id or invoice id."""
         payment, attempt = self.find(track_id=track_id, session_id=session_id, invoice_id=invoice_id)
-        return transaction(payment, attempt, expired=attempt is None and self.is_expired(payment))
+        return transaction(payment, attempt, expired=attempt is None and self.is_expired(payment),
+                           payment_method=self.config.convenient("payment_method"))
 
     def deposit_at(self, attempt: Row) -> datetime | None:
         """When this attempt's money is deposited (None: never — not captured, or the demo's held day).
@@ -220,8 +224,9 @@ class Sandbox:
         return [refund] if refund["state"] != "deleted" else []
 
     def delete_refund(self, order_id: str, refund_order_id: str) -> Row:
-        """Cancel an initiated refund (§12.2)."""
-        return self.store.delete_refund(refund_order_id, order_id, utcnow())
+        """Cancel an initiated refund (§12.2): ``orderId`` is the refund's own (create-refund's answer)."""
+        return self.store.delete_refund(refund_order_id, order_id, utcnow(),
+                                        lenient=self.config.convenient("lenient_delete_refund"))
 
     def settle_refunds(self) -> int:
         """Make every initiated refund refunded now (admin)."""

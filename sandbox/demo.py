@@ -24,6 +24,22 @@ _SHOP = "https://souq-demo.example"  # placeholder merchant URLs of the demo his
 _WEBHOOK_ANSWER = json.dumps({"success": True, "message": "Success", "data": None})
 
 
+#: Share of captured, unrefunded wallet payments in the demo that were split between vendors (``extraMerchantData``);
+#: wallets only, so the KNET and card payments the browser tests refund stay single-merchant.
+SPLIT_SHARE = 0.05
+SPLIT_SOURCES = frozenset({"apple-pay", "google-pay", "samsung-pay"})
+#: The two example vendor IBANs of the docs (§11.2).
+_IBANS = ("KW91KFHO0000000000051010173254", "KW31NBOK0000000000002010177457")
+
+
+def _vendors(amount_fils: int) -> list[Row]:
+    """Two vendors sharing a payment 60/40, with the docs' example commissions."""
+    first = amount_fils * 6 // 10
+    charges = {"knetCharge": "0.250", "knetChargeType": "fixed", "ccCharge": "2.5", "ccChargeType": "percentage"}
+    return [{"iban": _IBANS[0], "amount_fils": first, "charges": charges},
+            {"iban": _IBANS[1], "amount_fils": amount_fils - first, "charges": charges}]
+
+
 def _rows(demo: demodata.DemoPayment, refund_due: str) -> tuple[Row, Row, list[Row]]:
     payment: Row = {
         "session_id": demo.session_id, "token": TOKEN_HOSTED, "merchant_order_id": demo.merchant_order_id,
@@ -48,6 +64,9 @@ def _rows(demo: demodata.DemoPayment, refund_due: str) -> tuple[Row, Row, list[R
         "created_at": iso(demo.created_at), "notify_called": 1, "notify_response": _WEBHOOK_ANSWER,
         "notify_attempts": 1,
     }
+    if (captured and not demo.refunds and demo.src in SPLIT_SOURCES and demo.amount_fils >= 2_000
+            and rng.random() < SPLIT_SHARE):
+        payment["extra_merchants"] = json.dumps(_vendors(demo.amount_fils))
     base = payment["return_url"] if captured else payment["cancel_url"]
     attempt["redirect_url"] = build_redirect_url(base, redirect_params(payment, attempt))
     refunds = [

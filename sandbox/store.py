@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS payment (
     reserved_track_id TEXT UNIQUE,
     created_at TEXT NOT NULL,
     expires_at TEXT,
-    demo INTEGER NOT NULL DEFAULT 0
+    demo INTEGER NOT NULL DEFAULT 0,
+    extra_merchants TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_payment_merchant_order ON payment (merchant_order_id, created_at);
 CREATE INDEX IF NOT EXISTS ix_payment_invoice_no ON payment (invoice_no);
@@ -79,7 +80,9 @@ CREATE TABLE IF NOT EXISTS refund (
     due_at TEXT NOT NULL,
     refunded_at TEXT,
     deleted_at TEXT,
-    request TEXT
+    request TEXT,
+    request_id TEXT,
+    generated_invoice_id TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_refund_payment ON refund (upay_order_id, created_at);
 CREATE INDEX IF NOT EXISTS ix_refund_due ON refund (state, due_at);
@@ -90,7 +93,7 @@ PAYMENT_COLUMNS = (
     "session_id", "token", "merchant_order_id", "reference", "order_reference", "description", "amount_fils",
     "currency", "language", "src", "notification_type", "invoice_code", "invoice_no", "customer", "products",
     "return_url", "cancel_url", "notify_url", "customer_extra_data", "whitelabel", "reserved_track_id",
-    "created_at", "expires_at", "demo",
+    "created_at", "expires_at", "demo", "extra_merchants",
 )
 ATTEMPT_COLUMNS = (
     "track_id", "session_id", "upay_order_id", "src", "payment_type", "result", "payment_id", "tran_id", "ref",
@@ -98,8 +101,11 @@ ATTEMPT_COLUMNS = (
 )
 REFUND_COLUMNS = (
     "refund_order_id", "order_id", "upay_order_id", "amount_fils", "currency", "arn", "state", "created_at",
-    "due_at", "refunded_at", "deleted_at", "request",
+    "due_at", "refunded_at", "deleted_at", "request", "request_id", "generated_invoice_id",
 )
+#: Columns added after the first release of the sandbox file: (table, column, type), added when missing.
+_ADDED = (("payment", "extra_merchants", "TEXT"), ("refund", "request_id", "TEXT"),
+          ("refund", "generated_invoice_id", "TEXT"))
 
 
 def iso(value: datetime) -> str:
@@ -134,6 +140,10 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        for table, column, kind in _ADDED:
+            have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})").fetchall()}
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -193,11 +203,13 @@ class Store:
         """A charge by session id."""
         return self._one("SELECT * FROM payment WHERE session_id = ?", (session_id,))
 
-    def payment_by_invoice(self, invoice_id: str) -> Row | None:
-        """A charge by invoice code (create-invoice) or numeric invoice number."""
-        return (self._one("SELECT * FROM payment WHERE invoice_code = ?", (invoice_id,))
-                or self._one("SELECT * FROM payment WHERE invoice_no = ? ORDER BY created_at DESC LIMIT 1",
-                             (invoice_id,)))
+    def payment_by_invoice(self, invoice_id: str, *, numeric: bool = True) -> Row | None:
+        """A charge by invoice code (create-invoice), or (``numeric``) by the redirect's numeric invoice number."""
+        found = self._one("SELECT * FROM payment WHERE invoice_code = ?", (invoice_id,))
+        if found is not None or not numeric:
+            return found
+        return self._one("SELECT * FROM payment WHERE invoice_no = ? ORDER BY created_at DESC LIMIT 1",
+                         (invoice_id,))
 
     def payment_by_merchant_order(self, merchant_order_id: str) -> Row | None:
         """The latest charge with this merchant ``order.id``."""
@@ -302,13 +314,15 @@ class Store:
             db.execute(_insert_sql("refund", REFUND_COLUMNS), tuple(row.get(c) for c in REFUND_COLUMNS))
             return {**row, "remaining_fils": remaining - row["amount_fils"]}
 
-    def delete_refund(self, refund_order_id: str, order_id: str, now: datetime) -> Row:
+    def delete_refund(self, refund_order_id: str, order_id: str, now: datetime, *, lenient: bool = False) -> Row:
         """Cancel an initiated refund and give its amount back to the balance."""
         self.settle_due(now)
         with self._tx() as db:
             found = db.execute("SELECT * FROM refund WHERE refund_order_id = ?", (refund_order_id,)).fetchone()
-            # The docs pass the refund's own orderId; the payment's order id is accepted too (lenient).
-            if found is None or order_id not in (found["order_id"], found["upay_order_id"]):
+            # The docs pass the refund's own orderId; the payment's order id only with the lenient convenience.
+            accepted = (found["order_id"], found["upay_order_id"]) if found is not None and lenient else (
+                (found["order_id"],) if found is not None else ())
+            if found is None or order_id not in accepted:
                 raise Refusal("Refund not found for this orderId and refundOrderId.")
             if found["state"] == "deleted":
                 raise Refusal("This refund is already deleted.")
@@ -318,6 +332,66 @@ class Store:
                        (iso(now), refund_order_id))
             db.execute("UPDATE kv SET value = CAST(value AS INTEGER) + ? WHERE key = 'balance_fils'",
                        (found["amount_fils"],))
+            return dict(found)
+
+    # ------------------------------------------------------------ split payments (§11.2, §12.4–12.6)
+
+    def split_of(self, upay_order_id: str) -> list[Row] | None:
+        """The vendor shares of a captured split payment (``extraMerchantData``), or None if not split."""
+        row = self._one("SELECT p.extra_merchants FROM attempt a JOIN payment p ON p.session_id = a.session_id "
+                        "WHERE a.upay_order_id = ?", (upay_order_id,))
+        if row is None or not row["extra_merchants"]:
+            return None
+        shares: list[Row] = json.loads(row["extra_merchants"])
+        return shares
+
+    def vendor_refunded(self, request_id: str) -> int:
+        """Fils refunded (or initiated) so far on one vendor share."""
+        row = self._one("SELECT COALESCE(SUM(amount_fils), 0) AS s FROM refund WHERE request_id = ? "
+                        "AND state != 'deleted'", (request_id,))
+        return int(row["s"]) if row else 0
+
+    def vendor_balance(self, iban: str, default_fils: int) -> int:
+        """A vendor's balance in hand (each vendor starts at ``default_fils``)."""
+        value = self.get_value(f"vendor_balance:{iban}")
+        return default_fils if value is None else int(value)
+
+    def reset_vendor_balances(self) -> None:
+        """Every vendor back to the configured starting balance."""
+        with self._tx() as db:
+            db.execute("DELETE FROM kv WHERE key LIKE 'vendor_balance:%'")
+
+    def create_split_refunds(self, rows: list[Row], debits: dict[str, int], default_fils: int) -> None:
+        """Record per-vendor refunds and take each amount from its vendor's balance, in one transaction."""
+        with self._tx() as db:
+            for iban, fils in debits.items():
+                found = db.execute("SELECT value FROM kv WHERE key = ?", (f"vendor_balance:{iban}",)).fetchone()
+                left = (int(found[0]) if found else default_fils) - fils
+                db.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
+                           (f"vendor_balance:{iban}", str(left), str(left)))
+            for row in rows:
+                db.execute(_insert_sql("refund", REFUND_COLUMNS), tuple(row.get(c) for c in REFUND_COLUMNS))
+
+    def delete_split_refund(self, refund_order_id: str, order_id: str, generated_invoice_id: str, iban: str,
+                            default_fils: int, now: datetime) -> Row:
+        """Cancel one initiated per-vendor refund and give its amount back to the vendor (§12.5)."""
+        self.settle_due(now)
+        with self._tx() as db:
+            found = db.execute("SELECT * FROM refund WHERE refund_order_id = ?", (refund_order_id,)).fetchone()
+            if (found is None or found["order_id"] != order_id or found["request_id"] is None
+                    or found["generated_invoice_id"] != generated_invoice_id):
+                raise Refusal("Refund not found for this generatedInvoiceId, orderId and refundOrderId.")
+            if found["state"] == "deleted":
+                raise Refusal("This refund is already deleted.")
+            if found["state"] == "refunded":
+                raise Refusal("This refund is already processed and cannot be deleted.")
+            db.execute("UPDATE refund SET state = 'deleted', deleted_at = ? WHERE refund_order_id = ?",
+                       (iso(now), refund_order_id))
+            key = f"vendor_balance:{iban}"
+            held = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+            back = str((int(held[0]) if held else default_fils) + int(found["amount_fils"]))
+            db.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
+                       (key, back, back))
             return dict(found)
 
     # ------------------------------------------------------------ bulk (demo seeding)

@@ -45,6 +45,7 @@ class ChargeRequest:
     products: list[dict[str, Any]] = field(default_factory=list)
     customer_extra_data: str | None = None
     expiry_minutes: int | None = None
+    extra_merchants: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Errors:
@@ -152,10 +153,9 @@ def validate_charge(body: Any, *, white_label: bool) -> ChargeRequest:
         errs.add("order.id", "The order.id field is required.")
     elif len(order_id) > 50:  # §16 A12: 40 on one page, 50 on another; refuse only above 50
         errs.add("order.id", "The order.id may not be greater than 50 characters.")
-    description = _text(order.get("description"))
-    if not description:
-        errs.add("order.description", "The order.description field is required.")
-    elif len(description) > 500:
+    description = _text(order.get("description")) or ""
+    # §18 F1: production plugins send only order{id, amount, currency}; live accepts a charge without it.
+    if len(description) > 500:
         errs.add("order.description", "The order.description may not be greater than 500 characters.")
     currency = (_text(order.get("currency")) or "").upper()
     if not currency:
@@ -203,8 +203,9 @@ def validate_charge(body: Any, *, white_label: bool) -> ChargeRequest:
                                                "least 1.")
     reference = body.get("reference")
     extra = body.get("customerExtraData")
+    vendors = _extra_merchants(errs, body, currency if currency in EXPONENTS else "KWD", amount, src)
     errs.raise_if_any()
-    assert order_id and description and amount is not None and language
+    assert order_id and amount is not None and language
     return ChargeRequest(
         merchant_order_id=order_id, description=description, currency=currency, amount_fils=amount,
         language=language, return_url=return_url, cancel_url=cancel_url, notify_url=notify_url,
@@ -213,7 +214,44 @@ def validate_charge(body: Any, *, white_label: bool) -> ChargeRequest:
         reference=_text(reference.get("id")) if isinstance(reference, dict) else _text(reference),
         customer=customer, products=products,
         customer_extra_data=_text(extra) if extra is not None else None, expiry_minutes=expiry,
+        extra_merchants=vendors,
     )
+
+
+_CHARGE_TYPES = ("fixed", "percentage")
+
+
+def _extra_merchants(errs: _Errors, body: dict[str, Any], currency: str, total: int | None, src: str | None
+                     ) -> list[dict[str, Any]]:
+    """``extraMerchantData[{amount, knetCharge, knetChargeType, ccCharge, ccChargeType, ibanNumber}]`` (§11.2)."""
+    raw = body.get("extraMerchantData", body.get("ExtraMerchantsData"))
+    if raw is None or raw == []:
+        return []
+    if src == "create-invoice":  # §5: not allowed together
+        errs.add("extraMerchantData", "The extra merchant data cannot be used with create-invoice.")
+        return []
+    if not isinstance(raw, list):
+        errs.add("extraMerchantData", "The extra merchant data must be an array.")
+        return []
+    vendors: list[dict[str, Any]] = []
+    for i, item in enumerate(raw):
+        name = f"extraMerchantData.{i}"
+        if not isinstance(item, dict):
+            errs.add(name, f"The {name} must be an object.")
+            continue
+        share = _amount(errs, f"{name}.amount", item.get("amount"), currency)
+        iban = _text(item.get("ibanNumber")) or ""
+        if not iban or len(iban) > 30:
+            errs.add(f"{name}.ibanNumber", f"The {name}.ibanNumber field is required (at most 30 characters).")
+        for kind in ("knetChargeType", "ccChargeType"):
+            if item.get(kind) is not None and item.get(kind) not in _CHARGE_TYPES:
+                errs.add(f"{name}.{kind}", f"The selected {name}.{kind} is invalid.")
+        vendors.append({"iban": iban, "amount_fils": share or 0,
+                        "charges": {k: str(item[k]) for k in ("knetCharge", "knetChargeType", "ccCharge",
+                                                             "ccChargeType") if item.get(k) is not None}})
+    if total is not None and sum(v["amount_fils"] for v in vendors) > total:
+        errs.add("extraMerchantData", "The vendors' amounts add up to more than the order amount.")
+    return vendors
 
 
 @dataclass

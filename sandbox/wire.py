@@ -40,9 +40,14 @@ def gateway_time(value: str | datetime | None) -> str | None:
     return format_gateway_time(moment) if moment is not None else None
 
 
-def redirect_params(payment: Row, attempt: Row) -> dict[str, str]:
-    """The §9.2 parameters, in the documented order; the webhook carries the same (§10)."""
-    return {
+def redirect_params(payment: Row, attempt: Row, *, payment_method: bool = False) -> dict[str, str]:
+    """The §9.2 parameters, in the documented order; the webhook carries the same (§10).
+
+    As live redirects do (§18 F7): ``payment_type=card`` for cards and wallets, and ``upay_order_id``.
+    ``trn_udf`` is sent empty: no source says what live puts there (§18 F8), so the sandbox invents nothing.
+    ``payment_method`` (the src word actually used) only with the ``payment_method`` convenience.
+    """
+    params = {
         "payment_id": attempt["payment_id"],
         "result": attempt["result"],
         "post_date": attempt["post_date"],
@@ -53,13 +58,16 @@ def redirect_params(payment: Row, attempt: Row) -> dict[str, str]:
         "order_id": payment["merchant_order_id"],  # §16 A16: the MERCHANT order id here, unlike in status
         "requested_order_id": payment["merchant_order_id"],
         "refund_order_id": attempt["upay_order_id"],
-        "payment_type": attempt["payment_type"],
-        "invoice_id": payment["invoice_code"] or payment["invoice_no"],
+        "payment_type": "knet" if attempt["payment_type"] == "knet" else "card",
+        "invoice_id": payment["invoice_no"],  # numeric on redirects (§18 F6), even for create-invoice charges
         "transaction_date": gateway_time(attempt["created_at"]) or "",
         "receipt_id": attempt["upay_order_id"],
-        "trn_udf": payment["customer_extra_data"] or "",
-        "payment_method": attempt["src"],  # simulator-specific: the src word actually used (wallets visible)
+        "upay_order_id": attempt["upay_order_id"],
+        "trn_udf": "",
     }
+    if payment_method:
+        params["payment_method"] = attempt["src"]  # sandbox convenience: the src word (wallets visible)
+    return params
 
 
 def build_redirect_url(base: str, params: dict[str, str], *, quirk: bool = True) -> str:
@@ -72,13 +80,25 @@ def build_redirect_url(base: str, params: dict[str, str], *, quirk: bool = True)
     return f"{base}{joiner}{query}"
 
 
+def _split_echo(stored: str | None, currency: str) -> str | None:
+    """Status ``extra_merchants_data``: the charge's ``extraMerchantData`` serialised back (§6.2), or None."""
+    if not stored:
+        return None
+    return json.dumps([{"amount": format_amount(v["amount_fils"], currency), **v["charges"], "ibanNumber": v["iban"]}
+                       for v in json.loads(stored)])
+
+
 def _customer_id(customer: dict[str, Any]) -> int | None:
     key = customer.get("uniqueId") or customer.get("mobile") or customer.get("email")
     return zlib.crc32(str(key).encode()) % 10_000_000 if key else None
 
 
-def transaction(payment: Row, attempt: Row | None, *, expired: bool) -> dict[str, Any]:
-    """``data.transaction`` of get-payment-status (§6.2) with the §16 A6 alternates."""
+def transaction(payment: Row, attempt: Row | None, *, expired: bool, payment_method: bool = False
+                ) -> dict[str, Any]:
+    """``data.transaction`` of get-payment-status (§6.2) with the §16 A6 alternates.
+
+    ``payment_method`` (the src word actually used) only with the ``payment_method`` convenience.
+    """
     customer = json.loads(payment["customer"] or "{}")
     products = json.loads(payment["products"] or "[]")
     currency = payment["currency"]
@@ -91,13 +111,12 @@ def transaction(payment: Row, attempt: Row | None, *, expired: bool) -> dict[str
         {"name": p["name"], "description": p.get("description") or "", "quantity": p["quantity"],
          "price": format_amount(p["price_fils"], currency)} for p in products
     ]) if products else None
-    return {
+    tx = {
         "order_id": upay,  # §16 A16: the UPayments order id (needed for refunds)
         "refund_order_id": upay,
         "payment_id": attempt["payment_id"] if attempt else None,
         "result": attempt["result"] if attempt else None,
         "payment_type": attempt["payment_type"] if attempt else None,
-        "payment_method": src if src in PAY_SOURCES else None,  # simulator-specific (see redirect_params)
         "track_id": attempt["track_id"] if attempt else payment["reserved_track_id"],
         "transaction_date": gateway_time(attempt["created_at"]) if attempt else None,
         "is_save_card": False,
@@ -109,7 +128,6 @@ def transaction(payment: Row, attempt: Row | None, *, expired: bool) -> dict[str
         "currency_type": currency,
         "status": status,
         "session_id": payment["session_id"],
-        "invoice_id": payment["invoice_code"] or payment["invoice_no"],
         "error_url": payment["cancel_url"],
         "success_url": payment["return_url"],
         "redirect_url": attempt["redirect_url"] if attempt else None,
@@ -122,10 +140,13 @@ def transaction(payment: Row, attempt: Row | None, *, expired: bool) -> dict[str
         "customer_unique_id": customer.get("uniqueId"),
         "customer_unq_id": customer.get("uniqueId"),
         "merchant_requested_order_id": payment["merchant_order_id"],
-        "extra_merchants_data": None,
+        "extra_merchants_data": _split_echo(payment.get("extra_merchants"), currency),
         "is_paid_from_knet": bool(attempt and attempt["payment_type"] == "knet" and attempt["result"] == "CAPTURED"),
         "is_paid_from_cc": bool(attempt and attempt["payment_type"] == "cc" and attempt["result"] == "CAPTURED"),
         "is_from_nbk": False,
         "customer_extra_data": payment["customer_extra_data"],
         "created_at": gateway_time(payment["created_at"]),
     }
+    if payment_method:
+        tx["payment_method"] = src if src in PAY_SOURCES else None  # sandbox convenience (see redirect_params)
+    return tx

@@ -136,6 +136,7 @@ class RefundState(StrEnum):
     REFUNDED = "refunded"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    NEEDS_SPLIT = "needs_split"  # split payment: the gateway refunded nothing and asks for per-vendor amounts
 
 
 class Refund(SQLModel, table=True):
@@ -169,6 +170,10 @@ class Refund(SQLModel, table=True):
     refunded_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
     raw: str | None = Field(default=None, sa_column=Column(Text))
+    split_payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True),
+                                      description="split payment: refundPayload[] (JSON), amountToRefund as sent")
+    split_generated: str | None = Field(default=None, sa_column=Column(Text, nullable=True),
+                                        description="create-multivendor-refund's generated[] (JSON), one per vendor")
 
 
 class WebhookEvent(SQLModel, table=True):
@@ -200,6 +205,10 @@ class WebhookEvent(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, description="not retried before this (backoff)")
     unusable_reason: str | None = Field(default=None, max_length=300,
                                         description="why it will never be processed (set once, closes it)")
+    transport: str | None = Field(default=None, max_length=16,
+                                  description="how it came (§18 F5): get-query, post-form, post-json, post-query")
+    query: str | None = Field(default=None, sa_column=Column(Text, nullable=True),
+                              description="the request's query string (fields may come there, §18 F5)")
 
 
 class Staff(SQLModel, table=True):

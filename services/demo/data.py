@@ -65,10 +65,14 @@ def make_payment_id(rng: random.Random, payment_type: str) -> str:
 
 
 def make_refund_ids(rng: random.Random, prefix: str, when: datetime) -> tuple[str, str, str]:
-    """(refund ``orderId``, ``refundOrderId`` of 32 alphanumerics, ``refundArn`` digits) as create-refund gives."""
-    order_id = f"{prefix[:10]}RF{int(when.timestamp())}{digits(rng, 9)}{hexchars(rng, 12)}"
+    """(refund ``orderId``, ``refundOrderId`` of 32 alphanumerics, ``refundArn`` digits) as create-refund gives.
+
+    §18 F3: in every example the refund's ``orderId`` ends with its ``refundOrderId``.
+    """
+    refund_order_id = alnum(rng, 32)
+    order_id = f"{prefix[:10]}{int(when.timestamp())}{digits(rng, 6)}{refund_order_id}"
     arn = when.strftime("%Y%m%d") + digits(rng, 22)
-    return order_id, alnum(rng, 32), arn
+    return order_id, refund_order_id, arn
 
 
 # ---------------------------------------------------------------- demo history

@@ -24,6 +24,7 @@ from .models import (
     Transaction,
 )
 from .redirect import parse_notification, parse_redirect
+from .split import SplitRefundEntry, SplitRefundGenerated, SplitRefundNeeded, SplitRefundResult
 from .vocab import method_from, normalise_result, result_to_status
 
 __all__ = [
@@ -37,6 +38,10 @@ __all__ = [
     "RedirectParams",
     "RefundCreated",
     "RefundStatusItem",
+    "SplitRefundEntry",
+    "SplitRefundGenerated",
+    "SplitRefundNeeded",
+    "SplitRefundResult",
     "Transaction",
     "UPaymentsClient",
     "errors",

@@ -47,27 +47,32 @@ class UnreadableNotification(ValueError):
     """A webhook body that cannot be read as the gateway's notification (whatever was wrong with it)."""
 
 
-def parse_notification(body: bytes, content_type: str | None) -> RedirectParams:
-    """Parse a webhook body: form-encoded (§16 A9, what the plugins read) or JSON.
+def parse_notification(body: bytes, content_type: str | None, query: str = "") -> RedirectParams:
+    """Parse a webhook: its query string and its body, form-encoded (§16 A9, what the plugins read) or JSON.
 
+    §18 F5: the plugins read the fields wherever they come (``$_REQUEST``, ``getParams()``, OpenCart only
+    ``$_GET``), so the query string counts as much as the body; where both name a field, the body wins.
     Raises :class:`UnreadableNotification` (a ValueError) and nothing else, whatever the body: anyone can post
     one, so nesting is bounded before parsing and any other failure of the parsers is converted here.
     """
     try:
-        return _parse_notification(body, content_type)
+        return _parse_notification(body, content_type, query)
     except UnreadableNotification:
         raise
     except Exception as exc:  # the body is attacker-controlled: no parser error may escape as a crash
         raise UnreadableNotification(f"Notification body could not be read ({type(exc).__name__}).") from None
 
 
-def _parse_notification(body: bytes, content_type: str | None) -> RedirectParams:
-    if len(body) > MAX_NOTIFICATION_BYTES:
-        raise UnreadableNotification(f"Notification body is larger than {MAX_NOTIFICATION_BYTES} bytes.")
+def _parse_notification(body: bytes, content_type: str | None, query: str) -> RedirectParams:
+    if len(body) + len(query) > MAX_NOTIFICATION_BYTES:
+        raise UnreadableNotification(f"Notification is larger than {MAX_NOTIFICATION_BYTES} bytes.")
+    from_query = parse_qsl(_query_of("?" + query), keep_blank_values=True) if query else []
     text = body.decode("utf-8", errors="replace")
+    if not text.strip():
+        return _from_pairs(from_query)
     is_json = "json" in (content_type or "").lower() or text.lstrip().startswith(("{", "["))
     if not is_json:
-        return _from_pairs(parse_qsl(_query_of(text), keep_blank_values=True))
+        return _from_pairs(from_query + parse_qsl(_query_of(text), keep_blank_values=True))
     _check_depth(text)
     try:
         # numbers stay text: no float rounding, no int-conversion limit on absurd digit strings
@@ -79,7 +84,7 @@ def _parse_notification(body: bytes, content_type: str | None) -> RedirectParams
     if isinstance(payload.get("data"), dict) and not GATEWAY_KEYS & payload.keys():
         payload = payload["data"]
     pairs = [(str(k), s) for k, v in payload.items() if (s := _scalar(v)) is not None]
-    return _from_pairs(pairs, raw=dict(payload))
+    return _from_pairs(from_query + pairs, raw=dict(from_query) | dict(payload))
 
 
 def _no_constant(word: str) -> Any:

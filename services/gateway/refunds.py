@@ -1,7 +1,8 @@
-"""Refunds: create, cancel (delete) and check (contract §12.1–§12.3)."""
+"""Refunds: create, cancel (delete), check (§12.1–§12.3); split payments' per-vendor refunds (§12.4–§12.5)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -9,6 +10,7 @@ from . import errors
 from .charges import wire_amount
 from .models import LegacyRefundStatus, RefundCreated, RefundStatusItem
 from .resource import Resource
+from .split import SplitRefundEntry, SplitRefundNeeded, SplitRefundResult, is_split_answer
 from .wire import data_object, parse_model
 
 
@@ -26,11 +28,12 @@ class RefundsResource(Resource):
         customer_email: str | None = None,
         customer_mobile: str | None = None,
         notify_url: str | None = None,
-    ) -> RefundCreated:
+    ) -> RefundCreated | SplitRefundNeeded:
         """Refund ``amount_fils`` of the payment whose UPayments order id is ``order_id`` (status ``order_id``).
 
         Never retried: there is no idempotency key, a repeat is a second refund. On an uncertain error
-        (``errors.is_uncertain``) settle with ``check`` instead of sending again.
+        (``errors.is_uncertain``) settle with ``check`` instead of sending again. A split payment refunds
+        nothing and answers :class:`SplitRefundNeeded` (then use :meth:`create_split`).
         """
         _, amount = wire_amount(amount_fils, currency)
         if not order_id:
@@ -47,17 +50,51 @@ class RefundsResource(Resource):
         ids = {"order_id": order_id}
         envelope = self._client._request("POST", "create-refund", body=body, ids=ids)
         data = data_object(envelope, None, "POST", "create-refund", ids)
-        if data.get("isMultivendorRefund"):
-            # §12.1: for split payments no refund is made; the multi-vendor flow is not supported here.
-            raise errors.BusinessRefusal(
-                "This payment was split between merchants; it needs a multi-vendor refund, which this "
-                "dashboard does not make (nothing was refunded)",
-                method="POST",
-                path="create-refund",
-                ids=ids,
-            )
+        if is_split_answer(data):  # §12.1, §18 F4: nothing was refunded; per-vendor amounts are needed
+            payload = data.get("refundPayload")
+            if not isinstance(payload, list) or not all(isinstance(e, dict) for e in payload):
+                raise errors.InvalidResponse("The split-payment answer has no refundPayload list", method="POST",
+                                             path="create-refund", ids=ids)
+            try:
+                entries = [SplitRefundEntry.parse(e, currency) for e in payload]
+            except ValueError as exc:
+                raise errors.InvalidResponse(f"A refundPayload entry could not be read ({exc})", method="POST",
+                                             path="create-refund", ids=ids) from None
+            return SplitRefundNeeded(order_id=data.get("orderId") or order_id, entries=entries, raw=data)
         result = parse_model(RefundCreated, data, "POST", "create-refund", ids)
         return result.model_copy(update={"raw": data})
+
+    def create_split(self, *, order_id: str, amounts: dict[str, int], entries: list[SplitRefundEntry],
+                     currency: str = "KWD") -> SplitRefundResult:
+        """``create-multivendor-refund``: refund ``amounts`` (refund request id → minor units) from the vendors.
+
+        ``entries`` are the ones :meth:`create` answered, sent back unchanged but for ``amountToRefund``.
+        Never retried (a repeat is a second refund); on an uncertain error settle with ``check``.
+        """
+        payload = []
+        for entry in entries:
+            fils = amounts.get(entry.refund_request_id, 0)
+            amount = wire_amount(fils, currency)[1] if fils else 0
+            # sent back as received; numbers the JSON parser made floats go back exactly as written (repr)
+            echo = {k: Decimal(repr(v)) if isinstance(v, float) else v for k, v in entry.raw.items()}
+            payload.append({**echo, "amountToRefund": amount})
+        ids = {"order_id": order_id}
+        body = {"orderId": order_id, "refundPayload": payload, "isMultivendorRefund": True}
+        envelope = self._client._request("POST", "create-multivendor-refund", body=body, ids=ids)
+        data = data_object(envelope, None, "POST", "create-multivendor-refund", ids)
+        try:
+            return SplitRefundResult.parse(data, currency)
+        except ValueError as exc:
+            raise errors.InvalidResponse(f"The multi-vendor refund answer could not be read ({exc})", method="POST",
+                                         path="create-multivendor-refund", ids=ids) from None
+
+    def delete_split(self, *, generated_invoice_id: str, order_id: str, refund_order_id: str,
+                     refund_arn: str | None) -> None:
+        """``delete-multivendor-refund``: cancel one per-vendor refund not executed yet. Never retried."""
+        ids = {"order_id": order_id, "refund_order_id": refund_order_id}
+        body = {"generatedInvoiceId": generated_invoice_id, "orderId": order_id, "refundOrderId": refund_order_id,
+                "refundArn": refund_arn or ""}
+        self._client._request("POST", "delete-multivendor-refund", body=body, ids=ids)
 
     def delete(self, *, order_id: str, refund_order_id: str) -> None:
         """Cancel a refund that is not executed yet (§16 A2: POST with a JSON body). Never retried."""

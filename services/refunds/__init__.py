@@ -1,7 +1,8 @@
 """Refunds: request (four-eyes approval above the shop's threshold), approve, reject, cancel, settle and list.
 
 Owns the refund ledger and its one-in-flight rule (:mod:`.ledger`), the money-moving commands (:mod:`.commands`),
-settling uncertain intents from check-refund (:mod:`.settle`) and the read side (:mod:`.queries`).
+settling uncertain intents from check-refund (:mod:`.settle`), split-payment refunds sent per vendor
+(:mod:`.split`) and the read side (:mod:`.queries`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from services.refunds.queries import (
     list_refunds,
 )
 from services.refunds.settle import matches, refresh_refunds, settle_uncertain
+from services.refunds.split import send_split_refund, vendor_shares
 
 __all__ = [
     "MAX_REFUND_FILS",
@@ -63,5 +65,7 @@ __all__ = [
     "refund_summary",
     "reject_refund",
     "request_refund",
+    "send_split_refund",
     "settle_uncertain",
+    "vendor_shares",
 ]

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from services import audit, inputs, intents, policy
 from services.db import read_session, session_scope
-from services.gateway import UPaymentsClient, is_uncertain
+from services.gateway import SplitRefundNeeded, UPaymentsClient, is_uncertain
 from services.gateway import errors as gw
 from services.gateway.sentences import staff_sentence
 from services.models import Payment, PaymentStatus, Refund, RefundState
@@ -51,7 +51,15 @@ from services.refunds.ledger import (
     tally,
     target,
 )
-from services.refunds.settle import matches, refresh_refunds, settle_uncertain
+from services.refunds.settle import (
+    at_gateway,
+    identifiable,
+    matches,
+    refresh_refunds,
+    refund_id_in,
+    settle_uncertain,
+)
+from services.refunds.split import SPLIT_NEEDED, cancel_split, split_payload_of
 from services.timeutil import as_utc, local_day, utcnow
 
 #: Tries to write a call's outcome before leaving it to settle_uncertain.
@@ -338,6 +346,10 @@ def _send(engine: Engine, client: UPaymentsClient, refund_id: int) -> Refund:
                 error="The refund call broke off unexpectedly; it is being checked with UPayments.")
         raise
     crash_point(CRASH_AFTER_GATEWAY)
+    if isinstance(created, SplitRefundNeeded):  # §18 F4: nothing was refunded; finance sets per-vendor amounts
+        log.info("refund %s is on a split payment: per-vendor amounts needed", refund_id)
+        return _record(engine, refund_id, RefundState.NEEDS_SPLIT, "refund_needs_split",
+                       error=SPLIT_NEEDED, split_payload=split_payload_of(created))
     return _record(engine, refund_id, RefundState.INITIATED, "refund_sent", gateway_order_id=created.order_id,
                    refund_order_id=created.refund_order_id, refund_arn=created.refund_arn)
 
@@ -364,6 +376,7 @@ def _record(engine: Engine, refund_id: int, state: RefundState, action: str, **o
 def _record_once(
     engine: Engine, refund_id: int, state: RefundState, action: str, *, error: str | None = None,
     gateway_order_id: str | None = None, refund_order_id: str | None = None, refund_arn: str | None = None,
+    split_payload: str | None = None,
 ) -> Refund:
     with session_scope(engine) as session:
         refund = session.get(Refund, refund_id)
@@ -384,8 +397,10 @@ def _record_once(
         if state == RefundState.INITIATED:
             refund.gateway_order_id, refund.gateway_refund_order_id = gateway_order_id, refund_order_id
             refund.gateway_refund_arn, refund.sent_at = refund_arn, refund.sent_at or now
-        elif state == RefundState.FAILED:
-            refund.sent_at = None  # the gateway refused it: nothing was sent (the claim is spent with the state)
+        elif state in (RefundState.FAILED, RefundState.NEEDS_SPLIT):
+            refund.sent_at = None  # nothing was refunded (the claim is spent with the state)
+        if split_payload is not None:
+            refund.split_payload = split_payload
         session.add(refund)
         session.flush()
         recompute_refunded(session, payment)
@@ -479,17 +494,31 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
             audit.record(session, actor=actor.email, action="refund_cancelled", target=target(refund, payment),
                          before=before, after=snapshot(refund, payment))
             return refund
+        if refund.state == RefundState.NEEDS_SPLIT:  # nothing was refunded: withdrawing it calls nothing
+            before = snapshot(refund, payment)
+            refund.state, refund.updated_at = RefundState.CANCELLED, utcnow()
+            refund.error = f"Withdrawn by {actor.email} before the per-vendor amounts were set."
+            session.add(refund)
+            audit.record(session, actor=actor.email, action="refund_cancelled", target=target(refund, payment),
+                         before=before, after=snapshot(refund, payment))
+            return refund
         if refund.state != RefundState.INITIATED:
             raise RefundError(f"Refund #{refund_id} is {refund.state}; only a refund that is initiated and not yet "
                               "executed can be cancelled.")
-        if not refund.gateway_order_id or not refund.gateway_refund_order_id:
+        split = bool(refund.split_generated)
+        # create-refund's answer is stored at send time; a refund settled from check-refund has only its own
+        # orderId, which ends with its refundOrderId (§18 F3)
+        refund_order_id = refund.gateway_refund_order_id or refund_id_in(refund.gateway_order_id)
+        if not split and (not refund.gateway_order_id or not refund_order_id):
             raise RefundError(f"Refund #{refund_id} has no gateway refund id, so it cannot be cancelled here.")
         upay_order_id = payment.upay_order_id
+    if split:
+        return cancel_split(engine, client, actor.email, refund_id)
     try:
-        client.refunds.delete(order_id=refund.gateway_order_id, refund_order_id=refund.gateway_refund_order_id)
+        client.refunds.delete(order_id=refund.gateway_order_id or "", refund_order_id=refund_order_id or "")
     except gw.GatewayError as exc:
         # Deleted refunds drop out of check-refund: if ours is gone, the delete took effect (now or before).
-        if not _deleted_at_gateway(client, upay_order_id, refund):
+        if not _deleted_at_gateway(engine, client, upay_order_id, refund):
             _cancel_refused(engine, client, refund, exc)
     with session_scope(engine) as session:
         payment = lock_payment(session, refund.payment_pk)
@@ -508,8 +537,9 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
     return current
 
 
-def _deleted_at_gateway(client: UPaymentsClient, upay_order_id: str | None, refund: Refund) -> bool:
-    """True only when check-refund answered and no longer lists this refund."""
+def _deleted_at_gateway(engine: Engine, client: UPaymentsClient, upay_order_id: str | None, refund: Refund
+                        ) -> bool:
+    """True only when check-refund answered and no longer lists this refund (by id, else by count: §18 F2)."""
     if not upay_order_id:
         return False
     try:
@@ -517,7 +547,11 @@ def _deleted_at_gateway(client: UPaymentsClient, upay_order_id: str | None, refu
     except gw.GatewayError as exc:
         log.warning("refund %s: could not check after a failed cancel: %s", refund.id, exc)
         return False
-    return not any(matches(item, refund, upay_order_id) for item in items)
+    if identifiable(items, upay_order_id):
+        return not any(matches(item, refund, upay_order_id) for item in items)
+    with Session(engine) as session:
+        ours = at_gateway(session.exec(select(Refund).where(col(Refund.payment_pk) == refund.payment_pk)).all())
+    return len(items) < len(ours)  # no ids: one fewer listed than ours at the gateway (this one still initiated)
 
 
 def _cancel_refused(engine: Engine, client: UPaymentsClient, refund: Refund, exc: gw.GatewayError) -> None:

@@ -10,7 +10,9 @@ the log says so (a person must look at the UPayments merchant portal).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
@@ -23,7 +25,7 @@ from services.gateway import RefundStatusItem, UPaymentsClient
 from services.gateway import errors as gw
 from services.models import Payment, Refund, RefundState
 from services.permissions import Action, Actor, authorize
-from services.refunds.ledger import SYSTEM, lock_payment, log, recompute_refunded, snapshot, target
+from services.refunds.ledger import COMMITTED, SYSTEM, lock_payment, log, recompute_refunded, snapshot, target
 from services.timeutil import as_utc, utcnow
 
 #: A ``sending`` intent older than this is taken to be orphaned by a crash (the client times out long before).
@@ -34,17 +36,112 @@ ABSENT_GRACE = timedelta(seconds=30)
 REFRESH_BATCH = 50
 
 
-def matches(item: RefundStatusItem, refund: Refund, upay_order_id: str | None) -> bool:
-    """Whether a check-refund element is this refund (by refund id, else by the refund's own order id)."""
-    if item.refund_order_id and item.refund_order_id == refund.gateway_refund_order_id:
+#: Length of a refund's ``refundOrderId`` (§2); its ``orderId`` ends with it (§18 F3).
+REFUND_ID_LENGTH = 32
+
+
+def refund_id_in(order_id: str | None) -> str | None:
+    """The ``refundOrderId`` at the end of a refund's own ``orderId`` (§18 F3), or None when it cannot be one."""
+    if order_id and len(order_id) > REFUND_ID_LENGTH and order_id[-REFUND_ID_LENGTH:].isalnum():
+        return order_id[-REFUND_ID_LENGTH:]
+    return None
+
+
+def _own_id(item: RefundStatusItem, upay_order_id: str | None) -> str | None:
+    """The element's own order id; None when absent or when a gateway echoes the payment's id instead."""
+    return item.order_id if item.order_id and item.order_id != upay_order_id else None
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One refund as the gateway lists it: a single refund, or one vendor's part of a split refund."""
+
+    refund: Refund
+    order_id: str | None
+    refund_order_id: str | None
+
+
+def units_of(refund: Refund) -> list[Unit]:
+    """The gateway refunds one of ours stands for (a split refund: one per vendor not deleted)."""
+    if refund.split_generated:
+        return [Unit(refund, g.get("order_id"), g.get("refund_order_id"))
+                for g in json.loads(refund.split_generated) if not g.get("deleted")]
+    return [Unit(refund, refund.gateway_order_id, refund.gateway_refund_order_id)]
+
+
+def matches(item: RefundStatusItem, refund: Refund | Unit, upay_order_id: str | None) -> bool:
+    """Whether a check-refund element is this refund (or unit): by its own order id, else by the F3 suffix.
+
+    The documented element is only ``{order_id, is_refunded, refunded_date}`` (§18 F2); a ``refund_order_id``
+    is used when a gateway happens to send one, never needed.
+    """
+    units = units_of(refund) if isinstance(refund, Refund) else [refund]
+    return any(_matches_unit(item, unit, upay_order_id) for unit in units)
+
+
+def _matches_unit(item: RefundStatusItem, unit: Unit, upay_order_id: str | None) -> bool:
+    if item.refund_order_id and item.refund_order_id == unit.refund_order_id:
         return True
-    # An element's order_id is the refund's own order id; ignore it if a gateway echoes the payment's id instead.
-    return bool(item.order_id and item.order_id != upay_order_id and item.order_id == refund.gateway_order_id)
+    own = _own_id(item, upay_order_id)
+    if own is None:
+        return False
+    if own == unit.order_id:
+        return True
+    return bool(unit.refund_order_id and refund_id_in(own) == unit.refund_order_id)
+
+
+def identifiable(items: Sequence[RefundStatusItem], upay_order_id: str | None) -> bool:
+    """True when every element names its own refund (else only their order tells them apart)."""
+    return all(_own_id(item, upay_order_id) or item.refund_order_id for item in items)
+
+
+def at_gateway(refunds: Sequence[Refund]) -> list[Unit]:
+    """Our refunds the gateway lists (initiated or refunded; deleted ones drop out), in creation order."""
+    ordered = sorted((r for r in refunds if r.state in COMMITTED),
+                     key=lambda r: (as_utc(r.sent_at or r.created_at), r.id or 0))
+    return [unit for refund in ordered for unit in units_of(refund)]
+
+
+def bind(items: Sequence[RefundStatusItem], refunds: Sequence[Refund], upay_order_id: str | None
+         ) -> dict[int, list[RefundStatusItem]]:
+    """Refund id → its check-refund elements (one per unit), from the documented shape alone (§18 F2).
+
+    By the element's own order id or the F3 suffix when the elements carry them; otherwise by creation order,
+    and only when the gateway lists exactly as many refunds as we have at the gateway (one-in-flight keeps
+    our creation order the gateway's). A refund appears only when every one of its units was found.
+    """
+    units = at_gateway(refunds)
+    found: dict[int, list[RefundStatusItem]] = {}
+    if identifiable(items, upay_order_id):
+        pairs = [(u, next((i for i in items if _matches_unit(i, u, upay_order_id)), None)) for u in units]
+    elif len(items) == len(units):
+        pairs = list(zip(units, items, strict=True))
+    else:
+        return {}
+    missing = {u.refund.id for u, item in pairs if item is None}
+    for unit, item in pairs:
+        if item is not None and unit.refund.id is not None and unit.refund.id not in missing:
+            found.setdefault(unit.refund.id, []).append(item)
+    return found
 
 
 def _unmatched(items: Sequence[RefundStatusItem], known: Sequence[Refund], upay_order_id: str | None
                ) -> list[RefundStatusItem]:
-    return [item for item in items if not any(matches(item, r, upay_order_id) for r in known)]
+    """Elements that are none of ``known`` (our refunds at the gateway): by id, else by creation order."""
+    units = at_gateway(known)
+    if identifiable(items, upay_order_id):
+        return [item for item in items if not any(_matches_unit(item, u, upay_order_id) for u in units)]
+    # No ids to tell them apart: the gateway lists refunds oldest first, so ours come first (at most one in
+    # flight at a time); fewer elements than ours means one was deleted elsewhere and nothing can be said.
+    return list(items[len(units):]) if len(items) >= len(units) else list(items)
+
+
+def split_parts(refund: Refund) -> int:
+    """How many per-vendor refunds a split refund's send asked for (0: not a split send)."""
+    if not refund.split_payload:
+        return 0
+    amounts = json.loads(refund.split_payload).get("amounts") or {}
+    return sum(1 for fils in amounts.values() if fils)
 
 
 def _candidates(session: Session, payment_pk: int | None, stale_before: datetime) -> list[int]:
@@ -103,15 +200,39 @@ def _settle_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, st
                       payment.order_id, len(open_))
             return 0
         intent = open_[0]
-        known = [r for r in refunds if r.gateway_order_id or r.gateway_refund_order_id]
-        extra = _unmatched(items, known, payment.upay_order_id)
+        extra = _unmatched(items, refunds, payment.upay_order_id)
         before = snapshot(intent, payment)
         now = utcnow()
-        if len(extra) == 1:
+        expected = split_parts(intent)
+        if expected and len(extra) == expected:  # a split refund: one element per vendor with an amount
+            intent.state = (RefundState.REFUNDED if all(i.is_refunded for i in extra) else RefundState.INITIATED)
+            intent.split_generated = json.dumps([
+                {"order_id": _own_id(i, payment.upay_order_id), "generated_invoice_id": None,
+                 "refund_order_id": i.refund_order_id or refund_id_in(_own_id(i, payment.upay_order_id))}
+                for i in extra])
+            intent.sent_at = intent.sent_at or now
+            dates = [i.refunded_at for i in extra if i.refunded_at]
+            intent.refunded_at = max(dates) if intent.state == RefundState.REFUNDED and dates else None
+            intent.error = None
+            outcome = "the gateway has it"
+        elif expected and not extra:
+            if as_utc(intent.updated_at) > absent_before:
+                return 0
+            intent.state, intent.sent_at = RefundState.NEEDS_SPLIT, None
+            intent.error = ("The per-vendor refund never reached UPayments (nothing was refunded); set the amounts "
+                            "and send it again.")
+            outcome = "not at the gateway"
+        elif expected:
+            intent.error = (f"UPayments lists {len(extra)} refunds this dashboard cannot tell apart from the "
+                            f"{expected} per-vendor refunds it sent; check the UPayments portal.")
+            session.add(intent)
+            return 0
+        elif len(extra) == 1:
             found = extra[0]
             intent.state = RefundState.REFUNDED if found.is_refunded else RefundState.INITIATED
-            intent.gateway_order_id = found.order_id if found.order_id != payment.upay_order_id else None
-            intent.gateway_refund_order_id = found.refund_order_id
+            intent.gateway_order_id = _own_id(found, payment.upay_order_id)
+            # check-refund carries no refund id (§18 F2); the refund's orderId ends with it (F3)
+            intent.gateway_refund_order_id = found.refund_order_id or refund_id_in(intent.gateway_order_id)
             intent.sent_at = intent.sent_at or now
             intent.refunded_at = found.refunded_at if found.is_refunded else None
             intent.error = None
@@ -167,21 +288,21 @@ def _track_payment(engine: Engine, client: UPaymentsClient, payment_pk: int) -> 
     if payment is None or not payment.upay_order_id:
         return 0
     items = client.refunds.check(order_id=payment.upay_order_id)
-    done = [item for item in items if item.is_refunded]
-    if not done:
+    if not any(item.is_refunded for item in items):
         return 0
     changed = 0
     with session_scope(engine) as session:
         payment = lock_payment(session, payment_pk)
-        initiated = session.exec(select(Refund).where(col(Refund.payment_pk) == payment_pk,
-                                                      col(Refund.state) == RefundState.INITIATED)).all()
-        for refund in initiated:
-            item = next((i for i in done if matches(i, refund, payment.upay_order_id)), None)
-            if item is None:
+        refunds = list(session.exec(select(Refund).where(col(Refund.payment_pk) == payment_pk)).all())
+        bound = bind(items, refunds, payment.upay_order_id)
+        for refund in refunds:
+            listed = bound.get(refund.id or 0)
+            if refund.state != RefundState.INITIATED or not listed or not all(i.is_refunded for i in listed):
                 continue
             before = snapshot(refund, payment)
             refund.state, refund.updated_at = RefundState.REFUNDED, utcnow()
-            refund.refunded_at = item.refunded_at or refund.updated_at
+            dates = [i.refunded_at for i in listed if i.refunded_at]
+            refund.refunded_at = max(dates) if dates else refund.updated_at
             session.add(refund)
             audit.record(session, actor=SYSTEM, action="refund_completed", target=target(refund, payment),
                          before=before, after=snapshot(refund, payment))

@@ -108,7 +108,7 @@ def _plan_unsafe(session: Session, event: WebhookEvent, *, skip_twins: bool) -> 
     if event.unusable_reason:
         plan.unusable = plan.error = event.unusable_reason
         return plan
-    params, unusable = read_body(event.body.encode("utf-8"), event.content_type)
+    params, unusable = read_body(event.body.encode("utf-8"), event.content_type, event.query or "")
     if params is None:
         plan.unusable = plan.error = unusable
         return plan
@@ -125,10 +125,12 @@ def _plan_unsafe(session: Session, event: WebhookEvent, *, skip_twins: bool) -> 
             return plan
     if params.track_id:
         plan.ids = {"track_id": params.track_id}
-    elif params.invoice_id:
-        plan.ids = {"invoice_id": params.invoice_id}
-    elif params.merchant_order_id:
-        named = session.exec(select(Payment).where(col(Payment.order_id) == params.merchant_order_id)).first()
+    elif params.merchant_order_id or params.invoice_id:
+        # §18 F6: a delivery's invoice_id is the numeric one, which get-payment-status does not take; it only
+        # finds our payment, whose own look-up id (session, opaque invoice id) is what we ask with
+        named = session.exec(select(Payment).where(
+            col(Payment.order_id) == params.merchant_order_id if params.merchant_order_id
+            else col(Payment.invoice_id) == params.invoice_id)).first()
         if named is not None:
             plan.named_payment = named.id
             try:

@@ -84,6 +84,10 @@ class EventDetail:
     processed_at: datetime | None
     error: str | None
     body: str
+    transport: str | None = None
+    """How it came: GET or POST (§18 F5)."""
+    query: str | None = None
+    """The query string it came with (untrusted data, like ``body``)."""
 
 
 def get_event(engine: Engine, actor: Actor, event_id: int) -> EventDetail:
@@ -94,4 +98,5 @@ def get_event(engine: Engine, actor: Actor, event_id: int) -> EventDetail:
     if event is None:
         raise ValueError(f"Webhook event {event_id} does not exist.")
     return EventDetail(id=event.id or 0, received_at=event.received_at, content_type=event.content_type,
-                       processed_at=event.processed_at, error=event.error, body=event.body)
+                       processed_at=event.processed_at, error=event.error, body=event.body,
+                       transport=event.transport, query=event.query)

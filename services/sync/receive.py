@@ -37,10 +37,22 @@ class Receipt:
     lane: Lane = Lane.UNKNOWN  # how urgent its look-up is
 
 
-def read_body(body: bytes, content_type: str | None) -> tuple[RedirectParams | None, str | None]:
-    """The parsed delivery, or None and why it is unusable (never raises)."""
+def transport_of(method: str, body: bytes, content_type: str | None, query: str) -> str:
+    """How a delivery came (§18 F5): ``get-query``, ``post-form``, ``post-json``, ``post-query`` (fields only in
+    the query string) or ``post-empty``."""
+    verb = method.lower()[:5]
+    if body.strip():
+        text = body.lstrip()[:1]
+        kind = "json" if "json" in (content_type or "").lower() or text in (b"{", b"[") else "form"
+    else:
+        kind = "query" if query else "empty"
+    return f"{verb}-{kind}"
+
+
+def read_body(body: bytes, content_type: str | None, query: str = "") -> tuple[RedirectParams | None, str | None]:
+    """The parsed delivery (query string and body), or None and why it is unusable (never raises)."""
     try:
-        params = parse_notification(body, content_type)
+        params = parse_notification(body, content_type, query)
     except UnreadableNotification as exc:
         return None, f"Unreadable body: {exc}"
     for name, value in (("track id", params.track_id), ("invoice id", params.invoice_id),
@@ -65,20 +77,22 @@ def lane_of(session: Session, params: RedirectParams) -> tuple[Lane, int | None]
 
 
 def receive(engine: Engine, body: bytes, content_type: str | None, *, max_bytes: int, source: str = "webhook",
-            remote: str | None = None) -> Receipt:
-    """Store one delivery raw (size-limited); an identical earlier body is flagged as a duplicate, an unreadable
-    one is stored closed with the reason."""
-    if len(body) > max_bytes:
-        raise PayloadTooLarge(f"Body of {len(body)} bytes is over the {max_bytes}-byte limit.")
+            remote: str | None = None, query: str = "", method: str = "POST") -> Receipt:
+    """Store one delivery raw (size-limited) with its query string and transport; an identical earlier delivery
+    is flagged as a duplicate, an unreadable one is stored closed with the reason."""
+    if len(body) + len(query) > max_bytes:
+        raise PayloadTooLarge(f"Delivery of {len(body) + len(query)} bytes is over the {max_bytes}-byte limit.")
     # NUL cannot be stored in a PostgreSQL text column; the digest below still covers the exact bytes
     text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-    digest = hashlib.sha256(body).hexdigest()
-    params, unusable = read_body(body, content_type)
+    digest = hashlib.sha256(body if not query else query.encode() + b"\x00" + body).hexdigest()
+    params, unusable = read_body(body, content_type, query)
+    transport = transport_of(method, body, content_type, query)
     with session_scope(engine) as session:
         seen = session.exec(select(WebhookEvent.id).where(col(WebhookEvent.dedupe_key) == digest).limit(1)).first()
         lane = lane_of(session, params)[0] if params is not None else Lane.UNKNOWN
         event = WebhookEvent(source=source, content_type=_clean(content_type, 128), body=text, dedupe_key=digest,
-                             duplicate=seen is not None, remote=_clean(remote, 64))
+                             duplicate=seen is not None, remote=_clean(remote, 64), transport=transport,
+                             query=query.replace("\x00", "\ufffd") or None)
         if unusable is not None:
             event.unusable_reason, event.error, event.processed_at = unusable[:300], unusable, utcnow()
         session.add(event)

@@ -41,9 +41,19 @@ class PaymentUnknown(ValueError):
 LOOKUP_FIELDS = ("track_id", "invoice_id", "session_id")
 
 
+def usable_invoice_id(value: str | None) -> str | None:
+    """An invoice id get-payment-status takes: create-invoice's opaque one, never the redirect's number (§18 F6)."""
+    return value if value and not value.isdigit() else None
+
+
+def _lookup_value(payment: Payment, name: str) -> str | None:
+    value: str | None = getattr(payment, name)
+    return usable_invoice_id(value) if name == "invoice_id" else value
+
+
 def has_lookup_id(payment: Payment) -> bool:
     """True when :func:`lookup_ids` has an id to ask the gateway with."""
-    return any(getattr(payment, name) for name in LOOKUP_FIELDS)
+    return any(_lookup_value(payment, name) for name in LOOKUP_FIELDS)
 
 
 def has_lookup_id_clause() -> ColumnElement[bool]:
@@ -61,8 +71,8 @@ def link_ids(payment: Payment) -> dict[str, str] | None:
         return None
     if payment.session_id:
         return {"session_id": payment.session_id}
-    if payment.invoice_id and not payment.invoice_id.isdigit():
-        return {"invoice_id": payment.invoice_id}
+    if usable_invoice_id(payment.invoice_id):
+        return {"invoice_id": payment.invoice_id or ""}
     return None
 
 
@@ -72,7 +82,7 @@ def lookup_ids(payment: Payment) -> dict[str, str]:
     if link is not None:
         return link
     for name in LOOKUP_FIELDS:
-        value = getattr(payment, name)
+        value = _lookup_value(payment, name)
         if value:
             return {name: value}
     raise CannotLookUp(

@@ -189,6 +189,26 @@ def test_lost_answer_after_the_gateway_made_the_refund_is_settled_as_initiated(e
     settled_entry = audit.list_entries(engine, make_staff(engine, Role.ADMIN))[0][0]
     assert settled_entry.action == "refund_settled" and json.loads(settled_entry.after or "")["outcome"] == (
         "the gateway has it")
+    # §18 F2: the sandbox answered only {order_id, is_refunded, refunded_date}; the refund id came from the F3
+    # suffix, so the settled refund can still be cancelled while initiated
+    cancelled = cancel_refund(engine, client, finance, refund_id=settled.id or 0)
+    assert cancelled.state == RefundState.CANCELLED and refunded_fils(engine, payment) == 0
+    assert [r["state"] for r in gateway_refunds(sandbox, payment)] == ["deleted"]
+
+
+def test_two_refunds_are_tracked_and_cancelled_from_the_documented_shape(engine, client, sandbox) -> None:
+    """Both refunds bound by their own order ids (no amount, no refund id listed); the second is cancelled."""
+    finance = make_staff(engine, Role.FINANCE)
+    payment = captured_payment(engine, sandbox, client, 10_000)
+    first = _ask(engine, client, finance, payment, 3_000, "two-a")
+    second = _ask(engine, client, finance, payment, 2_000, "two-b")
+    assert first.state == second.state == RefundState.INITIATED
+    assert cancel_refund(engine, client, finance, refund_id=second.id).state == RefundState.CANCELLED
+    sandbox.settle_refunds()
+    assert refresh_refunds(engine, client, actor=SYSTEM) == 1
+    states = {r.id: r.state for r in our_refunds(engine, payment)}
+    assert states == {first.id: RefundState.REFUNDED, second.id: RefundState.CANCELLED}
+    assert refunded_fils(engine, payment) == 3_000
 
 
 def test_insufficient_merchant_balance_fails_with_one_clear_sentence(engine, client, sandbox) -> None:

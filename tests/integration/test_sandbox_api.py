@@ -26,7 +26,7 @@ def test_hosted_charge_has_no_track_id_until_paid(api: Api, sandbox: RunningSand
     tx = api.status(done["track_id"])
     assert re.fullmatch(r"[A-Za-z0-9]{32}", tx["track_id"])
     assert tx["result"] == "CAPTURED" and tx["status"] == "done"
-    assert tx["payment_type"] == "knet" and tx["payment_method"] == "knet"
+    assert tx["payment_type"] == "knet" and "payment_method" not in tx  # a convenience, off by default
     assert re.fullmatch(r"\d{18}", tx["payment_id"])
     # §16 A16: status order_id is the UPayments id, which embeds the merchant id after a 10-char prefix.
     assert tx["order_id"] == tx["refund_order_id"] == done["order_id"]
@@ -47,7 +47,8 @@ def test_redirect_reproduces_the_payment_id_quirk_and_merchant_order_id(api: Api
     assert query["o"] == ["1001?payment_id=" + done["payment_id"]]
     assert query["order_id"] == ["ORD-1001"] and query["requested_order_id"] == ["ORD-1001"]
     assert query["refund_order_id"] == [done["order_id"]] == query["receipt_id"]
-    assert query["payment_type"] == ["cc"] and query["payment_method"] == ["cc"]
+    assert query["payment_type"] == ["card"] and query["upay_order_id"] == [done["order_id"]]  # §18 F7
+    assert "payment_method" not in query
     assert query["post_date"] == [""] and query["tran_id"] == [""]  # card answers leave KNET fields empty
 
     sandbox.configure(redirect_quirk=False)
@@ -58,6 +59,7 @@ def test_redirect_reproduces_the_payment_id_quirk_and_merchant_order_id(api: Api
 
 
 def test_white_label_needs_src_and_returns_track_id(api: Api, sandbox: RunningSandbox) -> None:
+    sandbox.configure(conveniences=["payment_method"])
     missing = api.post("charge", charge_body(), token=WL_TOKEN)
     assert missing.status_code == 422
     assert missing.json()["errors"]["paymentGateway.src"]
@@ -107,7 +109,7 @@ def test_invoice_link_and_notification_type_rules(api: Api, sandbox: RunningSand
     assert api.status(invoice_id=data["invoice_id"])["result"] is None
     done = sandbox.complete(invoice_id=data["invoice_id"], method="knet", wait_webhook=False)
     tx = api.status(invoice_id=data["invoice_id"])
-    assert tx["result"] == "CAPTURED" and tx["track_id"] == done["track_id"] and tx["invoice_id"] == data["invoice_id"]
+    assert tx["result"] == "CAPTURED" and tx["track_id"] == done["track_id"] and "invoice_id" not in tx
     both = api.charge(order_id="ORD-2", paymentGateway={"src": "create-invoice"}, notificationType="all")
     assert both["sms"] is True and both["email"] is True
 

@@ -79,7 +79,7 @@ def test_form_encoded_webhook_keeps_query_and_retries(api: Api, sandbox: Running
     fields = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
     assert fields["result"] == "CAPTURED" and fields["track_id"] == done["track_id"]
     assert fields["order_id"] == "ORD-1001" and fields["refund_order_id"] == done["order_id"]
-    assert fields["payment_type"] == "cc" and fields["payment_method"] == "apple-pay"
+    assert fields["payment_type"] == "card" and "payment_method" not in fields  # §18 F7; no convenience
     tx = api.status(done["track_id"])
     assert tx["notify_url_called"] is True
     assert tx["notify_url_response"] == {"success": True, "message": "Success", "data": None}
@@ -121,13 +121,15 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         tx = api.status(done["track_id"])
         assert tx["result"] == "CAPTURED" and tx["order_id"] == done["order_id"]
         [item] = api.get(f"check-refund/{done['order_id']}").json()["data"]["refund"]
-        assert item["refund_order_id"] == refund["refundOrderId"] and item["is_refunded"] is False
+        assert set(item) == {"order_id", "is_refunded", "refunded_date"}  # §18 F2
+        assert item["order_id"] == refund["orderId"] and item["is_refunded"] is False
         assert second.payment("ORD-1001")["balance_fils"] == 123_000  # the stored balance wins over config
 
 
 def test_demo_seeding_agrees_with_the_generator(tmp_path: Path) -> None:
     anchor = date(2026, 3, 15)
-    config = fast_config(tmp_path / "demo.db", demo_anchor=anchor, demo_count=300)
+    config = fast_config(tmp_path / "demo.db", demo_anchor=anchor, demo_count=300,
+                         conveniences=frozenset({"payment_method"}))
     demo = list(generate(anchor, count=300))
     with serve_in_thread(config) as running:
         api = Api(running)
@@ -139,7 +141,7 @@ def test_demo_seeding_agrees_with_the_generator(tmp_path: Path) -> None:
             assert tx["total_price"] == format_amount(payment.amount_fils)
         refunded = next(p for p in demo if p.refunds)
         [item] = api.get(f"check-refund/{refunded.upay_order_id}").json()["data"]["refund"]
-        assert item["refund_order_id"] == refunded.refunds[0].refund_order_id
+        assert item["order_id"].endswith(refunded.refunds[0].refund_order_id)  # §18 F3
     with serve_in_thread(fast_config(tmp_path / "demo.db", demo_anchor=anchor, demo_count=300)) as again:
         count = Api(again).get(f"get-payment-status/{demo[0].track_id}")
         assert count.status_code == 201  # a second start skips seeding and keeps the data

@@ -18,11 +18,11 @@ receiver = support.receiver  # the fixture: routes under uvicorn beside a sandbo
 CLOSED_URL = "http://127.0.0.1:9/webhooks/upayments"
 
 
-def test_only_post_is_accepted(receiver) -> None:
-    for method in ("GET", "PUT", "DELETE", "PATCH"):
+def test_only_get_and_post_are_accepted(receiver) -> None:
+    for method in ("PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"):
         answer = httpx.request(method, receiver.webhook_url, timeout=10)
         assert answer.status_code == 405, method
-        assert answer.headers["allow"] == "POST"
+        assert answer.headers["allow"] == "GET, POST"
     assert events(receiver.engine) == []
 
 

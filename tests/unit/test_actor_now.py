@@ -83,6 +83,8 @@ CASES = [
          lambda c, a: refunds.reject_refund(c.engine, a, refund_id=c.pending_refund, note="no")),
     Case("refunds.commands.cancel_refund", Action.CANCEL_REFUND,
          lambda c, a: refunds.cancel_refund(c.engine, c.client, a, refund_id=c.initiated_refund)),
+    Case("refunds.split.send_split_refund", Action.REQUEST_REFUND, lambda c, a: refunds.send_split_refund(
+        c.engine, c.client, a, refund_id=c.pending_refund, amounts={"R1": 100})),
     Case("links.create.create_link", Action.CREATE_LINK, lambda c, a: links.create_link(
         c.engine, c.client, a, request=links.LinkRequest(idempotency_key=_key(c), amount="1.500"),
         settings_like=SETTINGS)),
@@ -147,6 +149,8 @@ CASES = [
          lambda c, a: refunds.refund_summary(c.engine, payment_pk=c.paid, actor=a)),
     Case("refunds.commands.get_refund", Action.VIEW_REFUNDS,
          lambda c, a: refunds.get_refund(c.engine, a, refund_id=c.pending_refund)),
+    Case("refunds.split.vendor_shares", Action.VIEW_REFUNDS,
+         lambda c, a: refunds.vendor_shares(c.engine, a, refund_id=c.pending_refund)),
     Case("sync.inbox.list_events", Action.VIEW_WEBHOOKS, lambda c, a: sync_inbox.list_events(c.engine, a)),
     Case("sync.inbox.get_event", Action.VIEW_WEBHOOKS, lambda c, a: sync_inbox.get_event(c.engine, a, c.event)),
     Case("audit.verify", Action.VIEW_AUDIT, lambda c, a: audit.verify(c.engine, a)),

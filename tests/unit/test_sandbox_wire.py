@@ -51,14 +51,18 @@ def test_redirect_url_quirk_appends_with_a_second_question_mark() -> None:
     assert plain.startswith("https://shop.example/ret?payment_id=")
 
 
-def test_redirect_params_use_the_merchant_order_id_and_simulator_method() -> None:
-    params = redirect_params(_payment(customer_extra_data="cart=77"), _attempt(src="google-pay"))
+def test_redirect_params_use_the_merchant_order_id_and_live_extras() -> None:
+    params = redirect_params(_payment(customer_extra_data="cart=77"), _attempt(src="google-pay", payment_type="cc"))
     assert list(params)[:8] == ["payment_id", "result", "post_date", "tran_id", "ref", "track_id", "auth",
                                 "order_id"]
     assert params["order_id"] == params["requested_order_id"] == "ORD-7"  # §16 A16
     assert params["refund_order_id"] == params["receipt_id"] == "ME3OdxVO6mORD-7"
-    assert params["payment_method"] == "google-pay" and params["trn_udf"] == "cart=77"
+    assert "payment_method" not in params  # a sandbox convenience, off by default
+    assert params["trn_udf"] == ""  # §18 F8: no invented meaning (not customerExtraData)
+    assert params["payment_type"] == "card" and params["upay_order_id"] == "ME3OdxVO6mORD-7"  # §18 F7
     assert params["invoice_id"] == "784"
+    convenient = redirect_params(_payment(), _attempt(src="google-pay"), payment_method=True)
+    assert convenient["payment_method"] == "google-pay"
 
 
 def test_transaction_emits_alternates_and_pending_shape() -> None:
@@ -85,7 +89,7 @@ def test_ids_have_the_gateway_shapes() -> None:
     assert re.fullmatch(r"[0-9a-f]{16}", card.payment_id) and card.tran_id == card.ref == card.auth == ""
     order_id, refund_order_id, arn = ids.refund_ids("ME3OdxVO6m", WHEN)
     assert re.fullmatch(r"[A-Za-z0-9]{32}", refund_order_id) and arn.startswith("20260301") and len(arn) == 30
-    assert order_id.startswith("ME3OdxVO6mRF")
+    assert order_id.startswith("ME3OdxVO6m") and order_id.endswith(refund_order_id)  # §18 F3
     assert len({ids.track_id() for _ in range(500)}) == 500
     assert merchant_prefix(TOKEN_HOSTED) == "ME3OdxVO6m" and len(merchant_prefix("other")) == 10
     assert merchant_prefix(TOKEN_WHITE_LABEL) != merchant_prefix(TOKEN_HOSTED)

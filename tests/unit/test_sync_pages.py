@@ -58,6 +58,18 @@ def test_inbox_lists_deliveries_and_shows_a_raw_body_as_text(env) -> None:
     assert [b.label for b in at.button if b.key == "inbox_reprocess"] == ["Re-process"]
 
 
+def test_inbox_shows_how_a_delivery_came_and_its_query_string(env) -> None:
+    make_staff(env, Role.ADMIN, "root@shop.test")
+    receive(env, b"", None, max_bytes=65536, query="track_id=T9&result=CAPTURED&note=%5Bx%5D(http://evil.test)",
+            method="GET")
+    at = run_page(INBOX, "root@shop.test")
+    at.session_state["inbox_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert "Came by:** get\\-query" in _texts(at)  # md() escapes the dash
+    assert at.code[0].value == "?track_id=T9&result=CAPTURED&note=%5Bx%5D(http://evil.test)"  # as text
+
+
 def test_reprocess_from_the_inbox_reports_what_happened(env) -> None:
     make_staff(env, Role.ADMIN, "root@shop.test")
     receive(env, b"result=CAPTURED&order_id=[pwn](http://evil.test)", "application/x-www-form-urlencoded",
