@@ -188,10 +188,19 @@ def list_links(engine: Engine, actor: Actor, *, status: str | None = None, creat
 def link_creators(engine: Engine, actor: Actor) -> list[str]:
     """E-mails of everyone who created a link (for the creator filter)."""
     actor = authorize(engine, actor, Action.VIEW_ALL_LINKS)
+    found: list[str] = []
     with read_session(engine) as session:
-        found = session.exec(select(Payment.created_by).where(col(Payment.source) == "link",
-                                                              col(Payment.created_by).is_not(None)).distinct())
-        return sorted(str(e) for e in found if e)
+        # A loose index scan: one seek per creator on (created_by, created_at) instead of a DISTINCT over every
+        # link, which reads all of them (a tenth of a million payments) on each rerun of the links page.
+        while True:
+            after = select(Payment.created_by).where(col(Payment.source) == "link",
+                                                     col(Payment.created_by).is_not(None))
+            if found:
+                after = after.where(col(Payment.created_by) > found[-1])
+            email = session.exec(after.order_by(col(Payment.created_by)).limit(1)).first()
+            if email is None:
+                return [e for e in found if e]
+            found.append(str(email))
 
 
 class LinkNotFound(ValueError):

@@ -75,6 +75,9 @@ class Payment(SQLModel, table=True):
         Index("ix_payment_reference", "reference"),
         Index("ix_payment_upay_order", "upay_order_id"),
         Index("ix_payment_invoice", "invoice_id"),
+        # The links page: its list, count and status filter read this index alone (issue 15).
+        Index("ix_payment_link_list", "source", "created_at", "status", "link_state", "expires_at", "verified_at",
+              "created_by"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -25,7 +25,7 @@ from services.search.query import (
     search,
     totals,
 )
-from services.search.support import ensure_search_support
+from services.search.support import ensure_search_support, optimize_search, search_health
 
 __all__ = [
     "FAMILIES",
@@ -46,9 +46,11 @@ __all__ = [
     "filter_to_query",
     "iter_rows",
     "kuwait_today",
+    "optimize_search",
     "parse_raw",
     "payment_detail",
     "preset_range",
     "search",
+    "search_health",
     "totals",
 ]
