@@ -137,7 +137,7 @@ def optimize_search(engine: Engine) -> None:
     raw = engine.raw_connection()
     try:
         driver: Any = raw.driver_connection
-        driver.execute(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('optimize')")
+        driver.execute("INSERT INTO payment_fts (payment_fts) VALUES ('optimize')")
         driver.execute("ANALYZE")
         driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -164,10 +164,11 @@ def search_health(engine: Engine) -> dict[str, Any]:
 def _fts_segments(conn: Any) -> int | None:
     """Segments in the FTS5 index (1 after ``optimize``), read from its structure record (``fts5_index.c``: a
     4-byte cookie, then varints nLevel, nSegment, …)."""
-    blob = conn.exec_driver_sql(f"SELECT block FROM {FTS_TABLE}_data WHERE id = 10").scalar_one_or_none()
+    blob = conn.exec_driver_sql("SELECT block FROM payment_fts_data WHERE id = 10").scalar_one_or_none()
     if blob is None:
         return None
-    values, i = [], 4
+    values: list[int] = []
+    i = 4
     while i < len(blob) and len(values) < 2:
         value = 0
         while True:

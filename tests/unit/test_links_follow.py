@@ -29,7 +29,7 @@ class FakeSettings:
     link_expiry_minutes: int = 60
 
 
-def _link(engine, order_id: str, *, by: str = "sara@shop.test", status: str = "pending", **kw: Any) -> Payment:
+def _link(engine, order_id: str, *, by: str | None = "sara@shop.test", status: str = "pending", **kw: Any) -> Payment:
     fields: dict[str, Any] = dict(source="link", link_state="active", link_url=LINK, created_by=by, method=None,
                                   expires_at=utcnow() + timedelta(hours=1))
     fields.update(kw)
