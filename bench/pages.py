@@ -203,7 +203,7 @@ def _profile(at: Any, repeat: int) -> None:
         for _ in range(repeat):
             at.run()
     finally:
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
     for profiler in profilers:
         profiler.disable()
     stats = pstats.Stats(profilers[0])
