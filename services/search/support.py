@@ -31,6 +31,7 @@ from services.money import ASCII_DIGITS
 SUMMARY_TABLE = "payment_search_daily"
 AMOUNTS_TABLE = "payment_search_amounts"
 DAY_IDS_TABLE = "payment_search_day_ids"
+HOURS_TABLE = "payment_search_hours"
 FTS_TABLE = "payment_fts"
 FTS_COLUMNS = ("customer_name", "customer_email", "description", "order_id", "track_id", "payment_id",
                "reference", "upay_order_id")
@@ -48,6 +49,11 @@ AMOUNTS = Table(
 #: Smallest and largest payment id created on each Kuwait day (a superset after deletes, which is all we need).
 DAY_IDS = Table(
     DAY_IDS_TABLE, MetaData(), Column("day", String, primary_key=True), Column("lo", Integer), Column("hi", Integer),
+)
+#: Captured (paid) payments per UTC clock hour ('YYYY-MM-DD HH'), method and family (migration 0006).
+HOURS = Table(
+    HOURS_TABLE, MetaData(), Column("hour", String, primary_key=True), Column("method", String, primary_key=True),
+    Column("family", String, primary_key=True), Column("n", Integer),
 )
 #: Search support is built by the migrations (revision 0001, ``migrations/versions``), not here: the SQL that
 #: creates the summary tables, the FTS index, its triggers and the covering indexes lives there.
