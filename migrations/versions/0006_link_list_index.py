@@ -31,7 +31,7 @@ _HOUR = "substr({row}.created_at, 1, 13)"  # 'YYYY-MM-DD HH' of the UTC text SQL
 
 def _hours_sql(row: str, sign: str) -> str:
     return (
-        f"INSERT INTO {HOURS} (hour, method, family, n) SELECT {_HOUR.format(row=row)}, "  # noqa: S608
+        f"INSERT INTO {HOURS} (hour, method, family, n) SELECT {_HOUR.format(row=row)}, "
         f"coalesce({row}.method, ''), coalesce({row}.method_family, ''), {sign}1 WHERE {row}.status = 'paid' "
         "ON CONFLICT (hour, method, family) DO UPDATE SET n = n + excluded.n;"
     )
@@ -45,7 +45,7 @@ def _hours_ddl() -> list[str]:
         f"CREATE TRIGGER payment_search_hours_ad AFTER DELETE ON payment BEGIN {_hours_sql('old', '-')} END",
         "CREATE TRIGGER payment_search_hours_au AFTER UPDATE OF created_at, status, method, method_family ON payment "
         f"BEGIN {_hours_sql('old', '-')} {_hours_sql('new', '')} END",
-        f"INSERT INTO {HOURS} (hour, method, family, n) SELECT {_HOUR.format(row='payment')}, "  # noqa: S608
+        f"INSERT INTO {HOURS} (hour, method, family, n) SELECT {_HOUR.format(row='payment')}, "
         "coalesce(method, ''), coalesce(method_family, ''), count(*) FROM payment WHERE status = 'paid' "
         "GROUP BY 1, 2, 3",
     ]
