@@ -2,6 +2,7 @@
 
 - ``ix_payment_link_list``: the links page's list, count and status filter read this index alone instead of
   every payment.
+- ``ix_refund_day_cover``: analytics' refunds per day and method without reading the refund rows.
 - ``payment_search_hours`` (SQLite, beside the other search summaries of 0001): captured payments per UTC clock
   hour, method and family, kept exact by triggers on ``payment``. The analytics heat map reads at most 24 rows a
   day from it instead of every captured payment of the period (800,000 in a year at a million).
@@ -25,6 +26,8 @@ depends_on: str | Sequence[str] | None = None
 
 NAME = "ix_payment_link_list"
 COLUMNS = ["source", "created_at", "status", "link_state", "expires_at", "verified_at", "created_by"]
+REFUND_INDEX = "ix_refund_day_cover"
+REFUND_COLUMNS = ["local_day", "state", "payment_pk", "amount_fils"]
 HOURS = "payment_search_hours"
 _HOUR = "substr({row}.created_at, 1, 13)"  # 'YYYY-MM-DD HH' of the UTC text SQLAlchemy stores on SQLite
 
@@ -56,6 +59,8 @@ def upgrade() -> None:
     existing = {ix["name"] for ix in sa.inspect(bind).get_indexes("payment")}
     if NAME not in existing:
         op.create_index(NAME, "payment", COLUMNS, unique=False)
+    if REFUND_INDEX not in {ix["name"] for ix in sa.inspect(bind).get_indexes("refund")}:
+        op.create_index(REFUND_INDEX, "refund", REFUND_COLUMNS, unique=False)
     if bind.dialect.name == "sqlite" and HOURS not in set(sa.inspect(bind).get_table_names()):
         for statement in _hours_ddl():
             op.execute(statement)
@@ -66,4 +71,5 @@ def downgrade() -> None:
         for trigger in ("payment_search_hours_ai", "payment_search_hours_ad", "payment_search_hours_au"):
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute(f"DROP TABLE IF EXISTS {HOURS}")
+    op.drop_index(REFUND_INDEX, table_name="refund")
     op.drop_index(NAME, table_name="payment")
