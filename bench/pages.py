@@ -78,7 +78,6 @@ def prepare_database(data_dir: Path, rows: int, *, reseed: bool = False) -> Path
     """``data_dir/souq-<rows>.db`` with ``rows`` payments, the demo staff and links; seeded once, then reused."""
     from bench.seed import seed_payments
     from services.db import create_schema, make_engine, sqlite_url
-    from services.demo_seed import seed_staff
     from services.search import optimize_search
 
     db = data_dir / f"souq-{rows}.db"
@@ -93,13 +92,7 @@ def prepare_database(data_dir: Path, rows: int, *, reseed: bool = False) -> Path
     engine = make_engine(sqlite_url(db))
     create_schema(engine)
     seed_payments(engine, rows)
-    seed_staff(engine)
-    creators = ("sales@souq.demo", FINANCE, ADMIN)
-    with engine.begin() as conn:  # one payment in ten came from a link made by someone on the staff
-        for i, email in enumerate(creators):
-            conn.exec_driver_sql(
-                f"UPDATE payment SET source = 'link', created_by = ?, link_state = 'active' "
-                f"WHERE id % {LINK_SHARE * len(creators)} = {i * LINK_SHARE}", (email,))
+    add_staff_and_links(engine)
     seeded = time.perf_counter() - started
     started = time.perf_counter()
     optimize_search(engine)
@@ -107,6 +100,19 @@ def prepare_database(data_dir: Path, rows: int, *, reseed: bool = False) -> Path
     print(f"  seeded in {seeded:.1f} s, search index optimised and ANALYZE in {time.perf_counter() - started:.1f} s;"
           f" {db.stat().st_size / 1e6:,.0f} MB ({load()})", flush=True)
     return db
+
+
+def add_staff_and_links(engine: Any) -> None:
+    """The demo staff, and one payment in ten made through a link by someone on the staff."""
+    from services.demo_seed import seed_staff
+
+    seed_staff(engine)
+    creators = ("sales@souq.demo", FINANCE, ADMIN)
+    with engine.begin() as conn:
+        for i, email in enumerate(creators):
+            conn.exec_driver_sql(
+                "UPDATE payment SET source = 'link', created_by = ?, link_state = 'active' "
+                f"WHERE id % {LINK_SHARE * len(creators)} = {i * LINK_SHARE}", (email,))
 
 
 def app_env(db: Path) -> dict[str, str]:
