@@ -78,6 +78,9 @@ class Payment(SQLModel, table=True):
         # The links page: its list, count and status filter read this index alone (issue 15).
         Index("ix_payment_link_list", "source", "created_at", "status", "link_state", "expires_at", "verified_at",
               "created_by"),
+        # Reconciliation: stuck link creations and paid payments no webhook announced, without a full walk.
+        Index("ix_payment_link_state", "link_state", "created_at"),
+        Index("ix_payment_status_webhook", "status", "webhook_received", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

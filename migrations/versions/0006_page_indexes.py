@@ -2,6 +2,8 @@
 
 - ``ix_payment_link_list``: the links page's list, count and status filter read this index alone instead of
   every payment.
+- ``ix_payment_link_state`` and ``ix_payment_status_webhook``: the reconciliation page's stuck link creations
+  and paid payments without a webhook, found by an index instead of a walk over every payment (1.2 s at 1M).
 - ``ix_refund_day_cover``: analytics' refunds per day and method without reading the refund rows.
 - ``payment_search_hours`` (SQLite, beside the other search summaries of 0001): captured payments per UTC clock
   hour, method and family, kept exact by triggers on ``payment``. The analytics heat map reads at most 24 rows a
@@ -24,8 +26,12 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-NAME = "ix_payment_link_list"
-COLUMNS = ["source", "created_at", "status", "link_state", "expires_at", "verified_at", "created_by"]
+PAYMENT_INDEXES = {
+    "ix_payment_link_list": ["source", "created_at", "status", "link_state", "expires_at", "verified_at",
+                             "created_by"],
+    "ix_payment_link_state": ["link_state", "created_at"],
+    "ix_payment_status_webhook": ["status", "webhook_received", "created_at"],
+}
 REFUND_INDEX = "ix_refund_day_cover"
 REFUND_COLUMNS = ["local_day", "state", "payment_pk", "amount_fils"]
 HOURS = "payment_search_hours"
@@ -57,8 +63,9 @@ def _hours_ddl() -> list[str]:
 def upgrade() -> None:
     bind = op.get_bind()
     existing = {ix["name"] for ix in sa.inspect(bind).get_indexes("payment")}
-    if NAME not in existing:
-        op.create_index(NAME, "payment", COLUMNS, unique=False)
+    for name, columns in PAYMENT_INDEXES.items():
+        if name not in existing:
+            op.create_index(name, "payment", columns, unique=False)
     if REFUND_INDEX not in {ix["name"] for ix in sa.inspect(bind).get_indexes("refund")}:
         op.create_index(REFUND_INDEX, "refund", REFUND_COLUMNS, unique=False)
     if bind.dialect.name == "sqlite" and HOURS not in set(sa.inspect(bind).get_table_names()):
@@ -72,4 +79,5 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute(f"DROP TABLE IF EXISTS {HOURS}")
     op.drop_index(REFUND_INDEX, table_name="refund")
-    op.drop_index(NAME, table_name="payment")
+    for name in reversed(PAYMENT_INDEXES):
+        op.drop_index(name, table_name="payment")
