@@ -148,9 +148,17 @@ def server_mode(db: Path, repeat: int, profile: str | None = None) -> dict[str, 
     import logging
 
     import streamlit as st
+    import streamlit.testing.v1.app_test as app_test_module
+    import streamlit.testing.v1.local_script_runner as runner_module
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
     from streamlit.testing.v1 import AppTest
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # "no runtime found" on every AppTest
+    # A server compiles each page once (one ScriptCache per process); AppTest makes a new cache per run and would
+    # charge every rerun with parsing and compiling the page again.
+    shared_cache = ScriptCache()
+    app_test_module.ScriptCache = lambda: shared_cache  # type: ignore[assignment,misc]
+    runner_module.ScriptCache = lambda: shared_cache  # type: ignore[assignment,misc]
 
     os.environ.update(app_env(db))
     order = sample_order(db)
