@@ -253,6 +253,9 @@ def app_stack(db: Path, work: Path) -> Iterator[Stack]:
     """The app on ``db`` with the demo's local OpenID provider (no gateway: its calls fail at once)."""
     from dashboard.demo import _oidc_provider, _stop_process, _wait_until, write_secrets
 
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the provider's access log
     port = free_port()
     with ExitStack() as stack:
         oidc = stack.enter_context(_oidc_provider(free_port()))
@@ -311,7 +314,7 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
         if any(s.path == "pages/transactions.py" for s in specs):
             await nav.get_by_role("link", name="Transactions", exact=True).click()
             await _done(page, "Transactions")
-            await page.get_by_label("Search text").fill("noura")
+            await page.get_by_role("textbox", name="Search text").fill("noura")
             started = time.perf_counter()
             await page.get_by_role("button", name="Search", exact=True).click()
             await page.wait_for_url(re.compile(r"q=noura"), timeout=120_000)
