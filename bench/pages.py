@@ -251,9 +251,9 @@ def free_port() -> int:
 @contextmanager
 def app_stack(db: Path, work: Path) -> Iterator[Stack]:
     """The app on ``db`` with the demo's local OpenID provider (no gateway: its calls fail at once)."""
-    from dashboard.demo import _oidc_provider, _stop_process, _wait_until, write_secrets
-
     import logging
+
+    from dashboard.demo import _oidc_provider, _stop_process, _wait_until, write_secrets
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the provider's access log
     port = free_port()
