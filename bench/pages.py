@@ -316,7 +316,7 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
             await _done(page, "Transactions")
             await page.get_by_role("textbox", name="Search text").fill("noura")
             started = time.perf_counter()
-            await page.get_by_role("button", name="Search", exact=True).click()
+            await page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Search", exact=True).click()
             await page.wait_for_url(re.compile(r"q=noura"), timeout=120_000)
             await _done(page, "Transactions")
             times["apply a filter (text)"].append((time.perf_counter() - started) * 1000)
