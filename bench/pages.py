@@ -280,6 +280,14 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def memory_split(pid: int) -> str:
+    """Anonymous memory (the process's own) and file-backed memory (SQLite's mmap of the database: pages of
+    the OS cache, shared and reclaimable) of ``pid``, as /proc reports them."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    anon, file = (int(fields[k].split()[0]) / 1024 for k in ("RssAnon", "RssFile"))
+    return f"{anon:.0f} MB anonymous + {file:.0f} MB mapped database file"
+
+
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
@@ -372,7 +380,7 @@ def browser_mode(db: Path, rounds: list[int]) -> dict[str, float]:
             errors = len(times.pop("errors", []))
             took = time.perf_counter() - started
             print(f"\n{sessions} concurrent session(s) (half finance, half admin): {took:.0f} s, {errors} failed;"
-                  f" server RSS {now_rss:.0f} MB (peak {peak_rss:.0f}); {load()}")
+                  f" server RSS {now_rss:.0f} MB (peak {peak_rss:.0f}; {memory_split(stack.pid)}); {load()}")
             header = f"{'what a person waits for':40} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
             print(header + "\n" + "-" * len(header))
             page_p95 = 0.0
