@@ -301,6 +301,8 @@ async def _done(page: Any, heading: str | re.Pattern[str]) -> None:
 async def session(browser: Any, stack: Stack, email: str, order: str, times: dict[str, list[float]]) -> None:
     """One person: log in, visit every page twice, filter, open a payment, switch the analytics period."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(180_000)  # 20 sessions on two cores: a first load can take minutes, not a failure
+    context.set_default_navigation_timeout(180_000)
     page = await context.new_page()
     try:
         await page.goto(stack.app)
