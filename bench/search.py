@@ -1,6 +1,12 @@
 """Benchmark: transaction search at a million payments, against the naive way (pandas, loaded once) in one run.
 
     .venv/bin/python -m bench.search --rows 1000000 --db /tmp/search-bench.db [--reuse] [--repeat 30]
+    .venv/bin/python -m bench.search --rows 1000000 --url postgresql+psycopg://souq:souq@localhost/souq_bench --reuse
+
+Before timing it prints which database it measures (SQLite version or PostgreSQL), whether ``ANALYZE`` statistics
+exist and how many segments the FTS5 index has (``--optimize`` merges them and runs ``ANALYZE`` first, as
+``services.search.optimize_search`` does after a bulk load); after the table, the query plans (``EXPLAIN QUERY
+PLAN`` / ``EXPLAIN``) of the slowest shapes (``--plans``: of every shape).
 
 For each query shape it times ``services.search.search`` (a page of 50 plus the count and amount of the whole
 filtered set) and the same question answered the naive way: load every payment into pandas, then filter, count,
@@ -15,7 +21,6 @@ import argparse
 import os
 import random
 import resource
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -26,10 +31,21 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 
-from services.db import create_schema, make_engine, sqlite_url
+from bench.seed import enrol
+from services.db import create_schema, make_engine, read_engine, sqlite_url
 from services.permissions import Actor, Role
-from services.search import SearchFilter, ensure_search_support, kuwait_today, preset_range, search
+from services.search import (
+    SearchFilter,
+    ensure_search_support,
+    kuwait_today,
+    optimize_search,
+    preset_range,
+    search,
+    search_health,
+)
 from services.search.query import ORDER_KEYS
 from services.search.support import words
 from services.timeutil import kuwait_day_bounds
@@ -49,11 +65,16 @@ class Shape:
     page: int = 1
 
 
-def seed(db: Path, rows: int) -> float:
-    """A fresh database with ``rows`` payments; returns seconds taken."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    engine = make_engine(sqlite_url(db))
+def seed(url: str, rows: int) -> float:
+    """A fresh database with ``rows`` payments (SQLite: a new file; PostgreSQL: a new public schema); seconds."""
+    if url.startswith("sqlite:///"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{url.removeprefix('sqlite:///')}{suffix}").unlink(missing_ok=True)
+    else:
+        with make_engine(url).begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    engine = make_engine(url)
     create_schema(engine)
     started = time.perf_counter()
     from bench.seed import seed_payments
@@ -63,30 +84,71 @@ def seed(db: Path, rows: int) -> float:
     return time.perf_counter() - started
 
 
-def existing_rows(db: Path) -> int:
-    if not db.exists():
+def existing_rows(url: str) -> int:
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return 0
-    with sqlite3.connect(db) as conn:
-        try:
-            return int(conn.execute("SELECT count(*) FROM payment").fetchone()[0])
-        except sqlite3.OperationalError:
-            return 0
+    try:
+        with make_engine(url).connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM payment")).scalar_one())
+    except Exception:
+        return 0
 
 
-def samples(db: Path) -> dict[str, Any]:
+def samples(engine: Engine) -> dict[str, Any]:
     """Real values to look for: a random payment's phone, e-mail and ids."""
-    with sqlite3.connect(db) as conn:
-        top = conn.execute("SELECT max(id) FROM payment").fetchone()[0]
+    with engine.connect() as conn:
+        top = conn.execute(text("SELECT max(id) FROM payment")).scalar_one()
         rng = random.Random(5)
         for _ in range(1000):
-            row = conn.execute(
+            row = conn.execute(text(
                 "SELECT customer_phone, customer_email, order_id, track_id, payment_id, reference, customer_name "
-                "FROM payment WHERE id = ? AND payment_id IS NOT NULL AND track_id IS NOT NULL",
-                (rng.randrange(1, top + 1),)).fetchone()
+                "FROM payment WHERE id = :id AND payment_id IS NOT NULL AND track_id IS NOT NULL"),
+                {"id": rng.randrange(1, top + 1)}).first()
             if row:
                 break
     keys = ("phone", "email", "order_id", "track_id", "payment_id", "reference", "name")
-    return dict(zip(keys, row, strict=True))
+    return dict(zip(keys, row or (), strict=True))
+
+
+class StatementLog:
+    """The SQL a search runs (captured from the read engine), to print its query plans."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.active = engine, False
+        self.seen: list[tuple[str, Any]] = []
+        event.listen(engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if self.active:
+            self.seen.append((statement, parameters))
+
+    def capture(self, fn: Callable[[], Any]) -> list[tuple[str, Any]]:
+        self.seen, self.active = [], True
+        try:
+            fn()
+        finally:
+            self.active = False
+        return self.seen
+
+
+def plans(engine: Engine, statements: list[tuple[str, Any]]) -> list[str]:
+    """``EXPLAIN QUERY PLAN`` (SQLite) or ``EXPLAIN`` (PostgreSQL) of each statement, one compact line each."""
+    out = []
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        for statement, parameters in statements:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            if engine.dialect.name == "sqlite":
+                cur.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                out.append(" / ".join(str(r[3]) for r in cur.fetchall()))
+            else:
+                cur.execute(f"EXPLAIN {statement}", parameters)
+                out.append(" / ".join(str(r[0]).strip() for r in cur.fetchall()))
+    finally:
+        raw.close()
+    return out
 
 
 def shapes(sample: dict[str, Any], today: date) -> list[Shape]:
@@ -136,9 +198,9 @@ def shapes(sample: dict[str, Any], today: date) -> list[Shape]:
     ]
 
 
-def load_frame(db: Path) -> pd.DataFrame:
+def load_frame(engine: Engine) -> pd.DataFrame:
     """Every payment in a DataFrame, newest first (the naive way's one-off cost)."""
-    with sqlite3.connect(db) as conn:
+    with engine.connect() as conn:
         frame = pd.read_sql_query(
             "SELECT id, created_at, order_id, track_id, payment_id, reference, amount_fils, status, method, "
             "method_family, customer_name, customer_phone, customer_email, description, created_by FROM payment",
@@ -221,54 +283,71 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "souq-search-bench.db")
+    parser.add_argument("--url", help="a database URL instead of --db (PostgreSQL: its public schema is replaced)")
     parser.add_argument("--reuse", action="store_true", help="keep an existing database with enough rows")
+    parser.add_argument("--optimize", action="store_true",
+                        help="merge the FTS5 index and run ANALYZE first (services.search.optimize_search)")
+    parser.add_argument("--plans", action="store_true", help="print the query plans of every shape")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs per shape (search)")
     parser.add_argument("--naive-repeat", type=int, default=3, help="timed runs per shape (pandas)")
     parser.add_argument("--export", action="store_true", help="also time a CSV export of every payment")
     args = parser.parse_args()
+    url = args.url or sqlite_url(args.db)
 
-    have = existing_rows(args.db)
+    have = existing_rows(url)
     if args.reuse and have >= args.rows:
-        print(f"reusing {args.db} ({have:,} payments)")
+        print(f"reusing {engine_name(url)} ({have:,} payments)")
     else:
-        print(f"seeding {args.rows:,} payments into {args.db} …", flush=True)
-        print(f"  seeded in {seed(args.db, args.rows):.1f} s")
-    rows = existing_rows(args.db)
-    engine = make_engine(sqlite_url(args.db))
+        print(f"seeding {args.rows:,} payments into {engine_name(url)} …", flush=True)
+        print(f"  seeded in {seed(url, args.rows):.1f} s")
+    rows = existing_rows(url)
+    engine = make_engine(url)
     started = time.perf_counter()
     created = ensure_search_support(engine)
-    print(f"search support (daily summary, FTS5 index, covering indexes): "
-          f"{'built' if created else 'present'} in {time.perf_counter() - started:.1f} s; "
-          f"database {os.path.getsize(args.db) / 1e6:,.0f} MB", flush=True)
+    size = f"; database {os.path.getsize(args.db) / 1e6:,.0f} MB" if url.startswith("sqlite") else ""
+    print(f"schema at head (search support from migration 0001): "
+          f"{'migrated' if created else 'present'} in {time.perf_counter() - started:.1f} s{size}", flush=True)
+    if args.optimize:
+        started = time.perf_counter()
+        optimize_search(engine)
+        print(f"optimize_search (FTS5 merge, ANALYZE) in {time.perf_counter() - started:.1f} s")
+    health = search_health(engine)
+    print("measuring: " + ", ".join(f"{k}={v}" for k, v in health.items()), flush=True)
+    actor = enrol(engine, ACTOR)
     if args.export:  # before pandas, so that the peak-memory figure is the export's own
         export_all(engine)
     started = time.perf_counter()
-    frame = load_frame(args.db)
+    frame = load_frame(engine)
     load_ms = (time.perf_counter() - started) * 1000
     print(f"naive: load every payment into pandas ({load_ms / 1000:.1f} s, "
           f"{frame.memory_usage(deep=True).sum() / 1e6:,.0f} MB), then filter; a search the naive way costs the "
           f"load plus the filter (the 'filter' column alone is pandas on a frame already in memory)\n", flush=True)
 
     today = kuwait_today()
+    log = StatementLog(read_engine(engine))
     header = (f"{'shape':36} {'matches':>10} {'total KWD':>15} {'p50 ms':>7} {'p95 ms':>7} {'cpu p95':>7} "
               f"{'filter ms':>9} {'naive ms':>9} {'speedup':>8}  note")
+    print(f"{os.getloadavg()[0]:.2f} load average at the start ({os.cpu_count()} CPUs)")
     print(header)
     print("-" * len(header))
     worst_p95, min_speedup = 0.0, float("inf")
-    for shape in shapes(samples(args.db), today):
+    measured: list[tuple[float, str, list[tuple[str, Any]]]] = []
+    for shape in shapes(samples(engine), today):
         def ours(shape: Shape = shape) -> Any:
-            return search(engine, ACTOR, shape.flt, sort=shape.sort, descending=shape.descending, page=shape.page,
+            return search(engine, actor, shape.flt, sort=shape.sort, descending=shape.descending, page=shape.page,
                           page_size=PAGE)
 
         def pandas_way(shape: Shape = shape) -> tuple[int, int, list[int]]:
             return naive(frame, shape)
 
+        statements = log.capture(ours)
         times, cpu, page = timed(ours, args.repeat)
         naive_times, _, (count, amount, ids) = timed(pandas_way, args.naive_repeat)
         p50, p95_ms, filter_p50 = statistics.median(times), p95(times), statistics.median(naive_times)
         naive_ms = load_ms + filter_p50
         speedup = naive_ms / p50
         worst_p95, min_speedup = max(worst_p95, p95_ms), min(min_speedup, speedup)
+        measured.append((p95_ms, shape.name, statements))
         note = ""
         if not page.totals_exact:
             note = "amounts not summed: too many text matches" + ("" if page.count_exact else "; count is a floor")
@@ -279,9 +358,20 @@ def main() -> None:
         amount_text = f"{page.total_amount_fils / 1000:,.3f}" if page.totals_exact else "—"
         print(f"{shape.name:36} {page.total_count:>10,} {amount_text:>15} {p50:7.2f} {p95_ms:7.2f} "
               f"{p95(cpu):7.2f} {filter_p50:9.1f} {naive_ms:9.0f} {speedup:7.0f}x  {note}", flush=True)
+    shown = sorted(measured, reverse=True) if args.plans else sorted(measured, reverse=True)[:3]
+    print(f"\nquery plans ({'every shape' if args.plans else 'the three slowest shapes'}, slowest first):")
+    for p95_ms, name, statements in shown:
+        print(f"  {name} (p95 {p95_ms:.1f} ms):")
+        for line in plans(read_engine(engine), statements):
+            print(f"    {line}")
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs); "
-          f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"RESULT p95_ms_worst={worst_p95:.2f} speedup_vs_naive_min={min_speedup:.1f} rows={rows}")
+          f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; " + ", ".join(f"{k}={v}" for k, v in health.items()))
+    print(f"RESULT p95_ms_worst={worst_p95:.2f} speedup_vs_naive_min={min_speedup:.1f} rows={rows} "
+          f"db={health['dialect']} analyzed={health['analyzed']} fts_segments={health.get('fts_segments')}")
+
+
+def engine_name(url: str) -> str:
+    return make_engine(url).url.render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

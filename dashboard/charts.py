@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
 
 import plotly.graph_objects as go
 
@@ -85,6 +86,26 @@ def file_stem(name: str, start: date, end: date, suffix: str = "") -> str:
     return f"{stem}-{suffix}" if suffix else stem
 
 
+_F = TypeVar("_F", bound=Callable[..., go.Figure])
+
+
+def _shared(builder: _F) -> _F:
+    """Build a figure once per distinct data (lists compared by value) and hand the same object out again.
+
+    Building a plotly figure costs 10–20 ms of property validation, several times what the page's cached
+    query costs; every rerun of the analytics page (any click) rebuilt six. The figures returned are shared:
+    callers pass them to ``st.plotly_chart`` (which copies them) and must not change them.
+    """
+    cached = lru_cache(maxsize=128)(lambda *args, **kwargs: builder(*args, **kwargs))
+
+    @wraps(builder)
+    def build(*args: Any, **kwargs: Any) -> go.Figure:
+        frozen = tuple(tuple(a) if isinstance(a, list) else a for a in args)
+        return cached(*frozen, **kwargs)
+
+    return build  # type: ignore[return-value]
+
+
 def _figure(title: str) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(title={"text": title, "x": 0, "y": 0.98, "yref": "container", "yanchor": "top",
@@ -92,6 +113,7 @@ def _figure(title: str) -> go.Figure:
     return fig
 
 
+@_shared
 def volume_figure(series: Sequence[SeriesPoint], *, measure: str = "volume", weekly: bool = False) -> go.Figure:
     """Stacked bars per bucket by family: captured volume in KWD (``measure="volume"``) or count."""
     unit = "week (from Sunday)" if weekly else "day"
@@ -110,6 +132,7 @@ def volume_figure(series: Sequence[SeriesPoint], *, measure: str = "volume", wee
     return fig
 
 
+@_shared
 def family_share_figure(families: Sequence[MixRow], *, measure: str = "volume") -> go.Figure:
     """Donut of KNET / card / wallet share of captured volume (or count)."""
     fig = _figure(f"Share by family ({'volume' if measure == 'volume' else 'count'})")
@@ -124,6 +147,7 @@ def family_share_figure(families: Sequence[MixRow], *, measure: str = "volume") 
     return fig
 
 
+@_shared
 def wallet_figure(mix: Sequence[MixRow]) -> go.Figure:
     """Horizontal bars: each wallet's share of wallet volume (Apple Pay, Apple Pay over KNET, Google, Samsung)."""
     wallets = [r for r in mix if r.family == "wallet"]
@@ -140,6 +164,7 @@ def wallet_figure(mix: Sequence[MixRow]) -> go.Figure:
     return fig
 
 
+@_shared
 def success_figure(points: Sequence[SuccessPoint], *, weekly: bool = False) -> go.Figure:
     """One line per method: captured ÷ (captured + failed + cancelled) per bucket."""
     fig = _figure(f"Success rate by method, per {'week' if weekly else 'day'}")
@@ -155,6 +180,7 @@ def success_figure(points: Sequence[SuccessPoint], *, weekly: bool = False) -> g
     return fig
 
 
+@_shared
 def heatmap_figure(cells: Sequence[HeatCell]) -> go.Figure:
     """Captured payments by Kuwait hour of day (x) and weekday (y, Sunday on top)."""
     grid = [[0] * 24 for _ in range(7)]
@@ -170,6 +196,7 @@ def heatmap_figure(cells: Sequence[HeatCell]) -> go.Figure:
     return fig
 
 
+@_shared
 def refunds_figure(rows: Sequence[RefundByMethod]) -> go.Figure:
     """Refunded amount per method (coloured by family), count in the hover."""
     fig = _figure("Refunded by method (KWD)")

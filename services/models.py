@@ -75,6 +75,12 @@ class Payment(SQLModel, table=True):
         Index("ix_payment_reference", "reference"),
         Index("ix_payment_upay_order", "upay_order_id"),
         Index("ix_payment_invoice", "invoice_id"),
+        # The links page: its list, count and status filter read this index alone (issue 15).
+        Index("ix_payment_link_list", "source", "created_at", "status", "link_state", "expires_at", "verified_at",
+              "created_by"),
+        # Reconciliation: stuck link creations and paid payments no webhook announced, without a full walk.
+        Index("ix_payment_link_state", "link_state", "created_at"),
+        Index("ix_payment_status_webhook", "status", "webhook_received", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -147,6 +153,8 @@ class Refund(SQLModel, table=True):
         Index("ix_refund_state", "state"),
         Index("ix_refund_created", "created_at"),
         Index("ix_refund_day", "local_day"),
+        # Analytics' refunds per day and method read the refunds from this index alone (issue 15).
+        Index("ix_refund_day_cover", "local_day", "state", "payment_pk", "amount_fils"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -117,11 +117,8 @@ def daily_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter, *
     equality on method_family would lure SQLite's planner, which has no statistics, onto a narrower index).
     """
     if summary:
-        s = support.SUMMARY
-        rows = conn.execute(
-            select(s.c.day, s.c.family, s.c.method, s.c.status, s.c.n, s.c.amount)
-            .where(s.c.day.between(start.isoformat(), end.isoformat()), s.c.n != 0)
-        )
+        rows = _fetch_all(conn, f"SELECT day, family, method, status, n, amount FROM {support.SUMMARY_TABLE} "  # noqa: S608
+                                "WHERE day BETWEEN ? AND ? AND n != 0", (start.isoformat(), end.isoformat()))
         # The summary stores a missing method/family as '' (it is part of its primary key).
         return [
             DailyRow(date.fromisoformat(d), fam or None, m or None, st, int(n), int(a))
@@ -129,6 +126,16 @@ def daily_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter, *
             if flt.matches(fam or None, m or None)
         ]
     return _payment_rows(conn, flt, PAYMENT.c.local_day.between(start.isoformat(), end.isoformat()))
+
+
+def _fetch_all(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Every row of a SQLite summary read, straight from the driver in this connection's transaction: tens of
+    thousands of small rows for a year, where SQLAlchemy's per-row processing would cost more than the query."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        return list(cursor.execute(sql, params).fetchall())
+    finally:
+        cursor.close()
 
 
 def refund_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) -> list[RefundDailyRow]:
@@ -176,15 +183,25 @@ def _refund_rows(conn: Connection, flt: AnalyticsFilter, *where: ColumnElement[b
     ]
 
 
-def hour_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) -> list[HourRow]:
+def hour_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter, *,
+              summary: bool = False) -> list[HourRow]:
     """Captured payments per UTC clock hour within [start 00:00, end+1 00:00) Kuwait.
 
-    The created_at range is the same set of rows as ``local_day BETWEEN start AND end`` and lets the existing
-    (status, created_at) index cover the scan (a count only: summing amounts would cost a table look-up per row).
-    Callers add 3 h (Kuwait has no DST) to get the local hour.
+    ``summary`` (SQLite with the search support) reads the trigger-kept hourly summary (``payment_search_hours``,
+    migration 0006): at most 24 rows a day per method. Otherwise the created_at range, the same set of rows as
+    ``local_day BETWEEN start AND end``, lets the (status, created_at) index cover the scan. Kuwait days start on
+    a whole UTC hour, so both give the same rows. Callers add 3 h (Kuwait has no DST) to get the local hour.
     """
-    p = PAYMENT
     lo, hi = kuwait_day_bounds(start)[0], kuwait_day_bounds(end)[1]
+    if summary:
+        where, params = "hour >= ? AND hour < ?", [f"{lo:%Y-%m-%d %H}", f"{hi:%Y-%m-%d %H}"]
+        for column, value in (("family", flt.family), ("method", flt.method)):  # group keys: same as in SQL
+            if value is not None:
+                where, params = f"{where} AND {column} = ?", [*params, value]
+        rows = _fetch_all(conn, f"SELECT hour, sum(n) FROM {support.HOURS_TABLE} WHERE {where} "  # noqa: S608
+                                "GROUP BY hour HAVING sum(n) != 0", tuple(params))
+        return [HourRow(_parse_hour(hour), int(n)) for hour, n in rows]
+    p = PAYMENT
     hour = _utc_hour(conn, p)
     stmt = (
         select(hour, func.count())
@@ -206,7 +223,7 @@ def _utc_hour(conn: Connection, p: Table) -> ColumnElement[Any]:
 def _parse_hour(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
         return as_utc(value)
-    return datetime.strptime(value[:13].replace("T", " "), "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return datetime.fromisoformat(f"{value[:13]}:00").replace(tzinfo=UTC)  # 'YYYY-MM-DD HH' (or with a T)
 
 
 def prepare(engine: Engine) -> tuple[Engine, bool]:

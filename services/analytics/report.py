@@ -231,9 +231,9 @@ def hour_weekday(engine: Engine, actor: Actor, period: Period, *,
                  filters: AnalyticsFilter | None = None) -> list[HeatCell]:
     """Captured payments by Kuwait weekday × hour of day (all 168 cells)."""
     actor = authorize(engine, actor, Action.VIEW_ANALYTICS)
-    reader, _ = prepare(engine)
+    reader, summary = prepare(engine)
     with reader.connect() as conn:
-        rows = hour_rows(conn, period.start_day, period.end_day, filters or AnalyticsFilter())
+        rows = hour_rows(conn, period.start_day, period.end_day, filters or AnalyticsFilter(), summary=summary)
     return _heat(rows)
 
 
@@ -246,7 +246,7 @@ def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFi
     reader, summary = prepare(engine)
     with reader.connect() as conn:
         before, until, rows, refunds = _both_periods(conn, summary, period, flt, now)
-        hours = hour_rows(conn, period.start_day, period.end_day, flt)
+        hours = hour_rows(conn, period.start_day, period.end_day, flt, summary=summary)
     current = [r for r in rows if r.day >= period.start_day]
     current_refunds = [r for r in refunds if r.day >= period.start_day]
     return Report(

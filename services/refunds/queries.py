@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, union
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -17,6 +17,7 @@ from services.db import read_session
 from services.models import Payment, Refund, RefundState
 from services.money import format_amount
 from services.permissions import Action, Actor, authorize
+from services.phones import InvalidPhone, normalize_phone
 from services.refunds.ledger import REASONS, RefundError, expected_arrival
 from services.timeutil import to_kuwait
 
@@ -176,10 +177,15 @@ def find_payments(engine: Engine, actor: Actor, *, query: str, limit: int = 20) 
     conditions = [col(Payment.order_id) == text, col(Payment.track_id) == text, col(Payment.upay_order_id) == text,
                   col(Payment.payment_id) == text, col(Payment.invoice_id) == text]
     digits = re.sub(r"\D", "", text)
-    if len(digits) >= 6 and len(digits) >= len(text.replace(" ", "").replace("+", "")) - 1:
-        conditions.append(col(Payment.customer_phone).contains(digits[-8:]))
+    if len(digits) >= 6 and not re.search(r"[^\d\s+()./\-]", text):  # looks like a phone number, not an id
+        try:  # a whole number: one index look-up of its E.164 form
+            conditions.append(col(Payment.customer_phone) == normalize_phone(text))
+        except InvalidPhone:  # part of a number: its last digits anywhere in the phone (reads every payment)
+            conditions.append(col(Payment.customer_phone).contains(digits[-8:]))
+    # One indexed look-up per id column, united: an OR of them under ORDER BY created_at would walk every payment.
+    matching = union(*(select(col(Payment.id)).where(condition) for condition in conditions)).subquery()
     with read_session(engine) as session:
-        rows = session.exec(select(Payment).where(or_(*conditions))
+        rows = session.exec(select(Payment).where(col(Payment.id).in_(select(matching.c.id)))
                             .order_by(col(Payment.created_at).desc()).limit(max(1, limit))).all()
     return [PaymentHit(payment_pk=p.id or 0, order_id=p.order_id, track_id=p.track_id, amount_fils=p.amount_fils,
                        currency=p.currency, status=p.status, method=p.method, customer_name=p.customer_name,

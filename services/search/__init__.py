@@ -26,7 +26,7 @@ from services.search.query import (
     search,
     totals,
 )
-from services.search.support import ensure_search_support
+from services.search.support import ensure_search_support, optimize_search, search_health
 
 __all__ = [
     "FAMILIES",
@@ -50,10 +50,12 @@ __all__ = [
     "issue_ticket",
     "iter_rows",
     "kuwait_today",
+    "optimize_search",
     "parse_raw",
     "payment_detail",
     "preset_range",
     "redeem_ticket",
     "search",
+    "search_health",
     "totals",
 ]

@@ -10,7 +10,8 @@ statuses) or a bounded count on the amount index. Columns that must not drive ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -31,6 +32,8 @@ SORT_COLUMN = {"created_at": "created_at", "amount": "amount_fils", "status": "s
 # the table, one inside a day range's id span (neighbouring rows, same pages), a probe of the FTS match set, and
 # one row through a sort.
 LOOKUP, SPAN_LOOKUP, PROBE, SORT = 20.0, 5.0, 1.0, 4.0
+#: Payments added to the newest-first window of a broad text search beyond twice what an even spread needs.
+WINDOW_MARGIN = 1_000
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def _amount_count(conn: Connection, flt: SearchFilter) -> int:
     return int(conn.execute(select(func.coalesce(func.sum(a.n), 0)).where(*where)).scalar_one())
 
 
-def _id_span(conn: Connection, flt: SearchFilter) -> tuple[int, int] | None:
+def id_span(conn: Connection, flt: SearchFilter) -> tuple[int, int] | None:
     d = support.DAY_IDS.c
     low, high = conn.execute(select(func.min(d.lo), func.max(d.hi)).where(*day_terms(d.day, flt))).one()
     return None if low is None else (int(low), int(high))
@@ -110,7 +113,7 @@ def gather(conn: Connection, flt: SearchFilter) -> Stats:
     by_text = int(conn.execute(support.fts_count_sql().bindparams(fts=query)).scalar_one())
     span, in_span = None, None
     if flt.day_from or flt.day_to:
-        span = _id_span(conn, flt) or (0, -1)
+        span = id_span(conn, flt) or (0, -1)
         in_span = int(conn.execute(
             support.fts_count_sql(span=True).bindparams(fts=query, low=span[0], high=span[1])).scalar_one())
     return Stats(total, by_date, by_status, by_amount, by_text, span, in_span)
@@ -157,3 +160,33 @@ def page_plan(flt: SearchFilter, stats: Stats, totals: Plan, count: int, *, sort
     if ordered <= fetch_all + count * SORT:
         return Plan(frozenset({SORT_COLUMN[sort]}), text_matches=totals.text_matches, text_span=totals.text_span)
     return Plan(totals.bare, text_matches=totals.text_matches, text_span=totals.text_span)
+
+
+def recent_window(conn: Connection, flt: SearchFilter, stats: Stats, plan: Plan, count: int, *, needed: int
+                  ) -> tuple[SearchFilter, Plan] | None:
+    """For a newest-first page of a broad free-text search: the filter and plan narrowed to the latest days.
+
+    Walking ``created_at`` newest first while probing the full list of text matches means materialising every
+    match first (100,000 for a common first name: most of the search's time). The page only needs the newest
+    ``needed`` matches, which lie in the last few days: narrowed to those days (and to their id span in the FTS
+    index) the list is small. Exact when the narrowed search fills the page — everything it leaves out is older
+    than all it keeps; the caller runs the full search otherwise. ``None`` when narrowing would not help.
+    """
+    if stats.by_text is None or count <= 0 or "created_at" not in plan.bare:
+        return None
+    in_scope = stats.by_date if stats.by_date else stats.total
+    entries = needed * in_scope / count * 2 + WINDOW_MARGIN  # twice what an even spread needs, and a margin
+    s = support.SUMMARY.c
+    days = conn.execute(select(s.day, func.sum(s.n)).where(*day_terms(s.day, flt)).group_by(s.day)
+                        .order_by(s.day.desc()))
+    seen, start = 0, None
+    for day, n in days:
+        seen += int(n or 0)
+        if seen >= entries:
+            start = day
+            break
+    if start is None or (flt.day_from is not None and start <= flt.day_from.isoformat()):
+        return None
+    narrowed = replace(flt, day_from=date.fromisoformat(start))
+    span = id_span(conn, narrowed) or (0, -1)
+    return narrowed, replace(plan, text_span=span)

@@ -316,12 +316,23 @@ def search(
         if total.count or not total.count_exact:
             walk = (page_plan(flt, stats, plan, total.count, sort=sort, offset=offset, page_size=page_size)
                     if stats and plan else None)
-            ids = select(PAYMENT.c.id).where(*conditions(engine, flt, walk)).order_by(*order)
-            stmt = select(*(PAYMENT.c[name] for name in ROW_COLUMNS)).where(
-                PAYMENT.c.id.in_(ids.limit(page_size).offset(offset))).order_by(*order)
-            rows = [_row(values) for values in conn.execute(stmt)]
+            window = (planner.recent_window(conn, flt, stats, walk, total.count, needed=offset + page_size)
+                      if stats and walk and flt.text and sort == "created_at" and descending else None)
+            if window is not None:  # exact when it fills the page (see recent_window), else the full walk
+                rows = _page(conn, engine, *window, order, offset, page_size)
+            if len(rows) < page_size:
+                rows = _page(conn, engine, flt, walk, order, offset, page_size)
     return SearchPage(rows, total.count, total.amount_fils, max(1, page), page_size, total.captured_count,
                       total.captured_amount_fils, total.exact, total.count_exact)
+
+
+def _page(conn: Connection, engine: Engine, flt: SearchFilter, walk: Plan | None, order: list[Any], offset: int,
+          page_size: int) -> list[PaymentRow]:
+    """One page of rows: the ids walked in order (an index of ids only), then the full rows for those ids."""
+    ids = select(PAYMENT.c.id).where(*conditions(engine, flt, walk)).order_by(*order)
+    stmt = select(*(PAYMENT.c[name] for name in ROW_COLUMNS)).where(
+        PAYMENT.c.id.in_(ids.limit(page_size).offset(offset))).order_by(*order)
+    return [_row(values) for values in conn.execute(stmt)]
 
 
 def iter_rows(engine: Engine, flt: SearchFilter, *, sort: str = "created_at", descending: bool = True,

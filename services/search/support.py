@@ -31,6 +31,7 @@ from services.money import ASCII_DIGITS
 SUMMARY_TABLE = "payment_search_daily"
 AMOUNTS_TABLE = "payment_search_amounts"
 DAY_IDS_TABLE = "payment_search_day_ids"
+HOURS_TABLE = "payment_search_hours"
 FTS_TABLE = "payment_fts"
 FTS_COLUMNS = ("customer_name", "customer_email", "description", "order_id", "track_id", "payment_id",
                "reference", "upay_order_id")
@@ -48,6 +49,11 @@ AMOUNTS = Table(
 #: Smallest and largest payment id created on each Kuwait day (a superset after deletes, which is all we need).
 DAY_IDS = Table(
     DAY_IDS_TABLE, MetaData(), Column("day", String, primary_key=True), Column("lo", Integer), Column("hi", Integer),
+)
+#: Captured (paid) payments per UTC clock hour ('YYYY-MM-DD HH'), method and family (migration 0006).
+HOURS = Table(
+    HOURS_TABLE, MetaData(), Column("hour", String, primary_key=True), Column("method", String, primary_key=True),
+    Column("family", String, primary_key=True), Column("n", Integer),
 )
 #: Search support is built by the migrations (revision 0001, ``migrations/versions``), not here: the SQL that
 #: creates the summary tables, the FTS index, its triggers and the covering indexes lives there.
@@ -120,3 +126,62 @@ def fts_count_sql(*, span: bool = False) -> Any:
     if span:
         return text("SELECT count(*) FROM payment_fts WHERE payment_fts MATCH :fts AND rowid BETWEEN :low AND :high")
     return text("SELECT count(*) FROM payment_fts WHERE payment_fts MATCH :fts")
+
+
+def optimize_search(engine: Engine) -> None:
+    """After a bulk load (seeding, an import): merge the FTS5 index into one segment and refresh statistics.
+
+    Rows written one by one through the triggers leave the text index in many small segments that every
+    ``MATCH`` must visit (a broad word such as a common first name then costs three times as much), and a
+    database without ``ANALYZE`` statistics lets the planner guess. Both are what a database built in bulk by
+    the pre-migration code had. Takes the write lock for seconds at a million rows: run it off-hours.
+    """
+    if not is_sqlite(engine):
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        return
+    raw = engine.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        driver.execute("INSERT INTO payment_fts (payment_fts) VALUES ('optimize')")
+        driver.execute("ANALYZE")
+        driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+
+
+def search_health(engine: Engine) -> dict[str, Any]:
+    """What the benchmarks print beside their figures: the database, FTS5 segment count and whether ANALYZE ran."""
+    out: dict[str, Any] = {"dialect": engine.dialect.name, "database": engine.url.render_as_string(hide_password=True)}
+    with engine.connect() as conn:
+        if is_sqlite(engine):
+            out["sqlite"] = conn.exec_driver_sql("SELECT sqlite_version()").scalar_one()
+            out["analyzed"] = bool(conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar_one()) and bool(
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1").scalar_one())
+            out["fts_segments"] = _fts_segments(conn)
+        else:
+            out["analyzed"] = bool(conn.execute(text(
+                "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'payment' "
+                "AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)")).scalar_one())
+    return out
+
+
+def _fts_segments(conn: Any) -> int | None:
+    """Segments in the FTS5 index (1 after ``optimize``), read from its structure record (``fts5_index.c``: a
+    4-byte cookie, then varints nLevel, nSegment, …)."""
+    blob = conn.exec_driver_sql("SELECT block FROM payment_fts_data WHERE id = 10").scalar_one_or_none()
+    if blob is None:
+        return None
+    values: list[int] = []
+    i = 4
+    while i < len(blob) and len(values) < 2:
+        value = 0
+        while True:
+            byte = blob[i]
+            i += 1
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        values.append(value)
+    return values[1] if len(values) == 2 else None

@@ -29,7 +29,7 @@ class FakeSettings:
     link_expiry_minutes: int = 60
 
 
-def _link(engine, order_id: str, *, by: str = "sara@shop.test", status: str = "pending", **kw: Any) -> Payment:
+def _link(engine, order_id: str, *, by: str | None = "sara@shop.test", status: str = "pending", **kw: Any) -> Payment:
     fields: dict[str, Any] = dict(source="link", link_state="active", link_url=LINK, created_by=by, method=None,
                                   expires_at=utcnow() + timedelta(hours=1))
     fields.update(kw)
@@ -145,3 +145,17 @@ def test_landing_html_escapes_everything_and_speaks_arabic() -> None:
     assert 'http-equiv="refresh" content="3;url=/pay/return?o=SD-1&amp;n=3"' in pending
     unknown, code = render(Landing("unknown"), shop_name="S", shop_name_ar="", path="/pay/return")
     assert code == 404 and "could not find" in unknown
+
+
+def test_link_creators_are_every_distinct_creator_of_a_link_sorted(engine) -> None:
+    """The loose index scan finds each creator once, in order, and skips non-link payments and empty creators."""
+    from services.links import link_creators
+
+    admin = make_staff(engine, Role.ADMIN)
+    _link(engine, "C-1", by="aisha@shop.test")
+    _link(engine, "C-2", by="zaid@shop.test")
+    _link(engine, "C-3", by="aisha@shop.test")
+    _link(engine, "C-4", by=None)
+    _link(engine, "C-5", by="")
+    make_payment(engine, order_id="GW-2", created_by="mona@shop.test")  # made by staff, but not a link
+    assert link_creators(engine, admin) == ["aisha@shop.test", "omar@shop.test", "sara@shop.test", "zaid@shop.test"]

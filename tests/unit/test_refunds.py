@@ -293,6 +293,16 @@ def test_find_payments_by_ids_and_phone(engine) -> None:
     assert find_payments(engine, viewer, query="nothing") == []
 
 
+def test_find_payments_by_partial_phone_and_not_by_the_digits_of_an_id(engine) -> None:
+    viewer = make_staff(engine, Role.VIEWER)
+    _paid(engine, order_id="ORD-901", customer_phone="+96550001234")
+    _paid(engine, order_id="ORD-902", track_id="T50001234", customer_phone="+96599990000")
+    _paid(engine, order_id="ORD-903", customer_phone="+447700900123")  # a foreign number, typed in full
+    assert [h.order_id for h in find_payments(engine, viewer, query="001234")] == ["ORD-901"]  # part of a number
+    assert [h.order_id for h in find_payments(engine, viewer, query="T50001234")] == ["ORD-902"]  # the id only
+    assert [h.order_id for h in find_payments(engine, viewer, query="+44 7700 900123")] == ["ORD-903"]
+
+
 @pytest.mark.parametrize(("method", "initiated", "expected"), [
     ("knet", "2026-11-26 10:00", date(2026, 11, 29)),  # Thursday → Sunday (Fri/Sat are the weekend)
     ("knet", "2026-11-24 22:30", date(2026, 11, 26)),  # 01:30 Wednesday in Kuwait → Thursday

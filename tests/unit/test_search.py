@@ -307,3 +307,34 @@ def test_text_within_a_day_range_is_narrowed_to_the_days_id_span_and_stays_exact
                  customer_name="Noura")
     page = search(engine, FIN, flt)
     assert sorted(_orders(page)) == sorted([*expected, "late"]) and page.total_count == len(expected) + 1
+
+
+def test_newest_first_text_page_from_the_latest_days_equals_the_full_walk(engine, monkeypatch) -> None:
+    """A broad text search reads its first pages from the newest days only; the rows are those of the full walk,
+    including a payment of the newest day written first (smallest id) and an old one written last (largest id)."""
+    from services.search import plan as planner
+
+    monkeypatch.setattr(planner, "WINDOW_MARGIN", 0)
+    monkeypatch.setattr(planner, "TEXT_TOTALS_CAP", 5)
+    newest = T0 + timedelta(days=30)
+    make_payment(engine, order_id="first-written", created_at=newest, customer_name="Noura A")
+    for i in range(60):  # two a day for thirty days; every other one is a Noura
+        make_payment(engine, order_id=f"P{i:02d}", created_at=T0 + timedelta(hours=12 * i),
+                     customer_name="Noura B" if i % 2 else "Sara C")
+    make_payment(engine, order_id="last-written", created_at=T0 - timedelta(days=3), customer_name="Noura D")
+    used: list[bool] = []
+    original = planner.recent_window
+
+    def spy(*args: object, **kwargs: object) -> object:
+        found = original(*args, **kwargs)  # type: ignore[arg-type]
+        used.append(found is not None)
+        return found
+
+    monkeypatch.setattr(planner, "recent_window", spy)
+    pages = [search(engine, FIN, SearchFilter(text="noura"), page=n, page_size=4) for n in (1, 2, 9)]
+    monkeypatch.setattr(planner, "recent_window", lambda *a, **k: None)
+    full = [search(engine, FIN, SearchFilter(text="noura"), page=n, page_size=4) for n in (1, 2, 9)]
+    assert True in used  # the narrowed read did run
+    assert [_orders(p) for p in pages] == [_orders(p) for p in full]
+    assert _orders(pages[0]) == ["first-written", "P59", "P57", "P55"]
+    assert "last-written" in _orders(full[2])  # the oldest match, on the last page, found by the full walk

@@ -1,0 +1,437 @@
+"""Benchmark: what a person waits for on every page, at a million payments.
+
+    .venv/bin/python -m bench.pages --rows 1000000 [--mode server|browser|both] [--sessions 1,5,20]
+    .venv/bin/python -m bench.pages --rows 100000 --mode server --repeat 10      # quick profiling
+
+The database (``--data-dir``, default ``data/bench``) is seeded once per size with ``bench/seed.py`` plus the
+demo staff and one payment link in ten, then reused (``souq-<rows>.db``; ``--reseed`` forces a new one); the
+seeding time is printed the first time.
+
+- ``--mode server`` (no browser): each page the finance user and the admin may open is run with Streamlit's
+  AppTest in this process, logged in: ``cold`` with every cache cleared, ``first`` a new session (process caches
+  warm, what the next colleague sees), ``warm`` reruns of the same session (a click). The figures are whole
+  script runs, server side; peak memory is this process's max RSS.
+- ``--mode browser``: starts the app (``streamlit run streamlit_app.py``) on that database with the demo's local
+  OpenID provider, and drives Debian's headless Chromium with 1, 5 and 20 concurrent sessions (a browser
+  context each; half finance, half admin). Timed: the log-in round trip (click on the company log-in button to
+  the first page finished), the first and the second visit of every page through the sidebar, applying a text
+  filter on Transactions, opening a payment (Refunds, by order id) and switching the Analytics period. A step is
+  done when its heading is shown and the script has stopped running. Server memory: the app's peak RSS.
+
+Last lines: ``RESULT`` lines — worst page p95, log-in p95, server RSS — and the load average beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
+CLOSED_GATEWAY = "http://127.0.0.1:9/api/v1/"  # nobody listens: the pages' gateway calls fail at once
+FINANCE, ADMIN = "finance@souq.demo", "admin@souq.demo"
+LINK_SHARE = 10  # one payment in ten was made through a payment link
+TARGET_PAGE_MS, TARGET_ANALYTICS_MS, TARGET_LOGIN_MS, TARGET_SERVER_MS, TARGET_RSS_MB = 1000, 1500, 2500, 150, 350
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f}/{five:.2f} ({os.cpu_count()} CPUs)"
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+# --- the database -------------------------------------------------------------------------------------------------
+
+def count_rows(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        try:
+            return int(conn.execute("SELECT count(*) FROM payment").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+
+def prepare_database(data_dir: Path, rows: int, *, reseed: bool = False) -> Path:
+    """``data_dir/souq-<rows>.db`` with ``rows`` payments, the demo staff and links; seeded once, then reused."""
+    from bench.seed import seed_payments
+    from services.db import create_schema, make_engine, sqlite_url
+    from services.search import optimize_search
+
+    db = data_dir / f"souq-{rows}.db"
+    if not reseed and count_rows(db) >= rows:
+        print(f"database: reusing {db} ({count_rows(db):,} payments)", flush=True)
+        return db
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    print(f"database: seeding {rows:,} payments into {db} … ({load()})", flush=True)
+    started = time.perf_counter()
+    engine = make_engine(sqlite_url(db))
+    create_schema(engine)
+    seed_payments(engine, rows)
+    add_staff_and_links(engine)
+    seeded = time.perf_counter() - started
+    started = time.perf_counter()
+    optimize_search(engine)
+    engine.dispose()
+    print(f"  seeded in {seeded:.1f} s, search index optimised and ANALYZE in {time.perf_counter() - started:.1f} s;"
+          f" {db.stat().st_size / 1e6:,.0f} MB ({load()})", flush=True)
+    return db
+
+
+def add_staff_and_links(engine: Any) -> None:
+    """The demo staff, and one payment in ten made through a link by someone on the staff."""
+    from services.demo import seed_staff
+
+    seed_staff(engine)
+    creators = ("sales@souq.demo", FINANCE, ADMIN)
+    with engine.begin() as conn:
+        for i, email in enumerate(creators):
+            conn.exec_driver_sql(
+                "UPDATE payment SET source = 'link', created_by = ?, link_state = 'active' "
+                f"WHERE id % {LINK_SHARE * len(creators)} = {i * LINK_SHARE}", (email,))
+
+
+def app_env(db: Path) -> dict[str, str]:
+    from services.db import sqlite_url
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOUQ_")}
+    env.update(SOUQ_ENVIRONMENT="demo", SOUQ_DATABASE_URL=sqlite_url(db), SOUQ_GATEWAY_URL=CLOSED_GATEWAY,
+               SOUQ_GATEWAY_TOKEN="jtest123", SOUQ_ADMINS=ADMIN, SOUQ_BACKGROUND_SYNC="false",
+               PYTHONUNBUFFERED="1")
+    return env
+
+
+def pages_of(email: str) -> list[Any]:
+    from services.demo import DEMO_USERS
+
+    from dashboard.navigation import pages_for
+    from services.permissions import Actor
+
+    role = next(u.role for u in DEMO_USERS if u.email == email)
+    assert role is not None
+    return pages_for(Actor(email, role))
+
+
+def sample_order(db: Path) -> str:
+    with sqlite3.connect(db) as conn:
+        return str(conn.execute("SELECT order_id FROM payment WHERE status = 'paid' ORDER BY id DESC LIMIT 1 "
+                                "OFFSET 100").fetchone()[0])
+
+
+# --- server side: AppTest -----------------------------------------------------------------------------------------
+
+def server_mode(db: Path, repeat: int, profile: str | None = None) -> dict[str, float]:
+    """Time whole script runs of every page with AppTest, as the finance user and the admin."""
+    import logging
+
+    import streamlit as st
+    import streamlit.testing.v1.app_test as app_test_module
+    import streamlit.testing.v1.local_script_runner as runner_module
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.testing.v1 import AppTest
+
+    logging.getLogger("streamlit").setLevel(logging.ERROR)  # "no runtime found" on every AppTest
+    # A server compiles each page once (one ScriptCache per process); AppTest makes a new cache per run and would
+    # charge every rerun with parsing and compiling the page again.
+    shared_cache = ScriptCache()
+    app_test_module.ScriptCache = lambda: shared_cache  # type: ignore[assignment,misc]
+    runner_module.ScriptCache = lambda: shared_cache  # type: ignore[assignment,misc]
+
+    os.environ.update(app_env(db))
+    order = sample_order(db)
+    extra: dict[str, dict[str, str]] = {"pages/refunds.py": {"payment": order}}
+    print(f"\nserver side (AppTest, this process), {repeat} warm reruns per page; {load()}")
+    header = f"{'user':8} {'page':28} {'cold ms':>8} {'first ms':>8} {'warm p50':>8} {'warm p95':>8}  note"
+    print(header + "\n" + "-" * len(header), flush=True)
+    worst = 0.0
+    for email in (FINANCE, ADMIN):
+        for spec in pages_of(email):
+            variants: list[tuple[str, dict[str, str]]] = [(spec.title, {})]
+            if spec.path in extra:
+                variants.append((f"{spec.title} (a payment)", extra[spec.path]))
+            for title, query in variants:
+                def fresh(query: dict[str, str] = query, path: str = spec.path, email: str = email) -> Any:
+                    at = AppTest.from_file(str(ROOT / path), default_timeout=120)
+                    at.user = {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
+                    for key, value in query.items():
+                        at.query_params[key] = value
+                    return at
+
+                st.cache_data.clear()
+                cold_at = fresh()
+                cold = _time_ms(cold_at.run)
+                first = _time_ms(fresh().run)
+                if profile and profile in title.lower():
+                    _profile(cold_at, repeat)
+                warm = [_time_ms(cold_at.run) for _ in range(repeat)]
+                errors = [e.value for e in cold_at.exception] if cold_at.exception else []
+                worst = max(worst, p95(warm))
+                note = f"ERROR {errors[0][:60]}" if errors else ""
+                print(f"{email.split('@')[0]:8} {title:28} {cold:8.0f} {first:8.0f} {statistics.median(warm):8.0f} "
+                      f"{p95(warm):8.0f}  {note}", flush=True)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nserver side: worst warm p95 {worst:.0f} ms (target {TARGET_SERVER_MS}); peak RSS {rss:.0f} MB "
+          f"(target {TARGET_RSS_MB}); {load()}")
+    return {"server_page_p95_ms_worst": worst, "server_rss_mb": rss}
+
+
+def _profile(at: Any, repeat: int) -> None:
+    """cProfile of ``repeat`` warm reruns (the script runs in its own thread), the 35 costliest calls."""
+    import cProfile
+    import pstats
+    import threading
+
+    profilers: list[cProfile.Profile] = []
+
+    def start(*_: Any) -> None:  # first event in a new thread: profile that thread from here on
+        sys.setprofile(None)
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        profiler.enable()
+
+    threading.setprofile(start)
+    try:
+        for _ in range(repeat):
+            at.run()
+    finally:
+        threading.setprofile(None)
+    for profiler in profilers:
+        profiler.disable()
+    stats = pstats.Stats(profilers[0])
+    for profiler in profilers[1:]:
+        stats.add(profiler)
+    stats.sort_stats("cumulative").print_stats(35)
+
+
+def _time_ms(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+# --- browser ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stack:
+    app: str
+    pid: int
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def app_stack(db: Path, work: Path) -> Iterator[Stack]:
+    """The app on ``db`` with the demo's local OpenID provider (no gateway: its calls fail at once)."""
+    import logging
+
+    from dashboard.demo import _oidc_provider, _stop_process, _wait_until, write_secrets
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the provider's access log
+    port = free_port()
+    with ExitStack() as stack:
+        oidc = stack.enter_context(_oidc_provider(free_port()))
+        secrets_path = work / "secrets.toml"
+        write_secrets(secrets_path, app_port=port, oidc_url=oidc)
+        env = app_env(db)
+        env["SOUQ_PUBLIC_URL"] = f"http://localhost:{port}"
+        cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+               "--server.address", "localhost", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none", "--secrets.files", str(secrets_path)]
+        log = stack.enter_context((work / "app.log").open("wb"))
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        stack.callback(_stop_process, proc)
+        _wait_until(f"http://localhost:{port}/_stcore/health", "The dashboard", proc, timeout=300)
+        yield Stack(f"http://localhost:{port}", proc.pid)
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Current and peak resident memory of ``pid`` in MB (from /proc)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def memory_split(pid: int) -> str:
+    """Anonymous memory (the process's own) and file-backed memory (SQLite's mmap of the database: pages of
+    the OS cache, shared and reclaimable) of ``pid``, as /proc reports them."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    anon, file = (int(fields[k].split()[0]) / 1024 for k in ("RssAnon", "RssFile"))
+    return f"{anon:.0f} MB anonymous + {file:.0f} MB mapped database file"
+
+
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+async def _done(page: Any, heading: str | re.Pattern[str]) -> None:
+    """The step is done: its heading is visible and the script run has finished (nothing stale left)."""
+    await page.get_by_role("heading", name=heading).first.wait_for(timeout=120_000)
+    await page.locator(IDLE).wait_for(timeout=120_000)
+    await page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=120_000)
+
+
+async def session(browser: Any, stack: Stack, email: str, order: str, times: dict[str, list[float]]) -> None:
+    """One person: log in, visit every page twice, filter, open a payment, switch the analytics period."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(180_000)  # 20 sessions on two cores: a first load can take minutes, not a failure
+    context.set_default_navigation_timeout(180_000)
+    page = await context.new_page()
+    try:
+        await page.goto(stack.app)
+        await page.get_by_role("button", name="Log in with your company account").wait_for(timeout=120_000)
+        started = time.perf_counter()
+        await page.get_by_role("button", name="Log in with your company account").click()
+        await page.get_by_role("button", name=email, exact=True).click()
+        specs = pages_of(email)
+        await _done(page, specs[0].title if specs[0].path != "pages/staff.py" else "Staff & roles")
+        times["log-in round trip"].append((time.perf_counter() - started) * 1000)
+        nav = page.get_by_test_id("stSidebarNav")
+        for visit in ("first", "warm"):
+            for spec in specs:
+                started = time.perf_counter()
+                await nav.get_by_role("link", name=spec.title, exact=True).click()
+                await page.wait_for_url(re.compile(f"/{spec.url_path}"), timeout=120_000)
+                await _done(page, _HEADINGS.get(spec.path, spec.title))
+                times[f"{spec.title} ({visit})"].append((time.perf_counter() - started) * 1000)
+        if any(s.path == "pages/transactions.py" for s in specs):
+            await nav.get_by_role("link", name="Transactions", exact=True).click()
+            await _done(page, "Transactions")
+            await page.get_by_role("textbox", name="Search text").fill("noura")
+            started = time.perf_counter()
+            await page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Search", exact=True).click()
+            await page.wait_for_url(re.compile(r"q=noura"), timeout=120_000)
+            await _done(page, "Transactions")
+            times["apply a filter (text)"].append((time.perf_counter() - started) * 1000)
+        if any(s.path == "pages/refunds.py" for s in specs):
+            started = time.perf_counter()
+            await page.goto(f"{stack.app}/refunds?payment={order}")
+            await _done(page, f"Payment {order}")
+            times["open a payment"].append((time.perf_counter() - started) * 1000)
+        if any(s.path == "pages/analytics.py" for s in specs):
+            await nav.get_by_role("link", name="Analytics", exact=True).click()
+            await _done(page, "Analytics")
+            await page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
+            started = time.perf_counter()
+            await page.get_by_role("option", name="Last 90 days").click()
+            await page.wait_for_url(re.compile(r"period=last_90_days"), timeout=120_000)
+            await _done(page, "Analytics")
+            times["switch analytics period"].append((time.perf_counter() - started) * 1000)
+    except Exception as exc:
+        times["errors"].append(1)
+        shot = Path(tempfile.gettempdir()) / f"bench-pages-error-{email}-{time.time():.0f}.png"
+        await page.screenshot(path=str(shot), full_page=True)
+        print(f"  session {email}: {type(exc).__name__}: {str(exc)[:200]} (screenshot {shot})", flush=True)
+    finally:
+        await context.close()
+
+
+_HEADINGS = {"pages/links.py": "Payment links", "pages/webhooks.py": "Webhook inbox", "pages/audit.py": "Audit log",
+             "pages/staff.py": "Staff & roles"}
+
+
+async def browser_round(stack: Stack, sessions: int, order: str) -> dict[str, list[float]]:
+    from playwright.async_api import async_playwright
+
+    times: dict[str, list[float]] = defaultdict(list)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        users = [FINANCE if i % 2 == 0 else ADMIN for i in range(sessions)]
+        await asyncio.gather(*(session(browser, stack, email, order, times) for email in users))
+        await browser.close()
+    return times
+
+
+def browser_mode(db: Path, rounds: list[int]) -> dict[str, float]:
+    order = sample_order(db)
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as work, app_stack(db, Path(work)) as stack:
+        print(f"\nbrowser: app pid {stack.pid} at {stack.app}; RSS at start {rss_mb(stack.pid)[0]:.0f} MB; {load()}",
+              flush=True)
+        for sessions in rounds:
+            started = time.perf_counter()
+            times = asyncio.run(browser_round(stack, sessions, order))
+            now_rss, peak_rss = rss_mb(stack.pid)
+            errors = len(times.pop("errors", []))
+            took = time.perf_counter() - started
+            print(f"\n{sessions} concurrent session(s) (half finance, half admin): {took:.0f} s, {errors} failed;"
+                  f" server RSS {now_rss:.0f} MB (peak {peak_rss:.0f}; {memory_split(stack.pid)}); {load()}")
+            header = f"{'what a person waits for':40} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
+            print(header + "\n" + "-" * len(header))
+            page_p95 = 0.0
+            for name, values in times.items():
+                print(f"{name:40} {len(values):3} {statistics.median(values):8.0f} {p95(values):8.0f} "
+                      f"{max(values):8.0f}")
+                if name != "log-in round trip":
+                    page_p95 = max(page_p95, p95(values))
+            login = p95(times.get("log-in round trip", [0.0]))
+            results[f"page_p95_ms_worst_{sessions}"] = page_p95
+            results[f"login_p95_ms_{sessions}"] = login
+            results[f"errors_{sessions}"] = errors
+            print(f"RESULT sessions={sessions} page_p95_ms_worst={page_p95:.0f} login_p95_ms={login:.0f} "
+                  f"server_rss_mb={now_rss:.0f} server_peak_rss_mb={peak_rss:.0f} errors={errors}", flush=True)
+        results["server_peak_rss_mb"] = rss_mb(stack.pid)[1]
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "bench")
+    parser.add_argument("--reseed", action="store_true", help="seed a new database even if one exists")
+    parser.add_argument("--mode", choices=("server", "browser", "both"), default="both")
+    parser.add_argument("--repeat", type=int, default=10, help="warm reruns per page (server mode)")
+    parser.add_argument("--profile", help="cProfile the warm reruns of the page whose title contains this")
+    parser.add_argument("--sessions", default="1,5,20", help="concurrent browser sessions, one round each")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    print(f"bench/pages.py at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {load()}", flush=True)
+    db = prepare_database(args.data_dir, args.rows, reseed=args.reseed)
+    results: dict[str, float] = {}
+    if args.mode in ("server", "both"):
+        results.update(server_mode(db, args.repeat, args.profile and args.profile.lower()))
+    if args.mode in ("browser", "both"):
+        results.update(browser_mode(db, [int(s) for s in args.sessions.split(",")]))
+    rows = count_rows(db)
+    print(f"\nload average at the end: {load()}")
+    if "server_page_p95_ms_worst" in results:
+        print(f"RESULT server_page_p95_ms_worst={results['server_page_p95_ms_worst']:.0f} "
+              f"server_rss_mb={results['server_rss_mb']:.0f} rows={rows}")
+    browser = [k for k in results if k.startswith("page_p95_ms_worst_")]
+    if browser:
+        worst_page = max(results[k] for k in browser)
+        worst_login = max(results[k] for k in results if k.startswith("login_p95_ms_"))
+        print(f"RESULT page_p95_ms_worst={worst_page:.0f} login_p95_ms={worst_login:.0f} "
+              f"server_rss_mb={results['server_peak_rss_mb']:.0f} rows={rows}")
+
+
+if __name__ == "__main__":
+    main()
