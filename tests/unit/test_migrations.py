@@ -290,7 +290,8 @@ def test_upgrade_on_empty_postgres_equals_release_268e121_and_the_models(empty_p
         url = reference.url.render_as_string(hide_password=False)
         with reference.connect() as conn:
             conn.exec_driver_sql("DROP TABLE alembic_version, paymentevent, refund, payment, webhookevent, staff, "
-                                 "auditentry, syncstate")
+                                 "auditentry, syncstate, card_charge, customer_consent, customer_summary")
+            conn.exec_driver_sql("DROP FUNCTION IF EXISTS customer_summary_sync()")
             conn.commit()
         build = ("import sys; from services.db import create_schema, make_engine; "
                  "create_schema(make_engine(sys.argv[1]))")
