@@ -94,12 +94,19 @@ async def charge(request: Request) -> JSONResponse:
     if token is None:
         return unauthorized()
     try:
-        req = validate_charge(await read_json(request), white_label=is_white_label(token))
+        body = await read_json(request)
+        req = validate_charge(body, white_label=is_white_label(token))
     except TooLarge:
         return too_large()
     except Invalid as exc:
         return invalid(exc)
     data = sandbox_of(request).create_charge(req, token)
+    from .cards import charge_tokens  # F9: tokens / isSaveCard (sandbox/cards.py)
+
+    honoured = charge_tokens(request, body, data)
+    if isinstance(honoured, JSONResponse):
+        return honoured
+    data = honoured
     message = "Invoice created successfully" if "url" in data else "Payment link generated successfully"
     return ok(data, message)
 

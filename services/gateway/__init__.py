@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from . import errors
+from .cards import AutoDeductResult, SavedCard
 from .client import UPaymentsClient
 from .errors import is_uncertain
 from .limiter import Lane
@@ -27,6 +28,7 @@ from .redirect import parse_notification, parse_redirect
 from .vocab import method_from, normalise_result, result_to_status
 
 __all__ = [
+    "AutoDeductResult",
     "ChargeResult",
     "Customer",
     "DepositStatus",
@@ -37,6 +39,7 @@ __all__ = [
     "RedirectParams",
     "RefundCreated",
     "RefundStatusItem",
+    "SavedCard",
     "Transaction",
     "UPaymentsClient",
     "errors",
