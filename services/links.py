@@ -86,6 +86,7 @@ class LinkRequest:
     language: str = "en"
     expiry_minutes: int | None = None  # None: the shop's default (settings.link_expiry_minutes)
     delivery: str = "link"
+    offer_saved_cards: bool = False  # §18: tokens.customerUniqueToken + isSaveCard (services.customers.present)
 
 
 @dataclass(frozen=True)
@@ -339,11 +340,21 @@ def create_link(engine: Engine, client: Any, actor: Actor, *, request: LinkReque
             language=clean.language, src="create-invoice", notification_type=clean.delivery,
             customer=Customer(name=clean.customer_name, email=clean.customer_email, mobile=clean.customer_phone),
             products=list(clean.products) or None, reference_id=order_id, expiry_minutes=clean.expiry_minutes,
-            **_urls(settings_like, order_id),
+            **_urls(settings_like, order_id), **_saved_cards(request, clean),
         )
     except Exception as exc:
         return _record_failure(engine, payment.id, actor, exc, duplicate)
     return _record_success(engine, payment.id, actor, result, duplicate)
+
+
+def _saved_cards(request: LinkRequest, clean: CleanLink) -> dict[str, Any]:
+    """Charge fields offering the customer's saved cards, when asked (the token is derived from the customer)."""
+    if not request.offer_saved_cards:
+        return {}
+    from services.customers.identity import customer_key, unique_token
+
+    key = customer_key(clean.customer_phone, clean.customer_email)
+    return {"customer_unique_token": unique_token(key), "save_card": True} if key else {}
 
 
 def _find(engine: Engine, order_id: str) -> Payment | None:

@@ -62,9 +62,9 @@ def test_save_list_charge_decline_and_remove_a_card(sandbox) -> None:
         assert declined.result == "NOT CAPTURED" and not declined.captured
 
         client.cards.remove(card_token=good.token)
-        with pytest.raises(errors.ValidationFailed, match="The selected card.token is invalid"):
+        with pytest.raises(errors.ValidationFailed, match=r"The selected card\.token is invalid"):
             client.cards.remove(card_token=good.token)
-        with pytest.raises(errors.ValidationFailed, match="The selected card.token is invalid"):
+        with pytest.raises(errors.ValidationFailed, match=r"The selected card\.token is invalid"):
             client.cards.auto_deduct(order_id="AD-3", amount_fils=1_000, description="Repeat order",
                                      card_token=good.token, customer=SARA, customer_token=TOKEN)
         assert [c.number for c in client.cards.list(customer_token=TOKEN)] == ["400000xxxxxx0002"]
