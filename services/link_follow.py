@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services import inputs, sync
+from services.customers.privacy import shield
 from services.db import read_session, session_scope
 from services.gateway import errors as gw
 from services.ingest import add_event
@@ -182,7 +183,7 @@ def list_links(engine: Engine, actor: Actor, *, status: str | None = None, creat
         total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
         rows = session.exec(stmt.order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
                             .offset((page - 1) * page_size).limit(page_size)).all()
-    return LinkPage(rows=[_row(p, now) for p in rows], total=int(total), page=page, page_size=page_size)
+    return LinkPage(rows=[shield(actor, _row(p, now)) for p in rows], total=int(total), page=page, page_size=page_size)
 
 
 def link_creators(engine: Engine, actor: Actor) -> list[str]:
@@ -231,7 +232,8 @@ def link_detail(engine: Engine, actor: Actor, *, payment_pk: int, now: datetime 
         "verified_at": as_utc(payment.verified_at) if payment.verified_at else None,
         "webhook_received": payment.webhook_received, "link_state": payment.link_state,
     }
-    return LinkDetail(row=_row(payment, now or utcnow()), gateway=gateway, timeline=timeline, reason=reason)
+    return LinkDetail(row=shield(actor, _row(payment, now or utcnow())), gateway=gateway, timeline=timeline,
+                      reason=reason)
 
 
 def _entry(event: PaymentEvent) -> TimelineEntry:

@@ -12,6 +12,7 @@ from sqlalchemy import and_, case, false, func, literal_column, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from services.customers.privacy import shield_all
 from services.db import read_engine
 from services.models import Payment, PaymentStatus
 from services.permissions import Action, Actor, authorize
@@ -315,6 +316,7 @@ def search(
             stmt = select(*(PAYMENT.c[name] for name in ROW_COLUMNS)).where(
                 PAYMENT.c.id.in_(ids.limit(page_size).offset(offset))).order_by(*order)
             rows = [_row(values) for values in conn.execute(stmt)]
+    rows = shield_all(actor, rows)  # contact data masked for roles that may not see it (services.customers)
     return SearchPage(rows, total.count, total.amount_fils, max(1, page), page_size, total.captured_count,
                       total.captured_amount_fils, total.exact, total.count_exact)
 

@@ -24,6 +24,7 @@ from sqlmodel import SQLModel
 from services import (
     analytics,
     audit,
+    customers,
     export,
     link_follow,
     links,
@@ -164,7 +165,39 @@ CASES = [
     Case("sync_inbox.get_event", Action.VIEW_WEBHOOKS, lambda c, a: sync_inbox.get_event(c.engine, a, c.event)),
     Case("audit.verify", Action.VIEW_AUDIT, lambda c, a: audit.verify(c.engine, a)),
     Case("audit.list_entries", Action.VIEW_AUDIT, lambda c, a: audit.list_entries(c.engine, a)),
+    # customers and saved cards (issue 16)
+    Case("customers.queries.list_customers", Action.VIEW_CUSTOMERS,
+         lambda c, a: customers.list_customers(c.engine, a)),
+    Case("customers.queries.find_customers", Action.VIEW_CUSTOMERS,
+         lambda c, a: customers.find_customers(c.engine, a, query="5000")),
+    Case("customers.queries.customer_profile", Action.VIEW_CUSTOMERS,
+         lambda c, a: customers.customer_profile(c.engine, a, key=CUSTOMER)),
+    Case("customers.queries.key_of_payment", Action.VIEW_CUSTOMERS,
+         lambda c, a: customers.key_of_payment(c.engine, a, payment_pk=c.paid)),
+    Case("customers.privacy.reveal", Action.REVEAL_CONTACT, lambda c, a: customers.reveal(c.engine, a, key=CUSTOMER)),
+    Case("customers.cards.ask_to_save_card", Action.ASK_SAVE_CARD, lambda c, a: customers.ask_to_save_card(
+        c.engine, c.client, a, key=CUSTOMER, return_url="http://shop.test/", shop_name="Shop")),
+    Case("customers.cards.list_cards", Action.VIEW_CARDS,
+         lambda c, a: customers.list_cards(c.engine, c.client, a, key=CUSTOMER)),
+    Case("customers.cards.remove_card", Action.REMOVE_CARD,
+         lambda c, a: customers.remove_card(c.engine, c.client, a, key=CUSTOMER, card_token="1234567890123456")),
+    Case("customers.charges.record_consent", Action.CHARGE_CARD, lambda c, a: customers.record_consent(
+        c.engine, a, key=CUSTOMER, card_token="1234567890123456", agreed_by="Sara",
+        agreed_at=utcnow() - timedelta(hours=1), channel="phone")),
+    Case("customers.charges.charge_saved_card", Action.CHARGE_CARD, lambda c, a: customers.charge_saved_card(
+        c.engine, c.client, a, key=CUSTOMER, card_token="1234567890123456", amount="1.000", description="x",
+        idempotency_key=_key(c), settings_like=SimpleNamespace(card_charge_approval_threshold_fils=10**9))),
+    Case("customers.charges.approve_charge", Action.APPROVE_CARD_CHARGE,
+         lambda c, a: customers.approve_charge(c.engine, c.client, a, charge_id=1)),
+    Case("customers.charges.reject_charge", Action.APPROVE_CARD_CHARGE,
+         lambda c, a: customers.reject_charge(c.engine, a, charge_id=1)),
+    Case("customers.charges.settle_charge", Action.CHARGE_CARD,
+         lambda c, a: customers.settle_charge(c.engine, c.client, a, charge_id=1)),
+    Case("customers.present.link_with_saved_cards", Action.CHARGE_CARD, lambda c, a: customers.link_with_saved_cards(
+        c.engine, c.client, a, key=CUSTOMER, request=links.LinkRequest(idempotency_key=_key(c), amount="1.500"),
+        settings_like=SETTINGS)),
 ]
+CUSTOMER = "+96550001234"
 
 #: Public functions with ``engine`` and ``actor`` that are not staff-facing service calls.
 NOT_CASES = {"permissions.authorize"}
