@@ -88,6 +88,18 @@ def shield(actor: Actor, row: T) -> T:
     return copy
 
 
+def scrub(actor: Actor, text: str | None, *, phone: str | None, email: str | None) -> str | None:
+    """Free text (an event's JSON, a gateway payload) with this phone and e-mail masked for ``actor``."""
+    if text is None or may_reveal(actor):
+        return text
+    for value, masked in ((phone, mask_phone(phone)), (email, mask_email(email))):
+        if value:
+            text = text.replace(value, masked)
+            if value.startswith("+"):
+                text = text.replace(value[1:], masked)
+    return text
+
+
 def shield_all(actor: Actor, rows: list[T]) -> list[T]:
     """:func:`shield` over a list."""
     return rows if may_reveal(actor) else [shield(actor, r) for r in rows]
