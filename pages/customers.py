@@ -67,7 +67,7 @@ def _list_view() -> None:
         if not found:
             st.info("No customer matches.")
         for row in found:
-            st.button(plain(row.label), key=f"cust_hit_{row.key}", on_click=_open, args=(row.key,))
+            st.button(md(row.label), key=f"cust_hit_{row.key}", on_click=_open, args=(row.key,))
         return
     sort = st.segmented_control("Sort by", list(svc.SORTS), default="last_purchase", key="cust_sort",
                                 format_func=lambda s: svc.SORTS[s]) or "last_purchase"
@@ -77,7 +77,7 @@ def _list_view() -> None:
     st.caption(f"{result.total:,} customers · page {page:,} of {pages:,}")
     header = st.columns([4, 2, 2, 2, 1])
     for col, text in zip(header, ["Customer", "Last purchase", "Lifetime (net)", "Purchases", ""], strict=True):
-        col.markdown(f"**{text}**")
+        col.markdown(f"**{md(text)}**")
     for row in result.rows:
         line = st.columns([4, 2, 2, 2, 1])
         line[0].text(plain(row.label))
@@ -120,7 +120,7 @@ def _ask_to_save(key: str) -> None:
     shown = st.session_state.get("cust_invite")
     if isinstance(shown, svc.AddCardInvite):
         st.success("Send this link to the customer: they save a card on UPayments' secure page.")
-        st.code(shown.link, language=None)
+        st.code(plain(shown.link), language=None)
         row = st.columns(3)
         row[0].link_button("WhatsApp", shown.whatsapp, icon=":material/chat:")
         row[1].link_button("SMS", shown.sms, icon=":material/sms:")
@@ -132,7 +132,7 @@ def _cards(key: str) -> list[svc.CardView]:
     if not actor.can(Action.VIEW_CARDS):
         return []
     st.subheader("Saved cards")
-    st.caption(svc.KFAST_NOTE)
+    st.caption(md(svc.KFAST_NOTE))
     try:
         cards = svc.list_cards(engine, state.gateway(), actor, key=key)
     except Exception as exc:
@@ -151,7 +151,7 @@ def _cards(key: str) -> list[svc.CardView]:
             except Exception as exc:
                 show_error(exc)
             else:
-                st.toast(f"Removed {card.label}.")
+                st.toast(f"Removed {md(card.label)}.")
                 st.rerun()
     return cards
 
@@ -162,7 +162,7 @@ def _consent_form(key: str, cards: list[svc.CardView], name: str | None) -> None
         return
     with st.expander("Record the customer's agreement to be charged without being present"), \
             st.form("cust_consent"):
-        card = st.selectbox("Card", waiting, format_func=lambda c: c.label)
+        card = st.selectbox("Card", waiting, format_func=lambda c: plain(c.label))
         who = st.text_input("Who agreed", value=name or "")
         day = st.date_input("When (date)")
         at = st.time_input("When (time, Kuwait)", value=time(9, 0))
@@ -186,7 +186,7 @@ def _charge_form(key: str, cards: list[svc.CardView]) -> None:
     st.markdown("**Charge a saved card for a repeat order** (customer not present)")
     idem = st.session_state.setdefault("cust_charge_key", uuid.uuid4().hex[:24])
     with st.form("cust_charge"):
-        card = st.selectbox("Card", ready, format_func=lambda c: c.label)
+        card = st.selectbox("Card", ready, format_func=lambda c: plain(c.label))
         amount = st.text_input("Amount (KWD)", placeholder="12.500")
         what = st.text_input("For", placeholder="Repeat order: …")
         if st.form_submit_button("Charge card", type="primary") and card is not None:
@@ -253,7 +253,7 @@ def _present_link(key: str, cards: list[svc.CardView]) -> None:
                 st.session_state.pop("cust_link_key", None)
                 st.success(f"Link {md(outcome.order_id)}: {md(outcome.message)}")
                 if outcome.link_url:
-                    st.code(outcome.link_url, language=None)
+                    st.code(plain(outcome.link_url), language=None)
 
 
 def _history(profile: svc.CustomerProfile) -> None:
@@ -277,8 +277,8 @@ def _customer_view(key: str) -> None:
     except Exception as exc:
         show_error(exc)
         return
-    st.title(plain(profile.name or "Customer"))
-    st.caption(plain(" · ".join(v for v in (profile.phone, profile.email) if v)))
+    st.title(md(profile.name or "Customer"))
+    st.caption(md(" · ".join(v for v in (profile.phone, profile.email) if v)))
     _figures(profile)
     _ask_to_save(key)
     cards = _cards(key)
