@@ -15,6 +15,7 @@ import re
 from services.phones import InvalidPhone, normalize_phone
 
 EMAIL_PREFIX = "email:"
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,63}$")
 #: Largest key we accept (matches CustomerSummary.key).
 MAX_KEY = 270
@@ -43,6 +44,8 @@ def parse_key(text: object) -> str:
         if not _EMAIL.match(email):
             raise UnknownCustomer("That is not a customer's e-mail address.")
         return EMAIL_PREFIX + email
+    if _E164.match(value):
+        return value  # a key as stored (E.164), even for numbers newer than the phone library's tables
     try:
         return normalize_phone(value)
     except InvalidPhone as exc:
