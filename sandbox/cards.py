@@ -354,6 +354,9 @@ def charge_tokens(request: Request, body: Any, data: dict[str, Any]) -> dict[str
         return data
     vault = vault_of(request)
     session = str(data.get("session_id") or "")
+    if not session and data.get("invoice_id"):  # create-invoice answers carry no session id (§4.2)
+        invoiced = vault.sandbox.store.payment_by_invoice(str(data["invoice_id"]))
+        session = str(invoiced["session_id"]) if invoiced else ""
     customer_token = _digits(tokens.get("customerUniqueToken")) if tokens.get("customerUniqueToken") else None
     if tokens.get("customerUniqueToken") and (customer_token is None or not vault.known(customer_token)):
         return _invalid("tokens.customerUniqueToken", "The selected tokens.customer unique token is invalid.")

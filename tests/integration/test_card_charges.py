@@ -214,3 +214,28 @@ def test_same_key_twins_across_two_processes_make_one_auto_deduct_call(tmp_path:
     assert len(rows) == 1 and rows[0].state == CardChargeState.PAID
     assert outcomes == [f"{rows[0].id}:{CardChargeState.PAID}"] * 8  # every twin reports the one outcome
     assert len(_calls(sandbox)) == 1  # counted at the sandbox
+
+
+@dataclass
+class LinkShop:
+    public_url: str = "http://127.0.0.1:9/"
+    link_expiry_minutes: int = 60
+    gateway_timeout_seconds: float = 10.0
+
+
+def test_a_link_for_a_present_customer_offers_their_saved_cards(tmp_path: Path, sandbox: Any) -> None:
+    from services.links import LinkRequest
+
+    engine = make_db(tmp_path)
+    finance = make_staff(engine, Role.FINANCE)
+    _customer(engine)
+    _saved_card(sandbox)
+    with client_for(sandbox.api_base) as client:
+        outcome = customers.link_with_saved_cards(
+            engine, client, finance, key=KEY, settings_like=LinkShop(),
+            request=LinkRequest(idempotency_key="present-link-0001", amount="9.000", description="Repeat order"))
+    assert outcome.state == "active" and outcome.link_url
+    record = sandbox.payment(outcome.order_id)["payment"]
+    assert record["customer"]["mobile"] == KEY
+    page = httpx.get(outcome.link_url, follow_redirects=True).text
+    assert "Your saved cards" in page and "0008" in page and "5123450000000008" not in page
