@@ -66,8 +66,8 @@ def _list_view() -> None:
             return
         if not found:
             st.info("No customer matches.")
-        for row in found:
-            st.button(md(row.label), key=f"cust_hit_{row.key}", on_click=_open, args=(row.key,))
+        for n, row in enumerate(found):  # widget keys show in the page's HTML: never the customer's number
+            st.button(md(row.label), key=f"cust_hit_{n}", on_click=_open, args=(row.key,))
         return
     sort = st.segmented_control("Sort by", list(svc.SORTS), default="last_purchase", key="cust_sort",
                                 format_func=lambda s: svc.SORTS[s]) or "last_purchase"
@@ -78,13 +78,13 @@ def _list_view() -> None:
     header = st.columns([4, 2, 2, 2, 1])
     for col, text in zip(header, ["Customer", "Last purchase", "Lifetime (net)", "Purchases", ""], strict=True):
         col.markdown(f"**{md(text)}**")
-    for row in result.rows:
+    for n, row in enumerate(result.rows):
         line = st.columns([4, 2, 2, 2, 1])
         line[0].text(plain(row.label))
         line[1].text(kuwait_time(row.last_paid_at) if row.last_paid_at else "—")
         line[2].text(money(row.net_fils))
         line[3].text(f"{row.n_paid:,}")
-        line[4].button("Open", key=f"cust_open_{row.key}", on_click=_open, args=(row.key,))
+        line[4].button("Open", key=f"cust_open_{n}", on_click=_open, args=(row.key,))
     left, _, right = st.columns([1, 3, 1])
     if left.button("◀ Previous", disabled=page <= 1, key="cust_prev"):
         st.session_state["cust_page"] = page - 1
@@ -140,11 +140,11 @@ def _cards(key: str) -> list[svc.CardView]:
         return []
     if not cards:
         st.info("No saved card yet.")
-    for card in cards:
+    for n, card in enumerate(cards):
         line = st.columns([4, 2, 1])
         line[0].text(plain(f"{card.brand} {card.number} · {card.scheme}"))
         line[1].text("Consent on record" if card.consented else "No consent yet")
-        if actor.can(Action.REMOVE_CARD) and line[2].button("Remove", key=f"cust_rm_{card.token[-6:]}"):
+        if actor.can(Action.REMOVE_CARD) and line[2].button("Remove", key=f"cust_rm_{n}"):
             try:
                 svc.remove_card(engine, state.gateway(), state.actor_at_click(Action.REMOVE_CARD), key=key,
                                 card_token=card.token)
