@@ -87,7 +87,7 @@ def record_consent(engine: Engine, actor: Actor, *, key: str, card_token: str, a
         raise ChargeError(f"Say how they agreed: {', '.join(CONSENT_CHANNELS.values())}.")
     if not isinstance(agreed_at, datetime) or agreed_at.tzinfo is None or as_utc(agreed_at) > utcnow():
         raise ChargeError("When they agreed must be a date and time in the past.")
-    if not isinstance(card_token, str) or not card_token.isdigit() or len(card_token) > 64:
+    if not isinstance(card_token, str) or not (card_token.isascii() and card_token.isdigit()) or len(card_token) > 64:
         raise ChargeError("Pick one of the customer's saved cards.")
     text = inputs.text(note, ChargeError, "note", max_len=500, multiline=True)
     consent = CustomerConsent(customer_key=key, card_token=card_token, agreed_by=who, agreed_at=as_utc(agreed_at),

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from services import customers
 from services.customers import CustomerQueryError, UnknownCustomer
@@ -164,3 +165,37 @@ def test_the_summary_triggers_and_the_list_work_on_postgresql() -> None:
         rows = customers.list_customers(engine, sales, sort="lifetime_value").rows
         assert [r.key for r in rows] == ["email:noura@example.com", "+96550001111"]
         assert customers.customer_profile(engine, sales, key="email:noura@example.com").captured_fils == 9_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(who=st.one_of(st.none(), st.text(max_size=300), st.integers()),
+       channel=st.one_of(st.sampled_from(["whatsapp", "phone", "fax", ""]), st.text(max_size=20)),
+       card=st.one_of(st.text(max_size=80), st.from_regex(r"\A[0-9]{16}\Z")),
+       note=st.one_of(st.text(max_size=600), st.none()),
+       key=st.one_of(st.just("+96550001111"), st.text(max_size=40)))
+def test_consent_input_is_refused_with_one_sentence_and_nothing_written(tmp_path_factory: pytest.TempPathFactory,
+                                                                        who: object, channel: str, card: str,
+                                                                        note: object, key: str) -> None:
+    from datetime import timedelta
+
+    from services.models import AuditEntry, CustomerConsent
+    from services.timeutil import utcnow
+
+    engine = _ENGINES.get("consent") or _ENGINES.setdefault("consent", make_db(tmp_path_factory.mktemp("consent")))
+    finance = _FINANCE.get("f") or _FINANCE.setdefault("f", make_staff(engine, Role.FINANCE))
+    with Session(engine) as session:
+        before = (len(session.exec(select(CustomerConsent)).all()), len(session.exec(select(AuditEntry)).all()))
+    try:
+        customers.record_consent(engine, finance, key=key, card_token=card, agreed_by=who,  # type: ignore[arg-type]
+                                 agreed_at=utcnow() - timedelta(minutes=5), channel=channel, note=note)  # type: ignore[arg-type]
+    except (customers.ChargeError, UnknownCustomer) as exc:
+        assert str(exc) and "\n" not in str(exc)
+        with Session(engine) as session:
+            after = (len(session.exec(select(CustomerConsent)).all()), len(session.exec(select(AuditEntry)).all()))
+        assert after == before
+    else:
+        assert channel in customers.CONSENT_CHANNELS and card.isascii() and card.isdigit()
+
+
+_ENGINES: dict[str, Any] = {}
+_FINANCE: dict[str, Any] = {}
