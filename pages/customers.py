@@ -211,8 +211,8 @@ def _charges(profile: svc.CustomerProfile) -> None:
     for charge in profile.charges:
         view = svc.view(charge)
         line = st.columns([5, 1, 1])
-        line[0].text(plain(f"{view.order_id} · {view.amount} · {view.card} · {view.message} "
-                           f"(asked by {view.requested_by})"))
+        card = f" · {view.card}" if actor.can(Action.VIEW_CARDS) else ""  # cards are for finance and admin
+        line[0].text(plain(f"{view.order_id} · {view.amount}{card} · {view.message} (asked by {view.requested_by})"))
         if view.state == "pending_approval" and actor.can(Action.APPROVE_CARD_CHARGE):
             if line[1].button("Approve", key=f"cust_ok_{view.id}"):
                 _act(lambda cid=view.id: svc.approve_charge(
