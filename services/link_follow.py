@@ -7,6 +7,7 @@ cache and asks for those look-ups, at most one per link per ``REFRESH_INTERVAL``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -216,7 +217,7 @@ def link_detail(engine: Engine, actor: Actor, *, payment_pk: int, now: datetime 
         payment = _load_link(session, actor, payment_pk)
         events = session.exec(select(PaymentEvent).where(col(PaymentEvent.payment_pk) == payment_pk)
                               .order_by(col(PaymentEvent.at), col(PaymentEvent.id))).all()
-    timeline = [_entry(e) for e in events]
+    timeline = [dataclasses.replace(entry, detail=shield(actor, entry.detail)) for entry in map(_entry, events)]
     if payment.track_id and not any(e.kind == "opened" for e in timeline):
         # a hosted-page track id exists only once the payer picked a method (contract §2, FAQ): it was opened
         first = next((e for e in timeline if e.detail.get("track_id")), None)

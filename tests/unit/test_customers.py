@@ -199,3 +199,24 @@ def test_consent_input_is_refused_with_one_sentence_and_nothing_written(tmp_path
 
 _ENGINES: dict[str, Any] = {}
 _FINANCE: dict[str, Any] = {}
+
+
+def test_a_viewer_gets_links_timeline_and_payment_detail_without_the_number(tmp_path: Path) -> None:
+    from services import link_follow
+    from services.db import session_scope
+    from services.ingest import add_event
+    from services.search import payment_detail
+
+    engine = make_db(tmp_path)
+    viewer, sales = make_staff(engine, Role.VIEWER), make_staff(engine, Role.SALES)
+    link = make_payment(engine, customer_phone="+96550001111", status="pending", source="link",
+                        created_by=sales.email, raw='{"customer": {"mobile": "+96550001111"}}')
+    assert link.id is not None
+    with session_scope(engine) as session:
+        add_event(session, link.id, "created", {"phone": "+96550001111", "amount_fils": 1500}, sales.email)
+    detail = link_follow.link_detail(engine, viewer, payment_pk=link.id)
+    assert detail.row.customer_phone == "+965 ••••  1111"
+    assert "50001111" not in repr(detail.timeline)
+    shown = payment_detail(engine, viewer, payment_pk=link.id)
+    assert "50001111" not in repr(shown.events) + repr(shown.gateway) + repr(shown.payment.model_dump(exclude={"raw"}))
+    assert "50001111" in repr(link_follow.link_detail(engine, sales, payment_pk=link.id).timeline)
