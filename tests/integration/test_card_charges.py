@@ -193,7 +193,18 @@ def _twin_process(queue: Any, db_url: str, api_base: str, email: str, card: str,
 
 
 def test_same_key_twins_across_two_processes_make_one_auto_deduct_call(tmp_path: Path, sandbox: Any) -> None:
-    engine = make_db(tmp_path)
+    _twins(make_db(tmp_path), sandbox)
+
+
+@pytest.mark.postgres
+def test_same_key_twins_on_postgresql_make_one_auto_deduct_call(sandbox: Any) -> None:
+    from tests.postgres import postgres_database
+
+    with postgres_database("card_twins") as engine:
+        _twins(engine, sandbox)
+
+
+def _twins(engine: Engine, sandbox: Any) -> None:
     finance = make_staff(engine, Role.FINANCE)
     _customer(engine)
     card = _saved_card(sandbox)
