@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
+from services.customers import settle_in_flight
 from services.gateway import UPaymentsClient
 from services.permissions import SYSTEM
 from services.refund_reconcile import refresh_refunds, settle_uncertain
@@ -83,6 +84,7 @@ def _loop(engine: Engine, client: UPaymentsClient, interval: float, limit: int) 
                 # Refund intents orphaned by a crash settle from the gateway; executed refunds get tracked.
                 settle_uncertain(engine, client, actor=SYSTEM)
                 refresh_refunds(engine, client, actor=SYSTEM)
+                settle_in_flight(engine, client, actor=SYSTEM)  # saved-card charges whose answer was lost
         except Exception:  # never let one bad pass end the loop
             log.exception("background sync pass failed")
         _stop.wait(wait)

@@ -19,6 +19,7 @@ from .charges import (
     record_consent,
     reject_charge,
     settle_charge,
+    settle_in_flight,
     view,
 )
 from .identity import UnknownCustomer, customer_key, parse_key, unique_token
@@ -70,6 +71,7 @@ __all__ = [
     "remove_card",
     "reveal",
     "settle_charge",
+    "settle_in_flight",
     "shield",
     "shield_all",
     "unique_token",

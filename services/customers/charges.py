@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import update
@@ -363,6 +363,27 @@ def settle_charge(engine: Engine, client: Any, actor: Actor | None, *, charge_id
     with session_scope(engine) as session:
         upsert(session, observation_from_transaction(tx), create_missing=False)
     return _get(engine, charge_id)
+
+
+#: A charge still ``sending`` this long after its claim lost its sender (a crash): settle it from the gateway.
+STALE_SENDING_SECONDS = 120
+
+
+def settle_in_flight(engine: Engine, client: Any, *, actor: Actor, limit: int = 20) -> int:
+    """Background pass: ask the gateway about uncertain charges and crashed senders; how many were settled."""
+    authorize(engine, actor, Action.CHARGE_CARD, allow_system=True)
+    cutoff = utcnow() - timedelta(seconds=STALE_SENDING_SECONDS)
+    with Session(engine) as session:
+        ids = session.exec(select(CardCharge.id).where(
+            (col(CardCharge.state) == CardChargeState.UNCERTAIN)
+            | ((col(CardCharge.state) == CardChargeState.SENDING) & (col(CardCharge.sent_at) < cutoff)))
+            .order_by(col(CardCharge.id)).limit(limit)).all()
+    settled = 0
+    for charge_id in ids:
+        if charge_id is not None and settle_charge(engine, client, None, charge_id=charge_id).state not in (
+                CardChargeState.UNCERTAIN, CardChargeState.SENDING):
+            settled += 1
+    return settled
 
 
 def view(charge: CardCharge) -> ChargeView:

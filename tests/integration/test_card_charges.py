@@ -22,7 +22,7 @@ from services import customers
 from services.customers import ChargeError
 from services.db import make_engine
 from services.models import AuditEntry, CardCharge, CardChargeState, CustomerSummary, Payment, PaymentStatus
-from services.permissions import Actor, PermissionDenied, Role
+from services.permissions import SYSTEM, Actor, PermissionDenied, Role
 from services.timeutil import utcnow
 from tests.factories import make_db, make_payment, make_staff
 from tests.integration.test_refunds_race import _bare_main
@@ -167,6 +167,8 @@ def test_a_call_that_never_reached_the_gateway_stays_uncertain_and_is_never_rese
         settled = customers.settle_charge(engine, client, finance, charge_id=charge.id or 0)
         assert _charge(engine, client, finance, card, "lost-charge-0001").state == CardChargeState.UNCERTAIN
     assert settled.state == CardChargeState.UNCERTAIN  # the gateway does not know it: a person decides
+    with client_for(sandbox.api_base) as client:
+        assert customers.settle_in_flight(engine, client, actor=SYSTEM) == 0  # the background pass: same answer
     assert _calls(sandbox, charge.order_id) == []
 
 

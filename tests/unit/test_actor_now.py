@@ -193,6 +193,8 @@ CASES = [
          lambda c, a: customers.reject_charge(c.engine, a, charge_id=1)),
     Case("customers.charges.settle_charge", Action.CHARGE_CARD,
          lambda c, a: customers.settle_charge(c.engine, c.client, a, charge_id=1)),
+    Case("customers.charges.settle_in_flight", Action.CHARGE_CARD,
+         lambda c, a: customers.settle_in_flight(c.engine, c.client, actor=a)),
     Case("customers.present.link_with_saved_cards", Action.CHARGE_CARD, lambda c, a: customers.link_with_saved_cards(
         c.engine, c.client, a, key=CUSTOMER, request=links.LinkRequest(idempotency_key=_key(c), amount="1.500"),
         settings_like=SETTINGS)),
