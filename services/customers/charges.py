@@ -18,6 +18,7 @@ Auto-deduct moves money, so it follows the refunds' rules (services.intents, doc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -159,7 +160,7 @@ def charge_saved_card(engine: Engine, client: Any, actor: Actor, *, key: str, ca
         raise ChargeError(str(exc)) from None
     now = utcnow()
     state = CardChargeState.PENDING_APPROVAL if amount_fils > threshold else CardChargeState.SENDING
-    row = CardCharge(idempotency_key=idempotency_key, order_id=f"SC{now:%y%m%d}{idempotency_key[-14:]}"[:50],
+    row = CardCharge(idempotency_key=idempotency_key, order_id=_order_id(idempotency_key, now),
                      customer_key=key, card_token=card.token, card_label=f"{card.brand} {card.number}"[:64],
                      amount_fils=amount_fils, description=what, state=state, requested_by=actor.email,
                      created_at=now, updated_at=now)
@@ -180,6 +181,11 @@ def charge_saved_card(engine: Engine, client: Any, actor: Actor, *, key: str, ca
     if state == CardChargeState.PENDING_APPROVAL:
         return row
     return _send(engine, client, row.id)
+
+
+def _order_id(idempotency_key: str, now: datetime) -> str:
+    """Our order id for a charge, fixed by its idempotency key (so a twin computes the same one)."""
+    return f"SC{now:%y%m%d}{hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]}"
 
 
 def approve_charge(engine: Engine, client: Any, actor: Actor, *, charge_id: int) -> CardCharge:
