@@ -250,9 +250,10 @@ class CustomerSummary(SQLModel, table=True):
 
     __tablename__ = "customer_summary"
     __table_args__ = (
-        Index("ix_customer_last_paid", "last_paid_at"),
-        Index("ix_customer_net", "net_fils"),
-        Index("ix_customer_paid_count", "n_paid"),
+        # (sort column, key): the list's ORDER BY … DESC, key walks one index, deep pages included
+        Index("ix_customer_last_paid", "last_paid_at", "key"),
+        Index("ix_customer_net", "net_fils", "key"),
+        Index("ix_customer_paid_count", "n_paid", "key"),
     )
 
     key: str = Field(primary_key=True, max_length=270, description="E.164 mobile, or 'email:' + lower e-mail")

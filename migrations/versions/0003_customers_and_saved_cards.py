@@ -68,7 +68,9 @@ def _sub_sql(r: str) -> str:
     return (
         f"UPDATE customer_summary SET n_payments = n_payments - 1, n_paid = n_paid - {_paid(r)}, "
         f"captured_fils = captured_fils - {_cap(r)}, refunded_fils = refunded_fils - {r}.refunded_fils, "
-        f"net_fils = net_fils - ({_cap(r)} - {r}.refunded_fils) WHERE key = {_key(r)};"
+        f"net_fils = net_fils - ({_cap(r)} - {r}.refunded_fils) WHERE key = {_key(r)}; "
+        # a customer left without payments goes, so count(*) of the table is the number of customers
+        f"DELETE FROM customer_summary WHERE key = {_key(r)} AND n_payments <= 0;"
     )
 
 
@@ -196,9 +198,9 @@ def _customer_summary() -> None:
     sa.PrimaryKeyConstraint('key')
     )
     with op.batch_alter_table('customer_summary', schema=None) as batch_op:
-        batch_op.create_index('ix_customer_last_paid', ['last_paid_at'], unique=False)
-        batch_op.create_index('ix_customer_net', ['net_fils'], unique=False)
-        batch_op.create_index('ix_customer_paid_count', ['n_paid'], unique=False)
+        batch_op.create_index('ix_customer_last_paid', ['last_paid_at', 'key'], unique=False)
+        batch_op.create_index('ix_customer_net', ['net_fils', 'key'], unique=False)
+        batch_op.create_index('ix_customer_paid_count', ['n_paid', 'key'], unique=False)
 
 
 def downgrade() -> None:

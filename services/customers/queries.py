@@ -110,12 +110,13 @@ def list_customers(engine: Engine, actor: Actor, *, sort: str = "last_purchase",
     order = {"last_purchase": col(CustomerSummary.last_paid_at), "lifetime_value": col(CustomerSummary.net_fils),
              "purchases": col(CustomerSummary.n_paid)}[sort]
     with read_session(engine) as session:
-        total = session.exec(select(func.count()).select_from(CustomerSummary)
-                             .where(col(CustomerSummary.n_payments) > 0)).one()
-        stmt = (select(CustomerSummary).where(col(CustomerSummary.n_payments) > 0)
-                .order_by(order.desc().nulls_last(), col(CustomerSummary.key))
-                .offset((page - 1) * page_size).limit(page_size))
-        rows = list(session.exec(stmt).all())
+        # Rows of customers left without payments are deleted by the triggers: count(*) reads the smallest index.
+        total = session.exec(select(func.count()).select_from(CustomerSummary)).one()
+        # Deferred join: the OFFSET walks the (sort column, key) index only; whole rows are read for one page.
+        ordering = (order.desc().nulls_last(), col(CustomerSummary.key).desc())
+        keys = (select(CustomerSummary.key).order_by(*ordering).offset((page - 1) * page_size).limit(page_size))
+        rows = list(session.exec(select(CustomerSummary).where(col(CustomerSummary.key).in_(keys))
+                                 .order_by(*ordering)).all())
     return CustomerList([_row(actor, r) for r in rows], int(total), page, page_size)
 
 
@@ -132,10 +133,13 @@ def find_customers(engine: Engine, actor: Actor, *, query: str, limit: int = 20)
     if "@" in text:
         conditions.append(col(CustomerSummary.key) == EMAIL_PREFIX + text.lower())
     digits = re.sub(r"\D", "", text.translate(ASCII_DIGITS))
-    if len(digits) >= 7:
+    if len(digits) >= 4:
+        # Whole numbers in any format match their key exactly; the start of a local number matches a key range
+        # (both read the primary key; a "contains" scan would visit every customer).
         with contextlib.suppress(InvalidPhone):
             conditions.append(col(CustomerSummary.key) == normalize_phone(text))
-        conditions.append(col(CustomerSummary.phone).contains(digits[-8:]))
+        start = digits if digits.startswith("965") and len(digits) > 8 else "965" + digits
+        conditions.append(col(CustomerSummary.key).between(f"+{start}", f"+{start}~"))
     if not digits and "@" not in text:
         conditions.append(func.lower(col(CustomerSummary.name)).contains(text.lower()))
     if not conditions:

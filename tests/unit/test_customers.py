@@ -84,6 +84,16 @@ def test_summary_follows_inserts_status_changes_and_refunds(tmp_path: Path) -> N
     assert (sara.n_payments, sara.n_paid, sara.captured_fils, sara.refunded_fils, sara.net_fils, sara.name) == (
         2, 2, 7_000, 1_500, 5_500, "Sara")
     assert (noura.n_paid, noura.captured_fils) == (1, 1_000)
+    moved = make_payment(engine, customer_phone="+96550002222", amount_fils=500)  # typed wrong, then corrected
+    with Session(engine) as session:
+        payment = session.get(Payment, moved.id)
+        assert payment is not None and session.get(CustomerSummary, "+96550002222") is not None
+        payment.customer_phone = "+96550001111"
+        session.add(payment)
+        session.commit()
+        assert session.get(CustomerSummary, "+96550002222") is None  # no payments left: no customer row
+        sara = session.get(CustomerSummary, "+96550001111")
+        assert sara is not None and (sara.n_payments, sara.captured_fils) == (3, 7_500)
 
 
 def test_list_search_profile_and_masking_by_role(tmp_path: Path) -> None:
@@ -98,7 +108,7 @@ def test_list_search_profile_and_masking_by_role(tmp_path: Path) -> None:
     assert [r.key for r in customers.list_customers(engine, sales, page=2, page_size=1).rows] == ["+96550001111"]
     with pytest.raises(CustomerQueryError):
         customers.list_customers(engine, sales, sort="name")
-    for query in ("٥٠٠٠ ١١١١", "+965 5000 1111", "0096550001111", "sara"):
+    for query in ("٥٠٠٠ ١١١١", "+965 5000 1111", "0096550001111", "sara", "5000 1"):
         assert [r.key for r in customers.find_customers(engine, sales, query=query)] == ["+96550001111"], query
     seen = customers.list_customers(engine, viewer, sort="lifetime_value").rows
     assert [r.phone for r in seen] == ["+965 ••••  2222", "+965 ••••  1111"]
