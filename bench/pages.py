@@ -126,9 +126,8 @@ def app_env(db: Path) -> dict[str, str]:
 
 
 def pages_of(email: str) -> list[Any]:
-    from services.demo import DEMO_USERS
-
     from dashboard.navigation import pages_for
+    from services.demo import DEMO_USERS
     from services.permissions import Actor
 
     role = next(u.role for u in DEMO_USERS if u.email == email)

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
+from services.customers import settle_in_flight
 from services.gateway import UPaymentsClient
 from services.gateway.factory import register_client
 from services.permissions import SYSTEM
@@ -85,6 +86,7 @@ def _loop(engine: Engine, client: UPaymentsClient, interval: float, limit: int) 
                 # Refund intents orphaned by a crash settle from the gateway; executed refunds get tracked.
                 settle_uncertain(engine, client, actor=SYSTEM)
                 refresh_refunds(engine, client, actor=SYSTEM)
+                settle_in_flight(engine, client, actor=SYSTEM)  # saved-card charges whose answer was lost
                 # Deposits last, in the lowest lane: whatever budget confirmations and refunds left.
                 poll_deposits(engine, client, actor=SYSTEM, limit=limit, stop=_stop)
         except Exception:  # never let one bad pass end the loop

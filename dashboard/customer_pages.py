@@ -186,9 +186,26 @@ async def pay_receipt_image(request: Request) -> Response:
         **_HEADERS, "Content-Disposition": f'attachment; filename="receipt-{view.receipt.order_id}.svg"'})
 
 
+CARD_SAVED_PATH = "/cards/saved"
+
+
+async def card_saved(request: Request) -> Response:
+    """Where the hosted "my cards" page sends the customer back (add-card ``returnUrl``): a fixed thank-you page.
+
+    Nothing from the query is shown or trusted; the saved card is read from the gateway by staff, not from here.
+    """
+    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width,initial-scale=1"><meta name="robots" content="noindex,nofollow">'
+            f"<title>Card saved</title><style>{_STYLE}</style></head><body><main><h1 class=\"ok\">Thank you</h1>"
+            "<p data-kind=\"card_saved\">Your card is saved with UPayments for your next order. "
+            "You can close this page.</p></main></body></html>")
+    return HTMLResponse(page, headers=_HEADERS)
+
+
 def routes() -> list[BaseRoute]:
     """Mounted by ``dashboard.routes`` beside the webhook (every verb routed here, so no SPA fall-through)."""
     verbs = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
     return [Route(RETURN_PATH, pay_return, methods=verbs), Route(CANCEL_PATH, pay_cancel, methods=verbs),
             Route(receipts.RECEIPT_PATH, pay_receipt, methods=verbs),
-            Route(receipts.RECEIPT_IMAGE_PATH, pay_receipt_image, methods=verbs)]
+            Route(receipts.RECEIPT_IMAGE_PATH, pay_receipt_image, methods=verbs),
+            Route(CARD_SAVED_PATH, card_saved, methods=verbs)]

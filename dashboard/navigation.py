@@ -22,6 +22,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/transactions.py", "Transactions", ":material/receipt_long:", "transactions",
              Action.VIEW_TRANSACTIONS, "Money"),
     PageSpec("pages/refunds.py", "Refunds", ":material/undo:", "refunds", Action.VIEW_REFUNDS, "Money"),
+    PageSpec("pages/customers.py", "Customers", ":material/person_search:", "customers", Action.VIEW_CUSTOMERS,
+             "Sell"),
     PageSpec("pages/reconciliation.py", "Reconciliation", ":material/sync_problem:", "reconciliation",
              Action.RECONCILE, "Money"),
     PageSpec("pages/settlements.py", "Settlements", ":material/account_balance:", "settlements",

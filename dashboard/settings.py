@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     shop_name: str = "Souq Demo Shop"
     shop_name_ar: str = "متجر سوق التجريبي"
     refund_approval_threshold_fils: int = Field(default=100_000, ge=0, description="fils; 100.000 KWD")
+    card_charge_approval_threshold_fils: int = Field(
+        default=50_000, ge=0, description="fils; saved-card charges above 50.000 KWD need a second person"
+    )
     link_expiry_minutes: int = Field(default=1440, ge=5, le=1440)
     sync_interval_seconds: int = Field(default=20, ge=2)
     background_sync: bool = Field(default=True, description="poll the gateway from a thread in the app process")

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import state
+from dashboard.customer_link import customer_page_link
 from dashboard.errors import show_error
 from dashboard.formatting import ago, kuwait_time, money
 from dashboard.paging import page_count
@@ -308,6 +309,7 @@ def _detail() -> None:
             st.error(f"Why it was not created: {md(detail.reason)}")
         st.caption(f"For: {md(row.description or '—')} · customer: {md(row.customer_name or '—')} "
                    f"{md(row.customer_phone or '')} · created by {md(row.created_by or '—')} {ago(row.created_at)}")
+        customer_page_link(actor, pk, has_contact=bool(row.customer_phone or row.customer_email))
         _share_panel(row, f"d{pk}")
         if can_share and row.status == "awaiting" and row.link_url:
             ctx = links.context_for(row, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar)

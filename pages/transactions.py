@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import reads, state
+from dashboard.customer_link import customer_page_link
 from dashboard.errors import show_error
 from dashboard.formatting import ago, kuwait_time, method_label, money, status_label
 from dashboard.routes import EXPORT_PATH
@@ -217,6 +218,7 @@ def show_detail(detail: PaymentDetail) -> None:
         facts[1].metric("Refunded", money(p.refunded_fils, p.currency))
         facts[2].metric("Status", md(status_label(p.status)), help=f"Gateway result: {md(p.result or '—')}")
         facts[3].metric("Method", md(method_label(p.method)))
+        customer_page_link(actor, p.id, has_contact=bool(p.customer_phone or p.customer_email))
         fields = {key: value for key, value in p.model_dump().items() if key != "raw"}
         for key in ("created_at", "paid_at", "expires_at", "updated_at", "verified_at"):
             fields[key] = kuwait_time(fields.get(key), seconds=True) + " (Kuwait)" if fields.get(key) else "—"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -13,80 +11,23 @@ from starlette.routing import Route
 from services.money import format_amount
 
 from .config import is_white_label
-from .core import NotFound, Sandbox
+from .core import NotFound
+from .http import (
+    TooLarge,
+    bearer,
+    invalid,
+    not_found,
+    ok,
+    read_json,
+    refused,
+    sandbox_of,
+    too_large,
+    unauthorized,
+)
 from .split_answer import split_answer  # a split payment refunds nothing at create-refund (§12.1, §18 F4)
 from .store import Refusal, Row
 from .validation import Invalid, validate_charge, validate_refund
 from .wire import gateway_time
-
-
-class TooLarge(Exception):
-    """Request body above the configured limit."""
-
-
-def ok(data: Any, message: str = "Response received successfully") -> JSONResponse:
-    """Success: HTTP 201 everywhere (§16 A8)."""
-    return JSONResponse({"status": True, "message": message, "data": data}, status_code=201)
-
-
-def refused(message: str) -> JSONResponse:
-    """A business refusal: 2xx with ``status:false`` (§1.5); 200 is the simulator's choice of 2xx."""
-    return JSONResponse({"status": False, "message": message, "data": {}}, status_code=200)
-
-
-def not_found(message: str) -> JSONResponse:
-    """An unknown id in a look-up (simulator-chosen: 404 with the envelope)."""
-    return JSONResponse({"status": False, "message": message}, status_code=404)
-
-
-def unauthorized() -> JSONResponse:
-    """Missing or wrong bearer (§1.5)."""
-    return JSONResponse({"message": "Not a valid API request"}, status_code=401)
-
-
-def invalid(exc: Invalid) -> JSONResponse:
-    """Laravel-style 422 (§1.5)."""
-    return JSONResponse({"message": str(exc), "errors": exc.errors}, status_code=422)
-
-
-def sandbox_of(request: Request) -> Sandbox:
-    """The Sandbox behind this app."""
-    sandbox: Sandbox = request.app.state.sandbox
-    return sandbox
-
-
-def bearer(request: Request) -> str | None:
-    """The accepted token of this request, or None."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        return None
-    return token if token in sandbox_of(request).config.tokens() else None
-
-
-async def read_json(request: Request) -> Any:
-    """The JSON body with numbers as Decimal/int (never float); TooLarge / Invalid on bad bodies."""
-    limit = sandbox_of(request).config.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge
-    if not body.strip():
-        raise Invalid({"body": ["The request body must be a JSON object."]})
-    try:
-        return json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid({"body": ["The request body is not valid JSON."]}) from None
-
-
-def too_large() -> JSONResponse:
-    """Body above the limit."""
-    return JSONResponse({"message": "The request body is too large."}, status_code=413)
 
 
 async def charge(request: Request) -> JSONResponse:
@@ -95,12 +36,19 @@ async def charge(request: Request) -> JSONResponse:
     if token is None:
         return unauthorized()
     try:
-        req = validate_charge(await read_json(request), white_label=is_white_label(token))
+        body = await read_json(request)
+        req = validate_charge(body, white_label=is_white_label(token))
     except TooLarge:
         return too_large()
     except Invalid as exc:
         return invalid(exc)
     data = sandbox_of(request).create_charge(req, token)
+    from .cards import charge_tokens  # F9: tokens / isSaveCard (sandbox/cards.py)
+
+    honoured = charge_tokens(request, body, data)
+    if isinstance(honoured, JSONResponse):
+        return honoured
+    data = honoured
     message = "Invoice created successfully" if "url" in data else "Payment link generated successfully"
     return ok(data, message)
 

@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from . import admin, api, page, split
+from . import admin, api, cards, cards_page, page, split
 from .config import SandboxConfig
 from .core import Sandbox
 from .faults import FaultMiddleware
@@ -36,7 +36,7 @@ def create_app(config: SandboxConfig) -> Starlette:
         sandbox.close()
 
     app = Starlette(
-        routes=[*api.ROUTES, *split.ROUTES, *page.ROUTES, *admin.ROUTES],
+        routes=[*api.ROUTES, *split.ROUTES, *cards.ROUTES, *cards_page.ROUTES, *page.ROUTES, *admin.ROUTES],
         middleware=[Middleware(FaultMiddleware, state=sandbox.faults)],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -95,13 +96,30 @@ def seed_demo(sandbox: Sandbox) -> int:
     payments: list[Row] = []
     attempts: list[Row] = []
     refunds: list[Row] = []
-    for demo in demodata.generate(cfg.demo_anchor, days=cfg.demo_days, count=cfg.demo_count,
-                                     until=cfg.demo_until):
+    history = itertools.chain(demodata.generate(cfg.demo_anchor, days=cfg.demo_days, count=cfg.demo_count,
+                                                until=cfg.demo_until),
+                              demodata.regular_payments(cfg.demo_anchor, days=cfg.demo_days))
+    for demo in history:
         payment, attempt, extra = _rows(demo, refund_due)
         payments.append(payment)
         attempts.append(attempt)
         refunds.extend(extra)
     sandbox.store.bulk_insert(payments, attempts, refunds)
+    seed_saved_cards(sandbox)
     sandbox.store.set_value("demo_seeded", marker)
     log.info("seeded %d demo payments in %.2f s", len(payments), time.perf_counter() - started)
     return len(payments)
+
+
+def seed_saved_cards(sandbox: Sandbox) -> None:
+    """Each demo regular's customer token and saved test card (token derived from the customer: deterministic)."""
+    import hashlib
+
+    from services.customers.identity import unique_token
+
+    for _name, phone, _email, number in demodata.REGULARS:
+        customer = unique_token(phone)
+        card = str(10**15 + int(hashlib.sha256(f"{customer}|{number}".encode()).hexdigest(), 16) % (9 * 10**15))
+        sandbox.cards.register(customer)
+        if sandbox.cards.card(card) is None:
+            sandbox.cards.save(customer, number, token=card)

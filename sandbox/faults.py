@@ -24,6 +24,7 @@ class Faults:
     rate_limit: bool = False
     retry_after: int = 1
     hang_seconds: float = 0.0
+    hang_after_seconds: float = 0.0  # run the handler (its effects happen), then hold the answer this long
     malformed_json: bool = False
     non_json: int | None = None  # HTTP status of an HTML page (403 = the IP-whitelist case, or a 2xx)
     paths: list[str] | None = None
@@ -56,7 +57,7 @@ class Faults:
     def active(self) -> bool:
         """Whether anything is switched on (and not used up)."""
         switched = (self.latency_ms or self.error_rate or self.rate_limit or self.hang_seconds
-                    or self.malformed_json or self.non_json)
+                    or self.malformed_json or self.non_json or self.hang_after_seconds)
         return bool(switched) and self.count != 0
 
 
@@ -118,8 +119,25 @@ class FaultMiddleware:
             await _send(send, f.non_json, _IP_BLOCK_PAGE, "text/html; charset=UTF-8")
         elif f.malformed_json:
             await self._truncated(scope, receive, send)
+        elif f.hang_after_seconds:
+            await self._late(scope, receive, send, f.hang_after_seconds)
         else:
             await self.app(scope, receive, send)
+
+    async def _late(self, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
+        """Run the real handler (the money moves), then hold its answer: a timeout *after* the call."""
+        messages: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            messages.append(message)
+
+        await self.app(scope, receive, capture)
+        await asyncio.sleep(seconds)
+        try:
+            for message in messages:
+                await send(message)
+        except OSError:  # the client gave up long ago
+            return
 
     async def _truncated(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the real handler (its effects happen), then answer 2xx with half of its JSON body."""

@@ -124,7 +124,11 @@ async def choose(request: Request) -> Response:
         f'<form method="get" action="/pay/{sid}/{src}"><button type="submit" aria-label="{ARIA[src]}">'
         f"{t[src]}</button></form>" for src in sources
     )
-    return _doc(lang, _summary(request, payment, lang) + f'<h2>{t["choose"]}</h2><div class="methods">{buttons}</div>')
+    from .cards_page import saved_cards_html  # tokens.customerUniqueToken (§18 F9)
+
+    saved = saved_cards_html(request, payment["session_id"])
+    return _doc(lang, _summary(request, payment, lang) + saved
+                + f'<h2>{t["choose"]}</h2><div class="methods">{buttons}</div>')
 
 
 def _field(label: str, name: str, value: str, kind: str = "text") -> str:
@@ -191,6 +195,9 @@ async def submit(request: Request) -> Response:
     except (NotFound, Refusal):
         payment = sandbox.store.payment(session_id)
         return _blocked(request, payment, _lang(payment)) or _missing(_lang(payment))
+    from .cards_page import after_card_payment  # isSaveCard (§18 F9)
+
+    after_card_payment(request, session_id, str(form.get("card_number", "")), result)
     return RedirectResponse(done.redirect_url, status_code=303)
 
 

@@ -25,8 +25,8 @@ from services.money import InvalidAmount, parse_amount
 from services.timeutil import utcnow
 
 from . import ids
-from .api import Invalid, TooLarge, bearer, invalid, read_json, refused, sandbox_of, too_large, unauthorized
 from .config import merchant_prefix
+from .http import Invalid, TooLarge, bearer, invalid, read_json, refused, sandbox_of, too_large, unauthorized
 from .split_answer import DecimalJSON, refund_payload, request_id
 from .split_answer import number as _number
 from .store import Refusal, Row, iso

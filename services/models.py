@@ -276,3 +276,87 @@ class Deposit(SQLModel, table=True):
     invoice_url: str | None = Field(default=None, max_length=1000, description="the gateway's deposit invoice")
     checked_at: datetime = Field(default_factory=utcnow, description="last asked, UTC")
     checks: int = Field(default=0, description="how many times the gateway was asked")
+
+
+class CustomerSummary(SQLModel, table=True):
+    """One row per customer (normalised mobile, else ``email:<lower e-mail>``), kept current by database
+    triggers on ``payment`` (migration 0003) so the customers list sorts a million payments by reading this."""
+
+    __tablename__ = "customer_summary"
+    __table_args__ = (
+        # (sort column, key): the list's ORDER BY … DESC, key walks one index, deep pages included
+        Index("ix_customer_last_paid", "last_paid_at", "key"),
+        Index("ix_customer_net", "net_fils", "key"),
+        Index("ix_customer_paid_count", "n_paid", "key"),
+    )
+
+    key: str = Field(primary_key=True, max_length=270, description="E.164 mobile, or 'email:' + lower e-mail")
+    name: str | None = Field(default=None, max_length=255, description="latest name given")
+    phone: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=255)
+    n_payments: int = Field(default=0, description="links and payments, any status")
+    n_paid: int = Field(default=0, description="purchases (paid)")
+    captured_fils: int = Field(default=0, description="sum of paid amounts, minor units (KWD in practice)")
+    refunded_fils: int = Field(default=0, description="sum of refunds that reached the gateway")
+    net_fils: int = Field(default=0, description="captured minus refunded")
+    first_paid_at: datetime | None = Field(default=None, description="UTC")
+    last_paid_at: datetime | None = Field(default=None, description="UTC")
+
+
+class CardChargeState(StrEnum):
+    """A saved-card charge intent (auto-deduct, customer absent)."""
+
+    PENDING_APPROVAL = "pending_approval"
+    REJECTED = "rejected"
+    SENDING = "sending"  # intent written; the claimant's call is under way (or crashed: settle by look-up)
+    UNCERTAIN = "uncertain"  # the call's outcome is unknown: settled by get-payment-status, never by resending
+    PAID = "paid"
+    DECLINED = "declined"
+    FAILED = "failed"  # refused before any money moved (invalid token, validation)
+
+
+class CardCharge(SQLModel, table=True):
+    """An auto-deduct intent and its outcome; written before the gateway is called (services.customers)."""
+
+    __tablename__ = "card_charge"
+    __table_args__ = (Index("ix_card_charge_customer", "customer_key", "created_at"),
+                      Index("ix_card_charge_state", "state"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=64, unique=True)
+    order_id: str = Field(max_length=50, unique=True, description="our order.id, generated before the call")
+    customer_key: str = Field(max_length=270)
+    card_token: str = Field(max_length=64)
+    card_label: str | None = Field(default=None, max_length=64, description="brand + masked number, for display")
+    amount_fils: int
+    currency: str = Field(default="KWD", max_length=3)
+    description: str = Field(max_length=500)
+    state: str = Field(default=CardChargeState.SENDING, max_length=20)
+    requested_by: str = Field(max_length=255)
+    approved_by: str | None = Field(default=None, max_length=255)
+    decided_at: datetime | None = None
+    sent_at: datetime | None = Field(default=None, description="set by the one claim that may call the gateway")
+    track_id: str | None = Field(default=None, max_length=64)
+    payment_pk: int | None = Field(default=None, description="the payment row once known")
+    error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    raw: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class CustomerConsent(SQLModel, table=True):
+    """The customer's agreement to be charged without being present: who agreed, when, how, who recorded it."""
+
+    __tablename__ = "customer_consent"
+    __table_args__ = (Index("ix_consent_customer", "customer_key", "card_token"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_key: str = Field(max_length=270)
+    card_token: str = Field(max_length=64)
+    agreed_by: str = Field(max_length=255, description="the person who agreed (the customer's name)")
+    agreed_at: datetime = Field(description="when they agreed, UTC")
+    channel: str = Field(max_length=16, description="whatsapp | phone | in_person | written")
+    note: str | None = Field(default=None, max_length=500)
+    recorded_by: str = Field(max_length=255)
+    recorded_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None

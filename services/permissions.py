@@ -52,12 +52,19 @@ class Action(StrEnum):
     VIEW_SETTLEMENTS = "view_settlements"  # deposits per business day; viewers read them
     EXPORT_SETTLEMENTS = "export_settlements"
     MATCH_STATEMENT = "match_statement"  # upload the bank's statement and match it
+    VIEW_CUSTOMERS = "view_customers"  # the customers list and page (contact data masked unless REVEAL_CONTACT)
+    REVEAL_CONTACT = "reveal_contact"  # see a customer's full mobile number and e-mail
+    ASK_SAVE_CARD = "ask_save_card"  # send the add-card link
+    VIEW_CARDS = "view_cards"  # list a customer's saved cards (masked numbers)
+    REMOVE_CARD = "remove_card"
+    CHARGE_CARD = "charge_card"  # charge a saved card (auto-deduct), record the customer's consent
+    APPROVE_CARD_CHARGE = "approve_card_charge"  # the second person above the threshold
 
 
 _ALL = frozenset(Action)
 _VIEWER = frozenset(
     {Action.VIEW_TRANSACTIONS, Action.VIEW_ANALYTICS, Action.VIEW_LINKS, Action.VIEW_ALL_LINKS, Action.VIEW_REFUNDS,
-     Action.VIEW_SETTLEMENTS}
+     Action.VIEW_SETTLEMENTS, Action.VIEW_CUSTOMERS}
 )
 _SALES = frozenset(
     {
@@ -67,6 +74,9 @@ _SALES = frozenset(
         Action.CREATE_LINK,
         Action.SHARE_LINK,
         Action.SYNC,
+        Action.VIEW_CUSTOMERS,
+        Action.REVEAL_CONTACT,
+        Action.ASK_SAVE_CARD,
     }
 )
 _FINANCE = frozenset(
@@ -81,6 +91,10 @@ _FINANCE = frozenset(
         Action.RECONCILE,
         Action.EXPORT_SETTLEMENTS,
         Action.MATCH_STATEMENT,
+        Action.VIEW_CARDS,
+        Action.REMOVE_CARD,
+        Action.CHARGE_CARD,
+        Action.APPROVE_CARD_CHARGE,
     }
 )
 

@@ -272,3 +272,34 @@ def _payment(rng: random.Random, merchant_order_id: str, reference: str, created
         description=description,
         refunds=refunds,
     )
+
+
+# ---------------------------------------------------------------- demo regulars (customers with saved cards)
+
+#: Three returning customers of the demo shop, with fixed numbers so README can name them, and the sandbox test
+#: card each one has saved (the last one is the sandbox's designated declined card, issue 16).
+REGULARS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("Sara Al-Ali", "+96550001234", "sara@souq.demo", "5123450000000008"),
+    ("Hamad Al-Mutairi", "+96560004321", None, "4111111111111111"),
+    ("Noura Al-Sabah", "+96599007788", "noura@souq.demo", "4000000000000002"),
+)
+
+
+def regular_payments(anchor: date, *, days: int = 90) -> Iterator[DemoPayment]:
+    """A few card purchases of each regular over the ``days`` before ``anchor`` (oldest first; deterministic).
+
+    Kept apart from :func:`generate` so the generated history stays exactly as it was; both seeders add these.
+    """
+    rng = random.Random(f"souq-demo-regulars|{anchor.isoformat()}|{days}")
+    end = datetime(anchor.year, anchor.month, anchor.day, tzinfo=_KUWAIT).astimezone(UTC)
+    made: list[tuple[datetime, int, tuple[str, str, str | None, str]]] = []
+    for who in REGULARS:
+        for _ in range(4):
+            made.append((end - timedelta(days=rng.uniform(1, max(2, days - 1))), rng.randrange(4, 40) * 1_000, who))
+    made.sort(key=lambda item: item[0])
+    for n, (created, amount, (name, phone, email, _card)) in enumerate(made, start=1):
+        stamp = created.astimezone(_KUWAIT).strftime("%y%m%d")
+        base = _payment(rng, f"SR{stamp}-{n:04d}", f"REG{stamp}{n:04d}", created, "card", end)
+        yield DemoPayment(**{**base.__dict__, "amount_fils": amount, "result": "CAPTURED", "refunds": (),
+                             "customer_name": name, "customer_phone": phone, "customer_email": email,
+                             "description": f"Repeat order {base.merchant_order_id}: monthly box"})

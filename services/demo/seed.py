@@ -7,6 +7,7 @@ agrees with the cache.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,7 +18,7 @@ from sqlmodel import Session, select
 
 from services import audit
 from services.db import session_scope
-from services.demo.data import DemoPayment, DemoRefund, generate
+from services.demo.data import DemoPayment, DemoRefund, generate, regular_payments
 from services.gateway.vocab import result_to_status
 from services.models import METHOD_FAMILY, Deposit, Payment, PaymentStatus, Refund, RefundState, Staff, SyncState
 from services.permissions import Role
@@ -113,7 +114,9 @@ def seed_payments(engine: Engine, anchor: date, *, count: int = 20_000, days: in
             return 0
         existing = set(session.exec(select(Payment.order_id)).all())
     now = utcnow()
-    demos = [d for d in generate(anchor, days=days, count=count, until=until) if d.merchant_order_id not in existing]
+    history = itertools.chain(generate(anchor, days=days, count=count, until=until),
+                              regular_payments(anchor, days=days))
+    demos = [d for d in history if d.merchant_order_id not in existing]
     with session_scope(engine) as session:
         rows = [_payment_row(demo, now) for demo in demos]
         for start in range(0, len(rows), 5000):

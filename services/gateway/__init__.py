@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from . import errors
+from .cards import AutoDeductResult, SavedCard
 from .client import UPaymentsClient
 from .errors import is_uncertain
 from .limiter import Lane
@@ -28,6 +29,7 @@ from .split import SplitRefundEntry, SplitRefundGenerated, SplitRefundNeeded, Sp
 from .vocab import method_from, normalise_result, result_to_status
 
 __all__ = [
+    "AutoDeductResult",
     "ChargeResult",
     "Customer",
     "DepositStatus",
@@ -38,6 +40,7 @@ __all__ = [
     "RedirectParams",
     "RefundCreated",
     "RefundStatusItem",
+    "SavedCard",
     "SplitRefundEntry",
     "SplitRefundGenerated",
     "SplitRefundNeeded",

@@ -41,6 +41,8 @@ class ChargesResource(Resource):
         reference_id: str | None = None,
         expiry_minutes: int | None = None,
         customer_extra_data: str | None = None,
+        customer_unique_token: str | None = None,
+        save_card: bool = False,
     ) -> ChargeResult:
         """Create a payment (or, with ``src="create-invoice"``, an invoice link). Never retried: see is_uncertain.
 
@@ -63,6 +65,10 @@ class ChargesResource(Resource):
             expiry_minutes=expiry_minutes,
             customer_extra_data=customer_extra_data,
         )
+        if customer_unique_token:
+            # §18/F9: the hosted page offers the customer's saved cards (and to save a new one with isSaveCard).
+            body["tokens"] = {"customerUniqueToken": int(customer_unique_token)}
+            body["isSaveCard"] = bool(save_card)
         where = {"order_id": order_id}
         envelope = self._client._request("POST", "charge", body=body, ids=where)
         data = envelope.get("data")

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from . import errors
 from .account import AccountResource, DepositsResource
+from .cards import CardsResource
 from .charges import ChargesResource
 from .limiter import Lane, SlidingWindowLimiter
 from .payments import PaymentsResource
@@ -80,6 +81,7 @@ class UPaymentsClient:
         self.refunds = RefundsResource(self)
         self.account = AccountResource(self)
         self.deposits = DepositsResource(self)
+        self.cards = CardsResource(self)
 
     def __repr__(self) -> str:
         return f"UPaymentsClient(base_url={self.base_url!r})"

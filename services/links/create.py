@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services import audit, inputs, intents
+from services.customers.identity import customer_key, unique_token
 from services.db import session_scope
 from services.gateway import ChargeResult, Customer, Product, UPaymentsClient, errors
 from services.gateway.sentences import staff_sentence
@@ -87,6 +88,7 @@ class LinkRequest:
     language: str = "en"
     expiry_minutes: int | None = None  # None: the shop's default (settings.link_expiry_minutes)
     delivery: str = "link"
+    offer_saved_cards: bool = False  # §18: tokens.customerUniqueToken + isSaveCard (services.customers.present)
 
 
 @dataclass(frozen=True)
@@ -340,11 +342,20 @@ def create_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, reques
             language=clean.language, src="create-invoice", notification_type=clean.delivery,
             customer=Customer(name=clean.customer_name, email=clean.customer_email, mobile=clean.customer_phone),
             products=list(clean.products) or None, reference_id=order_id, expiry_minutes=clean.expiry_minutes,
+            customer_unique_token=_saved_cards_token(request, clean), save_card=request.offer_saved_cards,
             **_urls(settings_like, order_id),
         )
     except Exception as exc:
         return _record_failure(engine, payment.id, actor, exc, duplicate)
     return _record_success(engine, payment.id, actor, result, duplicate)
+
+
+def _saved_cards_token(request: LinkRequest, clean: CleanLink) -> str | None:
+    """The customer's unique token when the link should offer their saved cards (derived from the customer)."""
+    if not request.offer_saved_cards:
+        return None
+    key = customer_key(clean.customer_phone, clean.customer_email)
+    return unique_token(key) if key else None
 
 
 def _find(engine: Engine, order_id: str) -> Payment | None:

@@ -7,6 +7,7 @@ cache and asks for those look-ups, at most one per link per ``REFRESH_INTERVAL``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services import inputs
+from services.customers.privacy import shield
 from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
@@ -192,7 +194,7 @@ def list_links(engine: Engine, actor: Actor, *, status: str | None = None, creat
         total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
         rows = session.exec(stmt.order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
                             .offset((page - 1) * page_size).limit(page_size)).all()
-    return LinkPage(rows=[_row(p, now) for p in rows], total=int(total), page=page, page_size=page_size)
+    return LinkPage(rows=[shield(actor, _row(p, now)) for p in rows], total=int(total), page=page, page_size=page_size)
 
 
 def link_creators(engine: Engine, actor: Actor) -> list[str]:
@@ -234,7 +236,7 @@ def link_detail(engine: Engine, actor: Actor, *, payment_pk: int, now: datetime 
         payment = _load_link(session, actor, payment_pk)
         events = session.exec(select(PaymentEvent).where(col(PaymentEvent.payment_pk) == payment_pk)
                               .order_by(col(PaymentEvent.at), col(PaymentEvent.id))).all()
-    timeline = [_entry(e) for e in events]
+    timeline = [dataclasses.replace(entry, detail=shield(actor, entry.detail)) for entry in map(_entry, events)]
     if payment.track_id and not any(e.kind == "opened" for e in timeline):
         # a hosted-page track id exists only once the payer picked a method (contract §2, FAQ): it was opened
         first = next((e for e in timeline if e.detail.get("track_id")), None)
@@ -250,7 +252,8 @@ def link_detail(engine: Engine, actor: Actor, *, payment_pk: int, now: datetime 
         "verified_at": as_utc(payment.verified_at) if payment.verified_at else None,
         "webhook_received": payment.webhook_received, "link_state": payment.link_state,
     }
-    return LinkDetail(row=_row(payment, now or utcnow()), gateway=gateway, timeline=timeline, reason=reason)
+    return LinkDetail(row=shield(actor, _row(payment, now or utcnow())), gateway=gateway, timeline=timeline,
+                      reason=reason)
 
 
 def _entry(event: PaymentEvent) -> TimelineEntry:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from services import audit, inputs
+from services.customers.privacy import shield
 from services.db import read_session
 from services.models import Payment, Refund, RefundState
 from services.money import format_amount
@@ -187,6 +188,7 @@ def find_payments(engine: Engine, actor: Actor, *, query: str, limit: int = 20) 
     with read_session(engine) as session:
         rows = session.exec(select(Payment).where(col(Payment.id).in_(select(matching.c.id)))
                             .order_by(col(Payment.created_at).desc()).limit(max(1, limit))).all()
-    return [PaymentHit(payment_pk=p.id or 0, order_id=p.order_id, track_id=p.track_id, amount_fils=p.amount_fils,
+    hits = [PaymentHit(payment_pk=p.id or 0, order_id=p.order_id, track_id=p.track_id, amount_fils=p.amount_fils,
                        currency=p.currency, status=p.status, method=p.method, customer_name=p.customer_name,
                        customer_phone=p.customer_phone, created_at=p.created_at) for p in rows]
+    return [shield(actor, hit) for hit in hits]  # contact data masked for roles that may not see it

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from services.customers.privacy import scrub, shield
 from services.db import read_session
 from services.models import Deposit, Payment, PaymentEvent, Refund, WebhookEvent
 from services.permissions import Action, Actor, authorize
@@ -66,4 +67,9 @@ def payment_detail(engine: Engine, actor: Actor, *, payment_pk: int) -> PaymentD
                                 .order_by(col(WebhookEvent.received_at).desc(), col(WebhookEvent.id).desc())).all()
         deposit = session.get(Deposit, payment_pk)
         session.expunge_all()
-    return PaymentDetail(payment, parse_raw(payment.raw), list(refunds), list(events), list(webhooks), deposit)
+    phone, email = payment.customer_phone, payment.customer_email
+    payment = shield(actor, payment)  # contact data masked for roles that may not see it
+    for event in events:
+        event.detail = scrub(actor, event.detail, phone=phone, email=email)
+    raw = parse_raw(scrub(actor, payment.raw, phone=phone, email=email))
+    return PaymentDetail(payment, raw, list(refunds), list(events), list(webhooks), deposit)

@@ -26,6 +26,7 @@ from typing import IO
 from sqlalchemy.engine import Engine
 
 from services import audit
+from services.customers.privacy import shield
 from services.db import session_scope
 from services.money import format_amount
 from services.permissions import Action, Actor, authorize, require
@@ -70,14 +71,14 @@ def _cells(row: PaymentRow) -> list[str]:
     return [neutralise(value) for value in values]
 
 
-def _generate(engine: Engine, flt: SearchFilter) -> Iterator[tuple[str, int]]:
+def _generate(engine: Engine, flt: SearchFilter, actor: Actor) -> Iterator[tuple[str, int]]:
     """(CSV text, rows in it) chunks, header first."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     pending = 0
     for row in iter_rows(engine, flt, sort="created_at", descending=False):
-        writer.writerow(_cells(row))
+        writer.writerow(_cells(shield(actor, row)))  # contact data masked for roles that may not see it
         pending += 1
         if pending >= CHUNK_ROWS:
             yield buffer.getvalue(), pending
@@ -107,7 +108,7 @@ def export_csv(engine: Engine, actor: Actor, flt: SearchFilter, *, out: IO[str] 
 
 def _audited(engine: Engine, actor: Actor, flt: SearchFilter) -> Iterator[str]:
     rows = 0
-    for text, count in _generate(engine, flt):
+    for text, count in _generate(engine, flt, actor):
         rows += count
         yield text
     with session_scope(engine) as session:

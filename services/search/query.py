@@ -12,6 +12,7 @@ from sqlalchemy import and_, case, exists, false, func, literal_column, or_, sel
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from services.customers.privacy import shield_all
 from services.db import read_engine
 from services.models import Deposit, Payment, PaymentStatus
 from services.permissions import Action, Actor, authorize
@@ -322,6 +323,7 @@ def search(
                 rows = _page(conn, engine, *window, order, offset, page_size)
             if len(rows) < page_size:
                 rows = _page(conn, engine, flt, walk, order, offset, page_size)
+    rows = shield_all(actor, rows)  # contact data masked for roles that may not see it (services.customers)
     return SearchPage(rows, total.count, total.amount_fils, max(1, page), page_size, total.captured_count,
                       total.captured_amount_fils, total.exact, total.count_exact)
 

@@ -201,6 +201,8 @@ def _visit_all(page: Page, stack: DemoStack, tracker: str, shots: Path, who: str
         "refunds": f"/refunds?payment={order_id}",
         "reconciliation": "/reconciliation",
         "analytics": "/analytics?" + urlencode({"period": hostile, "family": hostile}),
+        "customers-query": "/customers?" + urlencode({"c": hostile, "payment": hostile}),
+        "customers": "/customers",
         "webhooks": "/webhooks",
         "staff": "/staff",
         "audit": "/audit",

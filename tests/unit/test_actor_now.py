@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from services import analytics, audit, links, refunds, settlements, staff, sync
+from services import analytics, audit, customers, links, refunds, settlements, staff, sync
 from services.analytics import Period
 from services.gateway import UPaymentsClient
 from services.links import follow as link_follow
@@ -175,7 +175,41 @@ CASES = [
          lambda c, a: settlements.check_payment(c.engine, c.client, a, payment_pk=c.paid)),
     Case("settlements.deposits.poll_deposits", Action.SYNC,
          lambda c, a: settlements.poll_deposits(c.engine, c.client, actor=a)),
+    # customers and saved cards (issue 16)
+    Case("customers.queries.list_customers", Action.VIEW_CUSTOMERS,
+         lambda c, a: customers.list_customers(c.engine, a)),
+    Case("customers.queries.find_customers", Action.VIEW_CUSTOMERS,
+         lambda c, a: customers.find_customers(c.engine, a, query="5000")),
+    Case("customers.queries.customer_profile", Action.VIEW_CUSTOMERS,
+         lambda c, a: customers.customer_profile(c.engine, a, key=CUSTOMER)),
+    Case("customers.queries.key_of_payment", Action.VIEW_CUSTOMERS,
+         lambda c, a: customers.key_of_payment(c.engine, a, payment_pk=c.paid)),
+    Case("customers.privacy.reveal", Action.REVEAL_CONTACT, lambda c, a: customers.reveal(c.engine, a, key=CUSTOMER)),
+    Case("customers.cards.ask_to_save_card", Action.ASK_SAVE_CARD, lambda c, a: customers.ask_to_save_card(
+        c.engine, c.client, a, key=CUSTOMER, return_url="http://shop.test/", shop_name="Shop")),
+    Case("customers.cards.list_cards", Action.VIEW_CARDS,
+         lambda c, a: customers.list_cards(c.engine, c.client, a, key=CUSTOMER)),
+    Case("customers.cards.remove_card", Action.REMOVE_CARD,
+         lambda c, a: customers.remove_card(c.engine, c.client, a, key=CUSTOMER, card_token="1234567890123456")),
+    Case("customers.charges.record_consent", Action.CHARGE_CARD, lambda c, a: customers.record_consent(
+        c.engine, a, key=CUSTOMER, card_token="1234567890123456", agreed_by="Sara",
+        agreed_at=utcnow() - timedelta(hours=1), channel="phone")),
+    Case("customers.charges.charge_saved_card", Action.CHARGE_CARD, lambda c, a: customers.charge_saved_card(
+        c.engine, c.client, a, key=CUSTOMER, card_token="1234567890123456", amount="1.000", description="x",
+        idempotency_key=_key(c), settings_like=SimpleNamespace(card_charge_approval_threshold_fils=10**9))),
+    Case("customers.charges.approve_charge", Action.APPROVE_CARD_CHARGE,
+         lambda c, a: customers.approve_charge(c.engine, c.client, a, charge_id=1)),
+    Case("customers.charges.reject_charge", Action.APPROVE_CARD_CHARGE,
+         lambda c, a: customers.reject_charge(c.engine, a, charge_id=1)),
+    Case("customers.charges.settle_charge", Action.CHARGE_CARD,
+         lambda c, a: customers.settle_charge(c.engine, c.client, a, charge_id=1)),
+    Case("customers.charges.settle_in_flight", Action.CHARGE_CARD,
+         lambda c, a: customers.settle_in_flight(c.engine, c.client, actor=a)),
+    Case("customers.present.link_with_saved_cards", Action.CHARGE_CARD, lambda c, a: customers.link_with_saved_cards(
+        c.engine, c.client, a, key=CUSTOMER, request=links.LinkRequest(idempotency_key=_key(c), amount="1.500"),
+        settings_like=SETTINGS)),
 ]
+CUSTOMER = "+96550001234"
 
 #: Public functions with ``engine`` and ``actor`` that are not staff-facing service calls.
 NOT_CASES = {"permissions.authorize"}

@@ -168,6 +168,13 @@ def test_a_model_change_without_a_migration_is_caught(tmp_path: Path) -> None:
     assert [(op[0], op[2], op[3].name) for op in diff] == [("add_column", "webhookevent", "loyalty_points")]
 
 
+def _rows_keys(engine: Engine) -> list[tuple[str]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(
+            "SELECT DISTINCT COALESCE(customer_phone, 'email:' || lower(customer_email)) FROM payment "
+            "WHERE COALESCE(customer_phone, customer_email) IS NOT NULL")]
+
+
 def test_release_268e121_database_is_adopted_with_every_row(legacy: Path) -> None:
     raw_before = _rows(legacy)
     engine = make_engine(sqlite_url(legacy))
@@ -175,9 +182,12 @@ def test_release_268e121_database_is_adopted_with_every_row(legacy: Path) -> Non
     create_schema(engine)  # what every process does at start-up
     assert _revision(engine) == migrate.head_revision()
     after = _rows(legacy)  # every row of every table, summary and text index included; later migrations only
-    assert after.keys() >= raw_before.keys()  # append columns, so each old row is the start of its new row
-    new_tables = after.keys() - raw_before.keys() - {"payment_search_hours"}
-    assert all(not after[table] for table in new_tables)  # new tables start empty
+    # Later migrations append columns (each old row is the start of its new row) or add tables of their own.
+    assert after.keys() - raw_before.keys() == {"customer_summary", "customer_consent", "card_charge", "deposit",
+                                                "payment_search_hours"}
+    assert all(not after[table] for table in ("deposit", "customer_consent", "card_charge"))  # start empty
+    assert {row[0] for row in after["customer_summary"]} == {  # 0003 back-filled one row per customer
+        row[0] for row in _rows_keys(engine)}
     assert after["payment_search_hours"] == sorted(_hours_from_payments(legacy), key=repr)  # 0006 filled it
     for table, rows in raw_before.items():
         assert [row[:len(old)] for row, old in zip(after[table], rows, strict=True)] == rows, table
@@ -293,7 +303,8 @@ def test_upgrade_on_empty_postgres_equals_release_268e121_and_the_models(empty_p
         url = reference.url.render_as_string(hide_password=False)
         with reference.connect() as conn:
             conn.exec_driver_sql("DROP TABLE alembic_version, deposit, paymentevent, refund, payment, webhookevent, "
-                                 "staff, auditentry, syncstate")
+                                 "staff, auditentry, syncstate, card_charge, customer_consent, customer_summary")
+            conn.exec_driver_sql("DROP FUNCTION IF EXISTS customer_summary_sync()")
             conn.commit()
         build = ("import sys; from services.db import create_schema, make_engine; "
                  "create_schema(make_engine(sys.argv[1]))")
