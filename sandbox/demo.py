@@ -115,7 +115,7 @@ def seed_saved_cards(sandbox: Sandbox) -> None:
     """Each demo regular's customer token and saved test card (token derived from the customer: deterministic)."""
     import hashlib
 
-    from services.customers.identity import unique_token
+    from services.customer_keys import unique_token
 
     for _name, phone, _email, number in demodata.REGULARS:
         customer = unique_token(phone)

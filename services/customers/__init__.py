@@ -9,6 +9,9 @@ approval (``charges``), or with the customer present through a payment link offe
 
 from __future__ import annotations
 
+from services.customer_keys import UnknownCustomer, customer_key, parse_key, unique_token
+from services.privacy import mask_email, mask_key, mask_phone, may_reveal, reveal, shield, shield_all
+
 from .cards import KFAST_NOTE, AddCardInvite, CardError, CardView, ask_to_save_card, list_cards, remove_card
 from .charges import (
     CONSENT_CHANNELS,
@@ -22,9 +25,7 @@ from .charges import (
     settle_in_flight,
     view,
 )
-from .identity import UnknownCustomer, customer_key, parse_key, unique_token
 from .present import link_with_saved_cards
-from .privacy import mask_email, mask_key, mask_phone, may_reveal, reveal, shield, shield_all
 from .queries import (
     SORTS,
     CustomerList,

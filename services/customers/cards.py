@@ -16,15 +16,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from services import audit
+from services.customer_keys import parse_key, phone_of, unique_token
 from services.db import session_scope
 from services.gateway import SavedCard, errors
 from services.links import share
 from services.models import CustomerConsent
 from services.permissions import Action, Actor, authorize
+from services.privacy import mask_key
 from services.timeutil import utcnow
-
-from .identity import parse_key, phone_of, unique_token
-from .privacy import mask_key
 
 log = logging.getLogger(__name__)
 

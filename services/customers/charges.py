@@ -31,17 +31,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services import audit, inputs, intents
+from services.customer_keys import email_of, parse_key, phone_of, unique_token
 from services.db import session_scope
 from services.gateway import Customer, errors
 from services.ingest import add_event, observation_from_transaction, upsert
 from services.models import CardCharge, CardChargeState, CustomerConsent, Payment, PaymentStatus
 from services.money import format_money, parse_amount
 from services.permissions import Action, Actor, authorize
+from services.privacy import mask_key
 from services.timeutil import as_utc, local_day, utcnow
 
 from .cards import CardError, card_of
-from .identity import email_of, parse_key, phone_of, unique_token
-from .privacy import mask_key
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from services.customer_keys import customer_key, parse_key, unique_token
 from services.links import LinkOutcome, LinkRequest, LinkSettings, create_link
 from services.permissions import Action, Actor, authorize
 
 from .cards import ensure_token
-from .identity import customer_key, parse_key
 
 
 def link_with_saved_cards(engine: Engine, client: Any, actor: Actor, *, key: str, request: LinkRequest,
@@ -26,7 +26,7 @@ def link_with_saved_cards(engine: Engine, client: Any, actor: Actor, *, key: str
     key = parse_key(key)
     phone = key if not key.startswith("email:") else ""
     request = dataclasses.replace(request, customer_phone=request.customer_phone or phone,
-                                  offer_saved_cards=True)
+                                  saved_cards_token=unique_token(key))
     if customer_key(phone or None, request.customer_email or None) is None:
         request = dataclasses.replace(request, customer_email=key.removeprefix("email:"))
     ensure_token(client, key)

@@ -18,14 +18,13 @@ from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from services.customer_keys import EMAIL_PREFIX, UnknownCustomer, email_of, parse_key, phone_of
 from services.db import read_session
 from services.models import CardCharge, CustomerSummary, Payment, PaymentStatus, Refund
 from services.money import ASCII_DIGITS
 from services.permissions import Action, Actor, authorize
 from services.phones import InvalidPhone, normalize_phone
-
-from .identity import EMAIL_PREFIX, UnknownCustomer, email_of, parse_key, phone_of
-from .privacy import mask_key, may_reveal, shield, shield_all
+from services.privacy import mask_key, may_reveal, shield, shield_all
 
 Sort = Literal["last_purchase", "lifetime_value", "purchases"]
 SORTS: dict[str, str] = {"last_purchase": "Last purchase", "lifetime_value": "Lifetime value (net)",

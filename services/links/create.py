@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services import audit, inputs, intents
-from services.customers.identity import customer_key, unique_token
 from services.db import session_scope
 from services.gateway import ChargeResult, Customer, Product, UPaymentsClient, errors
 from services.gateway.sentences import staff_sentence
@@ -45,6 +44,7 @@ MAX_ITEMS = 20
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']{2,}$")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _DATED_KEY = re.compile(r"^(\d{6})-")
+_CARD_TOKEN = re.compile(r"^[1-9][0-9]{7,17}$")  # §18: 8+ digits, never a leading zero
 
 
 class LinkSettings(Protocol):
@@ -88,7 +88,8 @@ class LinkRequest:
     language: str = "en"
     expiry_minutes: int | None = None  # None: the shop's default (settings.link_expiry_minutes)
     delivery: str = "link"
-    offer_saved_cards: bool = False  # §18: tokens.customerUniqueToken + isSaveCard (services.customers.present)
+    saved_cards_token: str | None = None  # the customer's unique token: the page offers their saved cards
+    # (§18 tokens.customerUniqueToken + isSaveCard; set by services.customers.present, digits only)
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,9 @@ def clean_link_request(request: LinkRequest, settings_like: LinkSettings | None 
         errs["expiry_minutes"] = "A link can be valid from 5 minutes up to 24 hours."
     if not isinstance(request.idempotency_key, str) or not _KEY.match(request.idempotency_key):
         errs["form"] = "This form has expired; reload the page and try again."
+    token = request.saved_cards_token
+    if token is not None and not (isinstance(token, str) and _CARD_TOKEN.match(token)):
+        errs["form"] = "The customer's saved-card token is not valid; open the customer's page again."
     if errs:
         return None, errs
     return CleanLink(amount_fils=amount_fils, currency=currency, description=description, products=products,
@@ -342,20 +346,12 @@ def create_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, reques
             language=clean.language, src="create-invoice", notification_type=clean.delivery,
             customer=Customer(name=clean.customer_name, email=clean.customer_email, mobile=clean.customer_phone),
             products=list(clean.products) or None, reference_id=order_id, expiry_minutes=clean.expiry_minutes,
-            customer_unique_token=_saved_cards_token(request, clean), save_card=request.offer_saved_cards,
+            customer_unique_token=request.saved_cards_token, save_card=request.saved_cards_token is not None,
             **_urls(settings_like, order_id),
         )
     except Exception as exc:
         return _record_failure(engine, payment.id, actor, exc, duplicate)
     return _record_success(engine, payment.id, actor, result, duplicate)
-
-
-def _saved_cards_token(request: LinkRequest, clean: CleanLink) -> str | None:
-    """The customer's unique token when the link should offer their saved cards (derived from the customer)."""
-    if not request.offer_saved_cards:
-        return None
-    key = customer_key(clean.customer_phone, clean.customer_email)
-    return unique_token(key) if key else None
 
 
 def _find(engine: Engine, order_id: str) -> Payment | None:

@@ -21,13 +21,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services import inputs
-from services.customers.privacy import shield
 from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import add_event
 from services.models import FINAL_STATUSES, Payment, PaymentEvent, PaymentStatus, WebhookEvent
 from services.permissions import SYSTEM, Action, Actor, Role, authorize, require
+from services.privacy import shield
 from services.sync.events import process_event
 from services.sync.verify import has_lookup_id, refresh_payment
 from services.timeutil import as_utc, utcnow

@@ -13,12 +13,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from services import audit, inputs
-from services.customers.privacy import shield
 from services.db import read_session
 from services.models import Payment, Refund, RefundState
 from services.money import format_amount
 from services.permissions import Action, Actor, authorize
 from services.phones import InvalidPhone, normalize_phone
+from services.privacy import shield
 from services.refunds.ledger import REASONS, RefundError, expected_arrival
 from services.timeutil import to_kuwait
 

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from services.customers.privacy import scrub, shield
 from services.db import read_session
 from services.models import Deposit, Payment, PaymentEvent, Refund, WebhookEvent
 from services.permissions import Action, Actor, authorize
+from services.privacy import scrub, shield
 from services.search import support
 
 log = logging.getLogger(__name__)

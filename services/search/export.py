@@ -26,10 +26,10 @@ from typing import IO
 from sqlalchemy.engine import Engine
 
 from services import audit
-from services.customers.privacy import shield
 from services.db import session_scope
 from services.money import format_amount
 from services.permissions import Action, Actor, authorize, require
+from services.privacy import shield
 from services.search.filters import SearchFilter, filter_from_query, filter_to_query
 from services.search.query import PaymentRow, iter_rows
 from services.staff import resolve_actor

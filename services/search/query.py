@@ -12,10 +12,10 @@ from sqlalchemy import and_, case, exists, false, func, literal_column, or_, sel
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.customers.privacy import shield_all
 from services.db import read_engine
 from services.models import Deposit, Payment, PaymentStatus
 from services.permissions import Action, Actor, authorize
+from services.privacy import shield_all
 from services.search import plan as planner
 from services.search import support
 from services.search.filters import SORTS, SearchFilter

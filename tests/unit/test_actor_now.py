@@ -184,7 +184,7 @@ CASES = [
          lambda c, a: customers.customer_profile(c.engine, a, key=CUSTOMER)),
     Case("customers.queries.key_of_payment", Action.VIEW_CUSTOMERS,
          lambda c, a: customers.key_of_payment(c.engine, a, payment_pk=c.paid)),
-    Case("customers.privacy.reveal", Action.REVEAL_CONTACT, lambda c, a: customers.reveal(c.engine, a, key=CUSTOMER)),
+    Case("privacy.reveal", Action.REVEAL_CONTACT, lambda c, a: customers.reveal(c.engine, a, key=CUSTOMER)),
     Case("customers.cards.ask_to_save_card", Action.ASK_SAVE_CARD, lambda c, a: customers.ask_to_save_card(
         c.engine, c.client, a, key=CUSTOMER, return_url="http://shop.test/", shop_name="Shop")),
     Case("customers.cards.list_cards", Action.VIEW_CARDS,

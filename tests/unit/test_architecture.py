@@ -85,8 +85,9 @@ def import_graph(root: Path, layers: tuple[str, ...] = LAYERS) -> dict[str, set[
     """Module → project modules it imports, anywhere in the file (inside functions too), ``TYPE_CHECKING`` aside.
 
     ``from pkg import name`` points at ``pkg.name`` when that is a module, else at ``pkg`` (its ``__init__``).
-    Importing ``pkg.sub`` is an edge to ``pkg.sub`` only: Python runs ``pkg/__init__`` first, but a facade that
-    imports its own submodules is the package pattern, not a cycle.
+    Importing ``pkg.sub`` from outside ``pkg`` is also an edge to ``pkg``: Python runs ``pkg/__init__`` first, so a
+    facade that imports back into the importer is a real cycle (it failed the app's start once). From inside
+    ``pkg`` it is an edge to ``pkg.sub`` only: a facade importing its own submodules is the package pattern.
     """
     paths = {_module_name(root, p): p for layer in layers for p in sorted((root / layer).rglob("*.py"))}
 
@@ -116,7 +117,14 @@ def import_graph(root: Path, layers: tuple[str, ...] = LAYERS) -> dict[str, set[
                 for alias in node.names:
                     full = f"{base}.{alias.name}"
                     targets.add(full if full in paths else known(base))
-        graph[name] = {t for t in targets if t is not None and t != name}
+        parents = set()
+        for target in (t for t in targets if t is not None):
+            parts = target.split(".")
+            for n in range(1, len(parts)):
+                parent = ".".join(parts[:n])
+                if parent in paths and not (name == parent or name.startswith(parent + ".")):
+                    parents.add(parent)
+        graph[name] = {t for t in targets | parents if t is not None and t != name}
     return graph
 
 

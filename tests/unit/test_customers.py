@@ -15,10 +15,10 @@ from sqlmodel import Session, select
 
 from services import customers
 from services.customers import CustomerQueryError, UnknownCustomer
-from services.customers.privacy import mask_email, mask_phone, shield
 from services.gateway.cards import TOKEN_PATTERN
 from services.models import CustomerSummary, Payment
 from services.permissions import PermissionDenied, Role
+from services.privacy import mask_email, mask_phone, shield
 from services.search import SearchFilter, search
 from tests.factories import make_db, make_payment, make_staff
 

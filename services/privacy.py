@@ -15,6 +15,7 @@ import phonenumbers
 from sqlalchemy.engine import Engine
 
 from services import audit
+from services.customer_keys import EMAIL_PREFIX, parse_key
 from services.db import session_scope
 from services.permissions import Action, Actor, allowed, authorize
 
@@ -52,7 +53,6 @@ def mask_email(email: str | None) -> str:
 
 def mask_key(key: str) -> str:
     """A customer key as a viewer may see it."""
-    from .identity import EMAIL_PREFIX
 
     return mask_email(key[len(EMAIL_PREFIX):]) if key.startswith(EMAIL_PREFIX) else mask_phone(key)
 
@@ -111,7 +111,6 @@ def reveal(engine: Engine, actor: Actor, *, key: str) -> str:
     Audited (masked target), so who looked up whose number can be answered later.
     """
     actor = authorize(engine, actor, Action.REVEAL_CONTACT)
-    from .identity import EMAIL_PREFIX, parse_key
 
     key = parse_key(key)
     with session_scope(engine) as session:
