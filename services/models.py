@@ -75,6 +75,9 @@ class Payment(SQLModel, table=True):
         Index("ix_payment_reference", "reference"),
         Index("ix_payment_upay_order", "upay_order_id"),
         Index("ix_payment_invoice", "invoice_id"),
+        # Refunded payments are few: the Transactions refund filter and the refunded total walk this index only.
+        Index("ix_payment_refund", "refund_state", "created_at", "status", "method_family", "method", "amount_fils",
+              "refunded_fils"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -110,6 +113,10 @@ class Payment(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, description="UTC")
     verified_at: datetime | None = Field(default=None, description="last confirmed by a status look-up, UTC")
     refunded_fils: int = Field(default=0, description="sum of refunds that reached the gateway (not cancelled)")
+    refund_state: str | None = Field(default=None, max_length=20,
+                                     description="services.refund_state: partially_refunded | refunded | None")
+    refund_pending_fils: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                                     description="refunds awaiting approval, being sent or being settled")
     webhook_received: bool = Field(default=False)
     raw: str | None = Field(default=None, sa_column=Column(Text), description="last gateway payload, JSON")
 

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from services import refund_state
 from services.db import read_engine
-from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, PaymentStatus, Refund, RefundState
+from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, PaymentStatus, Refund
 from services.search import SearchFilter, support
 from services.timeutil import as_utc, kuwait_day_bounds
 
@@ -29,7 +30,8 @@ REFUND: Table = Refund.__table__  # type: ignore[attr-defined]
 #: (refunded). Requests awaiting approval, rejected, cancelled or failed ones moved no money; sending/uncertain
 #: ones are not settled yet and count once reconciliation moves them to initiated/refunded.
 #: A refund counts on the Kuwait day it was made (``Refund.local_day``), not on the day of the payment.
-COUNTED_REFUND_STATES: tuple[str, ...] = (RefundState.INITIATED.value, RefundState.REFUNDED.value)
+#: Taken from services.refund_state, the rule the payment's own refund state and the Transactions list follow.
+COUNTED_REFUND_STATES: tuple[str, ...] = tuple(sorted(refund_state.COUNTED))
 
 #: Covering index for the daily aggregate (GROUP BY follows its prefix, so SQLite streams it without sorting).
 #: Proposed for ``Payment.__table_args__``; :func:`ensure_indexes` creates it on databases that lack it.
