@@ -17,6 +17,12 @@ STATUS_LABELS = {
     "expired": "Expired",
     **REFUND_LABELS,
 }
+#: A refund's own state (the refund ledger), in words.
+REFUND_STATE_LABELS = {
+    "pending_approval": "Awaiting approval", "rejected": "Rejected", "sending": "Being sent",
+    "uncertain": "Being checked", "initiated": "Initiated", "refunded": "Refunded", "cancelled": "Cancelled",
+    "failed": "Failed",
+}
 METHOD_LABELS = {
     "knet": "KNET",
     "card": "Card",

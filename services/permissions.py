@@ -52,6 +52,7 @@ class Action(StrEnum):
     VIEW_SETTLEMENTS = "view_settlements"  # deposits per business day; viewers read them
     EXPORT_SETTLEMENTS = "export_settlements"
     MATCH_STATEMENT = "match_statement"  # upload the bank's statement and match it
+    VIEW_GATEWAY_PAYLOAD = "view_gateway_payload"  # the raw JSON UPayments sent about a payment
 
 
 _ALL = frozenset(Action)
@@ -81,6 +82,7 @@ _FINANCE = frozenset(
         Action.RECONCILE,
         Action.EXPORT_SETTLEMENTS,
         Action.MATCH_STATEMENT,
+        Action.VIEW_GATEWAY_PAYLOAD,
     }
 )
 

@@ -32,7 +32,15 @@ from services.links.follow import (
     verified_refresh,
 )
 from services.links.landing import MAX_QUERY_BYTES, REFRESH_SECONDS, Landing, Receipt, land, receipt_view
-from services.links.share import ShareContext, ShareLinks, context_for, qr_png, record_share, share_links
+from services.links.share import (
+    ShareContext,
+    ShareLinks,
+    context_for,
+    qr_png,
+    receipt_links,
+    record_share,
+    share_links,
+)
 
 __all__ = [
     "LINK_STATUSES",
@@ -62,6 +70,7 @@ __all__ = [
     "list_links",
     "new_idempotency_key",
     "qr_png",
+    "receipt_links",
     "receipt_view",
     "record_share",
     "refresh_awaiting",

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from services.db import read_session
-from services.models import Deposit, Payment, PaymentEvent, Refund, WebhookEvent
+from services.models import Deposit, Payment, PaymentEvent, PaymentStatus, Refund, WebhookEvent
 from services.permissions import Action, Actor, authorize
 from services.search import support
 
@@ -32,6 +32,17 @@ class PaymentDetail:
     events: list[PaymentEvent] = field(default_factory=list)
     webhooks: list[WebhookEvent] = field(default_factory=list)
     deposit: Deposit | None = None  # what get-deposit-status last said (None: not asked yet)
+
+    @property
+    def refunded_fils(self) -> int:
+        """Counted refunds (services.refund_state): initiated or executed at the gateway."""
+        return self.payment.refunded_fils
+
+    @property
+    def net_fils(self) -> int:
+        """Captured minus refunded (0 captured when the payment is not paid)."""
+        captured = self.payment.amount_fils if self.payment.status == PaymentStatus.PAID else 0
+        return captured - self.payment.refunded_fils
 
     @property
     def remaining_fils(self) -> int:
@@ -66,4 +77,8 @@ def payment_detail(engine: Engine, actor: Actor, *, payment_pk: int) -> PaymentD
                                 .order_by(col(WebhookEvent.received_at).desc(), col(WebhookEvent.id).desc())).all()
         deposit = session.get(Deposit, payment_pk)
         session.expunge_all()
-    return PaymentDetail(payment, parse_raw(payment.raw), list(refunds), list(events), list(webhooks), deposit)
+    gateway = parse_raw(payment.raw)
+    if not actor.can(Action.VIEW_GATEWAY_PAYLOAD):  # the raw gateway JSON is for finance and admins only
+        payment.raw, gateway = None, {}
+        webhooks = [w.model_copy(update={"body": ""}) for w in webhooks]
+    return PaymentDetail(payment, gateway, list(refunds), list(events), list(webhooks), deposit)
