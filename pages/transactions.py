@@ -25,7 +25,7 @@ from dashboard.formatting import (
 )
 from dashboard.receipt import receipt_url
 from dashboard.routes import EXPORT_PATH
-from dashboard.safe import cells, md, plain
+from dashboard.safe import cells, md, md_cells, plain
 from services import links, refunds
 from services.models import PaymentStatus
 from services.permissions import Action, Actor
@@ -142,7 +142,8 @@ def filter_form(flt: SearchFilter, today: date) -> None:
     with st.form("tx_filters", border=True):
         top = st.columns([3, 2, 3])
         top[0].multiselect("Status", STATUSES, default=sorted(flt.statuses), format_func=status_label,
-                           key="f_status")
+                           key="f_status", help="“Paid” includes paid payments refunded since; narrow them with "
+                           "“Refunds”.")
         top[1].multiselect("Refunds", REFUND_STATES, default=sorted(flt.refunds), format_func=status_label,
                            key="f_refund", placeholder="Any", help="Paid payments refunded in part or in full "
                            "(refunds UPayments accepted; requests still pending are shown beside the status).")
@@ -288,8 +289,8 @@ def show_detail(detail: PaymentDetail) -> None:
         facts[3].metric("Refunds pending", money(p.refund_pending_fils, p.currency),
                         help="Awaiting approval, being sent or being checked: not refunded yet.")
         _actions(p)
-        st.dataframe(cells(pd.DataFrame({"": list(plain_facts(p)), "Value": list(plain_facts(p).values())})),
-                     hide_index=True, width="stretch", key="tx_fields")
+        facts_table = [{"Detail": label, "Value": value} for label, value in plain_facts(p).items()]
+        st.table(md_cells(facts_table), hide_index=True)  # readable text (a dataframe is a canvas)
         deposit = detail.deposit
         if paid and deposit is not None and deposit.deposited:
             when = kuwait_time(deposit.deposited_at) if deposit.deposited_at else "—"
