@@ -218,7 +218,7 @@ def totals_line(result: SearchPage, flt: SearchFilter) -> None:
 def total_cards(count: int, captured_count: int, captured_fils: int, refunded_fils: int, awaiting_count: int,
                 awaiting_fils: int) -> None:
     """Money that adds up: captured − refunded = net; unpaid links are counted apart, never added to it."""
-    cards = st.columns(4)
+    cards = st.columns([2, 3, 3, 3])  # money needs the room: "1,234,567.890 KWD" must not be cut off
     cards[0].metric("Payments", f"{count:,}", border=True)
     cards[1].metric("Captured", money(captured_fils), border=True,
                     help=f"{captured_count:,} paid payments in this view.")
@@ -342,9 +342,9 @@ def _actions(p: Any) -> None:
         url = receipt_url(settings.public_url, p.order_id)
         targets = links.receipt_links(p, receipt_url=url, shop_name=settings.shop_name,
                                       shop_name_ar=settings.shop_name_ar, phone_e164=p.customer_phone)
-        row = st.columns([2, 2, 4])
-        row[0].link_button("Open the receipt", url, icon=":material/receipt_long:", key="tx_receipt_open")
-        row[1].link_button("Send receipt on WhatsApp", targets.whatsapp, icon=":material/chat:",
+        with st.container(horizontal=True):  # buttons as wide as their words
+            st.link_button("Open the receipt", url, icon=":material/receipt_long:", key="tx_receipt_open")
+            st.link_button("Send receipt on WhatsApp", targets.whatsapp, icon=":material/chat:",
                            key="tx_receipt_wa", on_click=_record_receipt, args=(p.id,))
     if paid and actor.can(Action.REQUEST_REFUND):
         try:

@@ -104,7 +104,7 @@ def test_refund_from_the_payment_and_its_state_in_detail_filter_and_csv(page: Pa
     _refund_from_detail(page, None)  # the full remaining amount
     expect(page.locator(".st-key-tx_detail").get_by_role("heading")).to_contain_text(" · Refunded", timeout=30_000)
     expect(page.locator(".st-key-tx_detail")).to_contain_text("already been refunded in full")
-    page.screenshot(path=str(shots / "detail-refunded.png"), full_page=True)
+    page.locator(".st-key-tx_detail").screenshot(path=str(shots / "detail-refunded.png"))
     page.goto(f"{demo_stack.app}/transactions?refund=refunded&order={order}")
     wait_idle(page)
     row = _csv_row(page, tmp_path, order)
@@ -114,13 +114,17 @@ def test_refund_from_the_payment_and_its_state_in_detail_filter_and_csv(page: Pa
 def test_a_viewer_reads_plain_words_without_gateway_json_or_refund(page: Page, demo_stack: DemoStack) -> None:
     payment = _untouched_knet_payment(demo_stack)
     login(page, demo_stack, "viewer@souq.demo")
+    page.goto(f"{demo_stack.app}/transactions?refund=partially_refunded,refunded")  # the demo's own refunds
+    wait_idle(page)
+    expect(page.get_by_test_id("stMultiSelect").filter(has_text="Refunds")).to_contain_text("Refunded")
+    page.locator(".st-key-tx_table").screenshot(path=str(_shots(demo_stack) / "list-refunded.png"))
     _open_payment(page, demo_stack, f"order={payment.order_id}")
     detail = page.locator(".st-key-tx_detail")
     expect(detail.get_by_test_id("stTable")).to_contain_text("Order number")
     expect(detail.get_by_text("Gateway data (for finance and admins)")).to_have_count(0)
     expect(detail.get_by_text("Refund this payment")).to_have_count(0)
     expect(page.get_by_test_id("stJson")).to_have_count(0)
-    page.screenshot(path=str(_shots(demo_stack) / "detail-viewer.png"), full_page=True)
+    detail.screenshot(path=str(_shots(demo_stack) / "detail-viewer.png"))
 
 
 def _create(page: Page, *, amount: str, description: str) -> str:
@@ -190,7 +194,10 @@ def test_links_follow_their_lifecycle_and_the_receipt_is_sent_from_the_payment(p
     _open_payment(staff, demo_stack, f"order={order}")
     sent = staff.locator(".st-key-tx_detail").get_by_role("link", name="Send receipt on WhatsApp")
     expect(sent).to_have_attribute("href", re.compile(re.escape(quote(f"/pay/receipt?o={order}", safe=""))))
-    staff.screenshot(path=str(shots / "detail-receipt.png"), full_page=True)
+    staff.locator(".st-key-tx_detail").screenshot(path=str(shots / "detail-receipt.png"))
+    staff.goto(f"{demo_stack.app}/links")
+    wait_idle(staff)
+    staff.locator(".st-key-links_table").screenshot(path=str(shots / "links-table.png"))
     staff.close()
 
 
@@ -206,4 +213,5 @@ def test_analytics_today_is_hourly_with_clock_time_ticks(page: Page, demo_stack:
     assert "00:00" in ticks and not any("Nov" in t or ":00:00" in t for t in ticks)
     success = page.locator(".st-key-fig_success")
     expect(success).to_contain_text("Success rate by method, this period")
-    page.screenshot(path=str(_shots(demo_stack) / "analytics-today.png"), full_page=True)
+    chart.screenshot(path=str(_shots(demo_stack) / "analytics-today-volume.png"))
+    success.screenshot(path=str(_shots(demo_stack) / "analytics-today-success.png"))
