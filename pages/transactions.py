@@ -240,9 +240,6 @@ def pager(result: SearchPage) -> None:
 SOURCE_LABELS = {"link": "Payment link", "gateway": "Paid at UPayments (not one of our links)", "demo": "Demo data"}
 LINK_LABELS = {"creating": "Being created", "active": "Created at UPayments", "uncertain": "Being checked with "
                "UPayments", "rejected": "Refused by UPayments"}
-EVENT_LABELS = {"created": "Link created", "shared": "Link shared", "reminded": "Reminder sent",
-                "receipt_sent": "Receipt sent", "redirect": "Customer came back from the payment page",
-                "webhook": "UPayments notified us", "status": "Status changed", "refund": "Refund"}
 
 
 def _when(value: Any) -> str:
@@ -309,7 +306,7 @@ def show_detail(detail: PaymentDetail) -> None:
                      "tx_refunds", "No refunds.")
         st.markdown("**What happened**")
         rows_or_note([{"At (Kuwait)": kuwait_time(e.at, seconds=True),
-                       "Event": EVENT_LABELS.get(e.kind, e.kind.replace("_", " ").capitalize()),
+                       "Event": links.EVENT_LABELS.get(e.kind, e.kind.replace("_", " ").capitalize()),
                        "By": e.actor or ""} for e in detail.events],
                      "tx_events", "No events recorded.")
         if actor.can(Action.VIEW_GATEWAY_PAYLOAD):

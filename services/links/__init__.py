@@ -17,6 +17,7 @@ from services.links.create import (
     validate_link_request,
 )
 from services.links.follow import (
+    EVENT_LABELS,
     LINK_STATUSES,
     STATUS_LABELS,
     LinkDetail,
@@ -43,6 +44,7 @@ from services.links.share import (
 )
 
 __all__ = [
+    "EVENT_LABELS",
     "LINK_STATUSES",
     "MAX_QUERY_BYTES",
     "REFRESH_SECONDS",
