@@ -9,7 +9,14 @@ import streamlit as st
 
 from dashboard import reads, refund_dialog, state
 from dashboard.errors import show_error
-from dashboard.formatting import REFUND_STATE_LABELS, kuwait_time, method_label, money, status_label
+from dashboard.formatting import (
+    REFUND_STATE_LABELS,
+    kuwait_time,
+    method_label,
+    money,
+    payment_status_label,
+    status_label,
+)
 from dashboard.paging import page_count, pager
 from dashboard.safe import cells, md, md_cells, plain
 from services import refunds
@@ -101,7 +108,8 @@ def _payment_panel(hit: refunds.PaymentHit) -> None:
         return
     st.subheader(f"Payment {md(hit.order_id)}")
     st.caption(f"{md(hit.customer_name or 'Customer unknown')} · {md(method_label(hit.method))} · "
-               f"{kuwait_time(hit.created_at)} · {md(status_label(hit.status))}")
+               f"{kuwait_time(hit.created_at)} · "
+               f"{md(payment_status_label(hit.status, hit.refund_state, hit.refund_pending_fils, hit.currency))}")
     m = st.columns(4)
     m[0].metric("Captured", money(summary.captured_fils, summary.currency))
     m[1].metric("Already refunded", money(summary.completed_fils, summary.currency),

@@ -89,6 +89,9 @@ def test_refund_from_the_payment_and_its_state_in_detail_filter_and_csv(page: Pa
     expect(page.get_by_test_id("stMetric").filter(has_text="Net").last).to_contain_text(
         format_amount(amount - 1_250))
     page.screenshot(path=str(shots / "detail-partly-refunded.png"), full_page=True)
+    page.goto(f"{demo_stack.app}/refunds?payment={order}")  # the Refunds page says the same
+    wait_idle(page)
+    expect(page.get_by_text(re.compile(r"KNET · .* · Partially refunded"))).to_be_visible(timeout=30_000)
     # The filter lives in the URL; the CSV says the same word.
     page.goto(f"{demo_stack.app}/transactions?refund=partially_refunded&order={order}")
     wait_idle(page)
