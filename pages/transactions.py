@@ -196,13 +196,13 @@ def results_table(result: SearchPage) -> int | None:
 def totals_line(result: SearchPage, flt: SearchFilter) -> None:
     if result.totals_exact:
         total_cards(result.total_count, result.captured_count, result.captured_amount_fils, result.refunded_fils,
-                    result.awaiting_count, result.awaiting_fils)
+                    result.net_fils, result.awaiting_count, result.awaiting_fils)
         return
     query = reads.query_of(flt)
     if st.session_state.get("tx_add_up") == query:
         exact = reads.search_totals(actor, query)
         total_cards(exact.count, exact.captured_count, exact.captured_amount_fils, exact.refunded_fils,
-                    exact.awaiting_count, exact.awaiting_fils)
+                    exact.net_fils, exact.awaiting_count, exact.awaiting_fils)
         return
     cells = st.columns(3)
     count = f"{result.total_count:,}" + ("" if result.count_exact else "+")
@@ -215,8 +215,8 @@ def totals_line(result: SearchPage, flt: SearchFilter) -> None:
         st.rerun()
 
 
-def total_cards(count: int, captured_count: int, captured_fils: int, refunded_fils: int, awaiting_count: int,
-                awaiting_fils: int) -> None:
+def total_cards(count: int, captured_count: int, captured_fils: int, refunded_fils: int, net_fils: int,
+                awaiting_count: int, awaiting_fils: int) -> None:
     """Money that adds up: captured − refunded = net; unpaid links are counted apart, never added to it."""
     cards = st.columns([2, 3, 3, 3])  # money needs the room: "1,234,567.890 KWD" must not be cut off
     cards[0].metric("Payments", f"{count:,}", border=True)
@@ -224,7 +224,7 @@ def total_cards(count: int, captured_count: int, captured_fils: int, refunded_fi
                     help=f"{captured_count:,} paid payments in this view.")
     cards[2].metric("Refunded", money(refunded_fils), border=True,
                     help="Refunds UPayments accepted or executed on these payments (pending requests not included).")
-    cards[3].metric("Net", money(captured_fils - refunded_fils), border=True, help="Captured minus refunded.")
+    cards[3].metric("Net", money(net_fils), border=True, help="Captured minus refunded.")
     if awaiting_count:
         st.caption(f"Not included above: {awaiting_count:,} awaiting payment ({money(awaiting_fils)}).")
 
@@ -278,7 +278,7 @@ def show_detail(detail: PaymentDetail) -> None:
         st.subheader(f"Payment {md(p.order_id)} — {money(p.amount_fils, p.currency)} · {md(status)}")
         paid = p.status == PaymentStatus.PAID
         facts = st.columns(4)
-        facts[0].metric("Captured", money(p.amount_fils if paid else 0, p.currency),
+        facts[0].metric("Captured", money(detail.captured_fils, p.currency),
                         help=None if paid else f"Not paid: {md(status_label(p.status))}.")
         facts[1].metric("Refunded", money(detail.refunded_fils, p.currency),
                         help="Refunds UPayments accepted or executed.")

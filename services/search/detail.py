@@ -39,10 +39,14 @@ class PaymentDetail:
         return self.payment.refunded_fils
 
     @property
+    def captured_fils(self) -> int:
+        """The amount when the payment is paid, else 0 (nothing was captured)."""
+        return self.payment.amount_fils if self.payment.status == PaymentStatus.PAID else 0
+
+    @property
     def net_fils(self) -> int:
-        """Captured minus refunded (0 captured when the payment is not paid)."""
-        captured = self.payment.amount_fils if self.payment.status == PaymentStatus.PAID else 0
-        return captured - self.payment.refunded_fils
+        """Captured minus refunded."""
+        return self.captured_fils - self.payment.refunded_fils
 
     @property
     def remaining_fils(self) -> int:
