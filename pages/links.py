@@ -163,13 +163,13 @@ def _receipt_panel(row: links.LinkRow, prefix: str) -> None:
     """A paid link: the customer's receipt to open, or to send on WhatsApp (recorded)."""
     url = receipt_url(settings.public_url, row.order_id)
     st.caption("Paid — the customer's receipt")
-    cols = st.columns(2)
-    cols[0].link_button("Open the receipt", url, key=f"{prefix}_receipt", icon=":material/receipt_long:")
-    if can_share:
-        targets = links.receipt_links(row, receipt_url=url, shop_name=settings.shop_name,
-                                      shop_name_ar=settings.shop_name_ar, phone_e164=row.customer_phone)
-        cols[1].link_button("Send receipt on WhatsApp", targets.whatsapp, type="primary", key=f"{prefix}_receipt_wa",
-                            on_click=_record, args=(row.pk, "whatsapp", False, True), icon=":material/chat:")
+    with st.container(horizontal=True):
+        st.link_button("Open the receipt", url, key=f"{prefix}_receipt", icon=":material/receipt_long:")
+        if can_share:
+            targets = links.receipt_links(row, receipt_url=url, shop_name=settings.shop_name,
+                                          shop_name_ar=settings.shop_name_ar, phone_e164=row.customer_phone)
+            st.link_button("Send receipt on WhatsApp", targets.whatsapp, type="primary", key=f"{prefix}_receipt_wa",
+                           on_click=_record, args=(row.pk, "whatsapp", False, True), icon=":material/chat:")
 
 
 def _share_panel(row: links.LinkRow, prefix: str) -> None:
