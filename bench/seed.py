@@ -19,6 +19,7 @@ from services.analytics import COUNTED_REFUND_STATES
 from services.db import session_scope
 from services.models import METHOD_FAMILY, Payment, Refund, Staff
 from services.permissions import Actor
+from services.refund_state import refund_status
 
 BATCH = 20_000
 
@@ -75,9 +76,12 @@ def seed_payments(engine: Engine, n: int, *, seed: int = 1, days: int = 365, ref
             _insert(conn, Refund.__table__, REFUND_COLUMNS, batch)  # type: ignore[attr-defined]
         if refunded:
             table = Payment.__table__  # type: ignore[attr-defined]
-            conn.execute(
-                table.update().where(table.c.id == bindparam("pk")).values(refunded_fils=bindparam("fils")),
-                [{"pk": pk, "fils": fils} for pk, fils in refunded.items()],
+            amounts = {pk: amount for pk, amount, _ in paid}
+            conn.execute(  # the refund state as the ledger keeps it (services.refund_state)
+                table.update().where(table.c.id == bindparam("pk")).values(refunded_fils=bindparam("fils"),
+                                                                          refund_state=bindparam("state")),
+                [{"pk": pk, "fils": fils, "state": refund_status("paid", amounts[pk], fils)}
+                 for pk, fils in refunded.items()],
             )
     if engine.dialect.name == "sqlite":
         # One huge transaction leaves every page in the WAL; fold it back as a long-running database would have.

@@ -113,10 +113,32 @@ def _figure(title: str) -> go.Figure:
     return fig
 
 
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+#: Fewer buckets than this and a success-rate line is a few dots: show one bar per method instead.
+MIN_LINE_BUCKETS = 3
+
+
+def time_axis(grain: str, buckets: int) -> dict[str, Any]:
+    """A readable Kuwait-time x axis: ``14:00`` ticks by hour, ``27 Nov`` by day, plotly's own by week."""
+    if grain == "hour":
+        two_days = buckets > 24
+        return {"type": "date", "tickformat": "%a %H:%M" if two_days else "%H:%M",
+                "dtick": (4 if two_days else 2) * HOUR_MS, "hoverformat": "%a %d %b, %H:00–%H:59 (Kuwait)",
+                "title": {"text": "Kuwait time"}}
+    if grain == "day":
+        return {"type": "date", "tickformat": "%d %b", "hoverformat": "%a %d %b %Y",
+                **({"dtick": DAY_MS} if buckets <= 14 else {})}
+    return {"type": "date", "hoverformat": "week from %a %d %b %Y"}
+
+
 @_shared
-def volume_figure(series: Sequence[SeriesPoint], *, measure: str = "volume", weekly: bool = False) -> go.Figure:
-    """Stacked bars per bucket by family: captured volume in KWD (``measure="volume"``) or count."""
-    unit = "week (from Sunday)" if weekly else "day"
+def volume_figure(series: Sequence[SeriesPoint], *, measure: str = "volume", weekly: bool = False,
+                  grain: str | None = None) -> go.Figure:
+    """Stacked bars per bucket by family: captured volume in KWD (``measure="volume"``) or count; ``grain`` is
+    ``hour`` (Kuwait clock hours), ``day`` or ``week``."""
+    grain = grain or ("week" if weekly else "day")
+    unit = {"hour": "hour", "day": "day", "week": "week (from Sunday)"}[grain]
     title = f"Captured {'volume (KWD)' if measure == 'volume' else 'payments'} by {unit}"
     fig = _figure(title)
     for family in dict.fromkeys(p.family for p in series):
@@ -127,8 +149,9 @@ def volume_figure(series: Sequence[SeriesPoint], *, measure: str = "volume", wee
             x=[p.bucket for p in points], y=y, name=_family_text(family), marker_color=FAMILY_COLORS.get(family),
             hovertemplate=f"%{{fullData.name}}: {hover}<extra></extra>",
         ))
+    buckets = len(dict.fromkeys(p.bucket for p in series))
     fig.update_layout(barmode="stack", yaxis={"tickformat": ",.3f" if measure == "volume" else ",d"},
-                      xaxis={"type": "date"})
+                      xaxis=time_axis(grain, buckets))
     return fig
 
 
@@ -166,7 +189,11 @@ def wallet_figure(mix: Sequence[MixRow]) -> go.Figure:
 
 @_shared
 def success_figure(points: Sequence[SuccessPoint], *, weekly: bool = False) -> go.Figure:
-    """One line per method: captured ÷ (captured + failed + cancelled) per bucket."""
+    """One line per method: captured ÷ (captured + failed + cancelled) per bucket; with fewer than
+    :data:`MIN_LINE_BUCKETS` buckets (today, two days) one bar per method over the whole period instead."""
+    buckets = len(dict.fromkeys(p.bucket for p in points))
+    if buckets < MIN_LINE_BUCKETS:
+        return _success_bars(points)
     fig = _figure(f"Success rate by method, per {'week' if weekly else 'day'}")
     for method in dict.fromkeys(p.method for p in points):
         mine = [p for p in points if p.method == method and p.decided]
@@ -176,7 +203,28 @@ def success_figure(points: Sequence[SuccessPoint], *, weekly: bool = False) -> g
             customdata=[[p.captured, p.decided] for p in mine],
             hovertemplate="%{fullData.name}: %{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
         ))
-    fig.update_layout(yaxis={"tickformat": ".0%", "range": [0, 1.02]}, xaxis={"type": "date"})
+    fig.update_layout(yaxis={"tickformat": ".0%", "range": [0, 1.02]},
+                      xaxis=time_axis("week" if weekly else "day", buckets))
+    return fig
+
+
+def _success_bars(points: Sequence[SuccessPoint]) -> go.Figure:
+    """One bar per method: its success rate over all the period's buckets (exact integer sums)."""
+    totals: dict[str, list[int]] = {}
+    for p in points:
+        total = totals.setdefault(p.method, [0, 0])
+        total[0] += p.captured
+        total[1] += p.decided
+    methods = [m for m, (_, decided) in totals.items() if decided]
+    fig = _figure("Success rate by method, this period")
+    fig.add_trace(go.Bar(
+        x=[_method_text(m) for m in methods], y=[totals[m][0] / totals[m][1] for m in methods],
+        marker_color=[METHOD_COLORS.get(m, FAMILY_COLORS[OTHER]) for m in methods],
+        customdata=[totals[m] for m in methods], texttemplate="%{y:.0%}", textposition="outside",
+        hovertemplate="%{x}: %{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>",
+    ))
+    fig.update_layout(yaxis={"tickformat": ".0%", "range": [0, 1.1]}, xaxis={"type": "category"},
+                      hovermode="closest", showlegend=False)
     return fig
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.money import format_money
+from services.refund_state import LABELS as REFUND_LABELS
+from services.refund_state import status_word
 from services.timeutil import to_kuwait, utcnow
 
 STATUS_LABELS = {
@@ -13,6 +15,13 @@ STATUS_LABELS = {
     "failed": "Failed",
     "cancelled": "Cancelled",
     "expired": "Expired",
+    **REFUND_LABELS,
+}
+#: A refund's own state (the refund ledger), in words.
+REFUND_STATE_LABELS = {
+    "pending_approval": "Awaiting approval", "rejected": "Rejected", "sending": "Being sent",
+    "uncertain": "Being checked", "initiated": "Initiated", "refunded": "Refunded", "cancelled": "Cancelled",
+    "failed": "Failed", "needs_split": "Needs per-vendor split",
 }
 METHOD_LABELS = {
     "knet": "KNET",
@@ -53,6 +62,14 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
 
 def status_label(status: str | None) -> str:
     return STATUS_LABELS.get(status or "", status or "—")
+
+
+def payment_status_label(status: str, refund_state: str | None, pending_fils: int = 0,
+                         currency: str = "KWD") -> str:
+    """``Partially refunded`` / ``Refunded`` for refunded paid payments (services.refund_state), with refunds still
+    pending beside: ``Paid · 5.000 KWD refund pending``."""
+    label = status_label(status_word(status, refund_state))
+    return f"{label} · {money(pending_fils, currency)} refund pending" if pending_fils > 0 else label
 
 
 def method_label(method: str | None) -> str:

@@ -62,6 +62,12 @@ def search_totals(actor: Actor, query: Query) -> Totals:
     return _search_totals(*_who(actor), query)
 
 
+def forget_search() -> None:
+    """After a change to payments (a refund): the next search asks the database again."""
+    _search_page.clear()
+    _search_totals.clear()
+
+
 # ---------------------------------------------------------------- analytics
 
 @st.cache_data(ttl=TTL, show_spinner="Adding up payments…")

@@ -21,6 +21,13 @@ from services.timeutil import KUWAIT
 RECEIPT_PATH = "/pay/receipt"
 RECEIPT_IMAGE_PATH = "/pay/receipt.svg"
 
+
+def receipt_url(public_url: str, order_id: str) -> str:
+    """The customer's address of a paid link's receipt (what staff send over WhatsApp)."""
+    from urllib.parse import urlencode
+
+    return f"{public_url.rstrip('/')}{RECEIPT_PATH}?{urlencode({'o': order_id})}"
+
 _LABELS = {
     "en": {"title": "Payment receipt", "amount": "Amount", "method": "Method", "paid_at": "Paid on (Kuwait time)",
            "payment_id": "Payment ID", "track_id": "Track ID", "order_id": "Order", "reference": "Reference",

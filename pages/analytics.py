@@ -147,7 +147,7 @@ def charts_section(report: Report, family: str) -> None:
         return charts.file_stem(name, p.start_day, p.end_day, family)
 
     measure = st.segmented_control("Show", ["Volume", "Count"], default="Volume", key="an_measure") or "Volume"
-    show_chart(charts.volume_figure(report.series, measure=measure.lower(), weekly=p.weekly),
+    show_chart(charts.volume_figure(report.series, measure=measure.lower(), grain=p.grain),
                stem(f"{measure.lower()}-by-family"), charts.volume_csv(report.series), "volume")
     if p.weekly:
         st.caption("Periods over 62 days are shown by week (Sunday to Saturday); the first and last weeks may be "

@@ -11,10 +11,11 @@ from dashboard.customer_link import customer_page_link
 from dashboard.errors import show_error
 from dashboard.formatting import ago, kuwait_time, money
 from dashboard.paging import page_count
+from dashboard.receipt import receipt_url
 from dashboard.safe import cells, filename, md, plain
 from services import links
 from services.models import FINAL_STATUSES, PaymentStatus
-from services.money import EXPONENTS
+from services.money import EXPONENTS, format_amount
 from services.permissions import Action
 
 PAGE_SIZE = 25
@@ -133,21 +134,61 @@ def _new_link_form() -> None:
     st.rerun()
 
 
-def _record(payment_pk: int, channel: str, reminder: bool = False) -> None:
+def _record(payment_pk: int, channel: str, reminder: bool = False, receipt: bool = False) -> None:
     try:
         links.record_share(engine, state.actor_at_click(Action.SHARE_LINK), payment_pk=payment_pk, channel=channel,
-                           reminder=reminder)
+                           reminder=reminder, receipt=receipt)
     except Exception as exc:
         st.session_state["links_error"] = exc
 
 
+#: Link statuses that end without payment: the person may send the customer a new link instead.
+ENDED = ("expired", "failed", "cancelled", "rejected")
+
+
+def _again(row: links.LinkRow) -> None:
+    """"Send a new link": the new-link form, filled from this link, as a NEW intent (a new idempotency key)."""
+    st.session_state.pop("nl_last", None)
+    _fresh_form()
+    gen = st.session_state["nl_gen"]
+    st.session_state.update({
+        f"nl_amount_{gen}": format_amount(row.amount_fils, row.currency), f"nl_desc_{gen}": row.description or "",
+        f"nl_name_{gen}": row.customer_name or "", f"nl_phone_{gen}": row.customer_phone or "",
+        f"nl_email_{gen}": row.customer_email or "", f"nl_lang_{gen}": "ar" if row.language == "ar" else "en",
+        f"nl_currency_{gen}": row.currency, "links_notice": f"The form below is filled from link {row.order_id}; "
+        "check it and press “Create link”.",
+    })
+
+
+def _receipt_panel(row: links.LinkRow, prefix: str) -> None:
+    """A paid link: the customer's receipt to open, or to send on WhatsApp (recorded)."""
+    url = receipt_url(settings.public_url, row.order_id)
+    st.caption("Paid — the customer's receipt")
+    with st.container(horizontal=True):
+        st.link_button("Open the receipt", url, key=f"{prefix}_receipt", icon=":material/receipt_long:")
+        if can_share:
+            targets = links.receipt_links(row, receipt_url=url, shop_name=settings.shop_name,
+                                          shop_name_ar=settings.shop_name_ar, phone_e164=row.customer_phone)
+            st.link_button("Send receipt on WhatsApp", targets.whatsapp, type="primary", key=f"{prefix}_receipt_wa",
+                           on_click=_record, args=(row.pk, "whatsapp", False, True), icon=":material/chat:")
+
+
 def _share_panel(row: links.LinkRow, prefix: str) -> None:
-    """Copy, QR, WhatsApp, SMS and e-mail for one active link (each share recorded)."""
-    if not row.link_url:
+    """What a link offers in its state: sharing while it can be paid, the receipt once paid, a new link once it
+    ended unpaid. Copy, QR, WhatsApp, SMS and e-mail are each recorded."""
+    if row.status == PaymentStatus.PAID:
+        _receipt_panel(row, prefix)
         return
-    st.caption("Payment link — copy with the button at the right")
+    if row.status in ENDED:
+        if can_create:
+            st.button("Send a new link", key=f"{prefix}_again", on_click=_again, args=(row,), icon=":material/redo:",
+                      help="Opens the new-link form filled with this link's amount, description and customer.")
+        return
+    if not row.link_url or row.status != "awaiting":
+        return
+    st.caption("Payment link — point at it and click the copy icon at its right, or select the text")
     st.code(plain(row.link_url), language=None, wrap_lines=True)
-    if not can_share or row.status != "awaiting":
+    if not can_share:
         return
     ctx = links.context_for(row, shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar)
     targets = links.share_links(ctx, phone_e164=row.customer_phone, email=row.customer_email)
@@ -197,6 +238,8 @@ def _outcome_panel() -> None:
     if outcome is None:
         return
 
+    shown = links.link_detail(engine, actor, payment_pk=outcome.payment_pk).row.status
+
     @st.fragment(run_every="3s")
     def live() -> None:
         try:  # a fragment's rerun keeps the page's actor: the services refuse one removed since
@@ -205,6 +248,8 @@ def _outcome_panel() -> None:
         except Exception as exc:
             show_error(exc)
             return
+        if detail.row.status != shown:  # paid or ended: the whole panel changes (no share buttons on a paid link)
+            st.rerun(scope="app")
         _status_line(detail.row)
 
     with st.container(border=True, key="link_outcome"):
@@ -220,7 +265,7 @@ def _outcome_panel() -> None:
             st.warning(md(outcome.message))
             st.button("Check again", key="nl_check", on_click=_check, args=(outcome.payment_pk,),
                       disabled=not can_check)
-        else:
+        elif shown == "awaiting":
             st.success(md(outcome.message))
         live()
         detail = links.link_detail(engine, actor, payment_pk=outcome.payment_pk)
@@ -231,11 +276,18 @@ def _outcome_panel() -> None:
 
 
 def _table(rows: list[links.LinkRow]) -> list[dict[str, Any]]:
+    # Order first: at 1,400 px the last column was cut off, and the order id is what people quote.
     return [{
-        "Created": kuwait_time(r.created_at), "Status": r.status_label, "Amount": money(r.amount_fils, r.currency),
-        "Customer": r.customer_name or "", "Mobile": r.customer_phone or "", "For": r.description or "",
-        "Created by": r.created_by or "", "Age": ago(r.created_at), "Order": r.order_id,
+        "Order": r.order_id, "Created": kuwait_time(r.created_at), "Status": r.status_label,
+        "Amount": money(r.amount_fils, r.currency), "Customer": r.customer_name or "",
+        "Mobile": r.customer_phone or "", "For": r.description or "", "Created by": r.created_by or "",
+        "Age": ago(r.created_at),
     } for r in rows]
+
+
+#: Widths that let every column show at 1,400 px (the free text "For" gives way).
+TABLE_COLUMNS = {"Order": st.column_config.TextColumn(width="medium"),
+                 "For": st.column_config.TextColumn(width="small")}
 
 
 @st.fragment(run_every="3s")
@@ -267,7 +319,7 @@ def _links_list() -> None:
         st.info("No payment links match." if status or creator else "No payment links yet.")
         return
     event = st.dataframe(cells(_table(result.rows)), key="links_table", on_select="rerun", selection_mode="single-row",
-                         hide_index=True, width="stretch")
+                         hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
     pages = page_count(result.total, PAGE_SIZE)
     st.caption(f"{result.total:,} link{'s' if result.total != 1 else ''} · updates every few seconds")
     if pages > 1:
@@ -300,6 +352,8 @@ def _detail() -> None:
             except Exception as exc:
                 show_error(exc)
                 return
+            if fresh.row.status != row.status:  # the share controls follow the state
+                st.rerun(scope="app")
             _status_line(fresh.row)
             st.dataframe(cells({"When (Kuwait)": kuwait_time(e.at, seconds=True), "What": e.label, "Who": e.actor or ""}
                                for e in fresh.timeline), hide_index=True, width="stretch", key="link_timeline")

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import Any
 
 import streamlit as st
 
-from dashboard import reads, state
+from dashboard import reads, refund_dialog, state
 from dashboard.errors import show_error
-from dashboard.formatting import kuwait_time, method_label, money, status_label
+from dashboard.formatting import (
+    REFUND_STATE_LABELS,
+    kuwait_time,
+    method_label,
+    money,
+    payment_status_label,
+    status_label,
+)
 from dashboard.paging import page_count, pager
 from dashboard.safe import cells, md, md_cells, plain
 from services import refunds
@@ -19,11 +25,7 @@ from services.money import parse_amount
 from services.permissions import Action, Actor
 
 PAGE_SIZE = 25
-STATE_LABELS = {
-    "pending_approval": "Awaiting approval", "rejected": "Rejected", "sending": "Being sent",
-    "uncertain": "Being checked", "initiated": "Initiated", "refunded": "Refunded", "cancelled": "Cancelled",
-    "failed": "Failed", "needs_split": "Needs per-vendor split",
-}
+STATE_LABELS = REFUND_STATE_LABELS
 
 actor = state.actor()
 engine = state.engine()
@@ -57,39 +59,9 @@ def _table(rows: list[refunds.RefundRow], *, with_payment: bool = True) -> list[
     return out
 
 
-def _outcome(refund: Any) -> None:
-    """Tell the person, in one sentence, what happened to the refund they just acted on."""
-    amount = money(refund.amount_fils, refund.currency)
-    if refund.state == "pending_approval":
-        st.info(f"Refund of {amount} requested. It is above {money(threshold)}, so another finance or admin "
-                "person must approve it before it is sent.")
-    elif refund.state == "initiated":
-        st.success(f"Refund of {amount} initiated with UPayments (refund #{refund.id:d}). It can still be cancelled "
-                   "until the gateway executes it.")
-    elif refund.state == "refunded":
-        st.success(f"Refund of {amount} is complete.")
-    elif refund.state == RefundState.FAILED:
-        st.error(md(refund.error) or "The refund failed; nothing was refunded.")
-    elif refund.state == RefundState.NEEDS_SPLIT:
-        st.warning(md(refund.error) or "This payment was split between vendors; set the amount per vendor below.")
-    elif refund.state == "uncertain":
-        st.warning(f"{md(refund.error)} Click “Refresh statuses” in a moment.")
-    elif refund.state in ("rejected", "cancelled"):
-        st.info(f"Refund of {amount} is {md(refund.state)}.")
-    else:
-        st.info(f"Refund of {amount} is being sent; click “Refresh statuses” in a moment.")
-
-
 def _act(fn: Any, **kwargs: Any) -> None:
-    """Run one refund action; remember its outcome for the next run and rerun."""
-    try:
-        refund = fn(**kwargs)
-    except Exception as exc:
-        st.session_state["refund_error"] = exc
-    else:
-        st.session_state["refund_outcome"] = refund
-    _changed()
-    st.rerun()
+    """Run one refund action; remember its outcome for the next run and rerun (dashboard.refund_dialog)."""
+    refund_dialog.act(fn, **kwargs)
 
 
 # ------------------------------------------------------------------ picking a payment
@@ -125,68 +97,9 @@ elif hits:
                                     f"{kuwait_time(h.created_at)} · {status_label(h.status)}"),
     )
 
-if "refund_error" in st.session_state:
-    show_error(st.session_state.pop("refund_error"))
-if "refund_outcome" in st.session_state:
-    _outcome(st.session_state.pop("refund_outcome"))
+refund_dialog.show_last("refund", threshold)
 
 # ------------------------------------------------------------------ the selected payment
-
-
-@st.dialog("Confirm refund", on_dismiss=lambda: st.session_state.pop("refund_confirm", None))
-def _confirm_dialog() -> None:
-    pending = st.session_state["refund_confirm"]
-    st.markdown(f"Refund **{money(pending['amount_fils'], pending['currency'])}** to "
-                f"**{md(pending['customer'] or 'the customer')}**")
-    st.write(f"Order {md(pending['order_id'])} · paid by {md(method_label(pending['method']))} · reason: "
-             f"{md(refunds.REASONS[pending['reason']])}")
-    if pending["amount_fils"] > threshold:
-        st.caption(f"Above {money(threshold)}: another finance or admin person must approve it before it is sent.")
-    else:
-        st.caption("The refund is sent to UPayments when you confirm.")
-    left, right = st.columns(2)
-    if left.button("Confirm refund", key="refund_confirm_yes", type="primary", width="stretch"):
-        st.session_state.pop("refund_confirm", None)
-        st.session_state.pop(f"refund_key_{pending['payment_pk']}", None)  # the next refund is a new intent
-        st.session_state.pop("refund_amount", None)
-        _act(refunds.request_refund, engine=engine, client=state.gateway(), actor=actor,
-             payment_pk=pending["payment_pk"], amount_fils=pending["amount_fils"], reason=pending["reason"],
-             note=pending["note"], idempotency_key=pending["key"])
-    if right.button("Go back", key="refund_confirm_no", width="stretch"):
-        st.session_state.pop("refund_confirm", None)
-        st.rerun()
-
-
-def _refund_form(summary: refunds.RefundSummary) -> None:
-    key_name = f"refund_key_{summary.payment_pk}"
-    st.session_state.setdefault(key_name, f"rf-{uuid.uuid4().hex}")  # one key per refund intent, kept on rerun
-    with st.form("refund_form"):
-        kind = st.radio("Amount", ["Full remaining amount", "Partial amount"], key="refund_kind", horizontal=True)
-        amount_text = st.text_input(f"Partial amount ({md(summary.currency)})", key="refund_amount",
-                                    placeholder=f"up to {money(summary.refundable_fils, summary.currency)}")
-        reason = st.selectbox("Reason", list(refunds.REASONS), key="refund_reason",
-                              format_func=lambda r: refunds.REASONS[r])
-        note = st.text_area("Note (required for “Other”)", key="refund_note", max_chars=500)
-        submitted = st.form_submit_button("Review refund", type="primary")
-    if not submitted:
-        return
-    try:
-        amount = (summary.refundable_fils if kind.startswith("Full")
-                  else parse_amount(amount_text or "", summary.currency))
-        if amount > summary.refundable_fils:
-            raise ValueError(f"{money(amount, summary.currency)} is more than the "
-                             f"{money(summary.refundable_fils, summary.currency)} still refundable on this payment.")
-        if reason == "other" and not note.strip():
-            raise ValueError("Please write a note saying why when the reason is “Other”.")
-    except ValueError as exc:
-        show_error(exc)
-        return
-    st.session_state["refund_confirm"] = {
-        "payment_pk": summary.payment_pk, "order_id": summary.order_id, "amount_fils": amount,
-        "currency": summary.currency, "customer": summary.customer_name, "method": summary.method,
-        "reason": reason, "note": note.strip() or None, "key": st.session_state[key_name],
-    }
-    st.rerun()
 
 
 def _payment_panel(hit: refunds.PaymentHit) -> None:
@@ -197,7 +110,8 @@ def _payment_panel(hit: refunds.PaymentHit) -> None:
         return
     st.subheader(f"Payment {md(hit.order_id)}")
     st.caption(f"{md(hit.customer_name or 'Customer unknown')} · {md(method_label(hit.method))} · "
-               f"{kuwait_time(hit.created_at)} · {md(status_label(hit.status))}")
+               f"{kuwait_time(hit.created_at)} · "
+               f"{md(payment_status_label(hit.status, hit.refund_state, hit.refund_pending_fils, hit.currency))}")
     m = st.columns(4)
     m[0].metric("Captured", money(summary.captured_fils, summary.currency))
     m[1].metric("Already refunded", money(summary.completed_fils, summary.currency),
@@ -208,7 +122,7 @@ def _payment_panel(hit: refunds.PaymentHit) -> None:
     if not actor.can(Action.REQUEST_REFUND):
         st.caption("Your role can see refunds but not make them.")
     elif summary.can_refund:
-        _refund_form(summary)
+        refund_dialog.refund_form(summary)
     else:
         st.info(md(summary.reason_not))
     rows, _ = _list(actor, refunds.RefundFilter(payment_pk=hit.payment_pk), 1)
@@ -288,7 +202,7 @@ def _split_section(row: refunds.RefundRow) -> None:
 if selected is not None:
     _payment_panel(selected)
 if "refund_confirm" in st.session_state:
-    _confirm_dialog()
+    refund_dialog.confirm_dialog(engine, actor, threshold)
 
 if actor.can(Action.SYNC) and st.button("Refresh statuses", key="refund_refresh",
                                          help="Ask UPayments which refunds have been executed"):

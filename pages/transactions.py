@@ -12,18 +12,29 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from dashboard import reads, state
+from dashboard import reads, refund_dialog, state
 from dashboard.customer_link import customer_page_link
 from dashboard.errors import show_error
-from dashboard.formatting import ago, kuwait_time, method_label, money, status_label
+from dashboard.formatting import (
+    REFUND_STATE_LABELS,
+    ago,
+    kuwait_time,
+    method_label,
+    money,
+    payment_status_label,
+    status_label,
+)
+from dashboard.receipt import receipt_url
 from dashboard.routes import EXPORT_PATH
-from dashboard.safe import cells, md, plain
+from dashboard.safe import cells, md, md_cells, plain
+from services import links, refunds
 from services.models import PaymentStatus
 from services.permissions import Action, Actor
 from services.search import (
     FAMILIES,
     METHODS,
     PRESETS,
+    REFUND_STATES,
     STATUSES,
     PaymentDetail,
     SearchFilter,
@@ -47,8 +58,8 @@ SORTS = {
 }
 PERIODS = {"any": "Any time", **PRESETS, "custom": "Custom range"}
 FAMILY_LABELS = {"knet": "KNET", "card": "Card", "wallet": "Wallet"}
-_FORM_KEYS = ("f_period", "f_dates", "f_status", "f_family", "f_method", "f_min", "f_max", "f_phone", "f_email",
-              "f_order", "f_track", "f_payment", "f_ref", "f_q", "f_undeposited")
+_FORM_KEYS = ("f_period", "f_dates", "f_status", "f_refund", "f_family", "f_method", "f_min", "f_max", "f_phone",
+              "f_email", "f_order", "f_track", "f_payment", "f_ref", "f_q", "f_undeposited")
 
 
 def url_state() -> tuple[SearchFilter, str, int, list[str]]:
@@ -87,7 +98,8 @@ def apply_filters() -> None:
         if picked:
             params["from"] = picked[0].isoformat()
             params["to"] = picked[-1].isoformat()
-    for key, param in (("f_status", "status"), ("f_family", "family"), ("f_method", "method")):
+    for key, param in (("f_status", "status"), ("f_refund", "refund"), ("f_family", "family"),
+                       ("f_method", "method")):
         if s.get(key):
             params[param] = ",".join(s[key])
     for key, param in (("f_min", "min"), ("f_max", "max"), ("f_phone", "phone"), ("f_email", "email"),
@@ -120,15 +132,23 @@ def change_sort() -> None:
 
 
 def filter_form(flt: SearchFilter, today: date) -> None:
+    # The period sits outside the form so that choosing "Custom range" shows the date box at once (a widget in a
+    # form cannot change the form until it is submitted); the dates are applied with the form's "Search".
+    when = st.columns([2, 3, 5])
+    period = when[0].selectbox("Period", list(PERIODS), index=list(PERIODS).index(period_of(flt, today)),
+                               format_func=PERIODS.__getitem__, key="f_period")
+    if period == "custom":
+        when[1].date_input("Custom range (Kuwait days)", value=(flt.day_from or today, flt.day_to or today),
+                           max_value=today, key="f_dates", format="YYYY-MM-DD")
     with st.form("tx_filters", border=True):
-        top = st.columns([2, 2, 3, 3])
-        top[0].selectbox("Period", list(PERIODS), index=list(PERIODS).index(period_of(flt, today)),
-                         format_func=PERIODS.__getitem__, key="f_period")
-        top[1].date_input("Custom range (Kuwait days)", value=(flt.day_from or today, flt.day_to or today),
-                          max_value=today, key="f_dates", help="Used when the period is “Custom range”.")
-        top[2].multiselect("Status", STATUSES, default=sorted(flt.statuses), format_func=status_label,
-                           key="f_status")
-        top[3].multiselect("Method", METHODS, default=sorted(flt.methods), format_func=method_label,
+        top = st.columns([3, 2, 3])
+        top[0].multiselect("Status", STATUSES, default=sorted(flt.statuses), format_func=status_label,
+                           key="f_status", help="“Paid” includes paid payments refunded since; narrow them with "
+                           "“Refunds”.")
+        top[1].multiselect("Refunds", REFUND_STATES, default=sorted(flt.refunds), format_func=status_label,
+                           key="f_refund", placeholder="Any", help="Paid payments refunded in part or in full "
+                           "(refunds UPayments accepted; requests still pending are shown beside the status).")
+        top[2].multiselect("Method", METHODS, default=sorted(flt.methods), format_func=method_label,
                            key="f_method")
         mid = st.columns([2, 1, 1, 2, 3])
         mid[0].multiselect("Family", FAMILIES, default=sorted(flt.families),
@@ -162,7 +182,8 @@ def results_table(result: SearchPage) -> int | None:
             "Customer": [r.customer_name or "" for r in result.rows],
             "Phone": [r.customer_phone or "" for r in result.rows],
             "Amount": [money(r.amount_fils, r.currency) for r in result.rows],
-            "Status": [status_label(r.status) for r in result.rows],
+            "Status": [payment_status_label(r.status, r.refund_state, r.refund_pending_fils, r.currency)
+                       for r in result.rows],
             "Method": [method_label(r.method) for r in result.rows],
             "Track id": [r.track_id or "" for r in result.rows],
         }
@@ -174,16 +195,17 @@ def results_table(result: SearchPage) -> int | None:
 
 
 def totals_line(result: SearchPage, flt: SearchFilter) -> None:
-    cells = st.columns(3)
     if result.totals_exact:
-        total_cards(cells, result.total_count, result.total_amount_fils, result.captured_count,
-                    result.captured_amount_fils)
+        total_cards(result.total_count, result.captured_count, result.captured_amount_fils, result.refunded_fils,
+                    result.net_fils, result.awaiting_count, result.awaiting_fils)
         return
     query = reads.query_of(flt)
     if st.session_state.get("tx_add_up") == query:
         exact = reads.search_totals(actor, query)
-        total_cards(cells, exact.count, exact.amount_fils, exact.captured_count, exact.captured_amount_fils)
+        total_cards(exact.count, exact.captured_count, exact.captured_amount_fils, exact.refunded_fils,
+                    exact.net_fils, exact.awaiting_count, exact.awaiting_fils)
         return
+    cells = st.columns(3)
     count = f"{result.total_count:,}" + ("" if result.count_exact else "+")
     cells[0].metric("Payments", count, border=True)
     cells[1].caption("Too many text matches to add up at once: narrow the search (dates, status, amount), or "
@@ -194,11 +216,18 @@ def totals_line(result: SearchPage, flt: SearchFilter) -> None:
         st.rerun()
 
 
-def total_cards(cells: Any, count: int, amount_fils: int, captured_count: int, captured_fils: int) -> None:
-    cells[0].metric("Payments", f"{count:,}", border=True)
-    cells[1].metric("Total (all statuses)", money(amount_fils), border=True)
-    cells[2].metric("Captured (paid)", money(captured_fils), border=True,
+def total_cards(count: int, captured_count: int, captured_fils: int, refunded_fils: int, net_fils: int,
+                awaiting_count: int, awaiting_fils: int) -> None:
+    """Money that adds up: captured − refunded = net; unpaid links are counted apart, never added to it."""
+    cards = st.columns([2, 3, 3, 3])  # money needs the room: "1,234,567.890 KWD" must not be cut off
+    cards[0].metric("Payments", f"{count:,}", border=True)
+    cards[1].metric("Captured", money(captured_fils), border=True,
                     help=f"{captured_count:,} paid payments in this view.")
+    cards[2].metric("Refunded", money(refunded_fils), border=True,
+                    help="Refunds UPayments accepted or executed on these payments (pending requests not included).")
+    cards[3].metric("Net", money(net_fils), border=True, help="Captured minus refunded.")
+    if awaiting_count:
+        st.caption(f"Not included above: {awaiting_count:,} awaiting payment ({money(awaiting_fils)}).")
 
 
 def pager(result: SearchPage) -> None:
@@ -209,54 +238,129 @@ def pager(result: SearchPage) -> None:
                  key="tx_next")
 
 
+SOURCE_LABELS = {"link": "Payment link", "gateway": "Paid at UPayments (not one of our links)", "demo": "Demo data"}
+LINK_LABELS = {"creating": "Being created", "active": "Created at UPayments", "uncertain": "Being checked with "
+               "UPayments", "rejected": "Refused by UPayments"}
+
+
+def _when(value: Any) -> str:
+    return f"{kuwait_time(value)} (Kuwait)" if value else ""
+
+
+def plain_facts(p: Any) -> dict[str, str]:
+    """The payment in words a shop uses, empty ones left out (the raw columns stay in the gateway expander)."""
+    facts = {
+        "Order number": p.order_id,
+        "Customer": p.customer_name or "",
+        "Mobile": p.customer_phone or "",
+        "E-mail": p.customer_email or "",
+        "What for": p.description or "",
+        "Paid with": method_label(p.method) if p.method else "",
+        "Created": _when(p.created_at),
+        "Paid": _when(p.paid_at),
+        "Link valid until": _when(p.expires_at) if p.source == "link" and p.status == PaymentStatus.PENDING else "",
+        "How it came": SOURCE_LABELS.get(p.source, p.source),
+        "Sent by": p.created_by or "",
+        "Payment page language": {"en": "English", "ar": "Arabic"}.get(p.language, "") if p.source == "link" else "",
+        "Link": LINK_LABELS.get(p.link_state or "", "") if p.status == PaymentStatus.PENDING else "",
+        "UPayments track id": p.track_id or "",
+        "Bank payment id": p.payment_id or "",
+        "Reference": p.reference or "",
+        "UPayments order number (for refunds)": p.upay_order_id or "",
+        "Last checked with UPayments": ago(p.verified_at) if p.verified_at else "",
+    }
+    return {label: value for label, value in facts.items() if value}
+
+
 def show_detail(detail: PaymentDetail) -> None:
     p = detail.payment
-    with st.expander(f"Payment {md(p.order_id)} — {money(p.amount_fils, p.currency)}, {md(status_label(p.status))}",
-                     expanded=True):
+    status = payment_status_label(p.status, p.refund_state, p.refund_pending_fils, p.currency)
+    with st.container(border=True, key="tx_detail"):
+        st.subheader(f"Payment {md(p.order_id)} — {money(p.amount_fils, p.currency)} · {md(status)}")
+        paid = p.status == PaymentStatus.PAID
         facts = st.columns(4)
-        facts[0].metric("Amount", money(p.amount_fils, p.currency))
-        facts[1].metric("Refunded", money(p.refunded_fils, p.currency))
-        facts[2].metric("Status", md(status_label(p.status)), help=f"Gateway result: {md(p.result or '—')}")
-        facts[3].metric("Method", md(method_label(p.method)))
+        facts[0].metric("Captured", money(detail.captured_fils, p.currency),
+                        help=None if paid else f"Not paid: {md(status_label(p.status))}.")
+        facts[1].metric("Refunded", money(detail.refunded_fils, p.currency),
+                        help="Refunds UPayments accepted or executed.")
+        facts[2].metric("Net", money(detail.net_fils, p.currency), help="Captured minus refunded.")
+        facts[3].metric("Refunds pending", money(p.refund_pending_fils, p.currency),
+                        help="Awaiting approval, being sent or being checked: not refunded yet.")
+        _actions(p)
         customer_page_link(actor, p.id, has_contact=bool(p.customer_phone or p.customer_email))
-        fields = {key: value for key, value in p.model_dump().items() if key != "raw"}
-        for key in ("created_at", "paid_at", "expires_at", "updated_at", "verified_at"):
-            fields[key] = kuwait_time(fields.get(key), seconds=True) + " (Kuwait)" if fields.get(key) else "—"
-        fields["amount_fils"] = money(p.amount_fils, p.currency)
-        fields["refunded_fils"] = money(p.refunded_fils, p.currency)
-        st.dataframe(cells(pd.DataFrame({"Field": list(fields), "Value": [str(v) if v is not None else "—"
-                                                                           for v in fields.values()]})),
-                     hide_index=True, width="stretch", key="tx_fields")
+        facts_table = [{"Detail": label, "Value": value} for label, value in plain_facts(p).items()]
+        st.table(md_cells(facts_table), hide_index=True)  # readable text (a dataframe is a canvas)
         deposit = detail.deposit
-        if p.status == PaymentStatus.PAID and deposit is not None and deposit.deposited:
+        if paid and deposit is not None and deposit.deposited:
             when = kuwait_time(deposit.deposited_at) if deposit.deposited_at else "—"
             st.markdown(f"**Deposit:** deposited in the shop's bank on {when} (Kuwait).")
             if deposit.invoice_url and deposit.invoice_url.startswith(("https://", "http://")):
                 st.link_button("Deposit invoice", deposit.invoice_url, icon=":material/receipt:")
-        elif p.status == PaymentStatus.PAID:
+        elif paid:
             asked = f" (last asked {ago(deposit.checked_at)})" if deposit is not None else ""
             st.markdown(f"**Deposit:** not yet deposited{asked}; expected on "
                         f"{md(expected_deposit_day(date.fromisoformat(p.local_day)).isoformat())}.")
-        st.markdown("**Gateway payload** (last one received)")
-        if detail.gateway:
-            st.json(detail.gateway, expanded=False)
-        else:
-            st.caption("No gateway payload stored yet.")
         st.markdown("**Refunds**")
         rows_or_note([{"Requested (Kuwait)": kuwait_time(r.created_at), "Amount": money(r.amount_fils, r.currency),
-                       "State": r.state, "Reason": r.reason, "By": r.requested_by,
-                       "Approved by": r.approved_by or "", "Error": r.error or ""} for r in detail.refunds],
+                       "State": REFUND_STATE_LABELS.get(r.state, r.state),
+                       "Reason": refunds.REASONS.get(r.reason, r.reason), "By": r.requested_by,
+                       "Approved by": r.approved_by or "", "Problem": r.error or ""} for r in detail.refunds],
                      "tx_refunds", "No refunds.")
-        st.markdown("**Timeline**")
-        rows_or_note([{"At (Kuwait)": kuwait_time(e.at, seconds=True), "Event": e.kind, "By": e.actor or "",
-                       "Detail": e.detail or ""} for e in detail.events],
+        st.markdown("**What happened**")
+        rows_or_note([{"At (Kuwait)": kuwait_time(e.at, seconds=True),
+                       "Event": links.EVENT_LABELS.get(e.kind, e.kind.replace("_", " ").capitalize()),
+                       "By": e.actor or ""} for e in detail.events],
                      "tx_events", "No events recorded.")
-        st.markdown("**Webhook deliveries**")
-        rows_or_note([{"Received (Kuwait)": kuwait_time(w.received_at, seconds=True), "Source": w.source,
-                       "Result": w.result or "", "Duplicate": w.duplicate,
-                       "Processed": kuwait_time(w.processed_at) if w.processed_at else "",
-                       "Error": w.error or ""} for w in detail.webhooks],
-                     "tx_webhooks", "No webhook deliveries for this payment.")
+        if actor.can(Action.VIEW_GATEWAY_PAYLOAD):
+            with st.expander("Gateway data (for finance and admins)"):
+                st.caption("The last message UPayments sent about this payment, and every notification received.")
+                if detail.gateway:
+                    st.json(detail.gateway, expanded=False)
+                else:
+                    st.caption("No gateway payload stored yet.")
+                rows_or_note([{"Received (Kuwait)": kuwait_time(w.received_at, seconds=True), "Source": w.source,
+                               "Result": w.result or "", "Duplicate": w.duplicate,
+                               "Processed": kuwait_time(w.processed_at) if w.processed_at else "",
+                               "Error": w.error or ""} for w in detail.webhooks],
+                             "tx_webhooks", "No webhook deliveries for this payment.")
+
+
+def _record_receipt(payment_pk: int) -> None:
+    try:
+        links.record_share(state.engine(), state.actor_at_click(Action.SHARE_LINK), payment_pk=payment_pk,
+                           channel="whatsapp", receipt=True)
+    except Exception as exc:
+        st.session_state["tx_refund_error"] = exc
+
+
+def _actions(p: Any) -> None:
+    """Refund (finance, admin) and the receipt (paid links) straight from the payment."""
+    paid = p.status == PaymentStatus.PAID
+    refund_dialog.show_last("tx_refund", refunds.approval_threshold_fils())
+    if paid and p.source == "link" and actor.can(Action.SHARE_LINK):
+        url = receipt_url(settings.public_url, p.order_id)
+        targets = links.receipt_links(p, receipt_url=url, shop_name=settings.shop_name,
+                                      shop_name_ar=settings.shop_name_ar, phone_e164=p.customer_phone)
+        with st.container(horizontal=True):  # buttons as wide as their words
+            st.link_button("Open the receipt", url, icon=":material/receipt_long:", key="tx_receipt_open")
+            st.link_button("Send receipt on WhatsApp", targets.whatsapp, icon=":material/chat:",
+                           key="tx_receipt_wa", on_click=_record_receipt, args=(p.id,))
+    if paid and actor.can(Action.REQUEST_REFUND):
+        try:
+            summary = refunds.refund_summary(state.engine(), payment_pk=p.id, actor=actor)
+        except Exception as exc:
+            show_error(exc)
+            return
+        with st.expander("Refund this payment", icon=":material/undo:",
+                         expanded="tx_refund_confirm" in st.session_state):
+            if summary.can_refund:
+                st.caption(f"Up to {money(summary.refundable_fils, summary.currency)} can be refunded now.")
+                refund_dialog.refund_form(summary, prefix="tx_refund")
+            else:
+                st.info(md(summary.reason_not))
+        if "tx_refund_confirm" in st.session_state:
+            refund_dialog.confirm_dialog(state.engine(), actor, refunds.approval_threshold_fils(),
+                                         prefix="tx_refund")
 
 
 def rows_or_note(records: list[dict[str, Any]], key: str, empty: str) -> None:

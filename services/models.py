@@ -81,6 +81,9 @@ class Payment(SQLModel, table=True):
         # Reconciliation: stuck link creations and paid payments no webhook announced, without a full walk.
         Index("ix_payment_link_state", "link_state", "created_at"),
         Index("ix_payment_status_webhook", "status", "webhook_received", "created_at"),
+        # Refunded payments are few: the Transactions refund filter and the refunded total walk this index only.
+        Index("ix_payment_refund", "refund_state", "created_at", "status", "method_family", "method", "amount_fils",
+              "refunded_fils"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -116,6 +119,10 @@ class Payment(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, description="UTC")
     verified_at: datetime | None = Field(default=None, description="last confirmed by a status look-up, UTC")
     refunded_fils: int = Field(default=0, description="sum of refunds that reached the gateway (not cancelled)")
+    refund_state: str | None = Field(default=None, max_length=20,
+                                     description="services.refund_state: partially_refunded | refunded | None")
+    refund_pending_fils: int = Field(default=0, sa_column_kwargs={"server_default": "0"},
+                                     description="refunds awaiting approval, being sent or being settled")
     webhook_received: bool = Field(default=False)
     raw: str | None = Field(default=None, sa_column=Column(Text), description="last gateway payload, JSON")
 

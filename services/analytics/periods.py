@@ -11,6 +11,7 @@ from services.timeutil import kuwait_day_bounds, week_start
 #: runs to today, so Friday/Saturday sales of an online shop still count in the week they happen.
 PRESETS: dict[str, str] = {
     "today": "Today",
+    "yesterday": "Yesterday",
     "this_week": "This week (from Sunday)",
     "last_7_days": "Last 7 days",
     "last_30_days": "Last 30 days",
@@ -21,6 +22,8 @@ PRESETS: dict[str, str] = {
 DEFAULT_PRESET = "last_30_days"
 #: Periods longer than this are charted by week (Sunday-start) instead of by day.
 MAX_DAILY_DAYS = 62
+#: Periods of at most this many days are charted by Kuwait hour (today, yesterday, any two days).
+MAX_HOURLY_DAYS = 2
 #: Longest custom range we aggregate (two years of days keeps every chart readable).
 MAX_DAYS = 732
 
@@ -41,6 +44,21 @@ class Period:
     @property
     def days(self) -> int:
         return (self.end_day - self.start_day).days + 1
+
+    @property
+    def hourly(self) -> bool:
+        """Whether charts bucket this period by Kuwait hour (two days or less)."""
+        return self.days <= MAX_HOURLY_DAYS
+
+    @property
+    def grain(self) -> str:
+        """``hour``, ``day`` or ``week``: the chart bucket of this period."""
+        return "hour" if self.hourly else "week" if self.weekly else "day"
+
+    def hours(self) -> list[datetime]:
+        """Every Kuwait clock hour of the period, as naive Kuwait-local datetimes (what a chart axis shows)."""
+        first = datetime.combine(self.start_day, datetime.min.time())
+        return [first + timedelta(hours=h) for h in range(24 * self.days)]
 
     @property
     def weekly(self) -> bool:
@@ -80,6 +98,8 @@ def period_for(preset: str, today: date, custom: tuple[date, date] | None = None
     """The period a preset means on ``today`` (a Kuwait date); ``custom`` is required for ``"custom"``."""
     if preset == "today":
         return Period(today, today)
+    if preset == "yesterday":
+        return Period(today - timedelta(days=1), today - timedelta(days=1))
     if preset == "this_week":
         return Period(week_start(today), today)
     if preset in ("last_7_days", "last_30_days", "last_90_days"):

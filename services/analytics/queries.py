@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from services import refund_state
 from services.db import read_engine
-from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, PaymentStatus, Refund, RefundState
+from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, PaymentStatus, Refund
 from services.search import SearchFilter, support
 from services.timeutil import as_utc, kuwait_day_bounds
 
@@ -29,7 +30,8 @@ REFUND: Table = Refund.__table__  # type: ignore[attr-defined]
 #: (refunded). Requests awaiting approval, rejected, cancelled or failed ones moved no money; sending/uncertain
 #: ones are not settled yet and count once reconciliation moves them to initiated/refunded.
 #: A refund counts on the Kuwait day it was made (``Refund.local_day``), not on the day of the payment.
-COUNTED_REFUND_STATES: tuple[str, ...] = (RefundState.INITIATED.value, RefundState.REFUNDED.value)
+#: Taken from services.refund_state, the rule the payment's own refund state and the Transactions list follow.
+COUNTED_REFUND_STATES: tuple[str, ...] = tuple(sorted(refund_state.COUNTED))
 
 #: Covering index for the daily aggregate (GROUP BY follows its prefix, so SQLite streams it without sorting).
 #: Proposed for ``Payment.__table_args__``; :func:`ensure_indexes` creates it on databases that lack it.
@@ -209,6 +211,35 @@ def hour_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter, *,
         .group_by(hour)
     )
     return [HourRow(_parse_hour(h), int(n)) for h, n in conn.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class HourlyRow:
+    """Payments of one UTC clock hour, method and status: how many, and their total amount (short periods)."""
+
+    hour_utc: datetime
+    family: str | None
+    method: str | None
+    status: str
+    count: int
+    amount_fils: int
+
+
+def hourly_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter) -> list[HourlyRow]:
+    """Payments per (UTC hour, family, method, status) within [start 00:00, end+1 00:00) Kuwait: the same rows as
+    ``local_day BETWEEN start AND end``, so the hourly series adds up to the period's KPIs exactly. A plain query
+    over the ``created_at`` range, used for periods of two days or less only."""
+    p = PAYMENT
+    lo, hi = kuwait_day_bounds(start)[0], kuwait_day_bounds(end)[1]
+    hour = _utc_hour(conn, p)
+    stmt = (
+        select(hour, p.c.method_family, p.c.method, p.c.status, func.count(),
+               func.coalesce(func.sum(p.c.amount_fils), 0))
+        .where(p.c.created_at >= lo, p.c.created_at < hi, *flt.clauses(p))
+        .group_by(hour, p.c.method_family, p.c.method, p.c.status)
+    )
+    return [HourlyRow(_parse_hour(h), family, method, str(status), int(n), int(amount))
+            for h, family, method, status, n, amount in conn.execute(stmt)]
 
 
 def _utc_hour(conn: Connection, p: Table) -> ColumnElement[Any]:

@@ -19,11 +19,13 @@ from services.analytics.periods import Period, previous_period
 from services.analytics.queries import (
     AnalyticsFilter,
     DailyRow,
+    HourlyRow,
     HourRow,
     RefundDailyRow,
     daily_rows,
     day_rows_before,
     hour_rows,
+    hourly_rows,
     prepare,
     refund_day_rows_before,
     refund_rows,
@@ -117,7 +119,8 @@ class Comparison:
 
 @dataclass(frozen=True)
 class SeriesPoint:
-    """Captured payments of one family in one bucket (a day, or the week starting that Sunday)."""
+    """Captured payments of one family in one bucket: a Kuwait hour (a naive Kuwait-local datetime, for periods of
+    two days or less), a day, or the week starting that Sunday."""
 
     bucket: date
     family: str
@@ -247,13 +250,14 @@ def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFi
     with reader.connect() as conn:
         before, until, rows, refunds = _both_periods(conn, summary, period, flt, now)
         hours = hour_rows(conn, period.start_day, period.end_day, flt, summary=summary)
+        hourly = hourly_rows(conn, period.start_day, period.end_day, flt) if period.hourly else None
     current = [r for r in rows if r.day >= period.start_day]
     current_refunds = [r for r in refunds if r.day >= period.start_day]
     return Report(
         period=period,
         filters=flt,
         comparison=_comparison(period, before, rows, refunds, until),
-        series=_series(period, current, flt),
+        series=_series(period, current, flt) if hourly is None else _hourly_series(period, hourly, flt),
         mix=_mix(current),
         success=_success(period, current),
         heat=_heat(hours),
@@ -350,6 +354,20 @@ def _series(period: Period, rows: list[DailyRow], flt: AnalyticsFilter) -> list[
         for bucket in period.buckets()
         for family in families
     ]
+
+
+def _hourly_series(period: Period, rows: list[HourlyRow], flt: AnalyticsFilter) -> list[SeriesPoint]:
+    """Captured payments per Kuwait clock hour and family; buckets are naive Kuwait-local datetimes."""
+    totals: dict[tuple[datetime, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        if row.status == PaymentStatus.PAID:
+            local = (as_utc(row.hour_utc) + KUWAIT_OFFSET).replace(tzinfo=None)
+            total = totals[(local, row.family or OTHER)]
+            total[0] += row.count
+            total[1] += row.amount_fils
+    families = _families(flt, {family for _, family in totals})
+    return [SeriesPoint(hour, family, *totals.get((hour, family), (0, 0))) for hour in period.hours()
+            for family in families]
 
 
 def _method_order(method: str) -> int:

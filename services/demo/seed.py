@@ -22,6 +22,7 @@ from services.demo.data import DemoPayment, DemoRefund, generate, regular_paymen
 from services.gateway.vocab import result_to_status
 from services.models import METHOD_FAMILY, Deposit, Payment, PaymentStatus, Refund, RefundState, Staff, SyncState
 from services.permissions import Role
+from services.refund_state import refund_status
 from services.settlements.schedule import demo_held_capture_day, deposit_time
 from services.sync.state import LAST_SYNC
 from services.timeutil import local_day, to_kuwait, utcnow
@@ -58,6 +59,7 @@ def seed_staff(engine: Engine) -> None:
 
 def _payment_row(demo: DemoPayment, now: datetime) -> dict[str, object]:
     status = result_to_status(demo.result)
+    refunded = sum(r.amount_fils for r in demo.refunds)  # demo refunds are initiated or refunded: all counted
     return {
         "order_id": demo.merchant_order_id, "track_id": demo.track_id, "upay_order_id": demo.upay_order_id,
         "payment_id": demo.payment_id, "invoice_id": demo.invoice_id, "session_id": demo.session_id,
@@ -68,7 +70,8 @@ def _payment_row(demo: DemoPayment, now: datetime) -> dict[str, object]:
         "description": demo.description, "language": "en", "source": "demo",
         "created_at": demo.created_at, "local_day": local_day(demo.created_at),
         "paid_at": demo.created_at if status == PaymentStatus.PAID else None, "updated_at": now,
-        "verified_at": now, "refunded_fils": sum(r.amount_fils for r in demo.refunds), "webhook_received": True,
+        "verified_at": now, "refunded_fils": refunded, "webhook_received": True,
+        "refund_state": refund_status(status, demo.amount_fils, refunded),
         "raw": json.dumps({"source": "demo", "track_id": demo.track_id, "result": demo.result}),
     }
 

@@ -17,6 +17,7 @@ from services.links.create import (
     validate_link_request,
 )
 from services.links.follow import (
+    EVENT_LABELS,
     LINK_STATUSES,
     STATUS_LABELS,
     LinkDetail,
@@ -32,9 +33,18 @@ from services.links.follow import (
     verified_refresh,
 )
 from services.links.landing import MAX_QUERY_BYTES, REFRESH_SECONDS, Landing, Receipt, land, receipt_view
-from services.links.share import ShareContext, ShareLinks, context_for, qr_png, record_share, share_links
+from services.links.share import (
+    ShareContext,
+    ShareLinks,
+    context_for,
+    qr_png,
+    receipt_links,
+    record_share,
+    share_links,
+)
 
 __all__ = [
+    "EVENT_LABELS",
     "LINK_STATUSES",
     "MAX_QUERY_BYTES",
     "REFRESH_SECONDS",
@@ -62,6 +72,7 @@ __all__ = [
     "list_links",
     "new_idempotency_key",
     "qr_png",
+    "receipt_links",
     "receipt_view",
     "record_share",
     "refresh_awaiting",

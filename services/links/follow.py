@@ -61,6 +61,7 @@ EVENT_LABELS = {
     "checked": "Checked with the gateway",
     "opened": "Opened by the customer",
     "mismatch": "Gateway data did not match",
+    "receipt_sent": "Receipt sent",
 }
 
 _last_refresh: dict[int, float] = {}

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from services import audit
 from services.db import session_scope
 from services.ingest import add_event
-from services.models import FINAL_STATUSES, Payment
+from services.models import FINAL_STATUSES, Payment, PaymentStatus
 from services.money import ARABIC_DIGITS, format_money
 from services.permissions import Action, Actor, authorize
 from services.phones import wa_digits
@@ -123,6 +123,9 @@ _PHRASES: dict[str, tuple[str, str]] = {
     "thanks": ("Thank you.", "شكراً لكم."),
     "subject": ("Payment link from {shop} for {amount}", "رابط دفع من {shop} بمبلغ {amount}"),
     "subject_reminder": ("Reminder: ", "تذكير: "),
+    "receipt_paid": ("Thank you for your payment of {amount} to {shop}.", "شكراً لدفعكم {amount} إلى {shop}."),
+    "receipt_link": ("Your receipt (to keep or print): {link}", "إيصال الدفع (للحفظ أو الطباعة): {link}"),
+    "receipt_subject": ("Your receipt from {shop} for {amount}", "إيصال الدفع من {shop} بمبلغ {amount}"),
 }
 # Units of the time left: the English singular, and the Arabic forms for _ar_count (1, 2, 3–10, 11+).
 _UNITS: dict[str, tuple[str, tuple[str, str, str, str]]] = {
@@ -210,6 +213,23 @@ def share_links(ctx: ShareContext, *, phone_e164: str | None, email: str | None,
                       sms=sms_url(text, phone_e164), email=mailto_url(text, subject, email))
 
 
+def receipt_links(payment: LinkLike, *, receipt_url: str, shop_name: str, shop_name_ar: str | None = None,
+                  phone_e164: str | None = None, email: str | None = None) -> ShareLinks:
+    """The receipt message of a paid link (its ``/pay/receipt`` address) in the customer's language, with
+    WhatsApp, SMS and e-mail targets; the same channels as the payment link itself."""
+    lang = "ar" if payment.language == "ar" else "en"
+    shop = (shop_name_ar or shop_name) if lang == "ar" else shop_name
+    amount = format_money(payment.amount_fils, payment.currency, lang=lang)
+    name = (payment.customer_name or "").strip()
+    lines = [_say("hello_named", lang, name=name) if name else _say("hello", lang),
+             _say("receipt_paid", lang, amount=amount, shop=shop), _say("receipt_link", lang, link=receipt_url),
+             _say("thanks", lang)]
+    text = "\n".join(lines)
+    subject = _say("receipt_subject", lang, shop=shop, amount=amount)
+    return ShareLinks(text=text, subject=subject, whatsapp=whatsapp_url(text, phone_e164),
+                      sms=sms_url(text, phone_e164), email=mailto_url(text, subject, email))
+
+
 def qr_png(link: str, *, scale: int = 8) -> bytes:
     """A QR code of ``link`` as PNG bytes (error correction M, quiet zone 4 modules)."""
     buffer = io.BytesIO()
@@ -217,8 +237,10 @@ def qr_png(link: str, *, scale: int = 8) -> bytes:
     return buffer.getvalue()
 
 
-def record_share(engine: Engine, actor: Actor, *, payment_pk: int, channel: str, reminder: bool = False) -> None:
-    """Record that ``actor`` shared (or re-sent as a reminder) a link over ``channel``: timeline + audit."""
+def record_share(engine: Engine, actor: Actor, *, payment_pk: int, channel: str, reminder: bool = False,
+                 receipt: bool = False) -> None:
+    """Record that ``actor`` shared (or re-sent as a reminder) a link, or sent a paid link's ``receipt``, over
+    ``channel``: timeline + audit."""
     actor = authorize(engine, actor, Action.SHARE_LINK)
     if channel not in CHANNELS:
         raise ValueError(f"Unknown share channel {channel!r}.")
@@ -230,7 +252,9 @@ def record_share(engine: Engine, actor: Actor, *, payment_pk: int, channel: str,
             raise ValueError("This link was not created at the gateway, so it cannot be shared.")
         if reminder and payment.status in FINAL_STATUSES:
             raise ValueError(f"This link is already {payment.status}; no reminder is needed.")
-        kind = "reminded" if reminder else "shared"
+        if receipt and payment.status != PaymentStatus.PAID:
+            raise ValueError(f"This link is {payment.status}, not paid, so it has no receipt to send.")
+        kind = "receipt_sent" if receipt else "reminded" if reminder else "shared"
         add_event(session, payment_pk, kind, {"channel": channel}, actor.email)
         audit.record(session, actor=actor.email, action=f"link_{kind}", target=payment.order_id,
                      after={"channel": channel})

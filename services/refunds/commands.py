@@ -293,6 +293,7 @@ def _write_intent(
         )
         session.add(refund)
         session.flush()
+        recompute_refunded(session, payment)  # the reserved amount shows as pending on the payment
         audit.record(session, actor=actor.email, action="refund_requested", target=target(refund, payment),
                      before={"refundable_fils": summary.refundable_fils, "refunded_fils": summary.refunded_fils},
                      after=snapshot(refund, payment) | {"needs_approval": needs_approval,
@@ -473,6 +474,8 @@ def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) ->
             RefundState.REJECTED, actor.email, now, now)
         refund.error = f"Rejected by {actor.email}: {cleaned[:MAX_NOTE]}"
         session.add(refund)
+        session.flush()
+        recompute_refunded(session, payment)
         audit.record(session, actor=actor.email, action="refund_rejected", target=target(refund, payment),
                      before=before, after=snapshot(refund, payment))
     return refund
@@ -491,6 +494,8 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
             refund.state, refund.updated_at = RefundState.CANCELLED, utcnow()
             refund.error = f"Withdrawn by {actor.email} before approval."
             session.add(refund)
+            session.flush()
+            recompute_refunded(session, payment)
             audit.record(session, actor=actor.email, action="refund_cancelled", target=target(refund, payment),
                          before=before, after=snapshot(refund, payment))
             return refund

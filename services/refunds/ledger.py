@@ -20,9 +20,11 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from services import refund_state
 from services.models import METHOD_FAMILY, Payment, Refund, RefundState
 from services.money import format_amount
 from services.permissions import SYSTEM as SYSTEM_ACTOR
+from services.refund_state import refund_status
 from services.timeutil import add_working_days, to_kuwait
 
 log = logging.getLogger("services.refunds")
@@ -36,11 +38,11 @@ REASONS: dict[str, str] = {
     "other": "Other",
 }
 #: States whose amount is already committed at the gateway (counted in ``Payment.refunded_fils``).
-COMMITTED = frozenset({RefundState.INITIATED, RefundState.REFUNDED})
+COMMITTED = frozenset(RefundState(s) for s in refund_state.COUNTED)
 #: States where a gateway call is under way or its outcome is unknown: at most one per payment.
 IN_FLIGHT = frozenset({RefundState.SENDING, RefundState.UNCERTAIN})
 #: States whose amount is reserved (not yet committed, but counted against the refundable amount).
-RESERVED = frozenset({RefundState.PENDING_APPROVAL, *IN_FLIGHT})
+RESERVED = frozenset(RefundState(s) for s in refund_state.PENDING)
 #: Audit actor for changes made by background tracking/settling rather than a person.
 SYSTEM = SYSTEM_ACTOR.email
 #: Working days until the customer sees the money (contract §12.1): KNET 1, cards and wallets up to 10.
@@ -110,8 +112,13 @@ def sum_of(counts: dict[str, tuple[int, int]], states: frozenset[RefundState]) -
 
 
 def recompute_refunded(session: Session, payment: Payment) -> None:
-    """Keep ``Payment.refunded_fils`` equal to the refunds committed at the gateway (same transaction)."""
-    payment.refunded_fils = sum_of(tally(session, payment.id or 0), COMMITTED)
+    """Keep ``Payment.refunded_fils``, ``refund_state`` and ``refund_pending_fils`` equal to what the ledger says
+    (same transaction; the rule is :mod:`services.refund_state`)."""
+    counts = tally(session, payment.id or 0)
+    payment.refunded_fils = sum_of(counts, COMMITTED)
+    payment.refund_pending_fils = sum_of(counts, RESERVED)
+    status = refund_status(payment.status, payment.amount_fils, payment.refunded_fils)
+    payment.refund_state = status.value if status is not None else None
     session.add(payment)
 
 

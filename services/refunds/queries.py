@@ -164,6 +164,8 @@ class PaymentHit:
     customer_name: str | None
     customer_phone: str | None
     created_at: datetime
+    refund_state: str | None = None  # services.refund_state
+    refund_pending_fils: int = 0
 
 
 def find_payments(engine: Engine, actor: Actor, *, query: str, limit: int = 20) -> list[PaymentHit]:
@@ -190,5 +192,6 @@ def find_payments(engine: Engine, actor: Actor, *, query: str, limit: int = 20) 
                             .order_by(col(Payment.created_at).desc()).limit(max(1, limit))).all()
     hits = [PaymentHit(payment_pk=p.id or 0, order_id=p.order_id, track_id=p.track_id, amount_fils=p.amount_fils,
                        currency=p.currency, status=p.status, method=p.method, customer_name=p.customer_name,
-                       customer_phone=p.customer_phone, created_at=p.created_at) for p in rows]
+                       customer_phone=p.customer_phone, created_at=p.created_at, refund_state=p.refund_state,
+                       refund_pending_fils=p.refund_pending_fils) for p in rows]
     return [shield(actor, hit) for hit in hits]  # contact data masked for roles that may not see it

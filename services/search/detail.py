@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from services.db import read_session
-from services.models import Deposit, Payment, PaymentEvent, Refund, WebhookEvent
+from services.models import Deposit, Payment, PaymentEvent, PaymentStatus, Refund, WebhookEvent
 from services.permissions import Action, Actor, authorize
 from services.privacy import scrub, shield
 from services.search import support
@@ -33,6 +33,21 @@ class PaymentDetail:
     events: list[PaymentEvent] = field(default_factory=list)
     webhooks: list[WebhookEvent] = field(default_factory=list)
     deposit: Deposit | None = None  # what get-deposit-status last said (None: not asked yet)
+
+    @property
+    def refunded_fils(self) -> int:
+        """Counted refunds (services.refund_state): initiated or executed at the gateway."""
+        return self.payment.refunded_fils
+
+    @property
+    def captured_fils(self) -> int:
+        """The amount when the payment is paid, else 0 (nothing was captured)."""
+        return self.payment.amount_fils if self.payment.status == PaymentStatus.PAID else 0
+
+    @property
+    def net_fils(self) -> int:
+        """Captured minus refunded."""
+        return self.captured_fils - self.payment.refunded_fils
 
     @property
     def remaining_fils(self) -> int:
@@ -71,5 +86,8 @@ def payment_detail(engine: Engine, actor: Actor, *, payment_pk: int) -> PaymentD
     payment = shield(actor, payment)  # contact data masked for roles that may not see it
     for event in events:
         event.detail = scrub(actor, event.detail, phone=phone, email=email)
-    raw = parse_raw(scrub(actor, payment.raw, phone=phone, email=email))
-    return PaymentDetail(payment, raw, list(refunds), list(events), list(webhooks), deposit)
+    gateway = parse_raw(scrub(actor, payment.raw, phone=phone, email=email))
+    if not actor.can(Action.VIEW_GATEWAY_PAYLOAD):  # the raw gateway JSON is for finance and admins only
+        payment, gateway = payment.model_copy(update={"raw": None}), {}
+        webhooks = [w.model_copy(update={"body": ""}) for w in webhooks]
+    return PaymentDetail(payment, gateway, list(refunds), list(events), list(webhooks), deposit)

@@ -35,9 +35,11 @@ from services.search.query import PaymentRow, iter_rows
 from services.staff import resolve_actor
 from services.timeutil import as_utc, to_kuwait
 
-#: Header of the CSV, in order. Amounts in major units with the currency's decimals (12.500 for KWD).
+#: Header of the CSV, in order. Amounts in major units with the currency's decimals (12.500 for KWD). ``status`` is
+#: the word the list shows (``partially_refunded``/``refunded`` for refunded paid payments, services.refund_state).
 COLUMNS = (
-    "created_kuwait", "created_utc", "order_id", "status", "amount", "currency", "refunded", "method",
+    "created_kuwait", "created_utc", "order_id", "status", "amount", "currency", "refunded", "refund_pending",
+    "method",
     "method_family", "customer_name", "customer_phone", "customer_email", "description", "track_id", "payment_id",
     "reference", "upay_order_id", "paid_kuwait", "paid_utc", "created_by", "source",
 )
@@ -61,8 +63,9 @@ def _utc(value: datetime | None) -> str:
 
 def _cells(row: PaymentRow) -> list[str]:
     values = [
-        _kuwait(row.created_at), _utc(row.created_at), row.order_id, row.status,
+        _kuwait(row.created_at), _utc(row.created_at), row.order_id, row.status_word,
         format_amount(row.amount_fils, row.currency), row.currency, format_amount(row.refunded_fils, row.currency),
+        format_amount(row.refund_pending_fils, row.currency),
         row.method or "", row.method_family or "", row.customer_name or "", row.customer_phone or "",
         row.customer_email or "", row.description or "", row.track_id or "", row.payment_id or "",
         row.reference or "", row.upay_order_id or "", _kuwait(row.paid_at), _utc(row.paid_at),

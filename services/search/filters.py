@@ -10,13 +10,14 @@ from datetime import date, timedelta
 from services.models import FAMILIES, METHOD_FAMILY, PaymentStatus
 from services.money import InvalidAmount, format_amount, parse_amount
 from services.phones import InvalidPhone, normalize_phone
+from services.refund_state import STATES as REFUND_STATES
 from services.timeutil import kuwait_today
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in PaymentStatus)
 METHODS: tuple[str, ...] = tuple(METHOD_FAMILY)
 PRESETS: dict[str, str] = {"today": "Today", "last_7_days": "Last 7 days", "this_month": "This month"}
 SORTS: tuple[str, ...] = ("created_at", "amount", "status")
-__all__ = ["FAMILIES", "METHODS", "PRESETS", "SORTS", "STATUSES", "SearchFilter", "filter_from_query",
+__all__ = ["FAMILIES", "METHODS", "PRESETS", "REFUND_STATES", "SORTS", "STATUSES", "SearchFilter", "filter_from_query",
            "filter_to_query", "kuwait_today", "preset_range"]
 MAX_TEXT = 100
 
@@ -26,7 +27,7 @@ _PARAMS: dict[str, str] = {
     "day_from": "from", "day_to": "to", "statuses": "status", "families": "family", "methods": "method",
     "amount_min": "min", "amount_max": "max", "phone": "phone", "email": "email", "order_id": "order",
     "track_id": "track", "payment_id": "payment", "reference": "ref", "text": "q", "created_by": "by",
-    "not_deposited": "undeposited",
+    "not_deposited": "undeposited", "refunds": "refund",
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -73,10 +74,12 @@ class SearchFilter:
     text: str | None = None  # free text over name, e-mail, description and ids (word prefixes)
     created_by: str | None = None  # staff e-mail
     not_deposited: bool = False  # paid, and get-deposit-status has not said "Yes" (services.settlements)
+    refunds: Set[str] = field(default_factory=frozenset)  # services.refund_state states (paid payments only)
 
     def __post_init__(self) -> None:
         for name, label, allowed in (("statuses", "status", STATUSES), ("families", "payment family", FAMILIES),
-                                     ("methods", "payment method", METHODS)):
+                                     ("methods", "payment method", METHODS),
+                                     ("refunds", "refund state", REFUND_STATES)):
             values = frozenset(getattr(self, name))
             unknown = sorted(values - set(allowed))
             if unknown:
@@ -233,5 +236,6 @@ def filter_from_query(params: Mapping[str, str | list[str]], warnings: list[str]
         text=text,
         created_by=_first(params, "by"),
         not_deposited=(_first(params, "undeposited") or "").lower() in ("1", "true", "yes"),
+        refunds=_choices(_first(params, "refund"), REFUND_STATES, "refund state", notes),
         **ids,
     )

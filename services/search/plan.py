@@ -22,7 +22,8 @@ from services.search import support
 from services.search.filters import SearchFilter
 
 PAYMENT = Payment.__table__  # type: ignore[attr-defined]
-KEY_FIELDS = ("phone", "email", "order_id", "track_id", "payment_id", "reference", "created_by")
+#: Filters that pick few rows through their own index; ``refunds`` walks ``ix_payment_refund`` (refunds are rare).
+KEY_FIELDS = ("phone", "email", "order_id", "track_id", "payment_id", "reference", "created_by", "refunds")
 #: Broad free-text searches report totals of the newest this many matches only ("more than"), not all.
 TEXT_TOTALS_CAP = 2_000
 #: Exact totals are computed when the cheapest access path costs at most this (in index entries; see below).

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, false, func, literal_column, or_, select
+from sqlalchemy import and_, case, exists, false, func, literal, literal_column, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -16,6 +16,7 @@ from services.db import read_engine
 from services.models import Deposit, Payment, PaymentStatus
 from services.permissions import Action, Actor, authorize
 from services.privacy import shield_all
+from services.refund_state import status_word
 from services.search import plan as planner
 from services.search import support
 from services.search.filters import SORTS, SearchFilter
@@ -38,7 +39,7 @@ EXPORT_TEXT_DRIVE = 50_000  # an export with free text looks its matches up firs
 ROW_COLUMNS = (
     "id", "created_at", "order_id", "customer_name", "customer_phone", "customer_email", "amount_fils", "currency",
     "status", "method", "method_family", "track_id", "payment_id", "reference", "upay_order_id", "description",
-    "created_by", "source", "paid_at", "refunded_fils",
+    "created_by", "source", "paid_at", "refunded_fils", "refund_state", "refund_pending_fils",
 )
 
 #: Sort → ORDER BY columns. They are exactly the columns of a covering index (then the rowid), so that index hands
@@ -74,11 +75,21 @@ class PaymentRow:
     source: str
     paid_at: datetime | None
     refunded_fils: int
+    refund_state: str | None = None  # services.refund_state (paid payments only)
+    refund_pending_fils: int = 0  # refunds asked for but not counted yet
+
+    @property
+    def status_word(self) -> str:
+        """The status a person sees: ``partially_refunded``/``refunded`` for a refunded paid payment."""
+        return status_word(self.status, self.refund_state)
 
 
 @dataclass(frozen=True)
 class Totals:
-    """Size of a filtered set: every status, and the captured (paid) part of it."""
+    """Size of a filtered set: every status, the captured (paid) part, what was refunded of it, what awaits payment.
+
+    Money that adds up: captured − refunded = net; ``awaiting_fils`` (unpaid links) is never added to it.
+    """
 
     count: int
     amount_fils: int
@@ -86,6 +97,14 @@ class Totals:
     captured_amount_fils: int
     exact: bool = True  # False: too many free-text matches to sum; amounts are 0
     count_exact: bool = True  # False: ``count`` is a lower bound ("more than")
+    refunded_fils: int = 0  # counted refunds of the paid payments in the set (services.refund_state)
+    awaiting_count: int = 0  # payments still awaiting payment
+    awaiting_fils: int = 0
+
+    @property
+    def net_fils(self) -> int:
+        """Captured minus refunded."""
+        return self.captured_amount_fils - self.refunded_fils
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,14 @@ class SearchPage:
     captured_amount_fils: int = 0
     totals_exact: bool = True  # False: a broad free-text search; amounts not summed
     count_exact: bool = True  # False: ``total_count`` is a lower bound ("more than")
+    refunded_fils: int = 0
+    awaiting_count: int = 0
+    awaiting_fils: int = 0
+
+    @property
+    def net_fils(self) -> int:
+        """Captured minus refunded."""
+        return self.captured_amount_fils - self.refunded_fils
 
     @property
     def pages(self) -> int:
@@ -178,6 +205,8 @@ def conditions(engine: Engine, flt: SearchFilter, plan: Plan | None = None, *,
         terms.append(c.created_by == flt.created_by)  # staff e-mails are stored lower-case
     if flt.text:
         terms.append(_text_condition(engine, flt.text, plan, fts_limit))
+    if flt.refunds:
+        terms.append(c.refund_state.in_(sorted(flt.refunds)))  # drives ix_payment_refund (KEY_FIELDS)
     if flt.not_deposited:  # captured money the gateway has not confirmed deposited (only "Yes" counts, §18 F11)
         d = DEPOSIT.c
         terms.append(c.status == PaymentStatus.PAID)
@@ -197,17 +226,28 @@ def _order_by(sort: str, descending: bool, dialect: str = "sqlite") -> list[Any]
 
 def _aggregate(source: Any) -> Any:
     paid = source.c.status == PaymentStatus.PAID
+    waiting = source.c.status == PaymentStatus.PENDING
     return select(
         func.count(), func.coalesce(func.sum(source.c.amount_fils), 0),
         func.count(case((paid, 1))), func.coalesce(func.sum(case((paid, source.c.amount_fils), else_=0)), 0),
+        func.coalesce(func.sum(case((paid, source.c.refunded_fils), else_=0)), 0),
+        func.count(case((waiting, 1))), func.coalesce(func.sum(case((waiting, source.c.amount_fils), else_=0)), 0),
     )
+
+
+def _refunded(conn: Connection, engine: Engine, flt: SearchFilter) -> int:
+    """Counted refunds of the paid payments matching ``flt``: a walk of ``ix_payment_refund`` (refunds are few)."""
+    walk = Plan(frozenset(KEY_FIELDS)) if support.has_support(engine) else None
+    stmt = select(func.coalesce(func.sum(PAYMENT.c.refunded_fils), 0)).where(
+        PAYMENT.c.refund_state.isnot(None), *conditions(engine, flt, walk))
+    return int(conn.execute(stmt).scalar_one())
 
 
 def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | None) -> Totals:
     if plan is not None and flt.dimension_only():
-        return _one(conn, _summary_totals(flt))
+        return replace(_one(conn, _summary_totals(flt)), refunded_fils=_refunded(conn, engine, flt))
     if plan is not None and flt.amount_dimension_only():
-        return _one(conn, _amount_totals(flt))
+        return replace(_one(conn, _amount_totals(flt)), refunded_fils=_refunded(conn, engine, flt))
     if plan is not None and plan.capped:
         matches = plan.text_matches if plan.text_matches is not None else _fts_count(conn, flt.text or "")
         if matches <= planner.TEXT_TOTALS_CAP:
@@ -215,17 +255,22 @@ def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | No
         elif flt == SearchFilter(text=flt.text):
             return Totals(matches, 0, 0, 0, exact=False)
         else:  # count within the newest TEXT_TOTALS_CAP text matches only: a lower bound
-            sample = select(PAYMENT.c.amount_fils, PAYMENT.c.status).where(
+            sample = select(PAYMENT.c.amount_fils, PAYMENT.c.status, PAYMENT.c.refunded_fils).where(
                 *conditions(engine, flt, plan, fts_limit=planner.TEXT_TOTALS_CAP))
             return replace(_one(conn, _aggregate(sample.subquery())), amount_fils=0, captured_count=0,
-                           captured_amount_fils=0, exact=False, count_exact=False)
-    matched = select(PAYMENT.c.amount_fils, PAYMENT.c.status).where(*conditions(engine, flt, plan))
+                           captured_amount_fils=0, refunded_fils=0, awaiting_count=0, awaiting_fils=0,
+                           exact=False, count_exact=False)
+    matched = select(PAYMENT.c.amount_fils, PAYMENT.c.status, PAYMENT.c.refunded_fils).where(
+        *conditions(engine, flt, plan))
     return _one(conn, _aggregate(matched.subquery()))
 
 
 def _one(conn: Connection, stmt: Any) -> Totals:
-    count, amount, captured, captured_amount = conn.execute(stmt).one()
-    return Totals(int(count), int(amount), int(captured), int(captured_amount))
+    """Totals from one row: count, amount, captured count and amount, refunded, awaiting count and amount."""
+    count, amount, captured, captured_amount, refunded, awaiting, awaiting_amount = (
+        int(v or 0) for v in conn.execute(stmt).one())
+    return Totals(count, amount, captured, captured_amount, refunded_fils=refunded, awaiting_count=awaiting,
+                  awaiting_fils=awaiting_amount)
 
 
 def _fts_count(conn: Connection, value: str) -> int:
@@ -258,10 +303,12 @@ def _summary_totals(flt: SearchFilter) -> Any:
     for column, values in ((s.status, flt.statuses), (s.family, flt.families), (s.method, flt.methods)):
         if values:
             where.append(column.in_(sorted(values)))
-    paid = s.status == PaymentStatus.PAID
+    paid, waiting = s.status == PaymentStatus.PAID, s.status == PaymentStatus.PENDING
     return select(
         func.coalesce(func.sum(s.n), 0), func.coalesce(func.sum(s.amount), 0),
         func.coalesce(func.sum(case((paid, s.n))), 0), func.coalesce(func.sum(case((paid, s.amount))), 0),
+        literal(0), func.coalesce(func.sum(case((waiting, s.n))), 0),
+        func.coalesce(func.sum(case((waiting, s.amount))), 0),
     ).where(*where)
 
 
@@ -271,10 +318,12 @@ def _amount_totals(flt: SearchFilter) -> Any:
     for column, values in ((a.status, flt.statuses), (a.family, flt.families), (a.method, flt.methods)):
         if values:
             where.append(column.in_(sorted(values)))
-    paid = a.status == PaymentStatus.PAID
+    paid, waiting = a.status == PaymentStatus.PAID, a.status == PaymentStatus.PENDING
     return select(
         func.coalesce(func.sum(a.n), 0), func.coalesce(func.sum(a.n * a.amount), 0),
         func.coalesce(func.sum(case((paid, a.n))), 0), func.coalesce(func.sum(case((paid, a.n * a.amount))), 0),
+        literal(0), func.coalesce(func.sum(case((waiting, a.n))), 0),
+        func.coalesce(func.sum(case((waiting, a.n * a.amount))), 0),
     ).where(*where)
 
 
@@ -325,7 +374,8 @@ def search(
                 rows = _page(conn, engine, flt, walk, order, offset, page_size)
     rows = shield_all(actor, rows)  # contact data masked for roles that may not see it (services.customers)
     return SearchPage(rows, total.count, total.amount_fils, max(1, page), page_size, total.captured_count,
-                      total.captured_amount_fils, total.exact, total.count_exact)
+                      total.captured_amount_fils, total.exact, total.count_exact, total.refunded_fils,
+                      total.awaiting_count, total.awaiting_fils)
 
 
 def _page(conn: Connection, engine: Engine, flt: SearchFilter, walk: Plan | None, order: list[Any], offset: int,

@@ -73,7 +73,8 @@ def test_transactions_export_arrives_as_a_file_and_is_audited_with_its_rows(page
     download.save_as(saved)
     rows = _csv_rows(saved)
     assert rows, "the export has no rows"
-    assert {r["status"] for r in rows} == {"paid"}
+    assert {r["status"] for r in rows} <= {"paid", "partially_refunded", "refunded"}  # paid, refunded since or not
+    assert "paid" in {r["status"] for r in rows}
     assert list(rows[0])[:3] == ["created_kuwait", "created_utc", "order_id"]
     audits = _export_audits(demo_stack)
     assert len(audits) == before + 1

@@ -206,7 +206,9 @@ def test_custom_and_invalid_periods() -> None:
     with pytest.raises(ValueError, match="end is before"):
         period_for("custom", date(2026, 3, 4), (date(2026, 2, 1), date(2026, 1, 1)))
     with pytest.raises(ValueError, match="Unknown period"):
-        period_for("yesterday", date(2026, 3, 4))
+        period_for("last_year", date(2026, 3, 4))
+    yesterday = period_for("yesterday", date(2026, 3, 4))
+    assert (yesterday.start_day, yesterday.days, yesterday.grain) == (date(2026, 3, 3), 1, "hour")
     assert previous_period(Period(date(2026, 3, 1), date(2026, 3, 31))) == Period(date(2026, 1, 29),
                                                                                    date(2026, 2, 28))
 

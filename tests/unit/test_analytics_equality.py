@@ -58,8 +58,9 @@ def independent(payments, refunds, period: Period, flt: AnalyticsFilter, until=N
 
 def periods() -> list[Period]:
     today = to_kuwait(utcnow()).date()
-    out = [analytics.period_for(p, today) for p in ("today", "this_week", "last_7_days", "last_30_days",
-                                                       "last_90_days", "this_month")]
+    out = [analytics.period_for(p, today) for p in ("today", "yesterday", "this_week", "last_7_days",
+                                                       "last_30_days", "last_90_days", "this_month")]
+    out.append(Period(today - timedelta(days=1), today))  # two days: still hourly
     out.append(Period(today - timedelta(days=40), today - timedelta(days=38)))
     return out
 

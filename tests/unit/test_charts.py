@@ -56,11 +56,21 @@ def test_share_and_wallet_figures() -> None:
 
 
 def test_success_figure_has_a_line_per_method_and_skips_empty_points() -> None:
-    points = [SuccessPoint(D1, "knet", 9, 10), SuccessPoint(D2, "knet", 0, 0), SuccessPoint(D1, "card", 1, 2)]
-    fig = charts.success_figure(points)
+    d3 = D2 + (D2 - D1)
+    points = [SuccessPoint(D1, "knet", 9, 10), SuccessPoint(D2, "knet", 0, 0), SuccessPoint(d3, "knet", 1, 1),
+              SuccessPoint(D1, "card", 1, 2)]
+    fig = charts.success_figure(points)  # three buckets: lines
     assert [t.name for t in fig.data] == ["KNET", "Card"]
-    assert list(fig.data[0].y) == [0.9] and list(fig.data[1].y) == [0.5]
+    assert list(fig.data[0].y) == [0.9, 1.0] and list(fig.data[1].y) == [0.5]
     assert fig.data[0].line.color == "#2E86DE" and tuple(fig.layout.yaxis.range) == (0, 1.02)
+
+
+def test_success_with_too_few_buckets_is_one_bar_per_method() -> None:
+    points = [SuccessPoint(D1, "knet", 9, 10), SuccessPoint(D2, "knet", 1, 10), SuccessPoint(D1, "card", 1, 2)]
+    fig = charts.success_figure(points)  # two buckets: a line would be two dots
+    assert all(trace.type == "bar" for trace in fig.data)
+    rates = {label: rate for trace in fig.data for label, rate in zip(trace.x, trace.y, strict=True)}
+    assert rates == {"KNET": 10 / 20, "Card": 1 / 2}
 
 
 def test_heatmap_orders_weekdays_sunday_first() -> None:

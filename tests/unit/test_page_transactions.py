@@ -14,6 +14,11 @@ from tests.apptest import PAGES, page_env, run_page, shown
 from tests.factories import make_payment, make_staff
 
 PAGE = PAGES / "transactions.py"
+#: As the refund ledger leaves them (services.refund_state): ORD-001 partly refunded with more pending, ORD-002 in full.
+REFUNDS: dict[int, dict[str, object]] = {
+    1: {"refunded_fils": 500, "refund_state": "partially_refunded", "refund_pending_fils": 1_000},
+    2: {"refunded_fils": 3_000, "refund_state": "refunded"},
+}
 
 
 @pytest.fixture
@@ -27,7 +32,7 @@ def env(tmp_path, monkeypatch):
                          status="failed" if i % 4 == 0 else "paid", method="knet" if i % 3 else "apple_pay",
                          customer_name="Noura Al-Sabah" if i == 7 else f"Customer {i}",
                          customer_phone=f"+9655000{i:04d}", created_at=now - timedelta(hours=i),
-                         raw='{"result": "CAPTURED"}')
+                         raw='{"result": "CAPTURED"}', upay_order_id=f"UP-{i}", **REFUNDS.get(i, {}))
         yield engine
 
 
@@ -39,16 +44,25 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def _detail_metric(at: AppTest, label: str) -> str:
+    """The payment detail's card (it comes after the list's totals, which use the same words)."""
+    return [m.value for m in at.metric if m.label == label][-1]
+
+
 def test_finance_sees_results_totals_and_the_export_button(env) -> None:
     at = _open(Role.FINANCE)
     assert not at.exception
     assert at.title[0].value == "Transactions"
     assert _metric(at, "Payments") == "60"
-    assert _metric(at, "Total (all statuses)") == "1,830.000 KWD"
+    # Money that adds up: 45 paid of 1,830.000 (the 15 failed, 435.000, are not money); refunded 3.500.
+    assert (_metric(at, "Captured"), _metric(at, "Refunded"), _metric(at, "Net")) == (
+        "1,395.000 KWD", "3.500 KWD", "1,391.500 KWD")
+    assert "Total (all statuses)" not in [m.label for m in at.metric]
     table = at.dataframe(key="tx_table").value
     assert len(table) == 50 and list(table.columns) == [
         "Created (Kuwait)", "Order id", "Customer", "Phone", "Amount", "Status", "Method", "Track id"]
     assert table.iloc[0]["Order id"] == "ORD-000" and table.iloc[0]["Amount"] == "1.000 KWD"
+    assert list(table["Status"][:3]) == ["Failed", "Partially refunded · 1.000 KWD refund pending", "Refunded"]
     export = [b for b in at.get("link_button") if b.proto.label == "Export CSV"]
     assert len(export) == 1 and export[0].proto.url.startswith("/export/transactions.csv?t=")
 
@@ -67,7 +81,28 @@ def test_filters_come_from_the_url_and_show_in_the_form(env) -> None:
     assert _metric(at, "Payments") == "5"  # failed: i % 4 == 0; Apple Pay: i % 3 == 0; both: 0, 12, 24, 36, 48
     assert set(table["Status"]) == {"Failed"} and set(table["Method"]) == {"Apple Pay"}
     assert at.multiselect(key="f_status").value == ["failed"]
-    assert _metric(at, "Captured (paid)") == "0.000 KWD"
+    assert _metric(at, "Captured") == "0.000 KWD"
+
+
+def test_the_refund_filter_lives_in_the_url_and_shows_refund_states(env) -> None:
+    at = _open(Role.VIEWER, refund="refunded,partially_refunded")
+    assert not at.exception
+    table = at.dataframe(key="tx_table").value
+    assert list(table["Order id"]) == ["ORD-001", "ORD-002"]
+    assert at.multiselect(key="f_refund").value == ["partially_refunded", "refunded"]
+    assert (_metric(at, "Captured"), _metric(at, "Refunded"), _metric(at, "Net")) == (
+        "5.000 KWD", "3.500 KWD", "1.500 KWD")
+    at.multiselect(key="f_refund").set_value(["refunded"])
+    at.button(key="tx_apply").click().run()
+    assert at.query_params["refund"] == "refunded"
+    assert list(at.dataframe(key="tx_table").value["Order id"]) == ["ORD-002"]
+
+
+def test_the_custom_date_box_shows_only_for_a_custom_range(env) -> None:
+    at = _open(Role.FINANCE)
+    assert len(at.date_input) == 0
+    at.selectbox(key="f_period").set_value("custom").run()
+    assert [d.label for d in at.date_input] == ["Custom range (Kuwait days)"]
 
 
 def test_a_bad_url_value_is_dropped_with_a_warning(env) -> None:
@@ -100,15 +135,40 @@ def test_paging_and_sorting(env) -> None:
     assert table.iloc[0]["Amount"] == "60.000 KWD" and len(table) == 50  # a new sort starts at page 1
 
 
-def test_selecting_a_row_opens_the_payment(env) -> None:
-    at = _open(Role.VIEWER)
-    at.session_state["tx_table"] = {"selection": {"rows": [2], "columns": [], "cells": []}}
+def _pick(at: AppTest, row: int) -> AppTest:
+    at.session_state["tx_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
     at.run()
     assert not at.exception
-    assert shown(at.expander[0].label).startswith("Payment ORD-002")
-    fields = at.dataframe[1].value  # read-only tables carry no key in AppTest
-    assert dict(zip(fields["Field"], fields["Value"], strict=True))["order_id"] == "ORD-002"
+    return at
+
+
+def test_selecting_a_row_opens_the_payment_in_plain_words(env) -> None:
+    at = _pick(_open(Role.VIEWER), 1)
+    assert shown(at.subheader[0].value) == (
+        "Payment ORD-001 — 2.000 KWD · Partially refunded · 1.000 KWD refund pending")
+    assert tuple(_detail_metric(at, label) for label in ("Captured", "Refunded", "Net", "Refunds pending")) == (
+        "2.000 KWD", "0.500 KWD", "1.500 KWD", "1.000 KWD")
+    fields = at.table[0].value
+    facts = {shown(k): shown(v) for k, v in zip(fields["Detail"], fields["Value"], strict=True)}
+    assert facts["Order number"] == "ORD-001" and facts["UPayments order number (for refunds)"] == "UP-1"
+    text = " ".join([*facts, *facts.values()])
+    assert not {"upay_order_id", "link_state", "method_family", "refunded_fils"} & set(text.split())
+    assert len(at.json) == 0 and not [e for e in at.expander if "Gateway" in e.label]  # raw JSON: not for viewers
+    assert [e for e in at.expander if "Refund" in e.label] == []  # viewers cannot refund
+
+
+def test_finance_sees_the_gateway_json_behind_an_expander_and_can_refund(env) -> None:
+    at = _pick(_open(Role.FINANCE), 3)
+    assert [e.label for e in at.expander if "Gateway" in e.label] == ["Gateway data (for finance and admins)"]
     assert at.json[0].value  # the stored gateway payload
+    assert [e.label for e in at.expander if "Refund" in e.label] == ["Refund this payment"]
+    at.radio(key="tx_refund_kind").set_value("Partial amount")
+    at.text_input(key="tx_refund_amount").input("1.5")
+    at.button(key="FormSubmitter:tx_refund_form-Review refund").click().run()
+    assert not at.exception
+    pending = at.session_state["tx_refund_confirm"]
+    assert (pending["amount_fils"], pending["order_id"]) == (1_500, "ORD-003")
+    assert pending["key"] == at.session_state[f"tx_refund_key_{pending['payment_pk']}"]  # one key per intent
 
 
 def test_empty_result_is_explained(env) -> None:
@@ -123,12 +183,12 @@ def test_broad_text_search_offers_to_add_up_every_match(env, monkeypatch) -> Non
     monkeypatch.setattr("services.search.plan.EXACT_BUDGET", 0)
     at = _open(Role.FINANCE, q="customer")
     assert not at.exception
-    assert _metric(at, "Payments").startswith("59") and "Total (all statuses)" not in [m.label for m in at.metric]
+    assert _metric(at, "Payments").startswith("59") and "Captured" not in [m.label for m in at.metric]
     at.button(key="tx_add_up_button").click().run()
     assert not at.exception
     matches = [i for i in range(60) if i != 7]
     assert _metric(at, "Payments") == "59"
-    assert _metric(at, "Total (all statuses)") == format_money(sum(1_000 * (i + 1) for i in matches))
-    assert _metric(at, "Captured (paid)") == format_money(sum(1_000 * (i + 1) for i in matches if i % 4))
+    assert _metric(at, "Captured") == format_money(sum(1_000 * (i + 1) for i in matches if i % 4))
+    assert _metric(at, "Refunded") == "3.500 KWD"
     at.run()  # the exact totals stay for this search
-    assert _metric(at, "Total (all statuses)").endswith("KWD")
+    assert _metric(at, "Net").endswith("KWD")
