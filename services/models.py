@@ -200,6 +200,9 @@ class WebhookEvent(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, description="not retried before this (backoff)")
     unusable_reason: str | None = Field(default=None, max_length=300,
                                         description="why it will never be processed (set once, closes it)")
+    claimed_by: str | None = Field(default=None, max_length=64,
+                                   description="the server verifying it now (one look-up whichever server got it)")
+    claimed_at: datetime | None = Field(default=None, description="when that server claimed it (stale after a while)")
 
 
 class Staff(SQLModel, table=True):
@@ -259,3 +262,21 @@ class Deposit(SQLModel, table=True):
     invoice_url: str | None = Field(default=None, max_length=1000, description="the gateway's deposit invoice")
     checked_at: datetime = Field(default_factory=utcnow, description="last asked, UTC")
     checks: int = Field(default=0, description="how many times the gateway was asked")
+
+
+class StatusSlot(SQLModel, table=True):
+    """One status look-up of the merchant's shared budget (several app servers on PostgreSQL).
+
+    A row is a request ``waiting`` for a slot (so lower lanes on other servers leave it the next free one) or a
+    ``held`` slot: it counts against the limit from ``taken_at`` until ``ended_at`` plus the window.
+    """
+
+    __tablename__ = "status_slot"
+    __table_args__ = (Index("ix_status_slot_state", "state", "ended_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lane: int = Field(description="services.gateway.Lane: lower is served first")
+    state: str = Field(max_length=8, description="waiting | held")
+    holder: str = Field(max_length=64, description="server and thread that asked")
+    taken_at: datetime = Field(description="the database's clock when it was asked for or taken")
+    ended_at: datetime | None = Field(default=None, description="when the call ended (held), or last seen (waiting)")
