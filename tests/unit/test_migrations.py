@@ -280,8 +280,8 @@ def test_upgrade_on_empty_postgres_equals_release_268e121_and_the_models(empty_p
     with postgres_database("release") as reference:  # the database name only; the release builds its schema
         url = reference.url.render_as_string(hide_password=False)
         with reference.connect() as conn:
-            conn.exec_driver_sql("DROP TABLE alembic_version, deposit, status_slot, paymentevent, refund, payment, webhookevent, "
-                                 "staff, auditentry, syncstate")
+            conn.exec_driver_sql("DROP TABLE alembic_version, deposit, status_slot, paymentevent, refund, payment, "
+                                 "webhookevent, staff, auditentry, syncstate")
             conn.commit()
         build = ("import sys; from services.db import create_schema, make_engine; "
                  "create_schema(make_engine(sys.argv[1]))")
