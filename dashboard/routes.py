@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from dashboard import background, customer_pages, runtime
 from services import migrate, sync
+from services.sync.events import SERVER_ID
 from services.gateway import Lane
 from services.search import ExportRefused, export_csv, redeem_ticket
 from services.timeutil import kuwait_today
@@ -81,8 +82,9 @@ async def health(_request: Request) -> Response:
     try:
         await run_in_threadpool(_ping)
     except Exception as exc:
-        return JSONResponse({"ok": False, "database": type(exc).__name__, "sync": sync_role}, status_code=503)
-    return JSONResponse({"ok": True, "sync": sync_role})
+        return JSONResponse({"ok": False, "database": type(exc).__name__, "sync": sync_role, "server": SERVER_ID},
+                            status_code=503)
+    return JSONResponse({"ok": True, "sync": sync_role, "server": SERVER_ID})
 
 
 async def ready(_request: Request) -> Response:
