@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,10 +185,8 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(10)
         except (subprocess.TimeoutExpired, ProcessLookupError):
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @contextmanager

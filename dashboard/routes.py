@@ -20,9 +20,9 @@ from starlette.routing import BaseRoute, Route
 
 from dashboard import background, customer_pages, runtime
 from services import migrate, sync
-from services.sync.events import SERVER_ID
 from services.gateway import Lane
 from services.search import ExportRefused, export_csv, redeem_ticket
+from services.sync.events import SERVER_ID
 from services.timeutil import kuwait_today
 
 log = logging.getLogger(__name__)
