@@ -233,9 +233,9 @@ def running_cluster(database_url: str, root: Path, *, servers: int = 3, status_r
         apps = [App(free_port(), root / f"app{i}.log") for i in range(servers)]
         cluster = Cluster(root=root, database_url=database_url, proxy=proxy, sandbox=sandbox, oidc=oidc,
                           apps=apps, env=env, secrets=secrets)
+        stack.callback(lambda: [_stop(a.proc) for a in cluster.apps])
         for i in range(servers):  # all at once: the migrations must still run once
             cluster.start_app(i)
-            stack.callback(lambda i=i: _stop(cluster.apps[i].proc))
         for i in range(servers):
             cluster.wait_ready(i)
         site = root / "souq-site.conf"
