@@ -189,6 +189,10 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _stop_app(app: App) -> None:
+    _stop(app.proc)  # the process running now (restarted ones included)
+
+
 @contextmanager
 def _oidc(port: int) -> Iterator[str]:
     import warnings
@@ -233,7 +237,8 @@ def running_cluster(database_url: str, root: Path, *, servers: int = 3, status_r
         apps = [App(free_port(), root / f"app{i}.log") for i in range(servers)]
         cluster = Cluster(root=root, database_url=database_url, proxy=proxy, sandbox=sandbox, oidc=oidc,
                           apps=apps, env=env, secrets=secrets)
-        stack.callback(lambda: [_stop(a.proc) for a in cluster.apps])
+        for app in apps:
+            stack.callback(_stop_app, app)
         for i in range(servers):  # all at once: the migrations must still run once
             cluster.start_app(i)
         for i in range(servers):
