@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from dashboard.demo import write_secrets
-from services.db import create_schema, make_engine
+from services.db import make_engine
 from services.demo.seed import DEMO_USERS, seed_staff
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,13 +210,9 @@ def _oidc(port: int) -> Iterator[str]:
 @contextmanager
 def running_cluster(database_url: str, root: Path, *, servers: int = 3, status_rate: int = 30,
                     sync_interval: int = 2) -> Iterator[Cluster]:
-    """Start the gateway, the login provider, ``servers`` app servers on ``database_url`` and nginx; stop all
-    on exit (the database is the caller's)."""
+    """Start the gateway, the login provider, ``servers`` app servers on ``database_url`` (all at once: they
+    migrate an empty database once between them) and nginx; stop all on exit (the database is the caller's)."""
     root.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(database_url)
-    create_schema(engine)
-    seed_staff(engine)
-    engine.dispose()
     proxy_port, sandbox_port = free_port(), free_port()
     proxy, sandbox = f"http://localhost:{proxy_port}", f"http://localhost:{sandbox_port}"
     with ExitStack() as stack:
@@ -243,6 +239,9 @@ def running_cluster(database_url: str, root: Path, *, servers: int = 3, status_r
             cluster.start_app(i)
         for i in range(servers):
             cluster.wait_ready(i)
+        engine = make_engine(database_url)  # the servers brought the schema to head (once, under a lock)
+        seed_staff(engine)
+        engine.dispose()
         site = root / "souq-site.conf"
         site.write_text(render_nginx([a.url.removeprefix("http://") for a in apps], f"127.0.0.1:{proxy_port}"))
         cluster._nginx_conf = root / "nginx.conf"
