@@ -163,7 +163,7 @@ def test_a_delivery_held_by_three_servers_is_looked_up_once(servers: list[Engine
         asked.append(1)
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    client.payments.status = counting  # type: ignore[method-assign]
+    client.payments.status = counting  # type: ignore[method-assign,assignment]
     start = threading.Barrier(len(servers) * 2)
     outcomes = []
 
