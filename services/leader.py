@@ -8,7 +8,9 @@ advisory lock (``pg_try_advisory_lock``) on a connection of its own, kept open f
   ``TRY_EVERY`` seconds takes over. If its machine vanishes without closing the connection, TCP keepalives
   (idle 5 s, then 3 probes 5 s apart) end the session within about 20 s;
 - the leader checks its connection before each pass (:meth:`Leadership.still_leading`); a connection that
-  failed means the lock is gone, and the server steps down (another may already lead).
+  failed means the lock is gone, and the server steps down (another may already lead). A pass already under
+  way finishes meanwhile: what it does is safe twice (the one upsert, intent claims, event claims), only not
+  cheap, which is why one server leads.
 
 On SQLite there is one server and it always leads.
 """
