@@ -125,7 +125,8 @@ def test_one_leader_and_a_follower_takes_over_when_its_connection_dies(servers: 
         assert second.role() == "follower"
         with servers[0].connect() as conn:  # the leader's server dies: its session (and lock) end
             ended = conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k"),
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
                 {"k": 20_261_190}).scalars().all()
         assert ended == [True]
         assert second.try_lead()
