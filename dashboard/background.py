@@ -1,7 +1,10 @@
-"""The per-process background sync: one daemon thread that runs a sync pass every few seconds.
+"""The background sync: one daemon thread per process that runs a sync pass every few seconds, on the leader.
 
 Started once per process by :func:`ensure_started` (the app calls it on every rerun; only the first call
 starts the thread). It never raises into the app: every failure is logged and the next pass tries again.
+With several app servers on one PostgreSQL database only the leader (:mod:`services.leader`) runs the passes,
+refund settling and deposit polling; the others try to take the lead every few seconds. On SQLite the one
+server always leads.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy.engine import Engine
 from services.customers import settle_in_flight
 from services.gateway import UPaymentsClient
 from services.gateway.factory import register_client
+from services.leader import TRY_EVERY, Leadership
 from services.permissions import SYSTEM
 from services.refunds import refresh_refunds, settle_uncertain
 from services.settlements import poll_deposits
@@ -25,6 +29,7 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _stop = threading.Event()
+_leadership: Leadership | None = None
 
 
 class _SyncSettings(Protocol):
@@ -41,15 +46,17 @@ def pass_limit(rate_per_minute: int, interval_seconds: int) -> int:
 
 def ensure_started(settings: _SyncSettings, engine: Engine, client: UPaymentsClient) -> None:
     """Start the background sync thread for this process if it is not running yet."""
-    global _thread
+    global _thread, _leadership
     with _lock:
         if _thread is not None and _thread.is_alive():
             return
+        _leadership = Leadership(engine)
         register_client(client)  # webhooks verified in this process share the pages' rate limiter
         _stop.clear()
         interval = float(settings.sync_interval_seconds)
         limit = pass_limit(settings.status_rate_per_minute, settings.sync_interval_seconds)
-        _thread = threading.Thread(target=_loop, args=(engine, client, interval, limit), name="souq-sync",
+        _thread = threading.Thread(target=_loop, args=(engine, client, interval, limit, _leadership),
+                                   name="souq-sync",
                                    daemon=True)
         _thread.start()
         log.info("background sync started: every %.0f s, up to %d look-ups a pass", interval, limit)
@@ -70,13 +77,31 @@ def stop(timeout: float = 10.0) -> bool:
     return not thread.is_alive()
 
 
+def role() -> str:
+    """``leader`` or ``follower`` of the background work (``stopped`` when this process runs none)."""
+    with _lock:
+        leadership, running = _leadership, _thread is not None and _thread.is_alive()
+    return leadership.role() if leadership is not None and running else "stopped"
+
+
 def is_running() -> bool:
     with _lock:
         return _thread is not None and _thread.is_alive()
 
 
-def _loop(engine: Engine, client: UPaymentsClient, interval: float, limit: int) -> None:
+def _loop(engine: Engine, client: UPaymentsClient, interval: float, limit: int, leadership: Leadership) -> None:
+    try:
+        _lead(engine, client, interval, limit, leadership)
+    finally:
+        leadership.step_down()
+    log.info("background sync stopped")
+
+
+def _lead(engine: Engine, client: UPaymentsClient, interval: float, limit: int, leadership: Leadership) -> None:
     while not _stop.is_set():
+        if not (leadership.try_lead() and leadership.still_leading()):
+            _stop.wait(min(interval, TRY_EVERY))  # a follower: another server runs the passes
+            continue
         wait = interval
         try:
             report = sync_pending(engine, client, limit=limit, stop=_stop, actor=SYSTEM)
@@ -92,4 +117,3 @@ def _loop(engine: Engine, client: UPaymentsClient, interval: float, limit: int) 
         except Exception:  # never let one bad pass end the loop
             log.exception("background sync pass failed")
         _stop.wait(wait)
-    log.info("background sync stopped")

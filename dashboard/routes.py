@@ -1,4 +1,7 @@
-"""HTTP routes served beside the Streamlit UI by ``st.App``: gateway webhook, health check, CSV downloads.
+"""HTTP routes served beside the Streamlit UI by ``st.App``: gateway webhook, health and readiness, CSV downloads.
+
+Behind a proxy (``deploy/``): ``/api/health`` says whether this server is alive and whether it leads the
+background sync; ``/api/ready`` says whether it should get traffic (database reachable, schema at head).
 
 Kept off ``/_stcore``; a verb a Starlette route does not list would fall through to the Streamlit SPA and answer
 200, so the webhook route accepts every verb and answers 405 itself. GET and POST are both notifications
@@ -16,15 +19,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from dashboard import customer_pages, runtime
-from services import sync
+from dashboard import background, customer_pages, runtime
+from services import migrate, sync
 from services.gateway import Lane
 from services.search import ExportRefused, export_csv, redeem_ticket
+from services.sync.events import SERVER_ID
 from services.timeutil import kuwait_today
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/upayments"
 HEALTH_PATH = "/api/health"
+READY_PATH = "/api/ready"
 EXPORT_PATH = "/export/transactions.csv"
 _ALL_VERBS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: Verbs a gateway notification may come by (§18 F5).
@@ -77,12 +82,27 @@ def _after_receive(event_id: int, lane: Lane) -> None:
 
 
 async def health(_request: Request) -> Response:
-    """Liveness plus a database round trip."""
+    """Liveness plus a database round trip, and this server's part in the background sync (leader or
+    follower)."""
+    sync_role = background.role()
     try:
         await run_in_threadpool(_ping)
     except Exception as exc:
-        return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503)
-    return JSONResponse({"ok": True})
+        return JSONResponse({"ok": False, "database": type(exc).__name__, "sync": sync_role, "server": SERVER_ID},
+                            status_code=503)
+    return JSONResponse({"ok": True, "sync": sync_role, "server": SERVER_ID})
+
+
+async def ready(_request: Request) -> Response:
+    """Readiness for the proxy: the database answers and its schema is at the newest migration."""
+    try:
+        revision = await run_in_threadpool(_revision)
+    except Exception as exc:
+        return JSONResponse({"ready": False, "database": type(exc).__name__}, status_code=503)
+    head = migrate.head_revision()
+    if revision != head:
+        return JSONResponse({"ready": False, "revision": revision, "head": head}, status_code=503)
+    return JSONResponse({"ready": True, "revision": revision})
 
 
 async def export_transactions(request: Request) -> Response:
@@ -107,11 +127,17 @@ def _ping() -> None:
         conn.execute(text("SELECT 1"))
 
 
+def _revision() -> str | None:
+    with runtime.engine().connect() as conn:
+        return migrate.current_revision(conn)
+
+
 def routes() -> list[BaseRoute]:
     """Every custom route of the app (also used by in-process tests)."""
     return [
         Route(WEBHOOK_PATH, webhook, methods=_ALL_VERBS),
         Route(HEALTH_PATH, health, methods=["GET"]),
+        Route(READY_PATH, ready, methods=["GET"]),
         Route(EXPORT_PATH, export_transactions, methods=["GET"]),
         *customer_pages.routes(),
     ]

@@ -224,6 +224,9 @@ class WebhookEvent(SQLModel, table=True):
                                   description="how it came (§18 F5): get-query, post-form, post-json, post-query")
     query: str | None = Field(default=None, sa_column=Column(Text, nullable=True),
                               description="the request's query string (fields may come there, §18 F5)")
+    claimed_by: str | None = Field(default=None, max_length=64,
+                                   description="the server verifying it now (one look-up whichever server got it)")
+    claimed_at: datetime | None = Field(default=None, description="when that server claimed it (stale after a while)")
 
 
 class Staff(SQLModel, table=True):
@@ -367,3 +370,21 @@ class CustomerConsent(SQLModel, table=True):
     recorded_by: str = Field(max_length=255)
     recorded_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+
+
+class StatusSlot(SQLModel, table=True):
+    """One status look-up of the merchant's shared budget (several app servers on PostgreSQL).
+
+    A row is a request ``waiting`` for a slot (so lower lanes on other servers leave it the next free one) or a
+    ``held`` slot: it counts against the limit from ``taken_at`` until ``ended_at`` plus the window.
+    """
+
+    __tablename__ = "status_slot"
+    __table_args__ = (Index("ix_status_slot_state", "state", "ended_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lane: int = Field(description="services.gateway.Lane: lower is served first")
+    state: str = Field(max_length=8, description="waiting | held")
+    holder: str = Field(max_length=64, description="server and thread that asked")
+    taken_at: datetime = Field(description="the database's clock when it was asked for or taken")
+    ended_at: datetime | None = Field(default=None, description="when the call ended (held), or last seen (waiting)")

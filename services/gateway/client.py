@@ -58,6 +58,7 @@ class UPaymentsClient:
         retry_after_cap: float = RETRY_AFTER_CAP,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        status_limiter: SlidingWindowLimiter | None = None,
     ) -> None:
         self.base_url = _api_base(base_url)
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
@@ -69,7 +70,9 @@ class UPaymentsClient:
         self._clock = clock
         self._random = random.Random()
         self._user_agent = user_agent
-        self.status_limiter = SlidingWindowLimiter(status_rate_per_minute, 60.0, clock=clock, sleep=sleep)
+        # One per process by default; several servers on one database share one (the factory passes it).
+        self.status_limiter = status_limiter or SlidingWindowLimiter(status_rate_per_minute, 60.0, clock=clock,
+                                                                     sleep=sleep)
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),

@@ -1,7 +1,10 @@
 """One gateway client per process: built from settings, shared by pages, webhooks, landings and the sync.
 
 Every status look-up the process makes goes through that one client's limiter (§1.6: 30 a minute), so the
-client is built once here and handed out; a test or benchmark may register its own.
+client is built once here and handed out; a test or benchmark may register its own. The limit is the
+merchant's, not the server's: on PostgreSQL, where several app servers may share the database, the limiter
+keeps its slots in that database (:class:`~services.gateway.shared_limiter.DatabaseLimiter`); on SQLite (one
+server) it is the in-process :class:`~services.gateway.limiter.SlidingWindowLimiter`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from services.gateway.client import UPaymentsClient
+from services.gateway.limiter import SlidingWindowLimiter
 
 
 class GatewaySettings(Protocol):
@@ -25,7 +29,7 @@ class GatewaySettings(Protocol):
 
 _client_lock = threading.Lock()
 _registered: UPaymentsClient | None = None
-_built: dict[tuple[str, str, float, int], UPaymentsClient] = {}
+_built: dict[tuple[str, str, float, int, str], UPaymentsClient] = {}
 
 
 def register_client(client: UPaymentsClient) -> None:
@@ -41,7 +45,7 @@ def shared_client(settings: GatewaySettings) -> UPaymentsClient:
         if _registered is not None:
             return _registered
         key = (settings.gateway_url, settings.gateway_token.get_secret_value(), settings.gateway_timeout_seconds,
-               settings.status_rate_per_minute)
+               settings.status_rate_per_minute, getattr(settings, "database_url", ""))
         client = _built.get(key)
         if client is None:
             client = _built[key] = build_client(settings)
@@ -51,4 +55,17 @@ def shared_client(settings: GatewaySettings) -> UPaymentsClient:
 def build_client(settings: GatewaySettings) -> UPaymentsClient:
     """A new client from settings (the caller closes it)."""
     return UPaymentsClient(settings.gateway_url, settings.gateway_token, timeout=settings.gateway_timeout_seconds,
-                           status_rate_per_minute=settings.status_rate_per_minute)
+                           status_rate_per_minute=settings.status_rate_per_minute,
+                           status_limiter=status_limiter_for(getattr(settings, "database_url", None),
+                                                             settings.status_rate_per_minute))
+
+
+def status_limiter_for(database_url: str | None, rate_per_minute: int) -> SlidingWindowLimiter:
+    """The merchant's status budget: kept in the database on PostgreSQL (shared by every server), else in this
+    process."""
+    if database_url and database_url.startswith("postgresql"):
+        from services.db import shared_engine
+        from services.gateway.shared_limiter import DatabaseLimiter
+
+        return DatabaseLimiter(shared_engine(database_url), rate_per_minute)
+    return SlidingWindowLimiter(rate_per_minute, 60.0)

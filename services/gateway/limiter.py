@@ -15,6 +15,9 @@ us want one (a webhook or a return URL naming any track id). So callers say whic
 A lower lane never takes a free slot while a higher lane is waiting for one. The lane of a call is given to
 ``acquire``, or set for a block of code with :func:`lane` (a context variable: the background sync says once
 that it is ``POLL``, without threading the word through every function it calls).
+
+This limiter counts one process's calls. Several app servers on one PostgreSQL database share one budget through
+:class:`~services.gateway.shared_limiter.DatabaseLimiter`, which keeps this interface and these lanes.
 """
 
 from __future__ import annotations

@@ -11,17 +11,27 @@ Poison isolation: nothing one delivery does may stop the others. A body that can
 on that event (``attempts``) and retried after a growing pause (``next_attempt_at``); after ``MAX_ATTEMPTS`` the
 event is closed as unusable with the last error. Gateway failures that are not the delivery's fault (timeouts,
 5xx, the rate limit) leave it open as before. Each look-up runs in the lane :mod:`services.sync.gate` gives it.
+
+Verified once, whichever server: several app servers may hold the same delivery (the worker of the server that
+received it, the leader's sync pass, a duplicate delivered to another server). Before its look-up an automatic
+verification *claims* the event (:func:`_claim`: ``UPDATE … SET claimed_by … WHERE claimed_by IS NULL``, one
+winner) and is refused while an identical delivery is claimed or verified elsewhere; the loser leaves the event
+alone. A claim whose look-up got no answer is released; a claim left by a dead server goes stale after
+``CLAIM_STALE``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from sqlalchemy import or_, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -53,6 +63,10 @@ MAX_ATTEMPTS = 5
 #: Pause before the first retry of a failed delivery; doubled for each further attempt, capped.
 RETRY_BASE_SECONDS = 30.0
 RETRY_MAX_SECONDS = 3600.0
+#: A claim older than this was left by a server that died mid-verification: another may take the event.
+CLAIM_STALE = timedelta(minutes=2)
+#: Who claims events in this process.
+SERVER_ID = f"{socket.gethostname()[:48]}:{os.getpid()}"[:64]
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,8 @@ class _Plan:
     unusable: str | None = None  # closes the event for good
     crash: str | None = None  # an unexpected exception: counted, retried later, then unusable
     gate_key: str | None = None  # what the look-up gate coalesces it by
+    dedupe_key: str = ""
+    elsewhere: bool = False  # claimed by another verification (maybe on another server): left alone here
 
 
 def _plan(session: Session, event: WebhookEvent, *, skip_twins: bool) -> _Plan:
@@ -104,7 +120,7 @@ def _plan(session: Session, event: WebhookEvent, *, skip_twins: bool) -> _Plan:
 
 
 def _plan_unsafe(session: Session, event: WebhookEvent, *, skip_twins: bool) -> _Plan:
-    plan = _Plan(event.id or 0, event.source)
+    plan = _Plan(event.id or 0, event.source, dedupe_key=event.dedupe_key)
     if event.unusable_reason:
         plan.unusable = plan.error = event.unusable_reason
         return plan
@@ -152,9 +168,45 @@ def _plan_unsafe(session: Session, event: WebhookEvent, *, skip_twins: bool) -> 
     return plan
 
 
+def _wants_lookup(plan: _Plan) -> bool:
+    return (plan.ids is not None and plan.twin_payment is None and plan.error is None and plan.crash is None
+            and plan.unusable is None)
+
+
+def _claim(engine: Engine, plans: Sequence[_Plan]) -> None:
+    """Claim every event about to be looked up, in one transaction; mark the others ``elsewhere``.
+
+    One claim per event (a conditional UPDATE only one transaction wins) and one per body: a delivery whose
+    identical twin is claimed or already verified is not looked up again. On PostgreSQL the body check runs
+    under a transaction lock per body (taken in a fixed order), so two servers cannot both pass it.
+    """
+    todo = sorted((p for p in plans if _wants_lookup(p)), key=lambda p: (p.dedupe_key, p.event_id))
+    if not todo:
+        return
+    now = utcnow()
+    stale = now - CLAIM_STALE
+    table = WebhookEvent.__table__  # type: ignore[attr-defined]
+    with session_scope(engine) as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        for plan in todo:
+            if postgres:
+                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": plan.dedupe_key})
+            twin = session.exec(select(WebhookEvent.id).where(
+                col(WebhookEvent.dedupe_key) == plan.dedupe_key, col(WebhookEvent.id) != plan.event_id,
+                or_((col(WebhookEvent.claimed_by).is_not(None) & (col(WebhookEvent.claimed_at) >= stale)
+                     & col(WebhookEvent.processed_at).is_(None)),
+                    (col(WebhookEvent.processed_at).is_not(None) & col(WebhookEvent.error).is_(None)
+                     & col(WebhookEvent.payment_pk).is_not(None)))).limit(1)).first()
+            won = twin is None and int(session.execute(
+                update(table).where(table.c.id == plan.event_id, table.c.processed_at.is_(None),
+                                    or_(table.c.claimed_by.is_(None), table.c.claimed_at < stale))
+                .values(claimed_by=SERVER_ID, claimed_at=now)).rowcount or 0) == 1  # type: ignore[attr-defined]
+            plan.elsewhere = not won
+
+
 def _ask(client: UPaymentsClient, plan: _Plan, limiter_timeout: float | None) -> _Plan:
     """Phase 2: the status look-up (no database transaction is open meanwhile)."""
-    if plan.ids is None or plan.twin_payment is not None:
+    if plan.ids is None or plan.twin_payment is not None or plan.elsewhere:
         return plan
     unknown = plan.lane == Lane.UNKNOWN
     try:
@@ -212,6 +264,8 @@ def _record(session: Session, plan: _Plan, actor: Actor | None,
         outcome = _apply(session, event, plan.params, plan.tx, actor, known)
     else:
         outcome = _close(session, event, plan)
+    if event.processed_at is None:  # to be retried: let any server take it then
+        event.claimed_by = event.claimed_at = None
     session.add(event)
     if actor is not None:
         record(session, actor=actor.email, action="reprocess_webhook", target=f"webhook:{plan.event_id}",
@@ -294,6 +348,13 @@ def process_events(engine: Engine, client: UPaymentsClient, event_ids: Sequence[
         if missing:
             raise ValueError(f"Webhook event {missing[0]} does not exist.")
         plans = [_plan(session, events[i], skip_twins=person is None) for i in event_ids]
+    if person is None:  # automatic: once, whichever server; a staff member's re-process always asks
+        _claim(engine, plans)
+    left = {p.event_id: ProcessOutcome(p.event_id, error="Being verified elsewhere (another server or thread).")
+            for p in plans if p.elsewhere}
+    plans = [p for p in plans if not p.elsewhere]
+    if not plans:
+        return [left[i] for i in event_ids]
     ask: Callable[[_Plan], _Plan] = lambda p: _ask(client, p, limiter_timeout)  # noqa: E731
     plans = list(lookups.map(ask, plans)) if lookups is not None and len(plans) > 1 else [ask(p) for p in plans]
     plans.sort(key=lambda p: p.lane)  # known payments are recorded first
@@ -304,7 +365,7 @@ def process_events(engine: Engine, client: UPaymentsClient, event_ids: Sequence[
             loaded = {e.id: e for e in session.exec(select(WebhookEvent).where(col(WebhookEvent.id).in_(event_ids)))}
             known = _payments_named(session, plans)
             recorded = [_record(session, plan, person, loaded, known) for plan in plans]
-        return _in_order(recorded, event_ids)
+        return _in_order([*recorded, *left.values()], event_ids)
     except Exception:  # one bad event must not undo the batch: record each on its own
         log.exception("recording %d webhook events together failed; recording them one by one", len(plans))
     outcomes: list[ProcessOutcome] = []
@@ -317,7 +378,7 @@ def process_events(engine: Engine, client: UPaymentsClient, event_ids: Sequence[
             message = f"Could not be recorded: {type(exc).__name__}: {exc}"
             outcomes.append(ProcessOutcome(plan.event_id, error=message, retry=note_failure(engine, plan.event_id,
                                                                                             message)))
-    return _in_order(outcomes, event_ids)
+    return _in_order([*outcomes, *left.values()], event_ids)
 
 
 def _in_order(outcomes: list[ProcessOutcome], event_ids: Sequence[int]) -> list[ProcessOutcome]:

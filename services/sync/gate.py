@@ -8,7 +8,9 @@ status look-ups a minute (§1.6). So a delivery that names a payment we are wait
 small share for unknown ids. A sender naming known payments faster than ``KNOWN_PER_SOURCE`` a minute is
 demoted to ``POLL`` (never dropped: a real notification still gets its look-up).
 
-The state is per process and bounded; the limiter it protects is per process too.
+The state is per process and bounded. The limiter it protects is the merchant's: per process on SQLite, kept in
+the database when several servers share PostgreSQL (:mod:`services.gateway.shared_limiter`), where the
+``UNKNOWN`` share is counted across servers too.
 """
 
 from __future__ import annotations

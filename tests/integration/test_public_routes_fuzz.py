@@ -22,7 +22,7 @@ from tests.integration.test_sync import charge
 
 receiver = support.receiver
 
-PUBLIC = ["/pay/return", "/pay/cancel", "/webhooks/upayments", "/api/health"]
+PUBLIC = ["/pay/return", "/pay/cancel", "/webhooks/upayments", "/api/health", "/api/ready"]
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND"]
 _unicode_digits = st.sampled_from(["²", "٣", "۴", "१", "๒", "𝟗", "①", "Ⅻ", "½", "0" * 6, "9" * 400, "-1", "1e9",
                                    " 1", "1 ", "+1", "0x10", "١٢٣"])

@@ -65,3 +65,20 @@ def test_form_and_json_bodies_are_stored_parsed_and_verified(receiver) -> None:
     again = httpx.post(receiver.webhook_url, content=form,
                        headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
     assert again.json()["data"] == {"duplicate": True}
+
+
+def test_health_and_readiness_for_the_proxy(receiver) -> None:
+    """The proxy's two checks: alive (with this server's part in the background sync), and ready (the database
+    answers and its schema is at the newest migration)."""
+    from sqlalchemy import text
+
+    from services import migrate
+
+    health = httpx.get(f"{receiver.url}/api/health", timeout=10).json()
+    assert health["ok"] is True and health["sync"] in {"leader", "follower", "stopped"} and ":" in health["server"]
+    ready = httpx.get(f"{receiver.url}/api/ready", timeout=10)
+    assert ready.status_code == 200 and ready.json() == {"ready": True, "revision": migrate.head_revision()}
+    with receiver.engine.begin() as conn:  # a database one revision behind (another version migrated it)
+        conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    behind = httpx.get(f"{receiver.url}/api/ready", timeout=10)
+    assert behind.status_code == 503 and behind.json()["revision"] == "0004"

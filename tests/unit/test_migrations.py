@@ -184,8 +184,8 @@ def test_release_268e121_database_is_adopted_with_every_row(legacy: Path) -> Non
     after = _rows(legacy)  # every row of every table, summary and text index included; later migrations only
     # Later migrations append columns (each old row is the start of its new row) or add tables of their own.
     assert after.keys() - raw_before.keys() == {"customer_summary", "customer_consent", "card_charge", "deposit",
-                                                "payment_search_hours"}
-    assert all(not after[table] for table in ("deposit", "customer_consent", "card_charge"))  # start empty
+                                                "payment_search_hours", "status_slot"}
+    assert all(not after[table] for table in ("deposit", "customer_consent", "card_charge", "status_slot"))
     assert {row[0] for row in after["customer_summary"]} == {  # 0003 back-filled one row per customer
         row[0] for row in _rows_keys(engine)}
     assert after["payment_search_hours"] == sorted(_hours_from_payments(legacy), key=repr)  # 0006 filled it
@@ -302,8 +302,9 @@ def test_upgrade_on_empty_postgres_equals_release_268e121_and_the_models(empty_p
     with postgres_database("release") as reference:  # the database name only; the release builds its schema
         url = reference.url.render_as_string(hide_password=False)
         with reference.connect() as conn:
-            conn.exec_driver_sql("DROP TABLE alembic_version, deposit, paymentevent, refund, payment, webhookevent, "
-                                 "staff, auditentry, syncstate, card_charge, customer_consent, customer_summary")
+            conn.exec_driver_sql("DROP TABLE alembic_version, deposit, status_slot, paymentevent, refund, payment, "
+                                 "webhookevent, staff, auditentry, syncstate, card_charge, customer_consent, "
+                                 "customer_summary")
             conn.exec_driver_sql("DROP FUNCTION IF EXISTS customer_summary_sync()")
             conn.commit()
         build = ("import sys; from services.db import create_schema, make_engine; "
