@@ -50,15 +50,15 @@ def money(minor: int | None, currency: str = "KWD") -> str:
     if current() != "ar":
         return format_money(minor, currency)
     value = Decimal(minor).scaleb(-exponent(currency))
-    text = format_currency(value, currency, locale="ar_KW", numbering_system=digits())
-    return text.translate(_MARKS).replace("\xa0", " ")
+    text = format_currency(value, currency, locale="ar_KW", numbering_system=digits())  # separators ٫ ٬
+    return localise_digits(text.translate(_MARKS).replace("\xa0", " "))  # Babel keeps 0-9: we map them
 
 
 def number(value: int | float | Decimal) -> str:
     """A count or ratio with the locale's grouping: ``1,234`` / ``1٬234``."""
     if current() != "ar":
         return f"{value:,}"
-    return format_decimal(value, locale="ar_KW", numbering_system=digits()).translate(_MARKS)
+    return localise_digits(format_decimal(value, locale="ar_KW", numbering_system=digits()).translate(_MARKS))
 
 
 def kuwait_time(value: datetime | None, *, seconds: bool = False) -> str:
