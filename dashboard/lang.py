@@ -35,10 +35,13 @@ _SCRIPT = """<span class="souq-dir"></span><script>
   root.documentElement.setAttribute("lang", "%(lang)s");
   if (window.__souqFlip) return;
   const flip = new Set(%(flip)s);
-  const mark = () => root.querySelectorAll('[data-testid="stIconMaterial"]').forEach((e) =>
-    e.classList.toggle("souq-flip", flip.has((e.textContent || "").trim())));
+  const mark = () => root.querySelectorAll('[data-testid="stIconMaterial"]').forEach((e) => {
+    const want = flip.has((e.textContent || "").trim());  // React may rewrite className: re-mark, only if needed
+    if (e.classList.contains("souq-flip") !== want) e.classList.toggle("souq-flip", want);
+  });
   window.__souqFlip = new MutationObserver(mark);
-  window.__souqFlip.observe(root.body, {childList: true, subtree: true, characterData: true});
+  window.__souqFlip.observe(root.body, {childList: true, subtree: true, characterData: true, attributes: true,
+                                        attributeFilter: ["class"]});
   mark();
 })();
 </script>"""
