@@ -8,7 +8,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from streamlit.navigation.page import StreamlitPage
 
-from dashboard import lang
+from dashboard import i18n, lang
 from dashboard.formatting import ago
 from dashboard.i18n import N_, _
 from dashboard.navigation import PageSpec, refusal_text
@@ -34,8 +34,9 @@ def login_screen(settings: Settings) -> None:
     """The only thing an anonymous visitor sees."""
     _ribbon(settings)
     st.title(_("Souq Desk"))
+    shop = settings.shop_name_ar if i18n.current() == "ar" and settings.shop_name_ar else settings.shop_name
     st.write(_("The payments desk of **{shop}**: payment links, transactions, refunds, analytics.").format(
-        shop=md_iso(settings.shop_name)))
+        shop=md_iso(shop)))
     st.button(_("Log in with your company account"), key="login", type="primary", on_click=st.login)
 
 

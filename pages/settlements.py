@@ -38,8 +38,10 @@ today = kuwait_today()
 st.title(_("Settlements"))
 st.caption(_("UPayments deposits captured money on the next Kuwaiti business day (Sunday–Thursday, public holidays "
              "skipped). Expected = captured minus refunds (refunds come out of the balance); deposited = what the "
-             "gateway confirms per payment. A payment not deposited {n} business days after "
-             "capture is overdue.").format(n=number(overdue_after)))
+             "gateway confirms per payment. {overdue}").format(overdue=ngettext(
+                 "A payment not deposited {n} business day after capture is overdue.",
+                 "A payment not deposited {n} business days after capture is overdue.", overdue_after).format(
+                 n=number(overdue_after))))
 
 VIEWS = {"recent": N_("Recent days"), "month": N_("Month")}
 view = st.segmented_control(_("View"), list(VIEWS), default="recent", key="settle_view",
