@@ -2,7 +2,7 @@
 ``ar-KW``) logs in, every page opens right to left with no exception, translated pages have Arabic headings,
 the self-hosted font loads, hostile text stays text, and one click brings English back on the same page.
 
-Screenshots of every page in both languages go to ``test-results/i18n/`` (git-ignored) for people to look at.
+Screenshots of every page in both languages go to ``artifacts/i18n/`` (git-ignored) for people to look at.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tests.e2e.test_hostile_text import _SCAN, MARKERS, corpus, tracker  # noqa:
 
 pytestmark = pytest.mark.e2e
 
-SHOTS = ROOT / "test-results" / "i18n"
+SHOTS = ROOT / "artifacts" / "i18n"  # test-results/ is emptied by pytest-playwright at start
 ADMIN = "admin@souq.demo"
 # url path → translated yet? (the rest are on tests/unit/test_catalog.py's NOT_YET_TRANSLATED list)
 PAGES = {"links": False, "transactions": False, "refunds": False, "reconciliation": True, "settlements": True,
