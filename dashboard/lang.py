@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from dashboard import i18n, state
 from dashboard.i18n import _
 from services import staff
-from services.permissions import Actor
+from services.permissions import Actor, PermissionDenied
 
 STYLESHEET = Path(__file__).resolve().parents[1] / "static" / "souq.css"
 LANGUAGE_NAMES = {"en": "English", "ar": "العربية"}  # each in its own language, whatever the page speaks
@@ -35,7 +35,7 @@ _SCRIPT = """<span class="souq-dir"></span><script>
   root.documentElement.setAttribute("lang", "%(lang)s");
   if (window.__souqFlip) return;
   const flip = new Set(%(flip)s);
-  const mark = () => root.querySelectorAll('[data-testid="stIconMaterial"]').forEach((e) => {
+  const mark = () => root.querySelectorAll('[data-testid^="stIcon"]').forEach((e) => {
     const want = flip.has((e.textContent || "").trim());  // React may rewrite className: re-mark, only if needed
     if (e.classList.contains("souq-flip") !== want) e.classList.toggle("souq-flip", want);
   });
@@ -99,7 +99,10 @@ def _change(engine: Engine, *, language: str | None = None, digits: str | None =
     actor = state.current_actor()  # the person at this click, not the one of the run that drew the button
     if actor is None:
         return
-    prefs = staff.set_preferences(engine, actor, language=language, digits=digits)
+    try:
+        prefs = staff.set_preferences(engine, actor, language=language, digits=digits)
+    except PermissionDenied:
+        return  # removed meanwhile: this run of the page shows "no access"
     st.session_state[_KEY] = (prefs.language or i18n.DEFAULT, prefs.digits)
 
 

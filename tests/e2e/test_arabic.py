@@ -118,8 +118,11 @@ def test_arabic_browser_gets_a_right_to_left_dashboard_and_one_click_brings_engl
         # icons that point a way are mirrored: the audit page's "previous" chevron points right
         page.goto(f"{demo_stack.app}/audit")
         wait_idle(page)
-        expect(page.locator(".st-key-audit_prev [data-testid='stIconMaterial']")).to_have_class(
-            re.compile("souq-flip"), timeout=10_000)
+        for key in ("audit_prev", "audit_next"):
+            icon = page.locator(f".st-key-{key} [data-testid^='stIcon']").first
+            expect(icon).to_have_class(re.compile("souq-flip"), timeout=10_000)
+            style = icon.evaluate("e => [getComputedStyle(e).transform, getComputedStyle(e).display]")
+            assert "matrix(-1" in style[0] and style[1] != "inline", f"{key}: icon not mirrored: {style}"
 
         # the layout: sidebar on the right, navigation in Arabic, the font served by the app itself
         sidebar = page.get_by_test_id("stSidebar").bounding_box()
@@ -142,6 +145,15 @@ def test_arabic_browser_gets_a_right_to_left_dashboard_and_one_click_brings_engl
         # a right-to-left sentence keeps an id in one piece: the sidebar's e-mail sits in an isolate
         sidebar_text = page.get_by_test_id("stSidebar").inner_text().replace("\u2060", "")
         assert f"\u2068{fresh_admin}\u2069" in sidebar_text
+
+        # Arabic-Indic digits are one switch away: the audit page's count and dates use them
+        page.goto(f"{demo_stack.app}/audit")
+        wait_idle(page)
+        page.locator(".st-key-switch_digits label").first.click()
+        wait_idle(page)
+        expect(page.get_by_test_id("stCaptionContainer").filter(has_text="الصفحة").first).to_contain_text(
+            re.compile("[٠-٩]+ قيد"), timeout=15_000)
+        page.screenshot(path=str(SHOTS / "ar-audit-arabic-digits.png"), full_page=True)
 
         # one click back to English on the same page, query parameters kept, then every page in English
         page.goto(f"{demo_stack.app}/audit?probe=1")
