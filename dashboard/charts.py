@@ -45,6 +45,8 @@ _LAYOUT: dict[str, Any] = {
     "margin": {"l": 10, "r": 10, "t": 80, "b": 10},
     "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "traceorder": "normal"},
     "hovermode": "x unified",
+    # Arabic letters from the app's own font (static/souq.css's "Souq Arabic"), Latin from the theme's
+    "font": {"family": '"Source Sans", "Source Sans Pro", "Souq Arabic", sans-serif'},
 }
 
 

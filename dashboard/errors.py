@@ -1,28 +1,49 @@
-"""Turn known errors into one clear sentence on the page; log the technical detail, never a stack trace."""
+"""Turn known errors into one clear sentence on the page, in the person's language; log the technical detail,
+never a stack trace.
+
+A service's sentence built with ``services.sentence.say`` is translated and its values (input, ids, amounts) are
+shown escaped and bidi-isolated; any other message is looked up as it is and otherwise shown as it was said.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import streamlit as st
 
-from dashboard.safe import md
+from dashboard.i18n import _, translate
+from dashboard.safe import md, md_iso, plain_iso
 from services.gateway.errors import GatewayError
 from services.gateway.sentences import staff_sentence
 from services.permissions import PermissionDenied
+from services.sentence import Sentence, sentence_of
 
 log = logging.getLogger(__name__)
 
 
-def explain(exc: BaseException) -> str:
-    """One sentence for a person: what failed and what to do."""
+def _say(said: str | Sentence, fill: Callable[[object], str], escape: Callable[[object], str]) -> str:
+    return translate(said, fill) if isinstance(said, Sentence) else escape(_(said))
+
+
+def _explain(exc: BaseException, fill: Callable[[object], str], escape: Callable[[object], str]) -> str:
     if isinstance(exc, PermissionDenied):
-        return f"{exc} Ask an admin if you need this."
+        return _("{reason} Ask an admin if you need this.").format(reason=_say(sentence_of(exc), fill, escape))
     if isinstance(exc, GatewayError):
-        return staff_sentence(exc)
+        return _say(staff_sentence(exc), fill, escape)
     if isinstance(exc, ValueError):
-        return str(exc)
-    return "Something went wrong; the details were logged for the team."
+        return _say(sentence_of(exc), fill, escape)
+    return _("Something went wrong; the details were logged for the team.")
+
+
+def explain(exc: BaseException) -> str:
+    """One sentence for a person, in their language: what failed and what to do (plain text, not Markdown)."""
+    return _explain(exc, plain_iso, str)
+
+
+def explain_md(exc: BaseException) -> str:
+    """:func:`explain` as Markdown: the data in it escaped and bidi-isolated."""
+    return _explain(exc, md_iso, md)
 
 
 def show_error(exc: BaseException) -> None:
@@ -32,4 +53,4 @@ def show_error(exc: BaseException) -> None:
         log.exception("unexpected error on a page", exc_info=exc)
     else:
         log.info("refused: %s", exc)
-    st.error(md(explain(exc)))  # messages carry input, gateway text and ids: data, never markup
+    st.error(explain_md(exc))  # messages carry input, gateway text and ids: data escaped, never markup

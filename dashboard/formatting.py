@@ -1,67 +1,116 @@
-"""Shared formatting for pages: money, Kuwait time, status labels (pure functions, no Streamlit)."""
+"""Shared formatting for pages: money, Kuwait time, status labels, in the staff member's language (no Streamlit).
+
+English output is unchanged (``12.500 KWD``, ``2026-11-24 18:05``). Arabic uses Babel's ``ar_KW`` data: the
+currency's own 3 decimals and symbol (``12.500 د.ك.``), Arabic month and weekday names, and the person's digits,
+Western (0123) or Arabic-Indic (٠١٢٣). Babel's bidi marks are dropped: where a value sits inside a sentence the
+page isolates it (``safe.md_iso``), which is what keeps it in one piece.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from services.money import format_money
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+
+from dashboard.i18n import N_, _, current, digits, ngettext
+from services.money import exponent, format_money
 from services.refund_state import LABELS as REFUND_LABELS
 from services.refund_state import status_word
 from services.timeutil import to_kuwait, utcnow
 
 STATUS_LABELS = {
-    "pending": "Awaiting payment",
-    "paid": "Paid",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-    "expired": "Expired",
+    "pending": N_("Awaiting payment"),
+    "paid": N_("Paid"),
+    "failed": N_("Failed"),
+    "cancelled": N_("Cancelled"),
+    "expired": N_("Expired"),
     **REFUND_LABELS,
 }
 #: A refund's own state (the refund ledger), in words.
 REFUND_STATE_LABELS = {
-    "pending_approval": "Awaiting approval", "rejected": "Rejected", "sending": "Being sent",
-    "uncertain": "Being checked", "initiated": "Initiated", "refunded": "Refunded", "cancelled": "Cancelled",
-    "failed": "Failed", "needs_split": "Needs per-vendor split",
+    "pending_approval": N_("Awaiting approval"), "rejected": N_("Rejected"), "sending": N_("Being sent"),
+    "uncertain": N_("Being checked"), "initiated": N_("Initiated"), "refunded": N_("Refunded"),
+    "cancelled": N_("Cancelled"), "failed": N_("Failed"), "needs_split": N_("Needs per-vendor split"),
 }
 METHOD_LABELS = {
     "knet": "KNET",
-    "card": "Card",
+    "card": N_("Card"),
     "amex": "Amex",
     "apple_pay": "Apple Pay",
-    "apple_pay_knet": "Apple Pay (KNET)",
+    "apple_pay_knet": N_("Apple Pay (KNET)"),
     "google_pay": "Google Pay",
     "samsung_pay": "Samsung Pay",
 }
+_MARKS = str.maketrans("", "", "\u200e\u200f\u061c")
+_ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def localise_digits(text: str) -> str:
+    """Western digits → Arabic-Indic when the person chose them (Arabic only); anything else unchanged."""
+    return text.translate(_ARABIC_INDIC) if digits() == "arab" else text
 
 
 def money(minor: int | None, currency: str = "KWD") -> str:
-    """``12500`` → ``"12.500 KWD"``; None → an em dash."""
-    return "—" if minor is None else format_money(minor, currency)
+    """``12500`` → ``"12.500 KWD"`` (English) or ``"12.500 د.ك."`` (Arabic); None → an em dash."""
+    if minor is None:
+        return "—"
+    if current() != "ar":
+        return format_money(minor, currency)
+    value = Decimal(minor).scaleb(-exponent(currency))
+    text = format_currency(value, currency, locale="ar_KW", numbering_system=digits())  # separators ٫ ٬
+    return localise_digits(text.translate(_MARKS).replace("\xa0", " "))  # Babel keeps 0-9: we map them
+
+
+def number(value: int | float | Decimal) -> str:
+    """A count or ratio with the locale's grouping: ``1,234`` / ``1٬234``."""
+    if current() != "ar":
+        return f"{value:,}"
+    return localise_digits(format_decimal(value, locale="ar_KW", numbering_system=digits()).translate(_MARKS))
 
 
 def kuwait_time(value: datetime | None, *, seconds: bool = False) -> str:
-    """An instant in Kuwait local time, ``2026-11-24 18:05``."""
+    """An instant in Kuwait local time: ``2026-11-24 18:05``; in Arabic ``24 نوفمبر 2026، 18:05``."""
     if value is None:
         return "—"
-    return to_kuwait(value).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    local = to_kuwait(value)
+    if current() != "ar":
+        return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    text = format_datetime(local, "d MMMM y، HH:mm:ss" if seconds else "d MMMM y، HH:mm", locale="ar_KW")
+    return localise_digits(text.translate(_MARKS))
+
+
+def kuwait_day(value: datetime | None) -> str:
+    """A day with its weekday name: ``Tuesday 24 November 2026`` / ``الثلاثاء 24 نوفمبر 2026``."""
+    if value is None:
+        return "—"
+    local = to_kuwait(value)
+    if current() != "ar":
+        return local.strftime("%A %-d %B %Y")
+    return localise_digits(format_datetime(local, "EEEE d MMMM y", locale="ar_KW").translate(_MARKS))
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:
-    """A short relative time: ``just now``, ``3 min ago``, ``2 h ago``, ``5 days ago``."""
+    """A short relative time: ``just now``, ``3 min ago``, ``2 h ago``, ``5 days ago`` (translated)."""
     if value is None:
-        return "never"
+        return _("never")
     seconds = int(((now or utcnow()) - value).total_seconds())
     if seconds < 45:
-        return "just now"
+        return _("just now")
     if seconds < 3600:
-        return f"{max(1, round(seconds / 60))} min ago"
+        n = max(1, round(seconds / 60))
+        return localise_digits(ngettext("{n} min ago", "{n} min ago", n).format(n=n))
     if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} days ago"
+        n = seconds // 3600
+        return localise_digits(ngettext("{n} h ago", "{n} h ago", n).format(n=n))
+    n = seconds // 86400
+    return localise_digits(ngettext("{n} day ago", "{n} days ago", n).format(n=n))
 
 
 def status_label(status: str | None) -> str:
-    return STATUS_LABELS.get(status or "", status or "—")
+    known = STATUS_LABELS.get(status or "")
+    return _(known) if known else (status or "—")
 
 
 def payment_status_label(status: str, refund_state: str | None, pending_fils: int = 0,
@@ -69,9 +118,26 @@ def payment_status_label(status: str, refund_state: str | None, pending_fils: in
     """``Partially refunded`` / ``Refunded`` for refunded paid payments (services.refund_state), with refunds still
     pending beside: ``Paid · 5.000 KWD refund pending``."""
     label = status_label(status_word(status, refund_state))
-    return f"{label} · {money(pending_fils, currency)} refund pending" if pending_fils > 0 else label
+    if pending_fils <= 0:
+        return label
+    return _("{status} · {amount} refund pending").format(status=label, amount=money(pending_fils, currency))
 
 
 def method_label(method: str | None) -> str:
-    return METHOD_LABELS.get(method or "", method or "—")
+    known = METHOD_LABELS.get(method or "")
+    return _(known) if known else (method or "—")
 
+
+def short_day(value: date, *, year: bool = False) -> str:
+    """A calendar day in a sentence or cell: ``Tue 24 Nov`` (``Tue 24 Nov 2026``) / ``الثلاثاء 24 نوفمبر``."""
+    if current() != "ar":
+        return value.strftime("%a %d %b %Y" if year else "%a %d %b")
+    text = format_date(value, "EEEE d MMMM y" if year else "EEEE d MMMM", locale="ar_KW")
+    return localise_digits(text.translate(_MARKS))
+
+
+def month_name(value: date) -> str:
+    """``November 2026`` / ``نوفمبر 2026``."""
+    if current() != "ar":
+        return value.strftime("%B %Y")
+    return localise_digits(format_date(value, "MMMM y", locale="ar_KW").translate(_MARKS))

@@ -20,6 +20,10 @@ Bidi controls (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069) are **strippe
 a value is shown on its own (a cell, a phrase between fixed words), so a control has no legitimate work to do
 there, and an override would otherwise reorder the text around it (``\u202eevil`` shows as ``live``). Stripping
 rather than showing a marker keeps Arabic names that carry a stray RLM/LRM readable. Stored data is untouched.
+
+Our own isolates are a separate step: in right-to-left pages ``md_iso`` / ``plain_iso`` wrap a value (an id, a
+phone, an amount, a URL, a name) in FSI … PDI (U+2068 … U+2069) *after* it was escaped and stripped, so data can
+neither bring its own controls nor close our isolate early; ``+965 9939 0361`` stays in one piece inside Arabic.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
 import pandas as pd
+
+from dashboard import i18n
 
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _BIDI = str.maketrans("", "", BIDI_CONTROLS)
@@ -62,6 +68,25 @@ def md(value: object) -> str:
     text = _PUNCT.sub(r"\\\1", text)
     text = _AT.sub(r"\1" + _WJ, _COLON.sub(r"\1" + _WJ, text))
     return _WWW.sub(r"\1" + _WJ + r"\2", text)
+
+
+FSI, PDI = "\u2068", "\u2069"
+
+
+def isolate(safe_text: str) -> str:
+    """Wrap text that is *already* safe (``md``/``plain`` output, our own formatting) in a bidi isolate when the
+    page is right to left; left-to-right pages are unchanged. Never give it raw data: use ``md_iso``."""
+    return f"{FSI}{safe_text}{PDI}" if i18n.is_rtl() else safe_text
+
+
+def md_iso(value: object) -> str:
+    """``md(value)``, bidi-isolated in right-to-left pages (an id, phone, amount or name inside a sentence)."""
+    return isolate(md(value))
+
+
+def plain_iso(value: object) -> str:
+    """``plain(value)``, bidi-isolated in right-to-left pages."""
+    return isolate(plain(value))
 
 
 def html_text(value: object) -> str:

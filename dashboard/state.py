@@ -12,10 +12,12 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from dashboard import runtime
+from dashboard.i18n import _
 from dashboard.settings import Settings
 from services.gateway import UPaymentsClient
 from services.permissions import Action, Actor, PermissionDenied
 from services.search import ensure_search_support
+from services.sentence import say
 from services.staff import bootstrap_admins, resolve_actor
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ def actor() -> Actor:
     """The logged-in staff member; stops the page with a polite message when there is none."""
     found = current_actor()
     if found is None:
-        st.warning("You need to be logged in with a staff account to see this page.")
+        st.warning(_("You need to be logged in with a staff account to see this page."))
         st.stop()
     return found
 
@@ -60,7 +62,7 @@ def actor_at_click(action: Action) -> Actor:
     is the previous run's: callbacks ask here (the services re-check the role, too)."""
     found = current_actor()
     if found is None:
-        raise PermissionDenied(None, action, "Your access was removed by an admin; reload the page.")
+        raise PermissionDenied(None, action, say("Your access was removed by an admin; reload the page."))
     return found
 
 

@@ -9,9 +9,10 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.errors import show_error
-from dashboard.formatting import kuwait_time
+from dashboard.formatting import kuwait_time, number
+from dashboard.i18n import _
 from dashboard.paging import page_count, pager
-from dashboard.safe import cells, md, plain
+from dashboard.safe import cells, md_iso, plain
 from services import audit
 from services.permissions import Action
 from services.timeutil import kuwait_day_bounds
@@ -21,12 +22,12 @@ PAGE_SIZE = 100
 actor = state.actor()
 engine = state.engine()
 
-st.title("Audit log")
-st.caption("Every change made through the dashboard, append-only. Each row carries the hash of the row before, so "
-           "editing or deleting a row afterwards breaks the chain.")
+st.title(_("Audit log"))
+st.caption(_("Every change made through the dashboard, append-only. Each row carries the hash of the row before, so "
+             "editing or deleting a row afterwards breaks the chain."))
 
 left, right = st.columns([1, 3], vertical_alignment="center")
-if left.button("Verify chain", key="audit_verify", type="primary"):
+if left.button(_("Verify chain"), key="audit_verify", type="primary"):
     try:
         st.session_state["audit_verdict"] = audit.verify(engine, actor)
     except Exception as exc:
@@ -34,19 +35,22 @@ if left.button("Verify chain", key="audit_verify", type="primary"):
 verdict = st.session_state.get("audit_verdict")
 if verdict is not None:
     if verdict.ok:
-        right.success(f"Chain OK — all {verdict.checked:,} entries verified; nothing was changed or removed.")
+        right.success(_("Chain OK — all {n} entries verified; nothing was changed or removed.").format(
+            n=number(verdict.checked)))
     else:
-        right.error(f"Chain BROKEN at entry {md(verdict.first_bad_seq)}: {md(verdict.problem)}. "
-                    f"{verdict.checked:,} entries before it are intact.")
+        right.error(_("Chain BROKEN at entry {seq}: {problem}. {n} entries before it are intact.").format(
+            seq=md_iso(verdict.first_bad_seq), problem=md_iso(verdict.problem), n=number(verdict.checked)))
 
 with st.form("audit_filters"):
     cols = st.columns(4)
-    who = cols[0].text_input("Actor (e-mail)", key="audit_actor")
+    who = cols[0].text_input(_("Actor (e-mail)"), key="audit_actor")
     actions = ["", *audit.distinct_actions(engine)]
-    action = cols[1].selectbox("Action", actions, key="audit_action", format_func=lambda a: plain(a) or "Any action")
-    target = cols[2].text_input("Target contains", key="audit_target", placeholder="order id, e-mail, refund:12")
-    days = cols[3].date_input("Between (Kuwait days)", value=[], key="audit_days", format="YYYY-MM-DD")
-    if st.form_submit_button("Apply filters"):
+    action = cols[1].selectbox(_("Action"), actions, key="audit_action",
+                               format_func=lambda a: plain(a) or _("Any action"))
+    target = cols[2].text_input(_("Target contains"), key="audit_target",
+                                placeholder=_("order id, e-mail, refund:12"))
+    days = cols[3].date_input(_("Between (Kuwait days)"), value=[], key="audit_days", format="YYYY-MM-DD")
+    if st.form_submit_button(_("Apply filters")):
         st.session_state["audit_page"] = 1
 
 first = days[0] if isinstance(days, tuple) and len(days) >= 1 else None
@@ -64,16 +68,17 @@ except Exception as exc:
     st.stop()
 
 rows: list[dict[str, Any]] = [{
-    "#": e.seq, "When (Kuwait)": kuwait_time(e.at, seconds=True), "Actor": e.actor, "Action": e.action,
-    "Target": e.target or "", "Before": e.before or "", "After": e.after or "",
+    "#": e.seq, _("When (Kuwait)"): kuwait_time(e.at, seconds=True), _("Actor"): e.actor, _("Action"): e.action,
+    _("Target"): e.target or "", _("Before"): e.before or "", _("After"): e.after or "",
 } for e in entries]
 pages = page_count(total, PAGE_SIZE)
-st.caption(f"{total:,} entries · page {min(page, pages):,} of {pages:,} · newest first")
+st.caption(_("{total} entries · page {page} of {pages} · newest first").format(
+    total=number(total), page=number(min(page, pages)), pages=number(pages)))
 st.dataframe(cells(rows), hide_index=True, key="audit_table")
 
 spare = pager("audit_page", "audit", page, pages)
 if actor.can(Action.EXPORT_AUDIT):
     spare.download_button(
-        "Export CSV", key="audit_export", file_name="audit-log.csv", mime="text/csv", on_click="ignore",
+        _("Export CSV"), key="audit_export", file_name="audit-log.csv", mime="text/csv", on_click="ignore",
         data=lambda: "".join(audit.export_csv(engine, actor, flt)),
     )

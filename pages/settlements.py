@@ -3,25 +3,31 @@ the accountant's CSV, and matching the bank's statement."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import streamlit as st
 
 from dashboard import state
 from dashboard.errors import show_error
-from dashboard.formatting import method_label, money
-from dashboard.safe import cells, md, plain
+from dashboard.formatting import method_label, money, month_name, number, short_day
+from dashboard.i18n import N_, _, ngettext
+from dashboard.safe import cells, md, md_iso, plain
 from services import settlements
 from services.money import format_amount, parse_amount
 from services.permissions import Action
 from services.timeutil import kuwait_today
 
-STATE_LABELS = {"deposited": "deposited", "partly deposited": "partly deposited", "overdue": "OVERDUE",
-                "pending": "pending", "nothing due": "—"}
-MATCH_LABELS = {settlements.MATCHED: "matched", settlements.PARTLY: "PARTLY matched",
-                settlements.UNMATCHED: "UNMATCHED", settlements.MISSING: "MISSING from statement",
-                settlements.NOT_UPAYMENTS: "other credit"}
+STATE_LABELS = {"deposited": N_("deposited"), "partly deposited": N_("partly deposited"), "overdue": N_("OVERDUE"),
+                "pending": N_("pending"), "nothing due": N_("—")}
+MATCH_LABELS = {settlements.MATCHED: N_("matched"), settlements.PARTLY: N_("PARTLY matched"),
+                settlements.UNMATCHED: N_("UNMATCHED"), settlements.MISSING: N_("MISSING from statement"),
+                settlements.NOT_UPAYMENTS: N_("other credit")}
+
+
+def _days(first: date, last: date) -> str:
+    return short_day(first) if first == last else _("{first} – {last}").format(first=short_day(first),
+                                                                                last=short_day(last))
 
 actor = state.actor()
 engine = state.engine()
@@ -29,17 +35,21 @@ settings = state.settings()
 overdue_after = settings.deposit_overdue_business_days
 today = kuwait_today()
 
-st.title("Settlements")
-st.caption(f"UPayments deposits captured money on the next Kuwaiti business day (Sunday–Thursday, public holidays "
-           f"skipped). Expected = captured minus refunds (refunds come out of the balance); deposited = what the "
-           f"gateway confirms per payment. A payment not deposited {overdue_after:d} business days after "
-           f"capture is overdue.")
+st.title(_("Settlements"))
+st.caption(_("UPayments deposits captured money on the next Kuwaiti business day (Sunday–Thursday, public holidays "
+             "skipped). Expected = captured minus refunds (refunds come out of the balance); deposited = what the "
+             "gateway confirms per payment. {overdue}").format(overdue=ngettext(
+                 "A payment not deposited {n} business day after capture is overdue.",
+                 "A payment not deposited {n} business days after capture is overdue.", overdue_after).format(
+                 n=number(overdue_after))))
 
-view = st.segmented_control("View", ["Recent days", "Month"], default="Recent days", key="settle_view")
+VIEWS = {"recent": N_("Recent days"), "month": N_("Month")}
+view = st.segmented_control(_("View"), list(VIEWS), default="recent", key="settle_view",
+                            format_func=lambda v: _(VIEWS[v]))
 try:
-    if view == "Month":
+    if view == "month":
         months = settlements.recent_months(today, 12)
-        month = st.selectbox("Month", months, key="settle_month", format_func=lambda m: plain(m.strftime("%B %Y")))
+        month = st.selectbox(_("Month"), months, key="settle_month", format_func=lambda m: plain(month_name(m)))
         report = settlements.month_settlement(engine, actor, month or months[0], overdue_after=overdue_after)
     else:
         report = settlements.recent_settlement(engine, actor, overdue_after=overdue_after)
@@ -49,55 +59,56 @@ except Exception as exc:
 
 due = [d for d in report.days if d.day <= today]
 cols = st.columns(4)
-cols[0].metric("Expected so far (KWD)", md(format_amount(sum(d.expected_fils for d in due), grouping=True)))
-cols[1].metric("Deposited (KWD)", md(format_amount(sum(d.deposited_fils for d in due), grouping=True)))
-cols[2].metric("Difference (KWD)", md(format_amount(sum(d.difference_fils for d in due), grouping=True)))
-cols[3].metric("Overdue days", f"{len(report.overdue_days):,}")
+cols[0].metric(_("Expected so far (KWD)"), md(format_amount(sum(d.expected_fils for d in due), grouping=True)))
+cols[1].metric(_("Deposited (KWD)"), md(format_amount(sum(d.deposited_fils for d in due), grouping=True)))
+cols[2].metric(_("Difference (KWD)"), md(format_amount(sum(d.difference_fils for d in due), grouping=True)))
+cols[3].metric(_("Overdue days"), number(len(report.overdue_days)))
 yesterday = today - timedelta(days=1)
 due_day = settlements.expected_deposit_day(yesterday)
 mine = next((d for d in report.days if d.captured_from <= yesterday <= d.captured_to), None)
 if mine is not None:
-    st.info(f"**Yesterday's money** (captured {md(mine.captured_from.strftime('%a %d %b'))}"
-            f"{'' if mine.captured_from == mine.captured_to else ' – ' + md(mine.captured_to.strftime('%a %d %b'))}"
-            f", due {md(due_day.strftime('%a %d %b %Y'))}): expected {money(mine.expected_fils)}, deposited "
-            f"{money(mine.deposited_fils)}, difference {money(mine.difference_fils)} — "
-            f"{md(STATE_LABELS[mine.state])}.")
+    st.info(_("**Yesterday's money** (captured {days}, due {due}): expected {expected}, deposited {deposited}, "
+              "difference {difference} — {state}.").format(
+        days=md_iso(_days(mine.captured_from, mine.captured_to)), due=md_iso(short_day(due_day, year=True)),
+        expected=md_iso(money(mine.expected_fils)), deposited=md_iso(money(mine.deposited_fils)),
+        difference=md_iso(money(mine.difference_fils)), state=md(_(STATE_LABELS[mine.state]))))
 for day in report.overdue_days:
-    st.warning(f"Overdue: the deposit of {md(day.day.strftime('%a %d %b %Y'))} — {day.overdue_payments:,} "
-               f"payment(s), {money(day.overdue_fils)} captured {md(day.captured_from.strftime('%a %d %b'))}"
-               f"{'' if day.captured_from == day.captured_to else ' – ' + md(day.captured_to.strftime('%a %d %b'))}"
-               " — has not been confirmed by UPayments. Check your bank statement below, then ask UPayments support "
-               "about these payments (see “Payments of one deposit day”).")
+    st.warning(_("Overdue: the deposit of {day} — {payments}, {amount} captured {days} — has not been confirmed by "
+                 "UPayments. Check your bank statement below, then ask UPayments support about these payments (see "
+                 "“Payments of one deposit day”).").format(
+        day=md_iso(short_day(day.day, year=True)),
+        payments=ngettext("{n} payment", "{n} payments", day.overdue_payments).format(
+            n=number(day.overdue_payments)),
+        amount=md_iso(money(day.overdue_fils)), days=md_iso(_days(day.captured_from, day.captured_to))))
 
 
 def _row(d: settlements.DayRow) -> dict[str, Any]:
     fam = d.expected_by_family
-    captured = (d.captured_from.strftime("%a %d %b") if d.captured_from == d.captured_to
-                else f"{d.captured_from.strftime('%a %d %b')} – {d.captured_to.strftime('%a %d %b')}")
-    return {"Deposit day": d.day.strftime("%a %Y-%m-%d"), "Captured on": captured, "Payments": d.payments,
-            "Captured": format_amount(d.captured_fils), "Refunds": format_amount(d.refunds_fils),
-            "Expected": format_amount(d.expected_fils), "KNET": format_amount(fam["knet"]),
-            "Cards": format_amount(fam["card"]), "Wallets": format_amount(fam["wallet"] + fam["other"]),
-            "Deposited": format_amount(d.deposited_fils), "Difference": format_amount(d.difference_fils),
-            "Status": STATE_LABELS[d.state]}
+    return {_("Deposit day"): short_day(d.day, year=True),
+            _("Captured on"): _days(d.captured_from, d.captured_to), _("Payments"): d.payments,
+            _("Captured"): format_amount(d.captured_fils), _("Refunds"): format_amount(d.refunds_fils),
+            _("Expected"): format_amount(d.expected_fils), "KNET": format_amount(fam["knet"]),
+            _("Cards"): format_amount(fam["card"]), _("Wallets"): format_amount(fam["wallet"] + fam["other"]),
+            _("Deposited"): format_amount(d.deposited_fils), _("Difference"): format_amount(d.difference_fils),
+            _("Status"): _(STATE_LABELS[d.state])}
 
 
-st.subheader("By deposit day")
-st.caption("Amounts in KWD. Each row's money was captured on the days shown (Transactions and Analytics give the "
-           "same captured and refund totals for those days).")
+st.subheader(_("By deposit day"))
+st.caption(_("Amounts in KWD. Each row's money was captured on the days shown (Transactions and Analytics give the "
+             "same captured and refund totals for those days)."))
 st.dataframe(cells([_row(d) for d in report.days]), hide_index=True, key="settle_days")
 
 if actor.can(Action.EXPORT_SETTLEMENTS) and report.days:
     st.download_button(
-        "Download CSV for the accountant", key="settle_export", mime="text/csv", on_click="ignore",
+        _("Download CSV for the accountant"), key="settle_export", mime="text/csv", on_click="ignore",
         file_name=f"settlements-{report.first.isoformat()}-{report.last.isoformat()}.csv",
         data=lambda: "".join(settlements.export_csv(engine, actor, report.first, report.last,
                                                     overdue_after=overdue_after)),
     )
 
-with st.expander("Payments of one deposit day"):
+with st.expander(_("Payments of one deposit day")):
     choices = [d.day for d in report.days if d.payments]
-    picked = st.selectbox("Deposit day", choices, key="settle_day", format_func=lambda d: plain(d.isoformat()))
+    picked = st.selectbox(_("Deposit day"), choices, key="settle_day", format_func=lambda d: plain(d.isoformat()))
     if picked is not None:
         try:
             lines = settlements.day_payments(engine, actor, picked, overdue_after=overdue_after)
@@ -105,31 +116,31 @@ with st.expander("Payments of one deposit day"):
             show_error(exc)
         else:
             st.dataframe(cells([{
-                "Order": p.order_id, "Captured on": p.captured_day, "Method": method_label(p.method),
-                "Amount": format_amount(p.amount_fils), "Refunded": format_amount(p.refunded_fils),
-                "Deposited": "yes" if p.deposited else ("OVERDUE" if p.overdue else "not yet"),
-                "Deposited at": p.deposited_at or "",
+                _("Order"): p.order_id, _("Captured on"): p.captured_day, _("Method"): method_label(p.method),
+                _("Amount"): format_amount(p.amount_fils), _("Refunded"): format_amount(p.refunded_fils),
+                _("Deposited"): _("yes") if p.deposited else (_("OVERDUE") if p.overdue else _("not yet")),
+                _("Deposited at"): p.deposited_at or "",
             } for p in lines]), hide_index=True, key="settle_day_rows")
 
 # ------------------------------------------------------------------ bank statement
 
-st.subheader("Match your bank statement")
+st.subheader(_("Match your bank statement"))
 if not actor.can(Action.MATCH_STATEMENT):
-    st.caption("Finance and admins can upload the bank's statement here to match it with the expected deposits.")
+    st.caption(_("Finance and admins can upload the bank's statement here to match it with the expected deposits."))
     st.stop()
-st.caption("Upload the statement of the account UPayments pays into (CSV or XLSX, with Date, Description and "
-           "Credit columns). Credits whose description names UPayments are matched to the expected deposit of "
-           "their day; nothing from the file is stored.")
+st.caption(_("Upload the statement of the account UPayments pays into (CSV or XLSX, with Date, Description and "
+             "Credit columns). Credits whose description names UPayments are matched to the expected deposit of "
+             "their day; nothing from the file is stored."))
 with st.form("settle_statement"):
-    upload = st.file_uploader("Bank statement", type=["csv", "xlsx"], key="settle_file",
+    upload = st.file_uploader(_("Bank statement"), type=["csv", "xlsx"], key="settle_file",
                               max_upload_size=settlements.MAX_BYTES // 1_048_576)
-    tolerance_text = st.text_input("Tolerance (KWD)", value=format_amount(settings.statement_tolerance_fils),
-                                   key="settle_tolerance", help="A credit within this amount of the expected "
-                                   "deposit counts as matched (bank charges, rounding).")
-    submitted = st.form_submit_button("Match statement", type="primary")
+    tolerance_text = st.text_input(
+        _("Tolerance (KWD)"), value=format_amount(settings.statement_tolerance_fils), key="settle_tolerance",
+        help=_("A credit within this amount of the expected deposit counts as matched (bank charges, rounding)."))
+    submitted = st.form_submit_button(_("Match statement"), type="primary")
 if submitted:
     if upload is None:
-        st.error("Choose the statement file first.")
+        st.error(_("Choose the statement file first."))
     else:
         try:
             tolerance = parse_amount(tolerance_text, allow_zero=True)
@@ -142,12 +153,13 @@ if submitted:
 
 result = st.session_state.get("settle_match")
 if isinstance(result, settlements.MatchResult):
-    st.success(f"Statement read: {result.count(settlements.MATCHED):,} matched, "
-               f"{result.count(settlements.PARTLY):,} partly matched, {result.count(settlements.UNMATCHED):,} "
-               f"unmatched, {result.count(settlements.MISSING):,} expected day(s) missing from the statement.")
+    st.success(_("Statement read: {matched} matched, {partly} partly matched, {unmatched} unmatched, {missing} "
+                 "expected day(s) missing from the statement.").format(
+        matched=number(result.count(settlements.MATCHED)), partly=number(result.count(settlements.PARTLY)),
+        unmatched=number(result.count(settlements.UNMATCHED)), missing=number(result.count(settlements.MISSING))))
     st.dataframe(cells([{
-        "Result": MATCH_LABELS[m.status], "Day": m.day.isoformat(), "Row": m.row or "",
-        "Statement amount": format_amount(m.amount_fils) if m.row else "",
-        "Expected": format_amount(m.expected_fils), "Difference": format_amount(m.difference_fils),
-        "Description": m.description, "Note": m.note,
+        _("Result"): _(MATCH_LABELS[m.status]), _("Day"): m.day.isoformat(), _("Row"): m.row or "",
+        _("Statement amount"): format_amount(m.amount_fils) if m.row else "",
+        _("Expected"): format_amount(m.expected_fils), _("Difference"): format_amount(m.difference_fils),
+        _("Description"): m.description, _("Note"): m.note,
     } for m in result.lines]), hide_index=True, key="settle_match_rows")

@@ -8,14 +8,15 @@ import streamlit as st
 
 from dashboard import reads, state
 from dashboard.errors import show_error
-from dashboard.formatting import kuwait_time, status_label
-from dashboard.safe import cells, md, plain
+from dashboard.formatting import kuwait_time, number, status_label
+from dashboard.i18n import N_, _
+from dashboard.safe import cells, md, md_iso, plain
 from services import sync
 from services.permissions import Action
 
 PAGE_SIZE = 50
-STATE_LABELS = {"waiting": "Waiting / to retry", "problem": "Problem", "verified": "Verified"}
-SOURCE_LABELS = {"webhook": "Webhook", "redirect": "Redirect"}
+STATE_LABELS = {"waiting": N_("Waiting / to retry"), "problem": N_("Problem"), "verified": N_("Verified")}
+SOURCE_LABELS = {"webhook": N_("Webhook"), "redirect": N_("Redirect")}
 
 actor = state.actor()
 engine = state.engine()
@@ -23,12 +24,12 @@ engine = state.engine()
 
 def _table(rows: list[sync.InboxRow]) -> list[dict[str, Any]]:
     return [{
-        "#": r.id, "Arrived (Kuwait)": kuwait_time(r.received_at, seconds=True),
-        "Source": SOURCE_LABELS.get(r.source, r.source), "State": STATE_LABELS[r.state],
-        "Matched payment": (f"{r.payment_order_id} · {status_label(r.payment_status)}" if r.payment_order_id
-                            else ""),
-        "Result claimed": r.result or "", "Duplicate": r.duplicate, "Order id": r.order_id or "",
-        "Track id": r.track_id or "", "Problem": r.error or "",
+        "#": r.id, _("Arrived (Kuwait)"): kuwait_time(r.received_at, seconds=True),
+        _("Source"): _(SOURCE_LABELS.get(r.source, r.source)), _("State"): _(STATE_LABELS[r.state]),
+        _("Matched payment"): (f"{r.payment_order_id} · {status_label(r.payment_status)}" if r.payment_order_id
+                               else ""),
+        _("Result claimed"): r.result or "", _("Duplicate"): r.duplicate, _("Order id"): r.order_id or "",
+        _("Track id"): r.track_id or "", _("Problem"): r.error or "",
     } for r in rows]
 
 
@@ -43,17 +44,18 @@ def _reprocess(event_id: int) -> None:
     reads.forget_inbox()
 
 
-st.title("Webhook inbox")
-st.caption("Every notification from UPayments and every customer redirect, stored as received. Nothing here is "
-           "trusted as it is: each one is checked with the gateway's own status look-up before a payment changes.")
+st.title(_("Webhook inbox"))
+st.caption(_("Every notification from UPayments and every customer redirect, stored as received. Nothing here is "
+             "trusted as it is: each one is checked with the gateway's own status look-up before a payment "
+             "changes."))
 
 with st.container(horizontal=True, vertical_alignment="bottom"):
-    source = st.segmented_control("Source", ["webhook", "redirect"], key="inbox_source",
-                                  format_func=lambda s: SOURCE_LABELS[s])
-    wanted = st.segmented_control("State", list(STATE_LABELS), key="inbox_state",
-                                  format_func=lambda s: STATE_LABELS[s])
-    text = st.text_input("Order or track id", key="inbox_text", placeholder="exact id")
-    if st.button("Refresh", icon=":material/refresh:"):
+    source = st.segmented_control(_("Source"), ["webhook", "redirect"], key="inbox_source",
+                                  format_func=lambda s: _(SOURCE_LABELS[s]))
+    wanted = st.segmented_control(_("State"), list(STATE_LABELS), key="inbox_state",
+                                  format_func=lambda s: _(STATE_LABELS[s]))
+    text = st.text_input(_("Order or track id"), key="inbox_text", placeholder=_("exact id"))
+    if st.button(_("Refresh"), icon=":material/refresh:"):
         reads.forget_inbox()
 
 flt = sync.InboxFilter(source=source, state=wanted, text=text or None)
@@ -66,12 +68,13 @@ if "inbox_error" in st.session_state:
 if "inbox_outcome" in st.session_state:
     done = st.session_state.pop("inbox_outcome")
     if done.retry:
-        st.warning(f"Delivery #{done.event_id:d} could not be checked now: {md(done.error)} It will be retried.")
+        st.warning(_("Delivery #{id} could not be checked now: {error} It will be retried.").format(
+            id=number(done.event_id), error=md(done.error)))
     elif done.error:
-        st.info(f"Delivery #{done.event_id:d} re-processed: {md(done.error)}")
+        st.info(_("Delivery #{id} re-processed: {error}").format(id=number(done.event_id), error=md(done.error)))
     else:
-        st.success(f"Delivery #{done.event_id:d} verified with the gateway: order {md(done.order_id)} is "
-                   f"{md(status_label(done.status_after))}.")
+        st.success(_("Delivery #{id} verified with the gateway: order {order} is {status}.").format(
+            id=number(done.event_id), order=md_iso(done.order_id), status=md(status_label(done.status_after))))
 
 try:
     rows, total = reads.inbox_page(actor, flt, offset=offset, limit=PAGE_SIZE)
@@ -80,39 +83,41 @@ except Exception as exc:
     st.stop()
 
 if not rows:
-    st.info("No deliveries match." if total == 0 and (source or wanted or text) else
-            "No deliveries yet. They appear here as soon as the gateway calls this dashboard's webhook URL.")
+    st.info(_("No deliveries match.") if total == 0 and (source or wanted or text) else
+            _("No deliveries yet. They appear here as soon as the gateway calls this dashboard's webhook URL."))
     st.stop()
 
-st.caption(f"{offset + 1:,}–{offset + len(rows):,} of {total:,}, newest first. Select a row to see its raw body.")
+st.caption(_("{first}–{last} of {total}, newest first. Select a row to see its raw body.").format(
+    first=number(offset + 1), last=number(offset + len(rows)), total=number(total)))
 event = st.dataframe(cells(_table(rows)), key="inbox_table", on_select="rerun", selection_mode="single-row",
                      hide_index=True, width="stretch")
 with st.container(horizontal=True):
-    if st.button("Newer", disabled=offset == 0, icon=":material/chevron_left:"):
+    if st.button(_("Newer"), disabled=offset == 0, icon=":material/chevron_left:"):
         st.session_state["inbox_offset"] = max(0, offset - PAGE_SIZE)
         st.rerun()
-    if st.button("Older", disabled=offset + PAGE_SIZE >= total, icon=":material/chevron_right:"):
+    if st.button(_("Older"), disabled=offset + PAGE_SIZE >= total, icon=":material/chevron_right:"):
         st.session_state["inbox_offset"] = offset + PAGE_SIZE
         st.rerun()
 
 picked = event.selection.rows if event is not None else []
 if picked and picked[0] < len(rows):
     row = rows[picked[0]]
-    st.subheader(f"Delivery #{row.id:d}")
+    st.subheader(_("Delivery #{id}").format(id=number(row.id)))
     try:
         detail = sync.get_event(engine, actor, row.id)
     except Exception as exc:
         show_error(exc)
         st.stop()
-    st.markdown(f"**Arrived:** {kuwait_time(detail.received_at, seconds=True)} (Kuwait) · "
-                f"**Came by:** {md(detail.transport or '—')} · "
-                f"**Content type:** {md(detail.content_type or '—')} · **Processed:** "
-                f"{kuwait_time(detail.processed_at, seconds=True) if detail.processed_at else 'not yet'}")
+    st.markdown(_("**Arrived:** {arrived} (Kuwait) · **Came by:** {transport} · **Content type:** {type} · "
+                  "**Processed:** {processed}").format(
+        arrived=md_iso(kuwait_time(detail.received_at, seconds=True)), transport=md_iso(detail.transport or "—"),
+        type=md_iso(detail.content_type or "—"),
+        processed=md_iso(kuwait_time(detail.processed_at, seconds=True)) if detail.processed_at else _("not yet")))
     if detail.error:
         st.warning(md(detail.error))
     if detail.query:  # §18 F5: the fields may come in the query string
         st.code(plain("?" + detail.query), language=None, wrap_lines=True)
     st.code(plain(detail.body), language=None, wrap_lines=True)  # shown as text: the body is untrusted data
     if actor.can(Action.REPROCESS_WEBHOOK):
-        st.button("Re-process", key="inbox_reprocess", icon=":material/replay:", on_click=_reprocess,
-                  args=(row.id,), help="Ask the gateway for this payment's status again and apply its answer.")
+        st.button(_("Re-process"), key="inbox_reprocess", icon=":material/replay:", on_click=_reprocess,
+                  args=(row.id,), help=_("Ask the gateway for this payment's status again and apply its answer."))

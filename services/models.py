@@ -239,6 +239,10 @@ class Staff(SQLModel, table=True):
     added_by: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    language: str | None = Field(default=None, max_length=8,
+                                 description="en | ar; None until the first login picks it from the browser")
+    digits: str = Field(default="latn", max_length=8, sa_column_kwargs={"server_default": "latn"},
+                        description="latn (0123) | arab (٠١٢٣): how numbers are shown in Arabic")
 
 
 class AuditEntry(SQLModel, table=True):

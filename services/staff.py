@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -11,7 +12,8 @@ from sqlmodel import Session, col, select
 from services import audit, inputs
 from services.db import read_session, session_scope
 from services.models import Staff
-from services.permissions import Action, Actor, Role, authorize
+from services.permissions import Action, Actor, PermissionDenied, Role, authorize
+from services.sentence import say
 from services.timeutil import utcnow
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -23,10 +25,10 @@ class StaffError(ValueError):
 
 def _clean_email(email: object) -> str:
     if email is not None and not isinstance(email, str):
-        raise StaffError("The e-mail address must be text.")
+        raise StaffError(say("The e-mail address must be text."))
     cleaned = (email or "").strip().lower()
     if inputs.bad_text(cleaned, "e-mail address", max_len=255) or not _EMAIL.match(cleaned):
-        raise StaffError(f"{inputs.shown(email)} is not a valid e-mail address.")
+        raise StaffError(say("{value} is not a valid e-mail address.", value=inputs.shown(email)))
     return cleaned
 
 
@@ -34,7 +36,8 @@ def _clean_role(role: str | Role) -> Role:
     try:
         return Role(role)
     except (ValueError, TypeError):
-        raise StaffError(f"Unknown role {inputs.shown(role)}: use admin, finance, sales or viewer.") from None
+        raise StaffError(say("Unknown role {value}: use admin, finance, sales or viewer.",
+                             value=inputs.shown(role))) from None
 
 
 def resolve_actor(engine: Engine, email: str | None, name: str | None = None) -> Actor | None:
@@ -92,7 +95,8 @@ def add_staff(engine: Engine, actor: Actor, *, email: str, role: str | Role, nam
     with session_scope(engine) as session:
         row = session.get(Staff, email)
         if row is not None and row.active:
-            raise StaffError(f"{email} is already on the staff list (role {row.role}); change the role instead.")
+            raise StaffError(say("{email} is already on the staff list (role {role}); change the role instead.",
+                                 email=email, role=row.role))
         before = {"role": row.role, "active": row.active} if row else None
         if row is None:
             row = Staff(email=email, role=new_role, name=name, added_by=actor.email)
@@ -110,11 +114,11 @@ def change_role(engine: Engine, actor: Actor, *, email: str, role: str | Role) -
     with session_scope(engine) as session:
         row = session.get(Staff, email)
         if row is None or not row.active:
-            raise StaffError(f"{email} is not on the staff list.")
+            raise StaffError(say("{email} is not on the staff list.", email=email))
         if row.role == new_role:
             return row
         if row.role == Role.ADMIN and _active_admins(session) <= 1:
-            raise StaffError("This is the last admin: make someone else admin first.")
+            raise StaffError(say("This is the last admin: make someone else admin first."))
         before = {"role": row.role}
         row.role, row.updated_at = new_role, utcnow()
         session.add(row)
@@ -130,11 +134,55 @@ def remove_staff(engine: Engine, actor: Actor, *, email: str) -> None:
     with session_scope(engine) as session:
         row = session.get(Staff, email)
         if row is None or not row.active:
-            raise StaffError(f"{email} is not on the staff list.")
+            raise StaffError(say("{email} is not on the staff list.", email=email))
         if row.role == Role.ADMIN and _active_admins(session) <= 1:
-            raise StaffError("This is the last admin: an admin can't remove the last admin.")
+            raise StaffError(say("This is the last admin: an admin can't remove the last admin."))
         before = {"role": row.role, "active": True}
         row.active, row.updated_at = False, utcnow()
         session.add(row)
         audit.record(session, actor=actor.email, action="staff_removed", target=email, before=before,
                      after={"active": False})
+
+
+LANGUAGES = ("en", "ar")
+DIGIT_SETS = ("latn", "arab")
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """How a staff member reads the dashboard: ``language`` None until their first login picks it."""
+
+    language: str | None
+    digits: str
+
+
+def preferences(engine: Engine, email: str) -> Preferences:
+    """The stored language and digits of ``email`` (English / Western digits for an unknown person)."""
+    with read_session(engine) as session:
+        row = session.get(Staff, email.strip().lower())
+    if row is None:
+        return Preferences(language=None, digits="latn")
+    return Preferences(language=row.language, digits=row.digits or "latn")
+
+
+def set_preferences(engine: Engine, actor: Actor, *, language: str | None = None,
+                    digits: str | None = None) -> Preferences:
+    """A person changes their *own* language or digits (no role needed, but they must still be staff).
+
+    Not audited: it changes nothing anyone else sees.
+    """
+    # Any role may choose its own language: the check is only "still staff, now" (every role views links).
+    actor = authorize(engine, actor, Action.VIEW_LINKS)
+    if language is not None and language not in LANGUAGES:
+        raise StaffError(say("Unknown language {value}: use en or ar.", value=inputs.shown(language)))
+    if digits is not None and digits not in DIGIT_SETS:
+        raise StaffError(say("Unknown digits {value}: use latn or arab.", value=inputs.shown(digits)))
+    with session_scope(engine) as session:
+        row = session.get(Staff, actor.email)
+        if row is None or not row.active:  # removed between the check and this write
+            raise PermissionDenied(actor, Action.VIEW_LINKS,
+                                   say("Your access was removed by an admin; reload the page."))
+        row.language = language or row.language
+        row.digits = digits or row.digits
+        session.add(row)
+        return Preferences(language=row.language, digits=row.digits)

@@ -20,6 +20,7 @@ from services.gateway.vocab import result_to_status
 from services.ingest import UpsertResult
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, authorize
+from services.sentence import N_
 from services.sync.verify import (
     CannotLookUp,
     apply_lookup,
@@ -38,10 +39,10 @@ PAID_WITHOUT_WEBHOOK = "paid_without_webhook"
 WEBHOOK_UNKNOWN_ORDER = "webhook_unknown_order"
 LINK_UNCERTAIN = "link_uncertain"
 KIND_LABELS = {
-    STATUS_MISMATCH: "Status differs from the gateway",
-    PAID_WITHOUT_WEBHOOK: "Paid, but no webhook arrived",
-    WEBHOOK_UNKNOWN_ORDER: "Webhook for an order the dashboard does not know",
-    LINK_UNCERTAIN: "Link creation outcome unknown",
+    STATUS_MISMATCH: N_("Status differs from the gateway"),
+    PAID_WITHOUT_WEBHOOK: N_("Paid, but no webhook arrived"),
+    WEBHOOK_UNKNOWN_ORDER: N_("Webhook for an order the dashboard does not know"),
+    LINK_UNCERTAIN: N_("Link creation outcome unknown"),
 }
 #: How far back the database checks look (older drift is history, not work).
 LOOKBACK = timedelta(days=30)

@@ -117,6 +117,8 @@ CASES = [
     Case("staff.remove_staff", Action.MANAGE_STAFF,
          lambda c, a: staff.remove_staff(c.engine, a, email="bystander@shop.test")),
     Case("staff.list_staff", Action.MANAGE_STAFF, lambda c, a: staff.list_staff(c.engine, a)),
+    Case("staff.set_preferences", Action.VIEW_LINKS,
+         lambda c, a: staff.set_preferences(c.engine, a, language="ar")),
     # exports (audited when they start)
     Case("search.export.export_csv", Action.EXPORT_TRANSACTIONS,
          lambda c, a: list(export.export_csv(c.engine, a, SearchFilter()))),

@@ -36,7 +36,7 @@ def test_finance_sees_the_overdue_day_and_the_month(env) -> None:
     days = at.dataframe[0].value
     assert "OVERDUE" in list(days["Status"])
     assert at.get("download_button")  # the accountant's CSV
-    at.segmented_control(key="settle_view").set_value("Month").run()
+    at.segmented_control(key="settle_view").set_value("month").run()
     assert not at.exception and at.selectbox(key="settle_month").value is not None
 
 

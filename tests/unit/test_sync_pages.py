@@ -96,7 +96,7 @@ def test_reconciliation_lists_drift_and_resync_failure_is_one_sentence(env) -> N
     assert at.button(key="recon_all").label == "Re-sync all shown (2)"
     at.button(key="recon_one_paid_without_webhook_1").click().run()
     assert not at.exception
-    assert "Re-synced 0 payment(s), 1 failed." in [w.value for w in at.warning]
+    assert "Re-synced 0 payments, 1 failed." in [w.value for w in at.warning]
     assert "could not be reached" in _texts(at)
 
 
