@@ -73,11 +73,13 @@ def refund_form(summary: refunds.RefundSummary, prefix: str = "refund") -> None:
     """Amount, reason and note; "Review refund" puts the request in ``{prefix}_confirm`` for the dialog."""
     key_name = f"{prefix}_key_{summary.payment_pk}"
     st.session_state.setdefault(key_name, f"rf-{uuid.uuid4().hex}")  # one key per refund intent, kept on rerun
+    # Outside the form, so choosing "Partial amount" shows the amount box at once (and "Full" hides it).
+    kind = st.radio("Amount", ["Full remaining amount", "Partial amount"], key=f"{prefix}_kind", horizontal=True)
     with st.form(f"{prefix}_form"):
-        kind = st.radio("Amount", ["Full remaining amount", "Partial amount"], key=f"{prefix}_kind",
-                        horizontal=True)
-        amount_text = st.text_input(f"Partial amount ({md(summary.currency)})", key=f"{prefix}_amount",
-                                    placeholder=f"up to {money(summary.refundable_fils, summary.currency)}")
+        amount_text = ""
+        if not kind.startswith("Full"):
+            amount_text = st.text_input(f"Partial amount ({md(summary.currency)})", key=f"{prefix}_amount",
+                                        placeholder=f"up to {money(summary.refundable_fils, summary.currency)}")
         reason = st.selectbox("Reason", list(refunds.REASONS), key=f"{prefix}_reason",
                               format_func=lambda r: refunds.REASONS[r])
         note = st.text_area("Note (required for “Other”)", key=f"{prefix}_note", max_chars=500)

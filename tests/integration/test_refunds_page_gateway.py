@@ -20,7 +20,7 @@ def env(tmp_path, monkeypatch, sandbox):
 
 
 def _refund(at: AppTest, amount: str) -> AppTest:
-    at.radio(key="refund_kind").set_value("Partial amount")
+    at.radio(key="refund_kind").set_value("Partial amount").run()  # the amount box appears for a partial refund
     at.text_input(key="refund_amount").input(amount)
     at.button[[b.label for b in at.button].index("Review refund")].click().run()
     return at.button(key="refund_confirm_yes").click().run()

@@ -162,7 +162,7 @@ def test_finance_sees_the_gateway_json_behind_an_expander_and_can_refund(env) ->
     assert [e.label for e in at.expander if "Gateway" in e.label] == ["Gateway data (for finance and admins)"]
     assert at.json[0].value  # the stored gateway payload
     assert [e.label for e in at.expander if "Refund" in e.label] == ["Refund this payment"]
-    at.radio(key="tx_refund_kind").set_value("Partial amount")
+    at.radio(key="tx_refund_kind").set_value("Partial amount").run()
     at.text_input(key="tx_refund_amount").input("1.5")
     at.button(key="FormSubmitter:tx_refund_form-Review refund").click().run()
     assert not at.exception

@@ -48,7 +48,8 @@ def test_finance_reviews_confirms_a_large_refund_which_waits_for_approval(env) -
     make_payment(env, order_id="ORD-2", amount_fils=250_000, status="paid", upay_order_id="U2",
                  customer_name="Huda", method="card")
     at = _page("fahad@shop.test", payment="ORD-2")
-    at.radio(key="refund_kind").set_value("Partial amount")
+    assert "refund_amount" not in [t.key for t in at.text_input]  # "Full remaining amount": no amount box
+    at.radio(key="refund_kind").set_value("Partial amount").run()  # the amount box appears for a partial refund
     at.text_input(key="refund_amount").input("150.5")
     at.button[[b.label for b in at.button].index("Review refund")].click().run()
     assert not at.exception
@@ -85,7 +86,7 @@ def test_bad_amount_and_missing_note_are_one_sentence_errors(env) -> None:
     make_staff(env, Role.FINANCE, "fahad@shop.test")
     make_payment(env, order_id="ORD-4", amount_fils=5_000, status="paid", upay_order_id="U4")
     at = _page("fahad@shop.test", payment="ORD-4")
-    at.radio(key="refund_kind").set_value("Partial amount")
+    at.radio(key="refund_kind").set_value("Partial amount").run()  # the amount box appears for a partial refund
     at.text_input(key="refund_amount").input("1.2345")
     at.button[[b.label for b in at.button].index("Review refund")].click().run()
     assert "decimal" in at.error[0].value.lower() and "refund_confirm" not in at.session_state
