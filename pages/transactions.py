@@ -219,7 +219,8 @@ def totals_line(result: SearchPage, flt: SearchFilter) -> None:
 def total_cards(count: int, captured_count: int, captured_fils: int, refunded_fils: int, net_fils: int,
                 awaiting_count: int, awaiting_fils: int) -> None:
     """Money that adds up: captured − refunded = net; unpaid links are counted apart, never added to it."""
-    cards = st.columns([2, 3, 3, 3])  # money needs the room: "1,234,567.890 KWD" must not be cut off
+    # Two cards a row: seven-figure KWD amounts ("1,234,567.890 KWD") were cut off four to a row at 1400 px.
+    cards = [*st.columns(2), *st.columns(2)]
     cards[0].metric("Payments", f"{count:,}", border=True)
     cards[1].metric("Captured", money(captured_fils), border=True,
                     help=f"{captured_count:,} paid payments in this view.")
