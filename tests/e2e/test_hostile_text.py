@@ -163,7 +163,7 @@ def _select_first_row(page: Page, table_key: str, shots: Path, shows: str) -> No
         grid.click(position={"x": 12, "y": 35 + 17})  # the row marker of row 1, under the 35 px header
         wait_idle(page)
         try:
-            page.locator(shows).wait_for(timeout=8_000)
+            page.locator(shows).first.wait_for(timeout=8_000)
             break
         except PlaywrightTimeout:
             continue
