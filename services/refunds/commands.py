@@ -490,23 +490,10 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
         if refund.state == RefundState.CANCELLED:
             return refund  # double click
         if refund.state == RefundState.PENDING_APPROVAL:
-            before = snapshot(refund, payment)
-            refund.state, refund.updated_at = RefundState.CANCELLED, utcnow()
-            refund.error = f"Withdrawn by {actor.email} before approval."
-            session.add(refund)
-            session.flush()
-            recompute_refunded(session, payment)
-            audit.record(session, actor=actor.email, action="refund_cancelled", target=target(refund, payment),
-                         before=before, after=snapshot(refund, payment))
-            return refund
+            return _mark_cancelled(session, refund, payment, actor, f"Withdrawn by {actor.email} before approval.")
         if refund.state == RefundState.NEEDS_SPLIT:  # nothing was refunded: withdrawing it calls nothing
-            before = snapshot(refund, payment)
-            refund.state, refund.updated_at = RefundState.CANCELLED, utcnow()
-            refund.error = f"Withdrawn by {actor.email} before the per-vendor amounts were set."
-            session.add(refund)
-            audit.record(session, actor=actor.email, action="refund_cancelled", target=target(refund, payment),
-                         before=before, after=snapshot(refund, payment))
-            return refund
+            return _mark_cancelled(session, refund, payment, actor,
+                                   f"Withdrawn by {actor.email} before the per-vendor amounts were set.")
         if refund.state != RefundState.INITIATED:
             raise RefundError(f"Refund #{refund_id} is {refund.state}; only a refund that is initiated and not yet "
                               "executed can be cancelled.")
@@ -531,15 +518,20 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
         assert current is not None
         if current.state != RefundState.INITIATED:
             return current  # a concurrent cancel or refresh got there first
-        before = snapshot(current, payment)
-        current.state, current.updated_at = RefundState.CANCELLED, utcnow()
-        current.error = f"Cancelled by {actor.email} before it was executed."
-        session.add(current)
-        session.flush()
-        recompute_refunded(session, payment)
-        audit.record(session, actor=actor.email, action="refund_cancelled", target=target(current, payment),
-                     before=before, after=snapshot(current, payment))
-    return current
+        return _mark_cancelled(session, current, payment, actor,
+                               f"Cancelled by {actor.email} before it was executed.")
+
+
+def _mark_cancelled(session: Session, refund: Refund, payment: Payment, actor: Actor, why: str) -> Refund:
+    """Record a cancel (the payment row locked by the caller): state, reason, the payment's totals, the audit row."""
+    before = snapshot(refund, payment)
+    refund.state, refund.updated_at, refund.error = RefundState.CANCELLED, utcnow(), why
+    session.add(refund)
+    session.flush()
+    recompute_refunded(session, payment)
+    audit.record(session, actor=actor.email, action="refund_cancelled", target=target(refund, payment),
+                 before=before, after=snapshot(refund, payment))
+    return refund
 
 
 def _deleted_at_gateway(engine: Engine, client: UPaymentsClient, upay_order_id: str | None, refund: Refund
