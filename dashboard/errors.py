@@ -13,7 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from dashboard.i18n import _, translate
-from dashboard.safe import md, md_iso, plain_iso
+from dashboard.safe import md, md_value, plain_value
 from services.gateway.errors import GatewayError
 from services.gateway.sentences import staff_sentence
 from services.permissions import PermissionDenied
@@ -38,12 +38,12 @@ def _explain(exc: BaseException, fill: Callable[[object], str], escape: Callable
 
 def explain(exc: BaseException) -> str:
     """One sentence for a person, in their language: what failed and what to do (plain text, not Markdown)."""
-    return _explain(exc, plain_iso, str)
+    return _explain(exc, plain_value, str)
 
 
 def explain_md(exc: BaseException) -> str:
     """:func:`explain` as Markdown: the data in it escaped and bidi-isolated."""
-    return _explain(exc, md_iso, md)
+    return _explain(exc, md_value, md)
 
 
 def show_error(exc: BaseException) -> None:

@@ -15,9 +15,11 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 
 from dashboard.i18n import N_, _, current, digits, ngettext
-from services.money import exponent, format_money
+from services.money import Amount, exponent, format_amount, format_money
 from services.refund_state import LABELS as REFUND_LABELS
+from services.refund_state import REFUND_STATE_LABELS as REFUND_STATE_LABELS
 from services.refund_state import status_word
+from services.sentence import Count
 from services.timeutil import to_kuwait, utcnow
 
 STATUS_LABELS = {
@@ -27,12 +29,6 @@ STATUS_LABELS = {
     "cancelled": N_("Cancelled"),
     "expired": N_("Expired"),
     **REFUND_LABELS,
-}
-#: A refund's own state (the refund ledger), in words.
-REFUND_STATE_LABELS = {
-    "pending_approval": N_("Awaiting approval"), "rejected": N_("Rejected"), "sending": N_("Being sent"),
-    "uncertain": N_("Being checked"), "initiated": N_("Initiated"), "refunded": N_("Refunded"),
-    "cancelled": N_("Cancelled"), "failed": N_("Failed"), "needs_split": N_("Needs per-vendor split"),
 }
 METHOD_LABELS = {
     "knet": "KNET",
@@ -61,6 +57,34 @@ def money(minor: int | None, currency: str = "KWD") -> str:
     value = Decimal(minor).scaleb(-exponent(currency))
     text = format_currency(value, currency, locale="ar_KW", numbering_system=digits())  # separators ٫ ٬
     return localise_digits(text.translate(_MARKS).replace("\xa0", " "))  # Babel keeps 0-9: we map them
+
+
+def amount(minor: int, currency: str = "KWD", *, grouping: bool = False) -> str:
+    """A bare amount, the currency said elsewhere (a column "Amounts in KWD"): ``1,234.500`` / ``1٬234٫500``."""
+    if current() != "ar":
+        return str(format_amount(minor, currency, grouping=grouping))
+    exp = exponent(currency)
+    pattern = ("#,##0" if grouping else "0") + ("." + "0" * exp if exp else "")
+    text = format_decimal(Decimal(minor).scaleb(-exp), format=pattern, locale="ar_KW", numbering_system=digits())
+    return localise_digits(text.translate(_MARKS))
+
+
+def localise(value: object) -> object:
+    """A value the dashboard formats, in the reader's locale and digits: an ``Amount`` (``format_amount`` /
+    ``format_money``), a ``Count``, a ``Decimal``, a date or a time. Anything else — ids, order ids, track ids,
+    phones, URLs, plain ints — is returned unchanged, so it keeps its Western digits; English is unchanged."""
+    if current() != "ar" or isinstance(value, bool):
+        return value
+    if isinstance(value, Amount):
+        return money(value.minor, value.currency) if value.with_currency else \
+            amount(value.minor, value.currency, grouping=value.grouping)
+    if isinstance(value, Count | Decimal):
+        return number(value)
+    if isinstance(value, datetime):
+        return kuwait_time(value)
+    if isinstance(value, date):
+        return short_day(value, year=True)
+    return value
 
 
 def number(value: int | float | Decimal) -> str:

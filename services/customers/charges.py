@@ -39,14 +39,15 @@ from services.models import CardCharge, CardChargeState, CustomerConsent, Paymen
 from services.money import format_money, parse_amount
 from services.permissions import Action, Actor, authorize
 from services.privacy import mask_key
+from services.sentence import N_, listing, say, sentence_of
 from services.timeutil import as_utc, local_day, utcnow
 
 from .cards import CardError, card_of
 
 log = logging.getLogger(__name__)
 
-CONSENT_CHANNELS = {"whatsapp": "WhatsApp message", "phone": "Phone call", "in_person": "In person",
-                    "written": "Signed form"}
+CONSENT_CHANNELS = {"whatsapp": N_("WhatsApp message"), "phone": N_("Phone call"), "in_person": N_("In person"),
+                    "written": N_("Signed form")}
 #: How long a twin waits for the sender's outcome (the gateway timeout plus a margin).
 TWIN_WAIT_SECONDS = 30.0
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -81,16 +82,16 @@ def record_consent(engine: Engine, actor: Actor, *, key: str, card_token: str, a
     """Write down the customer's agreement to be charged without being present, for one saved card."""
     actor = authorize(engine, actor, Action.CHARGE_CARD)
     key = parse_key(key)
-    who = inputs.text(agreed_by, ChargeError, "name of the person who agreed", max_len=255)
+    who = inputs.text(agreed_by, ChargeError, N_("name of the person who agreed"), max_len=255)
     if not who:
-        raise ChargeError("Write who agreed (the customer's name).")
+        raise ChargeError(say("Write who agreed (the customer's name)."))
     if channel not in CONSENT_CHANNELS:
-        raise ChargeError(f"Say how they agreed: {', '.join(CONSENT_CHANNELS.values())}.")
+        raise ChargeError(say("Say how they agreed: {choices}.", choices=listing(CONSENT_CHANNELS.values())))
     if not isinstance(agreed_at, datetime) or agreed_at.tzinfo is None or as_utc(agreed_at) > utcnow():
-        raise ChargeError("When they agreed must be a date and time in the past.")
+        raise ChargeError(say("When they agreed must be a date and time in the past."))
     if not isinstance(card_token, str) or not (card_token.isascii() and card_token.isdigit()) or len(card_token) > 64:
-        raise ChargeError("Pick one of the customer's saved cards.")
-    text = inputs.text(note, ChargeError, "note", max_len=500, multiline=True)
+        raise ChargeError(say("Pick one of the customer's saved cards."))
+    text = inputs.text(note, ChargeError, N_("note"), max_len=500, multiline=True)
     consent = CustomerConsent(customer_key=key, card_token=card_token, agreed_by=who, agreed_at=as_utc(agreed_at),
                               channel=channel, note=text or None, recorded_by=actor.email)
     with session_scope(engine) as session:
@@ -114,7 +115,7 @@ def _get(engine: Engine, charge_id: int) -> CardCharge:
     with Session(engine) as session:
         row = session.get(CardCharge, charge_id)
         if row is None:
-            raise ChargeError(f"Charge #{charge_id} was not found.")
+            raise ChargeError(say("Charge #{id} was not found.", id=charge_id))
         session.expunge(row)
         return row
 
@@ -130,7 +131,8 @@ def _by_key(engine: Engine, key: str) -> CardCharge | None:
 def _threshold(settings_like: ChargeSettings) -> int:
     value = getattr(settings_like, "card_charge_approval_threshold_fils", None)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ChargeError("The card-charge approval threshold is not set to an amount; an admin must fix settings.")
+        raise ChargeError(say("The card-charge approval threshold is not set to an amount; an admin must fix "
+                              "settings."))
     return value
 
 
@@ -139,7 +141,7 @@ def charge_saved_card(engine: Engine, client: Any, actor: Actor, *, key: str, ca
     """Charge a saved card without the customer (auto-deduct), exactly once per ``idempotency_key``."""
     actor = authorize(engine, actor, Action.CHARGE_CARD)
     if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
-        raise ChargeError("This form has expired; reload the page and try again.")
+        raise ChargeError(say("This form has expired; reload the page and try again."))
     existing = _by_key(engine, idempotency_key)
     if existing is not None:
         return _twin_outcome(engine, existing)
@@ -147,17 +149,17 @@ def charge_saved_card(engine: Engine, client: Any, actor: Actor, *, key: str, ca
     try:
         amount_fils = parse_amount(amount if isinstance(amount, str) else "", "KWD")
     except (ValueError, ArithmeticError) as exc:
-        raise ChargeError(str(exc) or "Enter an amount such as 12.500.") from None
-    what = inputs.text(description, ChargeError, "description", max_len=500)
+        raise ChargeError(sentence_of(exc) or say("Enter an amount such as 12.500.")) from None
+    what = inputs.text(description, ChargeError, N_("description"), max_len=500)
     if not what:
-        raise ChargeError("Say what the charge is for (the repeat order).")
+        raise ChargeError(say("Say what the charge is for (the repeat order)."))
     threshold = _threshold(settings_like)
     if not _has_consent(engine, key, card_token):
-        raise ChargeError("Record the customer's agreement to be charged on this card first (who, when, how).")
+        raise ChargeError(say("Record the customer's agreement to be charged on this card first (who, when, how)."))
     try:
         card = card_of(client, key, card_token)
     except CardError as exc:
-        raise ChargeError(str(exc)) from None
+        raise ChargeError(sentence_of(exc)) from None
     now = utcnow()
     state = CardChargeState.PENDING_APPROVAL if amount_fils > threshold else CardChargeState.SENDING
     row = CardCharge(idempotency_key=idempotency_key, order_id=_order_id(idempotency_key, now),
@@ -191,12 +193,12 @@ def _order_id(idempotency_key: str, now: datetime) -> str:
 def approve_charge(engine: Engine, client: Any, actor: Actor, *, charge_id: int) -> CardCharge:
     """A second person approves a charge above the threshold; it is then sent (once)."""
     actor = authorize(engine, actor, Action.APPROVE_CARD_CHARGE)
-    charge_id = inputs.row_id(charge_id, ChargeError, "Charge")
+    charge_id = inputs.row_id(charge_id, ChargeError, N_("Charge"))
     row = _get(engine, charge_id)
     if row.state != CardChargeState.PENDING_APPROVAL:
         return _twin_outcome(engine, row)
     if row.requested_by == actor.email:
-        raise ChargeError("Someone other than the person who asked for this charge must approve it.")
+        raise ChargeError(say("Someone other than the person who asked for this charge must approve it."))
     now = utcnow()
     with session_scope(engine) as session:
         table = CardCharge.__table__  # type: ignore[attr-defined]
@@ -212,7 +214,7 @@ def approve_charge(engine: Engine, client: Any, actor: Actor, *, charge_id: int)
 def reject_charge(engine: Engine, actor: Actor, *, charge_id: int) -> CardCharge:
     """Refuse a charge waiting for approval (nothing is sent)."""
     actor = authorize(engine, actor, Action.APPROVE_CARD_CHARGE)
-    charge_id = inputs.row_id(charge_id, ChargeError, "Charge")
+    charge_id = inputs.row_id(charge_id, ChargeError, N_("Charge"))
     now = utcnow()
     with session_scope(engine) as session:
         table = CardCharge.__table__  # type: ignore[attr-defined]

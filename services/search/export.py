@@ -32,6 +32,7 @@ from services.permissions import Action, Actor, authorize, require
 from services.privacy import shield
 from services.search.filters import SearchFilter, filter_from_query, filter_to_query
 from services.search.query import PaymentRow, iter_rows
+from services.sentence import say
 from services.staff import resolve_actor
 from services.timeutil import as_utc, to_kuwait
 
@@ -160,18 +161,18 @@ def redeem_ticket(engine: Engine, token: str, *, now: float | None = None) -> tu
         payload = json.loads(_unb64(body))
         email, query, expires, nonce = str(payload["e"]), dict(payload["q"]), int(payload["x"]), str(payload["n"])
     except Exception:  # anything malformed or forged reads the same to the caller
-        raise ExportRefused("This download link is not valid; press “Export CSV” on the Transactions page "
-                            "again.") from None
+        raise ExportRefused(say("This download link is not valid; press “Export CSV” on the Transactions page "
+                            "again.")) from None
     if moment > expires:
-        raise ExportRefused("This download link has expired; press “Export CSV” on the Transactions page again.")
+        raise ExportRefused(say("This download link has expired; press “Export CSV” on the Transactions page again."))
     with _used_lock:
         for old in [n for n, until in _used.items() if until < moment]:
             del _used[old]
         if nonce in _used:
-            raise ExportRefused("This download link was already used; press “Export CSV” on the Transactions page "
-                                "for a new one.")
+            raise ExportRefused(say("This download link was already used; press “Export CSV” on the Transactions page "
+                                "for a new one."))
         _used[nonce] = float(expires)
     actor = resolve_actor(engine, email)
     if actor is None or not actor.can(Action.EXPORT_TRANSACTIONS):
-        raise ExportRefused("Your access no longer allows exporting transactions; ask an admin.")
+        raise ExportRefused(say("Your access no longer allows exporting transactions; ask an admin."))
     return actor, filter_from_query(query)

@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
+from services.sentence import say
 from services.settlements.report import DayRow, Settlement
 from services.settlements.statement import Statement, StatementLine
 
@@ -57,7 +58,7 @@ class MatchResult:
 def match(statement: Statement, settlement: Settlement, *, tolerance_fils: int) -> MatchResult:
     """Match ``statement`` against ``settlement`` (whose days must cover the statement's dates)."""
     if isinstance(tolerance_fils, bool) or not isinstance(tolerance_fils, int) or tolerance_fils < 0:
-        raise ValueError("The tolerance must be zero or more fils.")
+        raise ValueError(say("The tolerance must be zero or more fils."))
     days: dict[date, DayRow] = {row.day: row for row in settlement.days}
     by_day: dict[date, list[StatementLine]] = defaultdict(list)
     out: list[MatchLine] = []

@@ -20,7 +20,7 @@ from services.gateway.vocab import result_to_status
 from services.ingest import UpsertResult
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, authorize
-from services.sentence import N_
+from services.sentence import N_, Count, say
 from services.sync.verify import (
     CannotLookUp,
     apply_lookup,
@@ -73,7 +73,8 @@ def find_drift(engine: Engine, actor: Actor, *, client: UPaymentsClient | None =
     """Drift of every kind; ``status_mismatch`` only with a ``client`` (live look-ups of ``sample`` payments)."""
     actor = authorize(engine, actor, Action.RECONCILE)
     if isinstance(sample, bool) or not isinstance(sample, int) or sample > MAX_LIVE_SAMPLE:
-        raise ValueError(f"Check at most {MAX_LIVE_SAMPLE} payments against the gateway at a time.")
+        raise ValueError(say("Check at most {limit} payments against the gateway at a time.",
+                             limit=Count(MAX_LIVE_SAMPLE)))
     items = [*_link_uncertain(engine, limit), *_paid_without_webhook(engine, limit),
              *_webhook_unknown_order(engine, limit)]
     if client is not None and sample > 0:
