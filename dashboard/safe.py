@@ -141,7 +141,10 @@ def cells(rows: pd.DataFrame) -> pd.DataFrame: ...
 @overload
 def cells(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
 def cells(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame | list[dict[str, Any]]:
-    """Table rows for ``st.dataframe`` with every text cell passed through ``plain``."""
+    """Table rows for ``st.dataframe`` with every text cell passed through ``plain`` (see :func:`_cell`).
+
+    Give rows (or an ``object`` DataFrame): pandas 3 turns a column of ``Amount`` strings into its string dtype,
+    which forgets the amount, so such a cell keeps Western digits; ``formatting.money`` / ``amount`` are safe."""
     if isinstance(rows, pd.DataFrame):
         return rows.map(_cell)
     return [{plain(k): _cell(v) for k, v in row.items()} for row in rows]

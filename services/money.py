@@ -120,6 +120,9 @@ class Amount(str):
         obj.minor, obj.currency, obj.with_currency, obj.grouping = minor, currency.upper(), with_currency, grouping
         return obj
 
+    def __getnewargs_ex__(self) -> tuple[tuple[str, int, str], dict[str, bool]]:  # copy, deepcopy, pickle
+        return (str(self), self.minor, self.currency), {"with_currency": self.with_currency, "grouping": self.grouping}
+
 
 def format_amount(minor: int, currency: str = "KWD", *, grouping: bool = False) -> Amount:
     """``12500`` fils → ``"12.500"`` (``grouping`` adds thousands separators: ``"1,234.500"``)."""

@@ -34,6 +34,9 @@ class Sentence(str):
         obj.params = dict(params)
         return obj
 
+    def __getnewargs__(self) -> tuple[str, dict[str, Any]]:  # type: ignore[override]  # copy, deepcopy, pickle
+        return self.template, self.params
+
 
 class Count(int):
     """A number of things (rows, days, payments) inside a sentence: shown in the reader's digits, unlike an id."""

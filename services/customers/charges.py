@@ -299,10 +299,11 @@ def _send(engine: Engine, client: Any, charge_id: int) -> CardCharge:
 
 def _refusal(exc: errors.GatewayError) -> str:
     if isinstance(exc, errors.ValidationFailed):
-        return f"The gateway refused the charge: {exc.message.rstrip('.')} (the card may have been removed)."
+        return say("The gateway refused the charge: {reason} (the card may have been removed).",
+                   reason=exc.message.rstrip("."))
     if isinstance(exc, errors.GatewayConnectionError):
-        return "UPayments could not be reached; nothing was charged. Try again in a minute."
-    return f"The gateway refused the charge: {exc.message.rstrip('.')}."
+        return say("UPayments could not be reached; nothing was charged. Try again in a minute.")
+    return say("The gateway refused the charge: {reason}.", reason=exc.message.rstrip("."))
 
 
 def _record(engine: Engine, charge_id: int, state: CardChargeState, action: str, *, error: str | None = None,

@@ -25,7 +25,7 @@ from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import add_event
-from services.models import FINAL_STATUSES, Payment, PaymentEvent, PaymentStatus, WebhookEvent
+from services.models import FINAL_STATUSES, STATUS_WORDS, Payment, PaymentEvent, PaymentStatus, WebhookEvent
 from services.permissions import SYSTEM, Action, Actor, Role, authorize, require
 from services.privacy import shield
 from services.sentence import N_, phrase, say
@@ -331,7 +331,7 @@ def check_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, payment
         payment = _load_link(session, actor, payment_pk)
     if has_lookup_id(payment) and not verified_refresh(engine, client, payment_pk, actor=actor, source="check",
                                        limiter_timeout=5.0):
-        return "The gateway could not be asked right now; try again in a minute."
+        return say("The gateway could not be asked right now; try again in a minute.")
     with session_scope(engine) as session:
         payment = _load_link(session, actor, payment_pk)
         if payment.link_state in ("uncertain", "creating") and payment.verified_at is not None:
@@ -344,6 +344,7 @@ def check_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, payment
             session.add(payment)
         status = display_status(payment)
     if status == "uncertain":
-        return ("Still unknown: the gateway has not told us about this link. It is not resent automatically; if "
-                "the customer pays, the gateway's notification will attach the payment here.")
-    return f"Checked: {STATUS_LABELS[status].lower()}."
+        return say("Still unknown: the gateway has not told us about this link. It is not resent automatically; if "
+                   "the customer pays, the gateway's notification will attach the payment here.")
+    word = STATUS_WORDS.get(PaymentStatus.PENDING if status == "awaiting" else status)
+    return say("Checked: {status}.", status=phrase(word) if word else STATUS_LABELS[status].lower())

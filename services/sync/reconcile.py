@@ -20,7 +20,7 @@ from services.gateway.vocab import result_to_status
 from services.ingest import UpsertResult
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, authorize
-from services.sentence import N_, Count, say
+from services.sentence import N_, Count, say, sentence_of
 from services.sync.verify import (
     CannotLookUp,
     apply_lookup,
@@ -148,7 +148,8 @@ def _status_mismatch(engine: Engine, client: UPaymentsClient, sample: int,
             break
         except (gw.GatewayError, CannotLookUp) as exc:
             found.append(DriftItem(STATUS_MISMATCH, payment.id, payment.order_id, payment.status, None,
-                                   f"The gateway could not confirm this payment: {exc}"))
+                                   say("The gateway could not confirm this payment: {problem}",
+                                       problem=sentence_of(exc))))
             continue
         finally:
             if progress is not None:
@@ -157,8 +158,8 @@ def _status_mismatch(engine: Engine, client: UPaymentsClient, sample: int,
         problem = _binding(payment, tx.amount_fils, tx.currency, tx.merchant_order_id)
         if gateway_status != payment.status or problem:
             detail = problem or (
-                "The cache says paid but the gateway does not; investigate before refunding or shipping."
-                if payment.status == PaymentStatus.PAID else "Re-sync applies the gateway's status.")
+                say("The cache says paid but the gateway does not; investigate before refunding or shipping.")
+                if payment.status == PaymentStatus.PAID else say("Re-sync applies the gateway's status."))
             found.append(DriftItem(STATUS_MISMATCH, payment.id, payment.order_id, payment.status, gateway_status,
                                    detail))
     return found
@@ -166,11 +167,13 @@ def _status_mismatch(engine: Engine, client: UPaymentsClient, sample: int,
 
 def _binding(payment: Payment, amount_fils: int | None, currency: str | None, order_id: str | None) -> str | None:
     if order_id and order_id != payment.order_id:
-        return f"The gateway answers for order {order_id}."
+        return say("The gateway answers for order {order}.", order=order_id)
     if amount_fils is not None and amount_fils != payment.amount_fils:
-        return f"The gateway's amount ({amount_fils} fils) differs from the cache ({payment.amount_fils} fils)."
+        return say("The gateway's amount ({gateway} fils) differs from the cache ({cache} fils).",
+                   gateway=Count(amount_fils), cache=Count(payment.amount_fils))
     if currency and currency.upper() != payment.currency:
-        return f"The gateway's currency ({currency}) differs from the cache ({payment.currency})."
+        return say("The gateway's currency ({gateway}) differs from the cache ({cache}).", gateway=currency,
+                   cache=payment.currency)
     return None
 
 
