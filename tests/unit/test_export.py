@@ -118,8 +118,8 @@ def test_ticket_is_single_use_signed_expiring_and_rechecks_the_person(engine) ->
     bootstrap_admins(engine, [admin.email])
     flt = SearchFilter(statuses={"paid"})
     ticket = issue_ticket(FIN, flt, now=1_000_000.0)
-    actor, again = redeem_ticket(engine, ticket, now=1_000_010.0)
-    assert actor.email == FIN.email and again == flt
+    actor, again, header_language = redeem_ticket(engine, ticket, now=1_000_010.0)
+    assert actor.email == FIN.email and again == flt and header_language == "en"
     with pytest.raises(ExportRefused, match="already used"):
         redeem_ticket(engine, ticket, now=1_000_011.0)
     with pytest.raises(ExportRefused, match="expired"):
