@@ -18,7 +18,7 @@ from dashboard import state
 from dashboard.customer_link import customer_page_link
 from dashboard.errors import explain_md, show_error
 from dashboard.formatting import ago, kuwait_time, money, number
-from dashboard.i18n import N_, _, ngettext, translate
+from dashboard.i18n import N_, _, is_rtl, ngettext, translate
 from dashboard.paging import page_count
 from dashboard.receipt import receipt_url
 from dashboard.safe import cells, filename, md, md_iso, plain
@@ -121,7 +121,9 @@ def _new_link_form() -> None:
             _field_error("amount")
         with right:
             phone = st.text_input(_("Customer mobile (WhatsApp)"), key=f"nl_phone_{gen}", placeholder="5512 3456",
-                                  help=_("Any format: 5512 3456, +965 5512 3456, 00965…, Arabic digits."))
+                                  help=_("Any format: {local}, {international}, {prefixed}, Arabic digits.").format(
+                                      local=md_iso("5512 3456"), international=md_iso("+965 5512 3456"),
+                                      prefixed=md_iso("00965…")))
             _field_error("customer_phone")
         description = st.text_input(_("What is it for?"), key=f"nl_desc_{gen}",
                                     placeholder=_("Blue abaya, size M"), max_chars=500)
@@ -345,13 +347,15 @@ def _outcome_panel() -> None:
 
 
 def _table(rows: list[links.LinkRow]) -> list[dict[str, Any]]:
-    # Order first: at 1,400 px the last column was cut off, and the order id is what people quote.
-    return [{
+    # Order first: at 1,400 px the last column was cut off, and the order id is what people quote. Right to left,
+    # "first" is the right edge: the grid has no right-to-left mode, so the columns are mirrored.
+    table = [{
         _("Order"): r.order_id, _("Created"): kuwait_time(r.created_at), _("Status"): _status_word(r),
         _("Amount"): money(r.amount_fils, r.currency), _("Customer"): r.customer_name or "",
         _("Mobile"): r.customer_phone or "", _("For"): r.description or "", _("Created by"): r.created_by or "",
         _("Age"): ago(r.created_at),
     } for r in rows]
+    return [dict(reversed(row.items())) for row in table] if is_rtl() else table
 
 
 def _table_columns() -> dict[str, Any]:

@@ -23,12 +23,13 @@ from dashboard.formatting import (
     money,
     number,
     payment_status_label,
+    short_day,
     status_label,
 )
-from dashboard.i18n import N_, _, current, ngettext
+from dashboard.i18n import N_, _, current, is_rtl, ngettext
 from dashboard.receipt import receipt_url
 from dashboard.routes import EXPORT_PATH
-from dashboard.safe import cells, md, md_cells, md_iso, plain
+from dashboard.safe import cells, isolate, md, md_cells, md_iso, plain
 from services import links, refunds
 from services.models import PaymentStatus
 from services.permissions import Action, Actor
@@ -174,7 +175,7 @@ def filter_form(flt: SearchFilter, today: date) -> None:
         query = filter_to_query(flt)
         mid[1].text_input(_("Min KWD"), value=query.get("min", ""), placeholder="0.000", key="f_min")
         mid[2].text_input(_("Max KWD"), value=query.get("max", ""), placeholder="100.000", key="f_max")
-        mid[3].text_input(_("Phone"), value=flt.phone or "", placeholder=_("+965 5xxx xxxx"), key="f_phone")
+        mid[3].text_input(_("Phone"), value=flt.phone or "", placeholder=isolate(_("+965 5xxx xxxx")), key="f_phone")
         mid[4].text_input(_("Customer e-mail"), value=flt.email or "", key="f_email")
         ids = st.columns(5)
         ids[0].text_input(_("Order id"), value=flt.order_id or "", key="f_order")
@@ -206,8 +207,11 @@ def results_table(result: SearchPage) -> int | None:
             _("Track id"): [r.track_id or "" for r in result.rows],
         }
     )
+    if is_rtl():  # the grid has no right-to-left mode: the first column goes to the right edge
+        frame = frame[frame.columns[::-1]]
     event: Any = st.dataframe(cells(frame), key="tx_table", on_select="rerun", selection_mode="single-row",
-                              hide_index=True, width="stretch")
+                              hide_index=True, width="stretch",
+                              column_config={_("Track id"): st.column_config.TextColumn(width="small")})
     picked = list(event.selection.rows) if event is not None else []
     return result.rows[picked[0]].id if picked and picked[0] < len(result.rows) else None
 
@@ -331,7 +335,7 @@ def show_detail(detail: PaymentDetail) -> None:
             if deposit.invoice_url and deposit.invoice_url.startswith(("https://", "http://")):
                 st.link_button(_("Deposit invoice"), deposit.invoice_url, icon=":material/receipt:")
         elif paid:
-            expected = md_iso(expected_deposit_day(date.fromisoformat(p.local_day)).isoformat())
+            expected = md_iso(short_day(expected_deposit_day(date.fromisoformat(p.local_day)), year=True))
             if deposit is not None:
                 st.markdown(_("**Deposit:** not yet deposited (last asked {ago}); expected on {day}.").format(
                     ago=md(ago(deposit.checked_at)), day=expected))
@@ -420,8 +424,10 @@ def export_controls(actor: Actor, flt: SearchFilter, places: list[Any]) -> None:
     """The header language of the file (a choice per export, the person's own language first) and a link to the
     app's export route with a single-use ticket for this filter and language: the file streams from there, so a
     million rows never sit in memory (services.search.export), and the click itself issues the next ticket."""
-    lang = places[0].segmented_control(
-        _("Column headers"), list(HEADER_LANGUAGES), default=current(), key="tx_export_lang",
+    if st.session_state.get("tx_export_lang") not in HEADER_LANGUAGES:
+        st.session_state["tx_export_lang"] = current()  # the person's own language until they choose
+    lang = places[0].radio(
+        _("Column headers"), list(HEADER_LANGUAGES), key="tx_export_lang", horizontal=True,
         format_func=lambda v: "English" if v == "en" else "العربية",
         help=_("The language of the CSV file's first row; the rows themselves are the same.")) or current()
     query = (tuple(sorted(filter_to_query(flt).items())), lang)
