@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import BaseRoute, Route
 
 from dashboard import background, customer_pages, runtime
+from dashboard.export_header import transactions_header
 from services import migrate, sync
 from services.gateway import Lane
 from services.search import ExportRefused, export_csv, redeem_ticket
@@ -108,14 +109,15 @@ async def ready(_request: Request) -> Response:
 async def export_transactions(request: Request) -> Response:
     """Stream the CSV a Transactions page ticket names (services.search.export), as a file download."""
     try:
-        actor, flt = await run_in_threadpool(redeem_ticket, runtime.engine(), request.query_params.get("t", ""))
+        actor, flt, header_language = await run_in_threadpool(redeem_ticket, runtime.engine(),
+                                                              request.query_params.get("t", ""))
     except ExportRefused as exc:
         return PlainTextResponse(str(exc), status_code=403, headers={"Cache-Control": "no-store"})
     filename = f"transactions-{kuwait_today().isoformat()}.csv"
 
     def body() -> Iterator[str]:
         yield "\ufeff"  # a byte-order mark: spreadsheets then read Arabic names as UTF-8
-        yield from export_csv(runtime.engine(), actor, flt)
+        yield from export_csv(runtime.engine(), actor, flt, header=transactions_header(header_language))
 
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
