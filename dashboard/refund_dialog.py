@@ -16,7 +16,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from dashboard import reads, state
-from dashboard.errors import show_error
+from dashboard.errors import said_md, show_error
 from dashboard.formatting import method_label, money
 from dashboard.i18n import N_, _
 from dashboard.safe import md, md_iso, plain
@@ -45,22 +45,17 @@ def show_outcome(refund: Any, threshold: int) -> None:
     elif refund.state == "refunded":
         st.success(_("Refund of {amount} is complete.").format(amount=amount))
     elif refund.state == RefundState.FAILED:
-        st.error(_said(refund.error) or _("The refund failed; nothing was refunded."))
+        st.error(said_md(refund.error) or _("The refund failed; nothing was refunded."))
     elif refund.state == RefundState.NEEDS_SPLIT:
-        st.warning(_said(refund.error) or _("This payment was split between vendors; set the amount per vendor "
+        st.warning(said_md(refund.error) or _("This payment was split between vendors; set the amount per vendor "
                                             "below."))
     elif refund.state == "uncertain":
-        st.warning(_("{problem} Click “Refresh statuses” in a moment.").format(problem=_said(refund.error)))
+        st.warning(_("{problem} Click “Refresh statuses” in a moment.").format(problem=said_md(refund.error)))
     elif refund.state in ("rejected", "cancelled"):
         st.info((_("Refund of {amount} is rejected.") if refund.state == "rejected"
                  else _("Refund of {amount} is cancelled.")).format(amount=amount))
     else:
         st.info(_("Refund of {amount} is being sent; click “Refresh statuses” in a moment.").format(amount=amount))
-
-
-def _said(text: str | None) -> str:
-    """A stored service sentence (a refund's error) as Markdown, in the person's language when the catalog has it."""
-    return md(_(text)) if text else ""
 
 
 def act(fn: Callable[..., Any], prefix: str = "refund", **kwargs: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import state
-from dashboard.errors import show_error
+from dashboard.errors import said_md, said_plain, show_error
 from dashboard.formatting import REFUND_STATE_LABELS, kuwait_time, method_label, money, number, status_label
 from dashboard.i18n import N_, _, ngettext
 from dashboard.refund_dialog import reason_label
@@ -61,11 +61,6 @@ def _label(labels: dict[str, str], code: str | None) -> str:
     """A service's fixed label for ``code`` in the person's language; an unknown code as it is."""
     known = labels.get(code or "")
     return _(known) if known else (code or "—")
-
-
-def _said(text: str | None) -> str:
-    """A service's sentence (a charge's or link's outcome) as Markdown, translated when the catalog has it."""
-    return md(_(text)) if text else ""
 
 
 def _list_view() -> None:
@@ -225,7 +220,7 @@ def _charge_form(key: str, cards: list[svc.CardView]) -> None:
     if isinstance(done, svc.ChargeView):
         st.info(_("{order} · {amount} · {card}: {outcome}").format(
             order=md_iso(done.order_id), amount=md_iso(done.amount), card=md_iso(done.card),
-            outcome=_said(done.message)))
+            outcome=said_md(done.message)))
 
 
 def _charges(profile: svc.CustomerProfile) -> None:
@@ -236,7 +231,7 @@ def _charges(profile: svc.CustomerProfile) -> None:
         view = svc.view(charge)
         line = st.columns([5, 1, 1])
         card = [plain_iso(view.card)] if actor.can(Action.VIEW_CARDS) else []  # cards are for finance and admin
-        outcome = _("{outcome} (asked by {who})").format(outcome=plain(_(view.message)) if view.message else "",
+        outcome = _("{outcome} (asked by {who})").format(outcome=said_plain(view.message),
                                                          who=plain_iso(view.requested_by))
         line[0].text(" · ".join([plain_iso(view.order_id), plain_iso(view.amount), *card, outcome]))
         if view.state == "pending_approval" and actor.can(Action.APPROVE_CARD_CHARGE):
@@ -278,7 +273,7 @@ def _present_link(key: str, cards: list[svc.CardView]) -> None:
             else:
                 st.session_state.pop("cust_link_key", None)
                 st.success(_("Link {order}: {outcome}").format(order=md_iso(outcome.order_id),
-                                                               outcome=_said(outcome.message)))
+                                                               outcome=said_md(outcome.message)))
                 if outcome.link_url:
                     st.code(plain(outcome.link_url), language=None)
 

@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import reads, refund_dialog, state
-from dashboard.errors import show_error
+from dashboard.errors import said_md, said_plain, show_error
 from dashboard.formatting import (
     REFUND_STATE_LABELS,
     kuwait_time,
@@ -62,7 +62,7 @@ def _table(rows: list[refunds.RefundRow], *, with_payment: bool = True) -> list[
             _("State"): state_label(r.state), _("Requested by"): r.requested_by,
             _("Approved by"): r.approved_by or "",
             _("Expected arrival"): localise_digits(r.expected_arrival.isoformat()) if r.expected_arrival else "",
-            _("Note / problem"): (_(r.error) if r.error else "") or r.note or "",
+            _("Note / problem"): said_plain(r.error) or r.note or "",
         }
         out.append(row)
     return out
@@ -136,7 +136,7 @@ def _payment_panel(hit: refunds.PaymentHit) -> None:
     elif summary.can_refund:
         refund_dialog.refund_form(summary)
     else:
-        st.info(md(_(summary.reason_not)) if summary.reason_not else "")
+        st.info(said_md(summary.reason_not))
     rows, _total = _list(actor, refunds.RefundFilter(payment_pk=hit.payment_pk), 1)
     if rows:
         st.markdown("**{}**".format(_("Refunds of this payment")))

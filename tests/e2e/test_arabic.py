@@ -22,8 +22,8 @@ pytestmark = pytest.mark.e2e
 SHOTS = ROOT / "artifacts" / "i18n"  # test-results/ is emptied by pytest-playwright at start
 ADMIN = "admin@souq.demo"
 # url path → translated yet? (the rest are on tests/unit/test_catalog.py's NOT_YET_TRANSLATED list)
-PAGES = {"links": False, "transactions": False, "refunds": False, "reconciliation": True, "settlements": True,
-         "analytics": False, "webhooks": True, "staff": True, "audit": True}
+PAGES = {"links": False, "transactions": False, "refunds": True, "reconciliation": True, "settlements": True,
+         "analytics": True, "customers": True, "webhooks": True, "staff": True, "audit": True}
 ARABIC = re.compile(r"[\u0600-\u06ff]")
 FONT = "app/static/fonts/noto-sans-arabic-arabic-wght-normal.woff2"
 # Our isolates (FSI/PDI) are allowed; any other direction control in the page text means data brought it.
@@ -84,6 +84,19 @@ def _visit(page: Page, stack: DemoStack, lang: str, path: str) -> None:
     page.screenshot(path=str(SHOTS / f"{lang}-{path}.png"), full_page=True)
 
 
+def _refund_dialog(page: Page) -> None:
+    """The payment open on the Refunds page, then its confirm dialog (opened, looked at, left with "Go back")."""
+    expect(page.locator("h3").filter(has_text="الدفعة")).to_be_visible(timeout=15_000)
+    page.screenshot(path=str(SHOTS / "ar-refunds-payment.png"), full_page=True)
+    page.get_by_role("button", name="مراجعة الاسترداد").click()  # "Review refund"
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("تأكيد الاسترداد", timeout=15_000)
+    assert not page.evaluate(_ISOLATES)
+    page.screenshot(path=str(SHOTS / "ar-refunds-dialog.png"))
+    dialog.locator(".st-key-refund_confirm_no button").click()
+    expect(dialog).to_have_count(0, timeout=15_000)
+
+
 def _heading(page: Page) -> str:
     return page.locator("h1").first.inner_text(timeout=15_000)
 
@@ -141,6 +154,8 @@ def test_arabic_browser_gets_a_right_to_left_dashboard_and_one_click_brings_engl
             bad = page.evaluate(_SCAN, [list(MARKERS), FOREIGN_BIDI, tracker])
             bad += page.evaluate(_ISOLATES)
             assert not bad, f"{path}: {bad}"
+            if path.startswith("refunds"):
+                _refund_dialog(page)
 
         # a right-to-left sentence keeps an id in one piece: the sidebar's e-mail sits in an isolate
         sidebar_text = page.get_by_test_id("stSidebar").inner_text().replace("\u2060", "")

@@ -27,10 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SAFE_CALLS = {"md", "money", "kuwait_time", "ago", "len", "urlencode", "quote",  # the last two: %-encoded URLs
               # our own: md() then a bidi isolate; digits only; Babel's day names; explain() escapes its data
               "md_iso", "number", "short_day", "month_name", "kuwait_day", "explain_md",
-              "percent", "decimal_text"}  # digits, separators and a per cent sign only
+              "percent", "decimal_text",  # digits, separators and a per cent sign only
+              "said_md"}  # a service's sentence: translated, its values escaped (as explain_md)
 # In a plain-text context (st.text, selectbox options) these are enough: bidi controls stripped (and, for the
 # second, the value wrapped in our own isolate).
-PLAIN_CALLS = {"plain", "plain_iso"}
+PLAIN_CALLS = {"plain", "plain_iso", "said_plain"}
 # The catalog: our own text when what is looked up is; ``.format`` of it is safe when every value is.
 CATALOG_CALLS = {"_", "ngettext", "N_"}
 # method name → positional argument indexes that Streamlit renders as Markdown (None: all of them)
