@@ -40,7 +40,7 @@ from babel.dates import format_date, format_datetime, get_day_names
 from dashboard import i18n
 from dashboard.formatting import decimal_text, localise_digits, method_label, money, number, percent
 from dashboard.i18n import N_, _, ngettext
-from dashboard.safe import html_text
+from dashboard.safe import html_text, isolate
 from services.analytics import OTHER, WEEKDAYS, HeatCell, MixRow, RefundByMethod, SeriesPoint, SuccessPoint
 from services.money import format_amount, to_decimal
 
@@ -88,12 +88,19 @@ def label(method: str) -> str:
 
 def _family_text(family: str) -> str:
     """A family's label as plotly text (escaped: plotly reads HTML in labels)."""
-    return html_text(family_label(family))
+    return isolate(html_text(family_label(family)))
 
 
 def _method_text(method: str) -> str:
     """A method's label as plotly text (escaped: plotly reads HTML in labels)."""
-    return html_text(label(method))
+    return isolate(html_text(label(method)))
+
+
+def _line(text: str) -> str:
+    """One line of plotly text in Arabic: plotly draws every text left to right (its stylesheet says so), which
+    throws a line's trailing full stop or bracket to the wrong end (``د.ك.``); in an isolate each line takes
+    the direction of its first letter."""
+    return isolate(text)
 
 
 def _payments(n: int) -> str:
@@ -146,17 +153,21 @@ def _rtl() -> bool:
     return i18n.is_rtl()
 
 
-def _figure(title: str) -> go.Figure:
-    """An empty figure with its title and legend on the reading side (the right in Arabic)."""
+def _figure(title: str, *, right: int = 60, left: int = 10) -> go.Figure:
+    """An empty figure with its title and legend on the reading side (the right in Arabic); ``right``/``left``:
+    the margins in Arabic, where the value axis or the names sit on the right."""
     rtl = _rtl()
     side = {"x": 1, "xanchor": "right"} if rtl else {"x": 0, "xanchor": "left"}
     fig = go.Figure()
+    layout = dict(_LAYOUT)
+    if rtl:
+        layout["margin"] = {**_LAYOUT["margin"], "r": right, "l": left}
     fig.update_layout(
-        title={"text": title, **side, "y": 0.98, "yref": "container", "yanchor": "top", "font": {"size": 15}},
+        title={"text": _line(title), **side, "y": 0.98, "yref": "container", "yanchor": "top", "font": {"size": 15}},
         # right to left, the first series stands rightmost: plotly lays a horizontal legend out left to right
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, **side,
                 "traceorder": "reversed" if rtl else "normal"},
-        hoverlabel={"align": "right" if rtl else "left"}, **_LAYOUT)
+        hoverlabel={"align": "right" if rtl else "left"}, **layout)
     return fig
 
 
@@ -216,7 +227,7 @@ def _time_x(grain: str, all_buckets: Sequence[date]) -> tuple[Callable[[Sequence
     if not _rtl():
         return list, time_axis(grain, len(dict.fromkeys(all_buckets)))
     every = _every_bucket(all_buckets, grain)
-    names = {b: bucket_text(b, grain) for b in every}
+    names = {b: _line(bucket_text(b, grain)) for b in every}
     if grain == "hour":
         stride = 2 if len(every) <= 24 else 4
     elif grain == "day" and len(every) <= 14:
@@ -227,10 +238,10 @@ def _time_x(grain: str, all_buckets: Sequence[date]) -> tuple[Callable[[Sequence
     axis: dict[str, Any] = {
         "type": "category", "categoryorder": "array", "categoryarray": [names[b] for b in every],
         "tickmode": "array", "tickvals": [names[b] for b in shown],
-        "ticktext": [bucket_text(b, grain, short=True, with_day=len(every) > 24) for b in shown],
+        "ticktext": [_line(bucket_text(b, grain, short=True, with_day=len(every) > 24)) for b in shown],
     }
     if grain == "hour":
-        axis["title"] = {"text": _("Kuwait time")}
+        axis["title"] = {"text": _line(_("Kuwait time"))}
     return (lambda buckets: [names[b] for b in buckets]), axis
 
 
@@ -301,7 +312,7 @@ def volume_figure(series: Sequence[SeriesPoint], *, measure: str = "volume", wee
         fig.add_trace(go.Bar(
             x=to_x([p.bucket for p in points]), y=y, name=_family_text(family), marker_color=FAMILY_COLORS.get(family),
             customdata=[[text] for text in shown],
-            hovertemplate=_("{series}: {value}").format(series="%{fullData.name}", value="%{customdata[0]}")
+            hovertemplate=_line(_("{series}: {value}").format(series="%{fullData.name}", value="%{customdata[0]}"))
             + "<extra></extra>",
         ))
     top = max(tops.values(), default=0)
@@ -325,8 +336,8 @@ def family_share_figure(families: Sequence[MixRow], *, measure: str = "volume") 
         customdata=[[money(r.volume_fils) if volume else _payments(r.captured), percent(share)]
                     for r, share in zip(families, shares, strict=True)],
         texttemplate="%{label}<br>%{customdata[1]}",
-        hovertemplate=_("{family}: {value} ({share})").format(
-            family="%{label}", value="%{customdata[0]}", share="%{customdata[1]}") + "<extra></extra>",
+        hovertemplate=_line(_("{family}: {value} ({share})").format(
+            family="%{label}", value="%{customdata[0]}", share="%{customdata[1]}")) + "<extra></extra>",
     ))
     fig.update_layout(showlegend=False, hovermode=False)
     return fig
@@ -338,14 +349,14 @@ def wallet_figure(mix: Sequence[MixRow]) -> go.Figure:
     wallets = [r for r in mix if r.family == "wallet"]
     total = sum(r.volume_fils for r in wallets)
     shares = [r.volume_fils / total if total else 0 for r in wallets]
-    fig = _figure(_("Inside wallets (share of wallet volume)"))
+    fig = _figure(_("Inside wallets (share of wallet volume)"), right=130)
     fig.add_trace(go.Bar(
         y=[_method_text(r.method) for r in wallets], x=shares,
         orientation="h", marker_color=[METHOD_COLORS.get(r.method, FAMILY_COLORS[OTHER]) for r in wallets],
         customdata=[[percent(share), money(r.volume_fils), _payments(r.captured)]
                     for r, share in zip(wallets, shares, strict=True)],
-        hovertemplate=_("{method}: {share} — {amount}, {payments}").format(
-            method="%{y}", share="%{customdata[0]}", amount="%{customdata[1]}", payments="%{customdata[2]}")
+        hovertemplate=_line(_("{method}: {share} — {amount}, {payments}").format(
+            method="%{y}", share="%{customdata[0]}", amount="%{customdata[1]}", payments="%{customdata[2]}"))
         + "<extra></extra>",
     ))
     rtl = _rtl()
@@ -380,8 +391,8 @@ def success_figure(points: Sequence[SuccessPoint], *, weekly: bool = False) -> g
 
 
 def _rate_template(name: str) -> str:
-    return _("{method}: {rate} ({captured} of {decided})").format(
-        method=name, rate="%{customdata[0]}", captured="%{customdata[1]}", decided="%{customdata[2]}") \
+    return _line(_("{method}: {rate} ({captured} of {decided})").format(
+        method=name, rate="%{customdata[0]}", captured="%{customdata[1]}", decided="%{customdata[2]}")) \
         + "<extra></extra>"
 
 
@@ -424,23 +435,23 @@ def heatmap_figure(cells: Sequence[HeatCell]) -> go.Figure:
         grid[cell.weekday][cell.hour] = cell.captured
     days = weekday_names()
     hours = [localise_digits(f"{h:02d}") for h in range(24)]
-    hover = [[[_("{day} {start}–{end}: {payments}").format(day=days[d], start=f"{hours[h]}:{localise_digits('00')}",
-                                                           end=f"{hours[h]}:{localise_digits('59')}",
-                                                           payments=_payments(grid[d][h]))]
+    zero, fifty_nine = localise_digits("00"), localise_digits("59")
+    hover = [[[_line(_("{day} {start}–{end}: {payments}").format(
+        day=days[d], start=f"{hours[h]}:{zero}", end=f"{hours[h]}:{fifty_nine}", payments=_payments(grid[d][h])))]
               for h in range(24)] for d in range(7)]
     rtl = _rtl()
     top = max(map(max, grid))
-    colorbar: dict[str, Any] = {"title": {"text": _("Paid")}}
+    colorbar: dict[str, Any] = {"title": {"text": _line(_("Paid"))}}
     if rtl:  # the weekday names take the right edge: the colour scale goes left
         ticks = _nice_ticks(top, whole=True)
         colorbar |= {"x": -0.02, "xanchor": "right", "tickmode": "array", "tickvals": ticks,
                      "ticktext": [number(int(t)) for t in ticks]}
-    fig = _figure(_("When customers pay (captured payments, Kuwait time)"))
+    fig = _figure(_("When customers pay (captured payments, Kuwait time)"), right=80, left=70)
     fig.add_trace(go.Heatmap(
-        z=grid, x=list(range(24)), y=list(days), colorscale=HEAT_COLORSCALE, xgap=1, ygap=1,
+        z=grid, x=list(range(24)), y=[_line(d) for d in days], colorscale=HEAT_COLORSCALE, xgap=1, ygap=1,
         customdata=hover, hovertemplate="%{customdata[0]}<extra></extra>", colorbar=colorbar,
     ))
-    x_axis: dict[str, Any] = {"dtick": 1, "title": {"text": _("Hour of day")}}
+    x_axis: dict[str, Any] = {"dtick": 1, "title": {"text": _line(_("Hour of day"))}}
     if rtl:
         x_axis |= {"tickmode": "array", "tickvals": list(range(24)), "ticktext": [localise_digits(str(h))
                                                                                     for h in range(24)]}
@@ -458,8 +469,8 @@ def refunds_figure(rows: Sequence[RefundByMethod]) -> go.Figure:
         marker_color=[METHOD_COLORS.get(r.method, FAMILY_COLORS[OTHER]) for r in rows],
         customdata=[[money(r.refunded_fils), ngettext("{n} refund", "{n} refunds", r.refunds).format(
             n=number(r.refunds))] for r in rows],
-        hovertemplate=_("{method}: {amount} in {refunds}").format(
-            method="%{x}", amount="%{customdata[0]}", refunds="%{customdata[1]}") + "<extra></extra>",
+        hovertemplate=_line(_("{method}: {amount} in {refunds}").format(
+            method="%{x}", amount="%{customdata[0]}", refunds="%{customdata[1]}")) + "<extra></extra>",
     ))
     top = max((r.refunded_fils for r in rows), default=0)
     fig.update_layout(yaxis=_value_axis(float(kwd(top)), "kwd", **_value_side()), xaxis=_mirrored_categories(),

@@ -12,7 +12,7 @@ from dashboard.errors import show_error
 from dashboard.formatting import decimal_text, localise_digits, money, number, percent
 from dashboard.i18n import N_, _, ngettext
 from dashboard.navigation import PAGES
-from dashboard.safe import md, md_iso, plain
+from dashboard.safe import isolate, md, md_iso, plain
 from services import analytics
 from services.analytics import DEFINITIONS, PRESETS, Change, Period, Report
 from services.models import FAMILIES
@@ -48,7 +48,9 @@ def signed_money(fils: int | float | None) -> str | None:
 
 
 def _ratio(change: Change) -> str:
-    return "" if change.ratio is None else f" ({_sign(change.ratio)}{percent(abs(change.ratio))})"
+    """`` (+7.9%)``; isolated in Arabic, where it would otherwise be read as part of the currency sign before it
+    (``-837.040 د.ك. (-8.0%)`` showed as ``(%8.0-)``)."""
+    return "" if change.ratio is None else " " + isolate(f"({_sign(change.ratio)}{percent(abs(change.ratio))})")
 
 
 def money_delta(change: Change) -> str | None:

@@ -97,6 +97,39 @@ def _refund_dialog(page: Page) -> None:
     expect(dialog).to_have_count(0, timeout=15_000)
 
 
+def _charts(page: Page) -> None:
+    """Each chart on its own (the page scrolls inside Streamlit: a full-page shot stops at the fold), and the
+    volume chart's hover, in Arabic: titles, ticks and hover texts carry Arabic words, none of plotly's English."""
+    charts = page.locator(".stPlotlyChart")
+    expect(charts.first).to_be_visible(timeout=20_000)
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        chart.screenshot(path=str(SHOTS / f"ar-analytics-chart-{i}.png"))
+        text = chart.inner_text()
+        assert ARABIC.search(text), f"chart {i} has no Arabic: {text[:200]!r}"
+        assert not re.search(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Sun|Mon|KWD)\b", text), text[:300]
+    volume = charts.first
+    volume.scroll_into_view_if_needed()
+    box = volume.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6)
+    expect(volume.locator(".hoverlayer")).to_contain_text("د.ك.", timeout=10_000)
+    volume.screenshot(path=str(SHOTS / "ar-analytics-hover.png"))
+
+
+def _one_customer(page: Page) -> None:
+    """One customer's page, from the list's first "Open"."""
+    page.locator(".st-key-cust_open_0 button").click()
+    wait_idle(page)
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=15_000)
+    assert page.get_by_test_id("stException").count() == 0
+    page.screenshot(path=str(SHOTS / "ar-customers-one.png"), full_page=True)
+    page.locator(".st-key-cust_back button").click()
+    wait_idle(page)
+
+
 def _heading(page: Page) -> str:
     return page.locator("h1").first.inner_text(timeout=15_000)
 
@@ -120,6 +153,10 @@ def test_arabic_browser_gets_a_right_to_left_dashboard_and_one_click_brings_engl
         untranslated = []
         for path, translated in PAGES.items():
             _visit(page, demo_stack, "ar", path)
+            if path == "analytics":
+                _charts(page)
+            elif path == "customers":
+                _one_customer(page)
             heading = _heading(page)
             if translated:
                 assert ARABIC.search(heading), f"{path}: heading {heading!r} is not Arabic"

@@ -158,6 +158,8 @@ class Checker:
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
         if name in SAFE_CALLS or (self.plain_context and name in PLAIN_CALLS):
             return True
+        if isinstance(func, ast.Name) and name == "isolate":  # safe.isolate adds a bidi isolate to safe text
+            return all(self.safe(a) for a in node.args)
         if isinstance(func, ast.Name) and name in CATALOG_CALLS:
             texts = node.args[:2] if name == "ngettext" else node.args  # ngettext's third argument is a count
             return all(self.safe(a) for a in texts) and not node.keywords
@@ -330,6 +332,7 @@ def test_no_data_rendered_as_markup(path: Path) -> None:
     'def f(x):\n    return x\nst.info(f(y))',
     'st.info(md(a) + b)',
     'st.info(plain_iso(name))',  # plain text is not Markdown-safe
+    'st.metric("x", 1, isolate(row.note))',
     'st.text(" · ".join([plain_iso(a), b]))',
 ])
 def test_checker_flags_data_as_markup(snippet: str) -> None:
@@ -352,6 +355,7 @@ def test_checker_flags_data_as_markup(snippet: str) -> None:
     'st.text(" · ".join([plain_iso(row.order_id), plain(row.note)]))',
     'st.selectbox("Card", cards, format_func=lambda c: plain_iso(c.label))',
     'st.metric("Rate", percent(r), f"+{decimal_text(d, 1)}")',
+    'st.metric("x", 1, " " + isolate(f"({percent(r)})"))',
     'log.info("refused: %s", exc)',
     'st.caption(" · ".join(f"{LABELS[k]}: {n:d}" for k, n in counts.items()))',
 ])
