@@ -128,6 +128,7 @@ def _one_customer(page: Page) -> None:
     page.screenshot(path=str(SHOTS / "ar-customers-one.png"), full_page=True)
     page.locator(".st-key-cust_back button").click()
     wait_idle(page)
+    expect(page.locator("h1").first).to_have_text("العملاء", timeout=15_000)
 
 
 def _heading(page: Page) -> str:
