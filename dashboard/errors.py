@@ -13,7 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from dashboard.i18n import _, translate
-from dashboard.safe import md, md_value, plain_value
+from dashboard.safe import md, md_value, plain, plain_value
 from services.gateway.errors import GatewayError
 from services.gateway.sentences import staff_sentence
 from services.permissions import PermissionDenied
@@ -34,6 +34,17 @@ def _explain(exc: BaseException, fill: Callable[[object], str], escape: Callable
     if isinstance(exc, ValueError):
         return _say(sentence_of(exc), fill, escape)
     return _("Something went wrong; the details were logged for the team.")
+
+
+def said_md(said: str | Sentence | None) -> str:
+    """A sentence a service returned (an outcome, a stored error) as Markdown in the person's language: a ``say``
+    sentence translated with its values escaped and isolated, any other text looked up and escaped."""
+    return _say(said, md_value, md) if said else ""
+
+
+def said_plain(said: str | Sentence | None) -> str:
+    """:func:`said_md` for plain-text places (``st.text``, option labels)."""
+    return _say(said, plain_value, plain) if said else ""
 
 
 def explain(exc: BaseException) -> str:

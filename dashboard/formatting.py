@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from dashboard.i18n import N_, _, current, digits, ngettext
 from services.money import Amount, exponent, format_amount, format_money
@@ -92,6 +92,26 @@ def number(value: int | float | Decimal) -> str:
     if current() != "ar":
         return f"{value:,}"
     return localise_digits(format_decimal(value, locale="ar_KW", numbering_system=digits()).translate(_MARKS))
+
+
+def percent(value: float | None, places: int = 1) -> str:
+    """A ratio as a percentage: ``0.667`` → ``66.7%`` / ``٦٦٫٧٪``; None → an em dash."""
+    if value is None:
+        return "—"
+    if current() != "ar":
+        return f"{value:.{places}%}"
+    pattern = "#,##0" + ("." + "0" * places if places else "") + "%"
+    text = format_percent(value, pattern, locale="ar_KW", numbering_system=digits()).translate(_MARKS)
+    return localise_digits(text.replace("%", "٪") if digits() == "arab" else text)
+
+
+def decimal_text(value: int | float | Decimal, places: int) -> str:
+    """A number with ``places`` decimals and grouping (chart ticks): ``1,234.500`` / ``1٬234٫500``."""
+    if current() != "ar":
+        return f"{value:,.{places}f}"
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return localise_digits(format_decimal(value, pattern, locale="ar_KW", numbering_system=digits())
+                           .translate(_MARKS))
 
 
 def kuwait_time(value: datetime | None, *, seconds: bool = False) -> str:
