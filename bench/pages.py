@@ -194,7 +194,7 @@ def server_mode(db: Path, repeat: int, profile: str | None = None) -> dict[str, 
                       f"{p95(warm):8.0f}  {note}", flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nserver side: worst warm p95 {worst:.0f} ms (target {TARGET_SERVER_MS}); peak RSS {rss:.0f} MB "
-          f"(target {TARGET_RSS_MB}); {load()}")
+          f"(target {TARGET_RSS_MB}); now {rss_mb(os.getpid())[0]:.0f} MB = {memory_split(os.getpid())}; {load()}")
     return {"server_page_p95_ms_worst": worst, "server_rss_mb": rss}
 
 
@@ -281,11 +281,17 @@ def rss_mb(pid: int) -> tuple[float, float]:
 
 
 def memory_split(pid: int) -> str:
-    """Anonymous memory (the process's own) and file-backed memory (SQLite's mmap of the database: pages of
-    the OS cache, shared and reclaimable) of ``pid``, as /proc reports them."""
+    """Anonymous memory (the process's own) and file-backed memory (SQLite's mmap of the database and the mapped
+    code: pages of the OS cache, shared and reclaimable) of ``pid``, as /proc reports them; PSS counts a page the
+    process maps twice (two connections mapping one database page) once."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     anon, file = (int(fields[k].split()[0]) / 1024 for k in ("RssAnon", "RssFile"))
-    return f"{anon:.0f} MB anonymous + {file:.0f} MB mapped database file"
+    rollup = Path(f"/proc/{pid}/smaps_rollup")
+    pss = ""
+    if rollup.exists():
+        sizes = dict(line.split(":", 1) for line in rollup.read_text().splitlines()[1:] if ":" in line)
+        pss = f"; PSS {int(sizes['Pss'].split()[0]) / 1024:.0f} MB"
+    return f"{anon:.0f} MB anonymous + {file:.0f} MB file-backed (mapped database and code){pss}"
 
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, false, func, literal, literal_column, or_, select
+from sqlalchemy import and_, case, exists, false, func, literal, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -165,12 +165,14 @@ def _text_condition(engine: Engine, value: str, plan: Plan | None, fts_limit: in
         ids = ids.columns(rowid=c.id.type)
         return _col("id", plan if plan is None or "text" not in plan.bare else None).in_(ids)
     # Without the FTS index (PostgreSQL): every token must occur in one of the columns (substring, any case),
-    # a superset of the FTS semantics. Tokens are letters and digits only, so no LIKE wildcard gets through.
+    # a superset of the FTS semantics. Tokens are letters and digits only, so no LIKE wildcard gets through; they
+    # hold no space, so a match in the space-joined columns (PG_TEXT, trigram-indexed by migration 0011) lies
+    # within one column: the same rows as an ILIKE per column.
     tokens = [t for word in support.words(value) for t in word]
     if not tokens:
         return false()
-    columns = [c[name] for name in support.FTS_COLUMNS]
-    return and_(*(or_(*(col.ilike(f"%{t}%") for col in columns)) for t in tokens))
+    joined = literal_column(support.PG_TEXT)
+    return and_(*(joined.ilike(f"%{t}%") for t in tokens))
 
 
 def conditions(engine: Engine, flt: SearchFilter, plan: Plan | None = None, *,
@@ -244,9 +246,10 @@ def _refunded(conn: Connection, engine: Engine, flt: SearchFilter) -> int:
 
 
 def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | None) -> Totals:
-    if plan is not None and flt.dimension_only():
+    summaries = plan is not None or support.has_summaries(engine)  # SQLite's planner, or PostgreSQL at 0011
+    if summaries and flt.dimension_only():
         return replace(_one(conn, _summary_totals(flt)), refunded_fils=_refunded(conn, engine, flt))
-    if plan is not None and flt.amount_dimension_only():
+    if summaries and flt.amount_dimension_only():
         return replace(_one(conn, _amount_totals(flt)), refunded_fils=_refunded(conn, engine, flt))
     if plan is not None and plan.capped:
         matches = plan.text_matches if plan.text_matches is not None else _fts_count(conn, flt.text or "")
