@@ -11,6 +11,11 @@ the payments and free text an ``ILIKE`` over eight columns of every row. Here, o
   cannot match across two columns, and the result is the one of the former per-column ``ILIKE`` (substrings,
   any case), now answered from the index.
 
+- ``ix_payment_created_order``, ``ix_payment_amount_order``, ``ix_payment_status_order``: the three sort orders of
+  the transaction list (``services.search.query.ORDER_KEYS``, NULLs first ascending as on SQLite), so a page is a
+  walk along an index (forwards, or backwards for newest first) instead of a sort of every matching payment.
+- ``ix_payment_email_lower``: the e-mail filter compares ``lower(customer_email)`` (SQLite has it since 0001).
+
 SQLite is untouched (its own tables and FTS5 index come from 0001 and 0006).
 
 Revision ID: 0011
@@ -34,6 +39,13 @@ TEXT_COLUMNS = ("customer_name", "customer_email", "description", "order_id", "t
 #: The indexed text; ``services.search.support.PG_TEXT`` must stay this exact expression (the planner matches it).
 TEXT_EXPRESSION = "(" + " || ' ' || ".join(f"coalesce({c}, '')" for c in TEXT_COLUMNS) + ")"
 TEXT_INDEX = "ix_payment_search_text"
+EMAIL_INDEX = "ix_payment_email_lower"
+#: Index name → the columns of one sort order (services.search.query.ORDER_KEYS), id last.
+ORDER_INDEXES = {
+    "ix_payment_created_order": ("created_at", "status", "method_family", "method", "amount_fils", "id"),
+    "ix_payment_amount_order": ("amount_fils", "created_at", "status", "method_family", "method", "id"),
+    "ix_payment_status_order": ("status", "created_at", "method_family", "method", "amount_fils", "id"),
+}
 _DAY = "to_char(({row}.created_at AT TIME ZONE 'UTC') + interval '3 hours', 'YYYY-MM-DD')"  # Kuwait: UTC+3
 _HOUR = "to_char({row}.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
 _TABLES = (
@@ -91,6 +103,9 @@ def upgrade() -> None:
         return
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.execute(f"CREATE INDEX IF NOT EXISTS {TEXT_INDEX} ON payment USING gin ({TEXT_EXPRESSION} gin_trgm_ops)")
+    for name, columns in ORDER_INDEXES.items():
+        op.execute(f"CREATE INDEX IF NOT EXISTS {name} ON payment ({', '.join(f'{c} NULLS FIRST' for c in columns)})")
+    op.execute(f"CREATE INDEX IF NOT EXISTS {EMAIL_INDEX} ON payment (lower(customer_email))")
     op.execute("LOCK TABLE payment IN SHARE ROW EXCLUSIVE MODE")  # no payment changes between the fill and trigger
     op.execute("DROP TRIGGER IF EXISTS payment_search_sync ON payment")
     for ddl in _TABLES:
@@ -110,4 +125,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS payment_search_sync()")
     for table in ("payment_search_daily", "payment_search_amounts", "payment_search_hours"):
         op.execute(f"DROP TABLE IF EXISTS {table}")
-    op.execute(f"DROP INDEX IF EXISTS {TEXT_INDEX}")
+    for name in (TEXT_INDEX, EMAIL_INDEX, *ORDER_INDEXES):
+        op.execute(f"DROP INDEX IF EXISTS {name}")

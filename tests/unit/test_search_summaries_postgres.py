@@ -1,0 +1,87 @@
+"""PostgreSQL's search summaries (migration 0011) stay equal to the payments they count, on SQLite's keys.
+
+Runs when SOUQ_TEST_POSTGRES_URL names a reachable server; skips otherwise (a database of its own).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from services.db import session_scope
+from services.models import Payment
+from services.search import support
+from tests.factories import make_db, make_payment
+from tests.postgres import postgres_database
+
+pytestmark = pytest.mark.postgres
+
+T0 = datetime(2026, 3, 10, 20, 30, tzinfo=UTC)  # 23:30 in Kuwait: the next UTC hour is the next Kuwait day
+#: Each summary as its rows, and the same figures computed from ``payment`` (SQLite's SQL; PostgreSQL's below).
+SUMMARIES = {
+    "daily": "SELECT day, status, method, family, n, amount FROM payment_search_daily WHERE n != 0",
+    "amounts": "SELECT amount, status, method, family, n FROM payment_search_amounts WHERE n != 0",
+    "hours": "SELECT hour, method, family, n FROM payment_search_hours WHERE n != 0",
+}
+_DAY = "to_char((created_at AT TIME ZONE 'UTC') + interval '3 hours', 'YYYY-MM-DD')"
+FROM_PAYMENTS = {
+    "daily": f"SELECT {_DAY}, status, coalesce(method, ''), coalesce(method_family, ''), count(*), sum(amount_fils) "
+             "FROM payment GROUP BY 1, 2, 3, 4",
+    "amounts": "SELECT amount_fils, status, coalesce(method, ''), coalesce(method_family, ''), count(*) "
+               "FROM payment GROUP BY 1, 2, 3, 4",
+    "hours": "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24'), coalesce(method, ''), "
+             "coalesce(method_family, ''), count(*) FROM payment WHERE status = 'paid' GROUP BY 1, 2, 3",
+}
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
+    """The rows of ``sql``, numbers as ``int`` (PostgreSQL sums are ``Decimal``), sorted."""
+    with engine.connect() as conn:
+        return sorted(tuple(v if isinstance(v, str) else int(v) for v in row) for row in conn.execute(text(sql)))
+
+
+def _fill(engine: Engine) -> list[Payment]:
+    return [make_payment(engine, created_at=T0 + timedelta(minutes=17 * i), amount_fils=(1_500, 2_750, 40_000)[i % 3],
+                         method=("knet", "apple_pay", "card", None)[i % 4],
+                         status=("paid", "paid", "failed", "pending", "paid")[i % 5]) for i in range(30)]
+
+
+def _change(engine: Engine, made: list[Payment]) -> None:
+    """A pending payment is captured, a paid one moves an hour and a day, one changes amount and method, one goes."""
+    with session_scope(engine) as session:
+        first, second, third, fourth = (session.get(Payment, p.id) for p in (made[3], made[0], made[1], made[7]))
+        assert first and second and third and fourth
+        first.status = "paid"
+        second.created_at = T0 + timedelta(hours=5)
+        fourth.amount_fils, fourth.method, fourth.method_family = 9_999, "card", "card"
+        session.delete(third)
+
+
+def test_postgres_summaries_follow_inserts_updates_and_deletes(tmp_path) -> None:
+    with postgres_database("summaries") as pg:
+        assert support.has_summaries(pg)
+        made = _fill(pg)
+        for name, sql in SUMMARIES.items():
+            assert _rows(pg, sql) == _rows(pg, FROM_PAYMENTS[name]) != [], name
+        _change(pg, made)
+        for name, sql in SUMMARIES.items():
+            assert _rows(pg, sql) == _rows(pg, FROM_PAYMENTS[name]), name
+        # The same payments and changes on SQLite give the same summaries, row for row.
+        lite = make_db(tmp_path)
+        _change(lite, _fill(lite))
+        for name, sql in SUMMARIES.items():
+            assert _rows(pg, sql) == _rows(lite, sql), name
+
+
+def test_text_condition_on_postgres_is_the_indexed_expression() -> None:
+    with postgres_database("trgm") as pg:
+        with pg.connect() as conn:
+            indexed = conn.execute(text("SELECT pg_get_indexdef('ix_payment_search_text'::regclass)")).scalar_one()
+            conn.execute(text("SET LOCAL enable_seqscan = off"))  # an empty table: make the index the choice
+            plan = "\n".join(conn.execute(text(
+                f"EXPLAIN SELECT id FROM payment WHERE {support.PG_TEXT} ILIKE '%noura%'")).scalars())
+        assert "gin_trgm_ops" in indexed
+        assert "ix_payment_search_text" in plan
