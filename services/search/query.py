@@ -245,8 +245,13 @@ def _refunded(conn: Connection, engine: Engine, flt: SearchFilter) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
-def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | None) -> Totals:
+def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | None, *, exact: bool = False
+            ) -> Totals:
     summaries = plan is not None or support.has_summaries(engine)  # SQLite's planner, or PostgreSQL at 0011
+    if plan is None and summaries and not exact and _broad_text(conn, engine, flt):
+        # PostgreSQL: more than TEXT_TOTALS_CAP text matches are not all summed for a page (SQLite's capped
+        # totals): "more than" and no amounts, as there; add_up() visits every match when someone asks.
+        return Totals(planner.TEXT_TOTALS_CAP, 0, 0, 0, exact=False, count_exact=False)
     if summaries and flt.dimension_only():
         return replace(_one(conn, _summary_totals(flt)), refunded_fils=_refunded(conn, engine, flt))
     if summaries and flt.amount_dimension_only():
@@ -266,6 +271,15 @@ def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | No
     matched = select(PAYMENT.c.amount_fils, PAYMENT.c.status, PAYMENT.c.refunded_fils).where(
         *conditions(engine, flt, plan))
     return _one(conn, _aggregate(matched.subquery()))
+
+
+def _broad_text(conn: Connection, engine: Engine, flt: SearchFilter) -> bool:
+    """Whether free text (without an exact key) matches more than ``TEXT_TOTALS_CAP`` payments: counted up to
+    one past the cap only, so a broad word costs the first matches, not all of them."""
+    if not flt.text or any(getattr(flt, name) for name in KEY_FIELDS):
+        return False
+    first = select(PAYMENT.c.id).where(*conditions(engine, flt)).limit(planner.TEXT_TOTALS_CAP + 1).subquery()
+    return int(conn.execute(select(func.count()).select_from(first)).scalar_one()) > planner.TEXT_TOTALS_CAP
 
 
 def _one(conn: Connection, stmt: Any) -> Totals:
@@ -290,7 +304,7 @@ def totals(engine: Engine, flt: SearchFilter) -> Totals:
             plan = totals_plan(flt, gather(conn, flt))
             if plan.capped:
                 plan = replace(plan, capped=False)  # exact: every text match is visited
-        return _totals(conn, engine, flt, plan)
+        return _totals(conn, engine, flt, plan, exact=True)
 
 
 def add_up(engine: Engine, actor: Actor, flt: SearchFilter) -> Totals:

@@ -85,3 +85,26 @@ def test_text_condition_on_postgres_is_the_indexed_expression() -> None:
                 f"EXPLAIN SELECT id FROM payment WHERE {support.PG_TEXT} ILIKE '%noura%'")).scalars())
         assert "gin_trgm_ops" in indexed
         assert "ix_payment_search_text" in plan
+
+
+def test_broad_text_on_postgres_reports_more_than_the_cap_and_add_up_is_exact(monkeypatch) -> None:
+    from services.search import SearchFilter, add_up, search
+    from services.search import plan as planner
+    from tests.factories import enrol
+    from tests.unit.test_search_reference import ADMIN
+
+    with postgres_database("capped") as pg:
+        made = [make_payment(pg, created_at=T0 + timedelta(minutes=i), amount_fils=1_000 + i,
+                             customer_name=f"Noura {i}" if i % 2 else f"Dana {i}") for i in range(20)]
+        enrol(pg, ADMIN)
+        nouras = sorted((p for p in made if p.customer_name.startswith("Noura")), key=lambda p: p.id, reverse=True)
+        flt = SearchFilter(text="noura")
+        exact = search(pg, ADMIN, flt)  # 10 matches, under the cap: summed
+        assert (exact.total_count, exact.total_amount_fils, exact.totals_exact) == (
+            10, sum(p.amount_fils for p in nouras), True)
+        monkeypatch.setattr(planner, "TEXT_TOTALS_CAP", 4)
+        page = search(pg, ADMIN, flt, page_size=3)
+        assert (page.total_count, page.total_amount_fils, page.totals_exact, page.count_exact) == (4, 0, False, False)
+        assert [r.id for r in page.rows] == [p.id for p in nouras[:3]]  # the page itself is unchanged
+        total = add_up(pg, ADMIN, flt)
+        assert (total.count, total.amount_fils, total.exact) == (10, sum(p.amount_fils for p in nouras), True)
