@@ -171,7 +171,7 @@ def _text_condition(engine: Engine, value: str, plan: Plan | None, fts_limit: in
     tokens = [t for word in support.words(value) for t in word]
     if not tokens:
         return false()
-    joined = literal_column(support.PG_TEXT)
+    joined: ColumnElement[str] = literal_column(support.PG_TEXT)
     return and_(*(joined.ilike(f"%{t}%") for t in tokens))
 
 
