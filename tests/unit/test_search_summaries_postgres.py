@@ -109,3 +109,46 @@ def test_broad_text_on_postgres_reports_more_than_the_cap_and_add_up_is_exact(mo
         assert [r.id for r in page.rows] == [p.id for p in nouras[:3]]  # the page itself is unchanged
         total = add_up(pg, ADMIN, flt)
         assert (total.count, total.amount_fils, total.exact) == (10, sum(p.amount_fils for p in nouras), True)
+
+
+def test_without_the_right_to_create_pg_trgm_the_migration_goes_on_and_search_still_answers() -> None:
+    """A database user that may create tables but not extensions: 0011 skips the text index, nothing else."""
+    import os
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from services import migrate
+    from services.db import make_engine
+    from services.search import SearchFilter, search
+    from tests.factories import enrol
+    from tests.unit.test_search_reference import ADMIN
+
+    role = f"souq_weak_{os.getpid()}"
+    with postgres_database("weak", schema=False) as owner:
+        url = make_url(owner.url.render_as_string(hide_password=False))
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD 'weak' NOSUPERUSER")
+            conn.exec_driver_sql(f"GRANT ALL ON SCHEMA public TO {role}")  # tables yes; CREATE on the database no
+        weak = make_engine(url.set(username=role, password="weak").render_as_string(hide_password=False))
+        try:
+            migrate.upgrade_to_head(weak)
+            with weak.connect() as conn:
+                assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == (
+                    migrate.head_revision())
+                assert conn.execute(text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")
+                                    ).scalar_one() == 0
+                assert conn.execute(text("SELECT to_regclass('ix_payment_search_text')")).scalar_one() is None
+            assert support.has_summaries(weak)
+            make_payment(weak, customer_name="Noura Al-Sabah", order_id="W-1")
+            enrol(weak, ADMIN)
+            assert [r.order_id for r in search(weak, ADMIN, SearchFilter(text="sabah")).rows] == ["W-1"]
+        finally:
+            weak.dispose()
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
+                conn.exec_driver_sql(f"DROP OWNED BY {role}")
+                conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+            admin.dispose()
