@@ -148,7 +148,8 @@ def test_without_the_right_to_create_pg_trgm_the_migration_goes_on_and_search_st
         finally:
             weak.dispose()
             with admin.connect() as conn:
-                conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :role"),
+                             {"role": role})
                 conn.exec_driver_sql(f"DROP OWNED BY {role}")
                 conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
             admin.dispose()
