@@ -1,9 +1,10 @@
 """Benchmark: where a log-in's time goes, request by request, in headless Chromium.
 
-    .venv/bin/python -m bench.login_trace --db data/bench/souq-100000.db [--logins 3] [--email finance@souq.demo]
+    .venv/bin/python -m bench.login_trace --db data/bench/souq-100000.db [--logins 3] [--pause 0] [--email …]
 
 Starts the app on ``--db`` with the demo's local OpenID provider (as ``bench/pages.py --mode browser`` does) and
-logs in ``--logins`` times, each in a new browser context, the first right after the server started. For each it
+logs in ``--logins`` times, each in a new browser context, the first ``--pause`` seconds after the server answered
+its health check (0: at once). For each it
 prints the milliseconds since the click on the company log-in button at which each document, fetch and websocket
 request was made and answered, when the provider's page showed, when the first page's heading showed and when its
 script had finished; then ``RESULT`` with each log-in's total.
@@ -77,10 +78,12 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True, help="a seeded SQLite file (bench/pages.py makes one)")
     parser.add_argument("--logins", type=int, default=3)
     parser.add_argument("--email", default=FINANCE)
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds between the server's start and log-in 1")
     args = parser.parse_args()
     one, five, _ = os.getloadavg()
     print(f"load at the start {one:.2f}/{five:.2f} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory(prefix="bench-login-") as work, app_stack(args.db, Path(work)) as stack:
+        time.sleep(args.pause)
         totals = asyncio.run(trace(stack.app, args.email, args.logins))
     one, five, _ = os.getloadavg()
     print(f"\nload at the end {one:.2f}/{five:.2f}")

@@ -27,3 +27,49 @@ def test_a_missing_module_is_logged_and_the_rest_still_imported(monkeypatch: pyt
     assert [r.getMessage() for r in caplog.records if r.name == startup.__name__] == [
         "warm-up: could not import souq_no_such_module"]
     assert "json" in sys.modules
+
+
+def _lifespan_once() -> None:
+    import asyncio
+
+    async def enter_and_leave() -> None:
+        async with startup.lifespan(None):
+            pass
+
+    asyncio.run(enter_and_leave())
+
+
+def test_the_server_opens_the_database_at_start_up(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from dashboard import runtime
+    from services.db import sqlite_url
+
+    database = tmp_path / "souq.db"
+    monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(database))
+    monkeypatch.setenv("SOUQ_BACKGROUND_SYNC", "false")
+    runtime.reset()
+    try:
+        assert not database.exists()
+        _lifespan_once()  # no page has been viewed: the schema is there all the same
+        with sqlite3.connect(database) as conn:
+            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"payment", "alembic_version"} <= tables
+    finally:
+        runtime.reset()
+
+
+def test_a_database_that_cannot_be_opened_does_not_stop_the_server(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from dashboard import runtime
+
+    monkeypatch.setenv("SOUQ_DATABASE_URL", "postgresql+psycopg://nobody:wrong@127.0.0.1:9/none")
+    monkeypatch.setenv("SOUQ_BACKGROUND_SYNC", "false")
+    runtime.reset()
+    try:
+        with caplog.at_level(logging.ERROR, logger=startup.__name__):
+            _lifespan_once()
+        assert [r.getMessage() for r in caplog.records if r.name == startup.__name__] == [
+            "the database could not be opened with the server; the first page view retries"]
+    finally:
+        runtime.reset()
