@@ -28,6 +28,7 @@ import asyncio
 import os
 import re
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -74,8 +75,12 @@ def count_rows(db: Path) -> int:
             return 0
 
 
-def prepare_database(data_dir: Path, rows: int, *, reseed: bool = False) -> Path:
-    """``data_dir/souq-<rows>.db`` with ``rows`` payments, the demo staff and links; seeded once, then reused."""
+def prepare_database(data_dir: Path, rows: int, *, reseed: bool = False, seed_from: Path | None = None) -> Path:
+    """``data_dir/souq-<rows>.db`` with ``rows`` payments, the demo staff and links; seeded once, then reused.
+
+    ``seed_from``: a copy of that SQLite file (``bench/seed.py``'s payments, at any migration) stands in for the
+    seeding: it is brought to the newest migration and gets the staff and links (28 s at a million payments
+    instead of ~9 minutes of seeding)."""
     from bench.seed import seed_payments
     from services.db import create_schema, make_engine, sqlite_url
     from services.search import optimize_search
@@ -87,11 +92,19 @@ def prepare_database(data_dir: Path, rows: int, *, reseed: bool = False) -> Path
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
-    print(f"database: seeding {rows:,} payments into {db} … ({load()})", flush=True)
     started = time.perf_counter()
-    engine = make_engine(sqlite_url(db))
-    create_schema(engine)
-    seed_payments(engine, rows)
+    if seed_from is not None:
+        if count_rows(seed_from) < rows:
+            raise SystemExit(f"{seed_from} has {count_rows(seed_from):,} payments, fewer than {rows:,}")
+        print(f"database: copying {seed_from} to {db} … ({load()})", flush=True)
+        shutil.copyfile(seed_from, db)
+        engine = make_engine(sqlite_url(db))
+        create_schema(engine)
+    else:
+        print(f"database: seeding {rows:,} payments into {db} … ({load()})", flush=True)
+        engine = make_engine(sqlite_url(db))
+        create_schema(engine)
+        seed_payments(engine, rows)
     add_staff_and_links(engine)
     seeded = time.perf_counter() - started
     started = time.perf_counter()
@@ -194,7 +207,7 @@ def server_mode(db: Path, repeat: int, profile: str | None = None) -> dict[str, 
                       f"{p95(warm):8.0f}  {note}", flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nserver side: worst warm p95 {worst:.0f} ms (target {TARGET_SERVER_MS}); peak RSS {rss:.0f} MB "
-          f"(target {TARGET_RSS_MB}); {load()}")
+          f"(target {TARGET_RSS_MB}); now {rss_mb(os.getpid())[0]:.0f} MB = {memory_split(os.getpid())}; {load()}")
     return {"server_page_p95_ms_worst": worst, "server_rss_mb": rss}
 
 
@@ -281,11 +294,17 @@ def rss_mb(pid: int) -> tuple[float, float]:
 
 
 def memory_split(pid: int) -> str:
-    """Anonymous memory (the process's own) and file-backed memory (SQLite's mmap of the database: pages of
-    the OS cache, shared and reclaimable) of ``pid``, as /proc reports them."""
+    """Anonymous memory (the process's own) and file-backed memory (SQLite's mmap of the database and the mapped
+    code: pages of the OS cache, shared and reclaimable) of ``pid``, as /proc reports them; PSS counts a page the
+    process maps twice (two connections mapping one database page) once."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     anon, file = (int(fields[k].split()[0]) / 1024 for k in ("RssAnon", "RssFile"))
-    return f"{anon:.0f} MB anonymous + {file:.0f} MB mapped database file"
+    rollup = Path(f"/proc/{pid}/smaps_rollup")
+    pss = ""
+    if rollup.exists():
+        sizes = dict(line.split(":", 1) for line in rollup.read_text().splitlines()[1:] if ":" in line)
+        pss = f"; PSS {int(sizes['Pss'].split()[0]) / 1024:.0f} MB"
+    return f"{anon:.0f} MB anonymous + {file:.0f} MB file-backed (mapped database and code){pss}"
 
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -406,6 +425,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--reseed", action="store_true", help="seed a new database even if one exists")
+    parser.add_argument("--seed-from", type=Path, help="copy this bench/seed.py SQLite file instead of seeding")
     parser.add_argument("--mode", choices=("server", "browser", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=10, help="warm reruns per page (server mode)")
     parser.add_argument("--profile", help="cProfile the warm reruns of the page whose title contains this")
@@ -413,7 +433,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     print(f"bench/pages.py at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {load()}", flush=True)
-    db = prepare_database(args.data_dir, args.rows, reseed=args.reseed)
+    db = prepare_database(args.data_dir, args.rows, reseed=args.reseed, seed_from=args.seed_from)
     results: dict[str, float] = {}
     if args.mode in ("server", "both"):
         results.update(server_mode(db, args.repeat, args.profile and args.profile.lower()))

@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,17 +28,42 @@ log = logging.getLogger(__name__)
 async def lifespan(_app: Any) -> AsyncIterator[None]:
     """Declared navigation only; start the background sync with the server (when enabled), stop it on shutdown."""
     use_declared_navigation_only()
+    threading.Thread(target=warm_up, name="souq-warm-up", daemon=True).start()
     settings = runtime.settings()
     started = False
-    if settings.background_sync:
-        try:
-            background.ensure_started(settings, runtime.engine(), runtime.client())
-            started = True
-        except Exception:  # a bad database URL must not keep the UI (and its error page) from starting
-            log.exception("background sync could not start with the server; the first page view retries")
+    try:  # the engine and the schema check now, before anyone waits for them at their log-in
+        engine = runtime.engine()
+    except Exception:  # a bad database URL must not keep the UI (and its error page) from starting
+        log.exception("the database could not be opened with the server; the first page view retries")
+    else:
+        if settings.background_sync:
+            try:
+                background.ensure_started(settings, engine, runtime.client())
+                started = True
+            except Exception:
+                log.exception("background sync could not start with the server; the first page view retries")
     yield
     if started:
         background.stop()
+
+
+#: Modules the first log-in would otherwise import while someone waits: Streamlit's OIDC routes import Authlib on
+#: the first ``/auth/login`` and ``/oauth2callback`` (measured with bench/login_trace.py: the first answered ~150 ms
+#: later than with these imported, at load 3–5), and the pages import plotly and the services on first use.
+WARM_MODULES = (
+    "authlib.integrations.starlette_client", "authlib.oidc.core", "authlib.jose",
+    "plotly.graph_objects", "dashboard.reads", "dashboard.charts", "services.search", "services.analytics",
+    "services.links", "services.refunds",
+)
+
+
+def warm_up() -> None:
+    """Import :data:`WARM_MODULES` off the request path, once, in a thread at start-up (a failure only logs)."""
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # an optional dependency missing must not stop the server; the route will say so
+            log.warning("warm-up: could not import %s", name, exc_info=True)
 
 
 def use_declared_navigation_only() -> None:

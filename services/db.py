@@ -24,6 +24,15 @@ from sqlmodel import Session, create_engine
 from services.migrate import upgrade_to_head
 
 BUSY_TIMEOUT_MS = 30_000
+#: Read connections (SQLite files): a 16 MB page cache each, no memory map, at most 4 kept open (8 more while busy).
+#: Measured at 1,000,000 payments (docs/performance.md, issue 15): the former 64 MB cache and 256 MB map per
+#: connection put the server at 1,014 MB with five browser sessions (629 MB of it the mapped file, counted once
+#: per connection) and 555 MB in the page benchmark; with these, 316 MB and 263 MB, for 0-5 ms more CPU on the
+#: slowest searches (reads copy pages from the OS cache instead of mapping them).
+READ_CACHE_KIB = 16_384
+READ_MMAP_BYTES = 0
+READ_POOL_SIZE = 4
+READ_MAX_OVERFLOW = 8
 
 _readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 _readers_lock = threading.Lock()
@@ -107,7 +116,8 @@ def read_engine(engine: Engine) -> Engine:
         reader = _readers.get(engine)
         if reader is None:
             reader = create_engine(engine.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000,
-                                                             "check_same_thread": False})
+                                                             "check_same_thread": False},
+                                   pool_size=READ_POOL_SIZE, max_overflow=READ_MAX_OVERFLOW)
             _configure_reader(reader)
             _readers[engine] = reader
     return reader
@@ -119,8 +129,8 @@ def _configure_reader(reader: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA query_only=1")
-        cur.execute("PRAGMA cache_size=-65536")  # 64 MB per connection: the hot indexes stay in memory
-        cur.execute("PRAGMA mmap_size=268435456")
+        cur.execute(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
+        cur.execute(f"PRAGMA mmap_size={READ_MMAP_BYTES}")
         cur.close()
         dbapi_conn.isolation_level = None
 

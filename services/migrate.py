@@ -47,7 +47,8 @@ UNMODELLED_TABLES = frozenset({
 })
 UNMODELLED_INDEXES = frozenset({
     "ix_payment_created_cover", "ix_payment_amount_cover", "ix_payment_status_cover", "ix_payment_email_lower",
-    "ix_webhook_payment",
+    "ix_webhook_payment", "ix_payment_search_text", "ix_payment_created_order", "ix_payment_amount_order",
+    "ix_payment_status_order",
 })
 
 _current: weakref.WeakSet[Engine] = weakref.WeakSet()

@@ -115,7 +115,7 @@ def daily_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter, *
                summary: bool = False) -> list[DailyRow]:
     """Counts and sums per (local_day, family, method, status) for Kuwait days ``start``..``end``.
 
-    ``summary`` reads the search's daily summary table (SQLite, when :func:`services.search.support.has_support`)
+    ``summary`` reads the search's daily summary table (when :func:`services.search.support.has_summaries`)
     instead of grouping ``payment``. The filter is applied to the aggregate rows, not in WHERE: family and method
     are group keys, so the result is identical, and the query keeps the plan that streams the covering index (an
     equality on method_family would lure SQLite's planner, which has no statistics, onto a narrower index).
@@ -133,8 +133,11 @@ def daily_rows(conn: Connection, start: date, end: date, flt: AnalyticsFilter, *
 
 
 def _fetch_all(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    """Every row of a SQLite summary read, straight from the driver in this connection's transaction: tens of
-    thousands of small rows for a year, where SQLAlchemy's per-row processing would cost more than the query."""
+    """Every row of a summary read, straight from the driver in this connection's transaction: tens of
+    thousands of small rows for a year, where SQLAlchemy's per-row processing would cost more than the query.
+    ``sql`` uses ``?`` placeholders (sqlite3's); psycopg's ``%s`` replace them on PostgreSQL."""
+    if conn.dialect.name != "sqlite":
+        sql = sql.replace("?", "%s")
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         return list(cursor.execute(sql, params).fetchall())
@@ -268,7 +271,7 @@ def prepare(engine: Engine) -> tuple[Engine, bool]:
     :data:`ANALYTICS_INDEX_NAME` belongs in the schema or a migration (:func:`ensure_indexes`).
     """
     support.ensure_search_support(engine)  # a no-op on other databases
-    return read_engine(engine), support.has_support(engine)
+    return read_engine(engine), support.has_summaries(engine)
 
 
 def ensure_indexes(engine: Engine) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, false, func, literal, literal_column, or_, select
+from sqlalchemy import and_, case, exists, false, func, literal, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -166,12 +166,14 @@ def _text_condition(engine: Engine, value: str, plan: Plan | None, fts_limit: in
         ids = ids.columns(rowid=c.id.type)
         return _col("id", plan if plan is None or "text" not in plan.bare else None).in_(ids)
     # Without the FTS index (PostgreSQL): every token must occur in one of the columns (substring, any case),
-    # a superset of the FTS semantics. Tokens are letters and digits only, so no LIKE wildcard gets through.
+    # a superset of the FTS semantics. Tokens are letters and digits only, so no LIKE wildcard gets through; they
+    # hold no space, so a match in the space-joined columns (PG_TEXT, trigram-indexed by migration 0011) lies
+    # within one column: the same rows as an ILIKE per column.
     tokens = [t for word in support.words(value) for t in word]
     if not tokens:
         return false()
-    columns = [c[name] for name in support.FTS_COLUMNS]
-    return and_(*(or_(*(col.ilike(f"%{t}%") for col in columns)) for t in tokens))
+    joined: ColumnElement[str] = literal_column(support.PG_TEXT)
+    return and_(*(joined.ilike(f"%{t}%") for t in tokens))
 
 
 def conditions(engine: Engine, flt: SearchFilter, plan: Plan | None = None, *,
@@ -245,10 +247,16 @@ def _refunded(conn: Connection, engine: Engine, flt: SearchFilter) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
-def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | None) -> Totals:
-    if plan is not None and flt.dimension_only():
+def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | None, *, exact: bool = False
+            ) -> Totals:
+    summaries = plan is not None or support.has_summaries(engine)  # SQLite's planner, or PostgreSQL at 0011
+    if plan is None and summaries and not exact and _broad_text(conn, engine, flt):
+        # PostgreSQL: more than TEXT_TOTALS_CAP text matches are not all summed for a page (SQLite's capped
+        # totals): "more than" and no amounts, as there; add_up() visits every match when someone asks.
+        return Totals(planner.TEXT_TOTALS_CAP, 0, 0, 0, exact=False, count_exact=False)
+    if summaries and flt.dimension_only():
         return replace(_one(conn, _summary_totals(flt)), refunded_fils=_refunded(conn, engine, flt))
-    if plan is not None and flt.amount_dimension_only():
+    if summaries and flt.amount_dimension_only():
         return replace(_one(conn, _amount_totals(flt)), refunded_fils=_refunded(conn, engine, flt))
     if plan is not None and plan.capped:
         matches = plan.text_matches if plan.text_matches is not None else _fts_count(conn, flt.text or "")
@@ -265,6 +273,15 @@ def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | No
     matched = select(PAYMENT.c.amount_fils, PAYMENT.c.status, PAYMENT.c.refunded_fils).where(
         *conditions(engine, flt, plan))
     return _one(conn, _aggregate(matched.subquery()))
+
+
+def _broad_text(conn: Connection, engine: Engine, flt: SearchFilter) -> bool:
+    """Whether free text (without an exact key) matches more than ``TEXT_TOTALS_CAP`` payments: counted up to
+    one past the cap only, so a broad word costs the first matches, not all of them."""
+    if not flt.text or any(getattr(flt, name) for name in KEY_FIELDS):
+        return False
+    first = select(PAYMENT.c.id).where(*conditions(engine, flt)).limit(planner.TEXT_TOTALS_CAP + 1).subquery()
+    return int(conn.execute(select(func.count()).select_from(first)).scalar_one()) > planner.TEXT_TOTALS_CAP
 
 
 def _one(conn: Connection, stmt: Any) -> Totals:
@@ -289,7 +306,7 @@ def totals(engine: Engine, flt: SearchFilter) -> Totals:
             plan = totals_plan(flt, gather(conn, flt))
             if plan.capped:
                 plan = replace(plan, capped=False)  # exact: every text match is visited
-        return _totals(conn, engine, flt, plan)
+        return _totals(conn, engine, flt, plan, exact=True)
 
 
 def add_up(engine: Engine, actor: Actor, flt: SearchFilter) -> Totals:

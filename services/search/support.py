@@ -13,7 +13,9 @@
 - A read-only engine per database file without the app engine's ``BEGIN IMMEDIATE`` hook: searches and long
   exports then read a WAL snapshot and never hold the write lock that webhooks and refunds need.
 
-On other databases (PostgreSQL) none of this exists and search falls back to plain SQL (``ILIKE`` for text).
+On PostgreSQL (migration 0011) the daily, amount and hourly summaries exist too, kept by a PL/pgSQL trigger, and
+free text is ``ILIKE`` against :data:`PG_TEXT`, which a ``pg_trgm`` index covers; there is no FTS index, so the
+SQLite planner (:mod:`services.search.plan`) is not used there.
 """
 
 from __future__ import annotations
@@ -58,7 +60,12 @@ HOURS = Table(
 #: Search support is built by the migrations (revision 0001, ``migrations/versions``), not here: the SQL that
 #: creates the summary tables, the FTS index, its triggers and the covering indexes lives there.
 
+#: The eight text columns joined by a space: exactly the expression of migration 0011's trigram index
+#: ``ix_payment_search_text`` (PostgreSQL), so ``PG_TEXT ILIKE '%token%'`` is answered from that index.
+PG_TEXT = "(" + " || ' ' || ".join(f"coalesce(payment.{c}, '')" for c in FTS_COLUMNS) + ")"
+
 _ready: weakref.WeakSet[Engine] = weakref.WeakSet()
+_summaries: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -80,6 +87,23 @@ def ensure_search_support(engine: Engine) -> bool:
 def has_support(engine: Engine) -> bool:
     """Whether the summary and FTS index may be used for ``engine``."""
     return engine in _ready
+
+
+def has_summaries(engine: Engine) -> bool:
+    """Whether the daily, amount and hourly summaries exist for ``engine``: SQLite with its search support, or
+    PostgreSQL at migration 0011 or later (looked up once per engine)."""
+    if engine in _ready:
+        return True
+    if engine.dialect.name != "postgresql":
+        return False
+    found = _summaries.get(engine)
+    if found is None:
+        with engine.connect() as conn:
+            found = bool(conn.execute(text(
+                "SELECT count(*) FROM pg_trigger WHERE tgname = 'payment_search_sync' AND NOT tgisinternal"
+            )).scalar_one())
+        _summaries[engine] = found
+    return found
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -304,8 +304,10 @@ def test_upgrade_on_empty_postgres_equals_release_268e121_and_the_models(empty_p
         with reference.connect() as conn:
             conn.exec_driver_sql("DROP TABLE alembic_version, deposit, status_slot, paymentevent, refund, payment, "
                                  "webhookevent, staff, auditentry, syncstate, card_charge, customer_consent, "
-                                 "customer_summary")
+                                 "customer_summary, payment_search_daily, payment_search_amounts, "
+                                 "payment_search_hours")
             conn.exec_driver_sql("DROP FUNCTION IF EXISTS customer_summary_sync()")
+            conn.exec_driver_sql("DROP FUNCTION IF EXISTS payment_search_sync()")
             conn.commit()
         build = ("import sys; from services.db import create_schema, make_engine; "
                  "create_schema(make_engine(sys.argv[1]))")
