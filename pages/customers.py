@@ -69,6 +69,7 @@ def _list_view() -> None:
         for n, row in enumerate(found):  # widget keys show in the page's HTML: never the customer's number
             st.button(md(row.label), key=f"cust_hit_{n}", on_click=_open, args=(row.key,))
         return
+    _waiting_banner()
     sort = st.segmented_control("Sort by", list(svc.SORTS), default="last_purchase", key="cust_sort",
                                 format_func=lambda s: svc.SORTS[s]) or "last_purchase"
     page = int(st.session_state.get("cust_page", 1))
@@ -199,6 +200,7 @@ def _charge_form(key: str, cards: list[svc.CardView]) -> None:
             else:
                 st.session_state.pop("cust_charge_key", None)
                 st.session_state["cust_charged"] = svc.view(charge)
+                st.rerun()  # the charges list below is read again, with this charge (uncertain ones need a person)
     done = st.session_state.get("cust_charged")
     if isinstance(done, svc.ChargeView):
         st.info(f"{md(done.order_id)} · {md(done.amount)} · {md(done.card)}: {md(done.message)}")
@@ -220,10 +222,43 @@ def _charges(profile: svc.CustomerProfile) -> None:
             if line[2].button("Reject", key=f"cust_no_{view.id}"):
                 _act(lambda cid=view.id: svc.reject_charge(
                     engine, state.actor_at_click(Action.APPROVE_CARD_CHARGE), charge_id=cid))
-        if view.state in ("uncertain", "sending") and actor.can(Action.CHARGE_CARD) and line[1].button(
-                "Check with UPayments", key=f"cust_settle_{view.id}"):
-            _act(lambda cid=view.id: svc.settle_charge(
-                engine, state.gateway(), state.actor_at_click(Action.CHARGE_CARD), charge_id=cid))
+        if view.needs_settling:
+            _settle_form(view)
+
+
+def _settle_form(view: svc.ChargeView) -> None:
+    """An uncertain charge: what happened, what to do, and (for finance/admin) the two ways to settle it."""
+    st.error(f"**Uncertain — check with UPayments:** {md(view.order_id)} · {md(view.amount)}. {md(view.message)}",
+             icon=":material/help:")
+    if not actor.can(Action.SETTLE_CARD_CHARGE):
+        st.caption("A finance or admin person settles it.")
+        return
+    with st.form(f"cust_settle_{view.id}"):
+        track = st.text_input("Track id (from the payment in the UPayments portal)", key=f"cust_track_{view.id}")
+        if st.form_submit_button("Check with UPayments", type="primary"):
+            _act(lambda: svc.settle_charge(engine, state.gateway(), state.actor_at_click(Action.SETTLE_CARD_CHARGE),
+                                           charge_id=view.id, track_id=track))
+    with st.expander("The UPayments portal has no payment for this order"), st.form(f"cust_none_{view.id}"):
+        checked = st.checkbox(f"I searched the UPayments portal for order {md(view.order_id)} and found no payment")
+        why = st.text_input("Why you are sure (what the portal showed)", key=f"cust_why_{view.id}")
+        if st.form_submit_button("Mark not charged"):
+            _act(lambda: svc.mark_not_charged(engine, state.actor_at_click(Action.SETTLE_CARD_CHARGE),
+                                              charge_id=view.id, reason=why, checked_portal=checked))
+
+
+def _waiting_banner() -> None:
+    """Every uncertain charge, on top of the customers list: a person must settle each."""
+    waiting = svc.uncertain_charges(engine, actor)
+    if not waiting:
+        return
+    st.error(f"**{len(waiting)} saved-card charge(s) uncertain — check with UPayments.** Their answer was lost; "
+             "they are never sent again. Open the customer, find the order in the UPayments portal, and enter its "
+             "track id (or mark it not charged).", icon=":material/help:")
+    for n, item in enumerate(waiting):
+        line = st.columns([5, 1])
+        line[0].text(plain(f"{item.order_id} · {money(item.amount_fils, item.currency)} · {item.customer} · "
+                           f"asked by {item.requested_by} on {item.since}"))
+        line[1].button("Open", key=f"cust_uncertain_{n}", on_click=_open, args=(item.customer_key,))
 
 
 def _act(call: Any) -> None:
@@ -258,8 +293,10 @@ def _present_link(key: str, cards: list[svc.CardView]) -> None:
 
 def _history(profile: svc.CustomerProfile) -> None:
     st.subheader("Payments and links")
+    uncertain = {c.payment_pk for c in profile.charges if c.state == "uncertain"}
     st.dataframe(cells([{"Created (Kuwait)": kuwait_time(p.created_at), "Order": p.order_id,
-                         "Amount": money(p.amount_fils, p.currency), "Status": status_label(p.status),
+                         "Amount": money(p.amount_fils, p.currency),
+                         "Status": "Uncertain — check with UPayments" if p.id in uncertain else status_label(p.status),
                          "Method": method_label(p.method), "Kind": p.source, "Refunded": money(p.refunded_fils),
                          "For": p.description or ""} for p in profile.payments]),
                  hide_index=True, width="stretch", key="cust_payments")

@@ -64,12 +64,12 @@ def payment_row(charge: CardCharge, now: datetime) -> Payment:
 
 
 def record_outcome(engine: Engine, charge_id: int, state: CardChargeState, action: str, *, error: str | None = None,
-                   track_id: str | None = None, raw: str | None = None, actor: str | None = None,
+                   track_id: str | None = None, raw: str | None = None, by: str | None = None,
                    movable: Collection[str] = IN_FLIGHT, fail_payment: bool = False,
                    audit_extra: dict[str, Any] | None = None) -> CardCharge:
     """Write an outcome once: only a charge in one of ``movable`` states moves (a replay changes nothing).
 
-    ``fail_payment`` also marks the charge's still-pending payment row failed (nothing was charged).
+    ``by`` is who the audit row names (default: the approver, else the requester). ``fail_payment`` also marks the charge's still-pending payment row failed (nothing was charged).
     """
     now = utcnow()
     with session_scope(engine) as session:
@@ -89,7 +89,7 @@ def record_outcome(engine: Engine, charge_id: int, state: CardChargeState, actio
                     payment.status = PaymentStatus.FAILED
                     payment.updated_at = now
                     session.add(payment)
-            audit.record(session, actor=actor or charge.approved_by or charge.requested_by, action=action,
+            audit.record(session, actor=by or charge.approved_by or charge.requested_by, action=action,
                          target=charge.order_id,
                          before={"state": before},
                          after={"state": state, "track_id": charge.track_id,

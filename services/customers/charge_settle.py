@@ -119,7 +119,7 @@ def settle_charge(engine: Engine, client: Any, actor: Actor | None, *, charge_id
     assert state is not None  # mismatch() refuses a result that is not final
     how = "track_id" if track else "invoice_id"
     settled = record_outcome(engine, charge_id, state, "card_charge_settled", track_id=tx.track_id,
-                             actor=person.email if person else "system",
+                             by=person.email if person else "system",
                              movable={*_SETTLEABLE, CardChargeState.SENDING},
                              audit_extra={"looked_up_by": how, "looked_up": track or invoice,
                                           "result": tx.result})
@@ -150,7 +150,7 @@ def mark_not_charged(engine: Engine, actor: Actor, *, charge_id: int, reason: st
     when = utcnow()
     return record_outcome(engine, charge_id, CardChargeState.NOT_CHARGED, "card_charge_marked_not_charged",
                           error=f"Marked not charged by {actor.email} on {_kuwait(when)}: {why}",
-                          actor=actor.email, movable={CardChargeState.UNCERTAIN, CardChargeState.SENDING},
+                          by=actor.email, movable={CardChargeState.UNCERTAIN, CardChargeState.SENDING},
                           fail_payment=True,
                           audit_extra={"reason": why, "checked_portal": True, "at": when.isoformat()})
 
@@ -173,7 +173,7 @@ def settle_in_flight(engine: Engine, client: Any, *, actor: Actor, limit: int = 
             charge = get_charge(engine, charge_id)
             if charge.state == CardChargeState.SENDING:
                 record_outcome(engine, charge_id, CardChargeState.UNCERTAIN, "card_charge_uncertain",
-                               actor="system", movable={CardChargeState.SENDING},
+                               by="system", movable={CardChargeState.SENDING},
                                error=lost_answer_sentence(charge.order_id, "the sender stopped before recording "
                                                           "UPayments' answer"))
             continue
