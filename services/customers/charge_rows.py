@@ -69,7 +69,8 @@ def record_outcome(engine: Engine, charge_id: int, state: CardChargeState, actio
                    audit_extra: dict[str, Any] | None = None) -> CardCharge:
     """Write an outcome once: only a charge in one of ``movable`` states moves (a replay changes nothing).
 
-    ``by`` is who the audit row names (default: the approver, else the requester). ``fail_payment`` also marks the charge's still-pending payment row failed (nothing was charged).
+    ``by`` is who the audit row names (default: the approver, else the requester). ``fail_payment`` also marks
+    the charge's still-pending payment row failed (nothing was charged).
     """
     now = utcnow()
     with session_scope(engine) as session:
