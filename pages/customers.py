@@ -180,7 +180,7 @@ def _consent_form(key: str, cards: list[svc.CardView], name: str | None) -> None
                 st.rerun()
 
 
-def _charge_form(key: str, cards: list[svc.CardView]) -> None:
+def _charge_form(key: str, cards: list[svc.CardView], profile: svc.CustomerProfile) -> None:
     ready = [c for c in cards if c.consented]
     if not ready or not actor.can(Action.CHARGE_CARD):
         return
@@ -199,10 +199,10 @@ def _charge_form(key: str, cards: list[svc.CardView]) -> None:
                 show_error(exc)
             else:
                 st.session_state.pop("cust_charge_key", None)
-                st.session_state["cust_charged"] = svc.view(charge)
+                st.session_state["cust_charged"] = charge.id
                 st.rerun()  # the charges list below is read again, with this charge (uncertain ones need a person)
-    done = st.session_state.get("cust_charged")
-    if isinstance(done, svc.ChargeView):
+    done = next((svc.view(c) for c in profile.charges if c.id == st.session_state.get("cust_charged")), None)
+    if done is not None:  # as it is now (an uncertain charge may have been settled since)
         st.info(f"{md(done.order_id)} · {md(done.amount)} · {md(done.card)}: {md(done.message)}")
 
 
@@ -320,7 +320,7 @@ def _customer_view(key: str) -> None:
     _ask_to_save(key)
     cards = _cards(key)
     _consent_form(key, cards, profile.name)
-    _charge_form(key, cards)
+    _charge_form(key, cards, profile)
     _charges(profile)
     _present_link(key, cards)
     _history(profile)
