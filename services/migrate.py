@@ -49,7 +49,7 @@ UNMODELLED_TABLES = frozenset({
 })
 UNMODELLED_INDEXES = frozenset({
     "ix_payment_created_cover", "ix_payment_amount_cover", "ix_payment_status_cover", "ix_payment_email_lower",
-    "ix_webhook_payment", "ix_customer_name_words",
+    "ix_webhook_payment", "ix_customer_name_words", "ix_customer_last_paid_desc",
 })
 
 _current: weakref.WeakSet[Engine] = weakref.WeakSet()

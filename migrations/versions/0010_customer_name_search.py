@@ -1,6 +1,7 @@
 """Customer name search by index (issue 16): ``customer_name`` with folded name words, kept by triggers on
 ``customer_summary``, and a text index over it — FTS5 on SQLite, a GIN index on ``to_tsvector('simple', words)``
-on PostgreSQL — so the search box finds "Nou…" or "سار…" among a million customers without a scan.
+on PostgreSQL — so the search box finds "Nou…" or "سار…" among a million customers without a scan; and, on
+PostgreSQL, an index giving customers newest purchase first with NULLs last (the list's and the search's order).
 
 ``words`` is the customer's latest name with the Arabic folding of ``services/customers/names.py`` (alef forms,
 alef maqsura, ta marbuta, hamza seats, no harakat or tatweel), written here as SQL ``replace`` calls; the text
@@ -63,6 +64,9 @@ _SQLITE_DROP = ["DROP TRIGGER IF EXISTS customer_name_ai", "DROP TRIGGER IF EXIS
 _POSTGRES = [
     "CREATE TABLE customer_name (id BIGSERIAL PRIMARY KEY, key VARCHAR(270) NOT NULL UNIQUE, words TEXT NOT NULL)",
     "CREATE INDEX ix_customer_name_words ON customer_name USING gin (to_tsvector('simple', words))",
+    # The customers list and the name search read newest purchase first with customers never paid last; PostgreSQL
+    # sorts NULL high, so the (last_paid_at, key) index cannot give that order backwards: this one does.
+    "CREATE INDEX ix_customer_last_paid_desc ON customer_summary (last_paid_at DESC NULLS LAST, key DESC)",
     "CREATE OR REPLACE FUNCTION customer_name_sync() RETURNS trigger AS $$ BEGIN "
     "IF TG_OP = 'DELETE' THEN DELETE FROM customer_name WHERE key = OLD.key; RETURN NULL; END IF; "
     "IF TG_OP = 'UPDATE' AND NEW.name IS NOT DISTINCT FROM OLD.name THEN RETURN NULL; END IF; "
@@ -73,7 +77,8 @@ _POSTGRES = [
     "CREATE TRIGGER customer_name_sync AFTER INSERT OR DELETE OR UPDATE OF name ON customer_summary "
     "FOR EACH ROW EXECUTE FUNCTION customer_name_sync()",
 ]
-_POSTGRES_DROP = ["DROP TRIGGER IF EXISTS customer_name_sync ON customer_summary",
+_POSTGRES_DROP = ["DROP INDEX IF EXISTS ix_customer_last_paid_desc",
+                  "DROP TRIGGER IF EXISTS customer_name_sync ON customer_summary",
                   "DROP FUNCTION IF EXISTS customer_name_sync()", "DROP TABLE IF EXISTS customer_name"]
 _BACKFILL = (f"INSERT INTO customer_name (key, words) SELECT key, {fold_sql('name')} FROM customer_summary "
              "WHERE name IS NOT NULL")

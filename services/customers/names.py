@@ -49,5 +49,8 @@ def words(text: str | None) -> list[str]:
 
 def matches(name: str | None, query_words: tuple[str, ...]) -> bool:
     """Whether every query word starts one of the name's words (the exact rule the index is checked against)."""
-    have = words(name)
-    return bool(query_words) and all(any(w.startswith(q) for w in have) for q in query_words)
+    folded = fold(name or "")
+    if not query_words or not all(q in folded for q in query_words):  # the quick "no" most names get
+        return False
+    have = _WORD.findall(folded)
+    return all(any(w.startswith(q) for w in have) for q in query_words)

@@ -151,27 +151,61 @@ def find_customers(engine: Engine, actor: Actor, *, query: str, limit: int = 20)
     return [_row(actor, r) for r in rows]
 
 
+#: Name search first reads up to this many of the most recent customers in order (one index walk, streamed) ...
+WALK_ROWS = 5000
+WALK_BATCH = 500
+
+
 def _by_name(engine: Engine, name_words: tuple[str, ...], limit: int, ordering: Any) -> list[CustomerSummary]:
-    """Customers whose name has every word starting with one of ``name_words``: text-index candidates, checked."""
-    if engine.dialect.name == "postgresql":
-        hit = text("to_tsvector('simple', customer_name.words) @@ to_tsquery('simple', :q)").bindparams(
-            q=" & ".join(f"{w}:*" for w in name_words))
-        candidates = select(CustomerName.c.key).where(hit)
-    else:
-        fts = text("SELECT rowid FROM customer_name_fts WHERE customer_name_fts MATCH :q").bindparams(
-            q=" AND ".join(f'"{w}"*' for w in name_words)).columns(rowid=Integer)
-        candidates = select(CustomerName.c.key).where(CustomerName.c.id.in_(fts))
-    found: list[CustomerSummary] = []
-    offset, batch = 0, limit + 10
+    """The most recent customers whose name has a word starting with each of ``name_words``.
+
+    A common name or prefix ("al", "noura") is found among the most recent customers: walk them in order (the
+    last-purchase index, key and name only) and keep those that match, so its cost does not grow with how many
+    customers match. A rarer one is looked up in the text index (FTS5 / GIN, migration 0010), whose candidates are
+    checked with the same exact rule (:func:`.names.matches`) and sorted; there are few of them by then.
+    """
+    summary = CustomerSummary.__table__  # type: ignore[attr-defined]
+    keys: list[str] = []
     with read_session(engine) as session:
-        while len(found) < limit:  # the index proposes, the exact rule decides (usually the first batch)
-            rows = list(session.exec(select(CustomerSummary).where(col(CustomerSummary.key).in_(candidates))
-                                     .order_by(*ordering).offset(offset).limit(batch)).all())
-            found += [r for r in rows if matches(r.name, name_words)]
+        recent = session.execute(select(summary.c.key, summary.c.name).order_by(*ordering).limit(WALK_ROWS),
+                                 execution_options={"yield_per": WALK_BATCH})
+        seen = 0
+        for key, name in recent:  # streamed: a common name stops after a few hundred rows
+            seen += 1
+            if matches(name, name_words):
+                keys.append(key)
+                if len(keys) == limit:
+                    break
+        recent.close()
+        if len(keys) == limit or seen < WALK_ROWS:  # enough, or every customer seen: exact either way
+            return _rows_in_order(session, keys, ordering)
+        if engine.dialect.name == "postgresql":
+            hit = text("to_tsvector('simple', customer_name.words) @@ to_tsquery('simple', :q)").bindparams(
+                q=" & ".join(f"{w}:*" for w in name_words))
+            candidates = select(CustomerName.c.key).where(hit)
+        else:
+            fts = text("SELECT rowid FROM customer_name_fts WHERE customer_name_fts MATCH :q").bindparams(
+                q=" AND ".join(f'"{w}"*' for w in name_words)).columns(rowid=Integer)
+            candidates = select(CustomerName.c.key).where(CustomerName.c.id.in_(fts))
+        # The candidates first (MATERIALIZED): merely joined, a planner may walk every customer probing each one.
+        proposed = candidates.cte("candidate").prefix_with("MATERIALIZED")
+        ranked = (select(summary.c.key, summary.c.name).join(proposed, proposed.c.key == summary.c.key)
+                  .order_by(*ordering))
+        keys, offset, batch = [], 0, limit + 10
+        while len(keys) < limit:  # the index proposes, the exact rule decides (almost always the first batch)
+            rows = session.execute(ranked.offset(offset).limit(batch)).all()
+            keys += [key for key, name in rows if matches(name, name_words)]
             if len(rows) < batch:
                 break
             offset += batch
-    return found[:limit]
+        return _rows_in_order(session, keys[:limit], ordering)
+
+
+def _rows_in_order(session: Any, keys: list[str], ordering: Any) -> list[CustomerSummary]:
+    if not keys:
+        return []
+    return list(session.exec(select(CustomerSummary).where(col(CustomerSummary.key).in_(keys))
+                             .order_by(*ordering)).all())
 
 
 def _payments_of(key: str) -> object:

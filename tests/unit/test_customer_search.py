@@ -127,7 +127,15 @@ def _fold_check(engine: Engine, names: list[str]) -> None:
     assert _migration().fold_sql("x").count("replace(") == len(ARABIC_FOLD)  # type: ignore[attr-defined]
 
 
-def test_name_search_finds_word_starts_in_both_scripts_exactly_and_follows_renames(engine: Engine) -> None:
+@pytest.mark.parametrize("walk", [0, 2, None], ids=["text index", "walk then index", "walk"])
+def test_name_search_finds_word_starts_in_both_scripts_exactly_and_follows_renames(
+        engine: Engine, walk: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways of finding a name give the same exact answer: the walk over the most recent customers (all of
+    them here) and the text index (the walk shortened to 0 or 2 customers, so the index answers)."""
+    from services.customers import queries
+
+    if walk is not None:
+        monkeypatch.setattr(queries, "WALK_ROWS", walk)
     finance = make_staff(engine, Role.FINANCE)
     people = {"+96550001111": "Noura Al-Sabah", "+96550002222": "Khalid Ali", "+96550003333": "سارة العلي",
               "+96550004444": "أحمد الكندري", "+96550005555": "Alia Noor"}
