@@ -68,6 +68,7 @@ def nginx_main_config(root: Path, site: Path) -> str:
 class App:
     port: int
     log: Path
+    name: str
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -96,8 +97,9 @@ class Cluster:
                "--server.port", str(app.port), "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
                "--secrets.files", str(self.secrets)]
+        env = self.env | {"SOUQ_SERVER_NAME": app.name}  # the operator's name for it, as deploy/ sets app1..3
         with app.log.open("ab") as log:
-            app.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            app.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
 
     def kill_app(self, index: int) -> None:
@@ -133,9 +135,8 @@ class Cluster:
     def server_of_cookie(self, value: str) -> int | None:
         """Which app server the proxy sends a browser with sticky cookie ``value`` to."""
         response = httpx.get(f"{self.proxy}/api/health", cookies={"souq_server": value}, timeout=5)
-        server = response.json().get("server", "")
-        pids = {str(a.proc.pid): i for i, a in enumerate(self.apps) if a.proc is not None}
-        return pids.get(server.rsplit(":", 1)[-1])
+        names = {a.name: i for i, a in enumerate(self.apps)}
+        return names.get(response.json().get("server", ""))
 
     def cookie_for(self, index: int) -> str:
         """A sticky-cookie value the proxy maps to app server ``index``."""
@@ -230,7 +231,7 @@ def running_cluster(database_url: str, root: Path, *, servers: int = 3, status_r
                    SOUQ_DATABASE_URL=database_url, SOUQ_ADMINS="admin@souq.demo", SOUQ_PUBLIC_URL=proxy,
                    SOUQ_STATUS_RATE_PER_MINUTE=str(status_rate), SOUQ_SYNC_INTERVAL_SECONDS=str(sync_interval),
                    PYTHONUNBUFFERED="1")
-        apps = [App(free_port(), root / f"app{i}.log") for i in range(servers)]
+        apps = [App(free_port(), root / f"app{i}.log", f"app{i + 1}") for i in range(servers)]
         cluster = Cluster(root=root, database_url=database_url, proxy=proxy, sandbox=sandbox, oidc=oidc,
                           apps=apps, env=env, secrets=secrets)
         for app in apps:

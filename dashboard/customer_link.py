@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
+from dashboard.i18n import _
 from services.permissions import Action, Actor
 
 
@@ -14,7 +15,7 @@ def customer_page_link(actor: Actor, payment_pk: int | None, *, has_contact: boo
     if not has_contact or payment_pk is None or not actor.can(Action.VIEW_CUSTOMERS):
         return
     try:
-        st.page_link("pages/customers.py", label="Customer page", icon=":material/person:",
+        st.page_link("pages/customers.py", label=_("Customer page"), icon=":material/person:",
                      query_params={"payment": str(payment_pk)})
     except StreamlitPageNotFoundError:
         return

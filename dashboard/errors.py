@@ -13,7 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from dashboard.i18n import _, translate
-from dashboard.safe import md, md_iso, plain_iso
+from dashboard.safe import md, md_value, plain, plain_value
 from services.gateway.errors import GatewayError
 from services.gateway.sentences import staff_sentence
 from services.permissions import PermissionDenied
@@ -36,14 +36,25 @@ def _explain(exc: BaseException, fill: Callable[[object], str], escape: Callable
     return _("Something went wrong; the details were logged for the team.")
 
 
+def said_md(said: str | Sentence | None) -> str:
+    """A sentence a service returned (an outcome, a stored error) as Markdown in the person's language: a ``say``
+    sentence translated with its values escaped and isolated, any other text looked up and escaped."""
+    return _say(said, md_value, md) if said else ""
+
+
+def said_plain(said: str | Sentence | None) -> str:
+    """:func:`said_md` for plain-text places (``st.text``, option labels)."""
+    return _say(said, plain_value, plain) if said else ""
+
+
 def explain(exc: BaseException) -> str:
     """One sentence for a person, in their language: what failed and what to do (plain text, not Markdown)."""
-    return _explain(exc, plain_iso, str)
+    return _explain(exc, plain_value, str)
 
 
 def explain_md(exc: BaseException) -> str:
     """:func:`explain` as Markdown: the data in it escaped and bidi-isolated."""
-    return _explain(exc, md_iso, md)
+    return _explain(exc, md_value, md)
 
 
 def show_error(exc: BaseException) -> None:

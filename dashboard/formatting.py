@@ -12,12 +12,14 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from dashboard.i18n import N_, _, current, digits, ngettext
-from services.money import exponent, format_money
+from services.money import Amount, exponent, format_amount, format_money
 from services.refund_state import LABELS as REFUND_LABELS
+from services.refund_state import REFUND_STATE_LABELS as REFUND_STATE_LABELS
 from services.refund_state import status_word
+from services.sentence import Count
 from services.timeutil import to_kuwait, utcnow
 
 STATUS_LABELS = {
@@ -27,12 +29,6 @@ STATUS_LABELS = {
     "cancelled": N_("Cancelled"),
     "expired": N_("Expired"),
     **REFUND_LABELS,
-}
-#: A refund's own state (the refund ledger), in words.
-REFUND_STATE_LABELS = {
-    "pending_approval": N_("Awaiting approval"), "rejected": N_("Rejected"), "sending": N_("Being sent"),
-    "uncertain": N_("Being checked"), "initiated": N_("Initiated"), "refunded": N_("Refunded"),
-    "cancelled": N_("Cancelled"), "failed": N_("Failed"), "needs_split": N_("Needs per-vendor split"),
 }
 METHOD_LABELS = {
     "knet": "KNET",
@@ -63,11 +59,59 @@ def money(minor: int | None, currency: str = "KWD") -> str:
     return localise_digits(text.translate(_MARKS).replace("\xa0", " "))  # Babel keeps 0-9: we map them
 
 
+def amount(minor: int, currency: str = "KWD", *, grouping: bool = False) -> str:
+    """A bare amount, the currency said elsewhere (a column "Amounts in KWD"): ``1,234.500`` / ``1٬234٫500``."""
+    if current() != "ar":
+        return str(format_amount(minor, currency, grouping=grouping))
+    exp = exponent(currency)
+    pattern = ("#,##0" if grouping else "0") + ("." + "0" * exp if exp else "")
+    text = format_decimal(Decimal(minor).scaleb(-exp), format=pattern, locale="ar_KW", numbering_system=digits())
+    return localise_digits(text.translate(_MARKS))
+
+
+def localise(value: object) -> object:
+    """A value the dashboard formats, in the reader's locale and digits: an ``Amount`` (``format_amount`` /
+    ``format_money``), a ``Count``, a ``Decimal``, a date or a time. Anything else — ids, order ids, track ids,
+    phones, URLs, plain ints — is returned unchanged, so it keeps its Western digits; English is unchanged."""
+    if current() != "ar" or isinstance(value, bool):
+        return value
+    if isinstance(value, Amount):
+        return money(value.minor, value.currency) if value.with_currency else \
+            amount(value.minor, value.currency, grouping=value.grouping)
+    if isinstance(value, Count | Decimal):
+        return number(value)
+    if isinstance(value, datetime):
+        return kuwait_time(value)
+    if isinstance(value, date):
+        return short_day(value, year=True)
+    return value
+
+
 def number(value: int | float | Decimal) -> str:
     """A count or ratio with the locale's grouping: ``1,234`` / ``1٬234``."""
     if current() != "ar":
         return f"{value:,}"
     return localise_digits(format_decimal(value, locale="ar_KW", numbering_system=digits()).translate(_MARKS))
+
+
+def percent(value: float | None, places: int = 1) -> str:
+    """A ratio as a percentage: ``0.667`` → ``66.7%`` / ``٦٦٫٧٪``; None → an em dash."""
+    if value is None:
+        return "—"
+    if current() != "ar":
+        return f"{value:.{places}%}"
+    pattern = "#,##0" + ("." + "0" * places if places else "") + "%"
+    text = format_percent(value, pattern, locale="ar_KW", numbering_system=digits()).translate(_MARKS)
+    return localise_digits(text.replace("%", "٪") if digits() == "arab" else text)
+
+
+def decimal_text(value: int | float | Decimal, places: int) -> str:
+    """A number with ``places`` decimals and grouping (chart ticks): ``1,234.500`` / ``1٬234٫500``."""
+    if current() != "ar":
+        return f"{value:,.{places}f}"
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return localise_digits(format_decimal(value, pattern, locale="ar_KW", numbering_system=digits())
+                           .translate(_MARKS))
 
 
 def kuwait_time(value: datetime | None, *, seconds: bool = False) -> str:

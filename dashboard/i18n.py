@@ -140,7 +140,8 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def translate(message: str | Sentence, fill: Callable[[object], str] = str) -> str:
     """A service's sentence in the current language; ``fill`` renders each value (``safe.md_iso`` on a page).
 
-    A plain ``str`` is looked up as it is (a fixed ``N_`` sentence) and otherwise shown unchanged.
+    A plain ``str`` is looked up as it is (a fixed ``N_`` sentence) and otherwise shown unchanged. A value that
+    is itself a sentence (a phrase such as "the refund") is translated in its turn and not filled.
     """
     if not isinstance(message, Sentence):
         return _(message)
@@ -149,7 +150,8 @@ def translate(message: str | Sentence, fill: Callable[[object], str] = str) -> s
     for literal, field, _spec, _conv in string.Formatter().parse(template):
         parts.append(literal)
         if field is not None:
-            parts.append(fill(message.params.get(field, "")))
+            value = message.params.get(field, "")
+            parts.append(translate(value, fill) if isinstance(value, Sentence) else fill(value))
     return "".join(parts)
 
 

@@ -1,7 +1,9 @@
 """HTTP routes served beside the Streamlit UI by ``st.App``: gateway webhook, health and readiness, CSV downloads.
 
 Behind a proxy (``deploy/``): ``/api/health`` says whether this server is alive and whether it leads the
-background sync; ``/api/ready`` says whether it should get traffic (database reachable, schema at head).
+background sync; ``/api/ready`` says whether it should get traffic (database reachable, schema at head). Both
+are anonymous, so they name nothing about the machine: no host name, process id or version; only the name the
+operator chose for the server (``SOUQ_SERVER_NAME``), when one is set.
 
 Kept off ``/_stcore``; a verb a Starlette route does not list would fall through to the Streamlit SPA and answer
 200, so the webhook route accepts every verb and answers 405 itself. GET and POST are both notifications
@@ -20,10 +22,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import BaseRoute, Route
 
 from dashboard import background, customer_pages, runtime
+from dashboard.export_header import transactions_header
 from services import migrate, sync
 from services.gateway import Lane
 from services.search import ExportRefused, export_csv, redeem_ticket
-from services.sync.events import SERVER_ID
 from services.timeutil import kuwait_today
 
 log = logging.getLogger(__name__)
@@ -82,15 +84,17 @@ def _after_receive(event_id: int, lane: Lane) -> None:
 
 
 async def health(_request: Request) -> Response:
-    """Liveness plus a database round trip, and this server's part in the background sync (leader or
-    follower)."""
-    sync_role = background.role()
+    """Liveness plus a database round trip, this server's part in the background sync (leader or follower) and
+    the operator's name for it (``SOUQ_SERVER_NAME``; left out when empty)."""
+    answer: dict[str, object] = {"ok": True, "sync": background.role()}
+    name = runtime.settings().server_name
+    if name:
+        answer["server"] = name
     try:
         await run_in_threadpool(_ping)
     except Exception as exc:
-        return JSONResponse({"ok": False, "database": type(exc).__name__, "sync": sync_role, "server": SERVER_ID},
-                            status_code=503)
-    return JSONResponse({"ok": True, "sync": sync_role, "server": SERVER_ID})
+        return JSONResponse(answer | {"ok": False, "database": type(exc).__name__}, status_code=503)
+    return JSONResponse(answer)
 
 
 async def ready(_request: Request) -> Response:
@@ -108,14 +112,15 @@ async def ready(_request: Request) -> Response:
 async def export_transactions(request: Request) -> Response:
     """Stream the CSV a Transactions page ticket names (services.search.export), as a file download."""
     try:
-        actor, flt = await run_in_threadpool(redeem_ticket, runtime.engine(), request.query_params.get("t", ""))
+        actor, flt, header_language = await run_in_threadpool(redeem_ticket, runtime.engine(),
+                                                              request.query_params.get("t", ""))
     except ExportRefused as exc:
         return PlainTextResponse(str(exc), status_code=403, headers={"Cache-Control": "no-store"})
     filename = f"transactions-{kuwait_today().isoformat()}.csv"
 
     def body() -> Iterator[str]:
         yield "\ufeff"  # a byte-order mark: spreadsheets then read Arabic names as UTF-8
-        yield from export_csv(runtime.engine(), actor, flt)
+        yield from export_csv(runtime.engine(), actor, flt, header=transactions_header(header_language))
 
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",

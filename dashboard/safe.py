@@ -13,6 +13,8 @@ The rule, enforced by ``tests/unit/test_markup_safety.py``:
 - markdown contexts get ``md(value)``;
 - ``st.table`` gets ``md_cells(rows)`` (its cells are Markdown);
 - plain-text contexts (dataframe cells, selectbox options, ``st.text``) get ``plain(value)`` / ``cells(rows)``;
+- ``cells`` / ``md_cells`` also say a service's ``Sentence`` in the reader's language and show amounts, counts
+  and dates in the reader's digits (``formatting.localise``); ids, phones and URLs keep Western digits;
 - plotly labels and any HTML we write get ``html_text(value)``;
 - ``unsafe_allow_html`` / ``st.html`` never carry data.
 
@@ -37,6 +39,8 @@ from typing import Any, overload
 import pandas as pd
 
 from dashboard import i18n
+from dashboard.formatting import localise
+from services.sentence import Sentence
 
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _BIDI = str.maketrans("", "", BIDI_CONTROLS)
@@ -100,13 +104,36 @@ def filename(stem: object, suffix: str = "") -> str:
     return cleaned[:120] + suffix
 
 
+def plain_value(value: object) -> str:
+    """A value inside a plain-text sentence: in the reader's locale when the dashboard formats it (an amount, a
+    count, a date), then ``plain_iso``."""
+    return plain_iso(localise(value))
+
+
+def md_value(value: object) -> str:
+    """A value inside a Markdown sentence: in the reader's locale when the dashboard formats it, then ``md_iso``."""
+    return md_iso(localise(value))
+
+
 def _cell(value: Any) -> Any:
+    """One ``st.dataframe`` cell: a service's sentence translated, amounts / counts / dates in the reader's locale
+    and digits (``formatting.localise``); ids and other text stay as they are, bidi controls stripped."""
+    if isinstance(value, Sentence):
+        return i18n.translate(value, plain_value)
+    value = localise(value)
     return plain(value) if isinstance(value, str) else value
+
+
+def _md_cell(value: Any) -> Any:
+    if isinstance(value, Sentence):
+        return i18n.translate(value, md_value)
+    value = localise(value)
+    return md(value) if isinstance(value, str) else value
 
 
 def md_cells(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Rows for ``st.table``, whose cells (and headers) are Markdown: every text goes through ``md``."""
-    return [{md(k): md(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
+    return [{md(k): _md_cell(v) for k, v in row.items()} for row in rows]
 
 
 @overload
@@ -114,7 +141,10 @@ def cells(rows: pd.DataFrame) -> pd.DataFrame: ...
 @overload
 def cells(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]: ...
 def cells(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame | list[dict[str, Any]]:
-    """Table rows for ``st.dataframe`` with every text cell passed through ``plain``."""
+    """Table rows for ``st.dataframe`` with every text cell passed through ``plain`` (see :func:`_cell`).
+
+    Give rows (or an ``object`` DataFrame): pandas 3 turns a column of ``Amount`` strings into its string dtype,
+    which forgets the amount, so such a cell keeps Western digits; ``formatting.money`` / ``amount`` are safe."""
     if isinstance(rows, pd.DataFrame):
         return rows.map(_cell)
     return [{plain(k): _cell(v) for k, v in row.items()} for row in rows]

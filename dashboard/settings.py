@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     link_expiry_minutes: int = Field(default=1440, ge=5, le=1440)
     sync_interval_seconds: int = Field(default=20, ge=2)
     background_sync: bool = Field(default=True, description="poll the gateway from a thread in the app process")
+    server_name: str = Field(
+        default="", max_length=32, pattern=r"^[A-Za-z0-9._-]*$",
+        description="a name the operator gives this app server (e.g. app1), shown by /api/health so a proxy or "
+                    "an operator can tell the servers apart; empty: not shown. Never the host name or process id",
+    )
     webhook_max_bytes: int = Field(default=64 * 1024, ge=1024)
     extra_bank_holidays: Annotated[list[date], NoDecode] = Field(
         default_factory=list, description="bank closures announced late, YYYY-MM-DD comma-separated (Kuwaiti "

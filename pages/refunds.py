@@ -8,17 +8,21 @@ from typing import Any
 import streamlit as st
 
 from dashboard import reads, refund_dialog, state
-from dashboard.errors import show_error
+from dashboard.errors import said_md, said_plain, show_error
 from dashboard.formatting import (
     REFUND_STATE_LABELS,
     kuwait_time,
+    localise_digits,
     method_label,
     money,
+    number,
     payment_status_label,
     status_label,
 )
+from dashboard.i18n import _, ngettext
 from dashboard.paging import page_count, pager
-from dashboard.safe import cells, md, md_cells, plain
+from dashboard.refund_dialog import reason_label
+from dashboard.safe import cells, md, md_cells, md_iso, plain, plain_iso
 from services import refunds
 from services.models import RefundState
 from services.money import parse_amount
@@ -42,18 +46,23 @@ def _changed() -> None:
     reads.forget_refunds()
 
 
+def state_label(state_code: str) -> str:
+    known = STATE_LABELS.get(state_code)
+    return _(known) if known else state_code
+
+
 def _table(rows: list[refunds.RefundRow], *, with_payment: bool = True) -> list[dict[str, Any]]:
     out = []
     for r in rows:
-        row: dict[str, Any] = {"Refund": r.id, "Requested": kuwait_time(r.created_at)}
+        row: dict[str, Any] = {_("Refund"): r.id, _("Requested"): kuwait_time(r.created_at)}
         if with_payment:
-            row |= {"Order": r.order_id, "Customer": r.customer_name, "Method": method_label(r.method)}
+            row |= {_("Order"): r.order_id, _("Customer"): r.customer_name, _("Method"): method_label(r.method)}
         row |= {
-            "Amount": money(r.amount_fils, r.currency), "Reason": refunds.REASONS.get(r.reason, r.reason),
-            "State": STATE_LABELS.get(r.state, r.state), "Requested by": r.requested_by,
-            "Approved by": r.approved_by or "",
-            "Expected arrival": r.expected_arrival.isoformat() if r.expected_arrival else "",
-            "Note / problem": r.error or r.note or "",
+            _("Amount"): money(r.amount_fils, r.currency), _("Reason"): reason_label(r.reason),
+            _("State"): state_label(r.state), _("Requested by"): r.requested_by,
+            _("Approved by"): r.approved_by or "",
+            _("Expected arrival"): localise_digits(r.expected_arrival.isoformat()) if r.expected_arrival else "",
+            _("Note / problem"): said_plain(r.error) or r.note or "",
         }
         out.append(row)
     return out
@@ -66,7 +75,7 @@ def _act(fn: Any, **kwargs: Any) -> None:
 
 # ------------------------------------------------------------------ picking a payment
 
-st.title("Refunds")
+st.title(_("Refunds"))
 wanted = st.query_params.get("payment")
 if wanted and st.session_state.get("refund_wanted") != wanted:
     st.session_state["refund_wanted"] = wanted
@@ -74,8 +83,8 @@ if wanted and st.session_state.get("refund_wanted") != wanted:
 
 with st.form("refund_search", border=False):
     cols = st.columns([4, 1], vertical_alignment="bottom")
-    cols[0].text_input("Find a payment", key="refund_query", placeholder="Order id, track id or phone number")
-    cols[1].form_submit_button("Find", width="stretch")
+    cols[0].text_input(_("Find a payment"), key="refund_query", placeholder=_("Order id, track id or phone number"))
+    cols[1].form_submit_button(_("Find"), width="stretch")
 
 hits: list[refunds.PaymentHit] = []
 query = (st.session_state.get("refund_query") or "").strip()
@@ -85,16 +94,18 @@ if query:
     except Exception as exc:
         show_error(exc)
     if not hits:
-        st.info(f"No payment matches “{md(query)}”. Search by the exact order id or track id, or by phone number.")
+        st.info(_("No payment matches “{query}”. Search by the exact order id or track id, or by phone number.")
+                .format(query=md_iso(query)))
 
 selected: refunds.PaymentHit | None = None
 if len(hits) == 1:
     selected = hits[0]
 elif hits:
     selected = st.selectbox(
-        "Payments found", hits, key="refund_pick",
-        format_func=lambda h: plain(f"{h.order_id} · {money(h.amount_fils, h.currency)} · {h.customer_name or '—'} · "
-                                    f"{kuwait_time(h.created_at)} · {status_label(h.status)}"),
+        _("Payments found"), hits, key="refund_pick",
+        format_func=lambda h: " · ".join((plain_iso(h.order_id), plain_iso(money(h.amount_fils, h.currency)),
+                                          plain_iso(h.customer_name or "—"), plain_iso(kuwait_time(h.created_at)),
+                                          plain(status_label(h.status)))),
     )
 
 refund_dialog.show_last("refund", threshold)
@@ -108,26 +119,27 @@ def _payment_panel(hit: refunds.PaymentHit) -> None:
     except Exception as exc:
         show_error(exc)
         return
-    st.subheader(f"Payment {md(hit.order_id)}")
-    st.caption(f"{md(hit.customer_name or 'Customer unknown')} · {md(method_label(hit.method))} · "
-               f"{kuwait_time(hit.created_at)} · "
-               f"{md(payment_status_label(hit.status, hit.refund_state, hit.refund_pending_fils, hit.currency))}")
+    st.subheader(_("Payment {order}").format(order=md_iso(hit.order_id)))
+    st.caption(" · ".join((md_iso(hit.customer_name) if hit.customer_name else _("Customer unknown"),
+                           md(method_label(hit.method)), md_iso(kuwait_time(hit.created_at)),
+                           md(payment_status_label(hit.status, hit.refund_state, hit.refund_pending_fils,
+                                                   hit.currency)))))
     m = st.columns(4)
-    m[0].metric("Captured", money(summary.captured_fils, summary.currency))
-    m[1].metric("Already refunded", money(summary.completed_fils, summary.currency),
-                help="Executed by UPayments and on its way to the customer.")
-    m[2].metric("Pending", money(summary.outstanding_fils, summary.currency),
-                help="Initiated and not executed yet (can still be cancelled), awaiting approval, or being sent.")
-    m[3].metric("Refundable now", money(summary.refundable_fils, summary.currency))
+    m[0].metric(_("Captured"), money(summary.captured_fils, summary.currency))
+    m[1].metric(_("Already refunded"), money(summary.completed_fils, summary.currency),
+                help=_("Executed by UPayments and on its way to the customer."))
+    m[2].metric(_("Pending"), money(summary.outstanding_fils, summary.currency),
+                help=_("Initiated and not executed yet (can still be cancelled), awaiting approval, or being sent."))
+    m[3].metric(_("Refundable now"), money(summary.refundable_fils, summary.currency))
     if not actor.can(Action.REQUEST_REFUND):
-        st.caption("Your role can see refunds but not make them.")
+        st.caption(_("Your role can see refunds but not make them."))
     elif summary.can_refund:
         refund_dialog.refund_form(summary)
     else:
-        st.info(md(summary.reason_not))
-    rows, _ = _list(actor, refunds.RefundFilter(payment_pk=hit.payment_pk), 1)
+        st.info(said_md(summary.reason_not))
+    rows, _total = _list(actor, refunds.RefundFilter(payment_pk=hit.payment_pk), 1)
     if rows:
-        st.markdown("**Refunds of this payment**")
+        st.markdown("**{}**".format(_("Refunds of this payment")))
         st.table(md_cells(_table(rows, with_payment=False)), hide_index=True)
         _actions(rows)
 
@@ -136,34 +148,42 @@ def _actions(rows: list[refunds.RefundRow]) -> None:
     """Approve / reject (not for the requester) and cancel buttons for the rows that allow them."""
     client = state.gateway
     for row in rows:
-        label = f"#{row.id:d} · {money(row.amount_fils, row.currency)} · {md(row.order_id)}"
+        label = _label(row)
         if row.state == "pending_approval" and actor.can(Action.APPROVE_REFUND):
             with st.container(border=True):
-                st.markdown(f"**{label}** — requested by {md(row.requested_by)} on {kuwait_time(row.created_at)}, "
-                            "awaiting approval")
-                why = f" · note: {row.note}" if row.note else ""
-                st.text(plain(f"{row.customer_name or 'Customer unknown'} · paid by {method_label(row.method)} · "
-                              f"reason: {refunds.REASONS.get(row.reason, row.reason)}{why}"))
+                st.markdown(_("**{refund}** — requested by {who} on {when}, awaiting approval").format(
+                    refund=label, who=md_iso(row.requested_by), when=md_iso(kuwait_time(row.created_at))))
+                noted = [_("note: {note}").format(note=plain_iso(row.note))] if row.note else []
+                st.text(" · ".join([plain_iso(row.customer_name) if row.customer_name else _("Customer unknown"),
+                                    _("paid by {method}").format(method=plain(method_label(row.method))),
+                                    _("reason: {reason}").format(reason=plain(reason_label(row.reason))), *noted]))
                 if row.requested_by == actor.email:
-                    st.caption("Another finance or admin person must approve or reject your request.")
-                    if st.button("Withdraw request", key=f"refund_withdraw_{row.id}"):
+                    st.caption(_("Another finance or admin person must approve or reject your request."))
+                    if st.button(_("Withdraw request"), key=f"refund_withdraw_{row.id}"):
                         _act(refunds.cancel_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
                     continue
-                note = st.text_input("Reason for rejecting", key=f"refund_reject_note_{row.id}")
+                note = st.text_input(_("Reason for rejecting"), key=f"refund_reject_note_{row.id}")
                 a, b = st.columns(2)
-                if a.button("Approve and send", key=f"refund_approve_{row.id}", type="primary"):
+                if a.button(_("Approve and send"), key=f"refund_approve_{row.id}", type="primary"):
                     _act(refunds.approve_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
-                if b.button("Reject", key=f"refund_reject_{row.id}"):
+                if b.button(_("Reject"), key=f"refund_reject_{row.id}"):
                     _act(refunds.reject_refund, engine=engine, actor=actor, refund_id=row.id, note=note)
         elif row.state == RefundState.NEEDS_SPLIT and actor.can(Action.REQUEST_REFUND):
             _split_section(row)
         elif row.state == "initiated" and actor.can(Action.CANCEL_REFUND):
             cols = st.columns([3, 1], vertical_alignment="center")
-            arrival = (f", expected on the customer's account by {md(row.expected_arrival)}"
-                       if row.expected_arrival else "")
-            cols[0].write(f"{label} — initiated{arrival}")
-            if cols[1].button("Cancel refund", key=f"refund_cancel_{row.id}"):
+            if row.expected_arrival:
+                cols[0].write(_("{refund} — initiated, expected on the customer's account by {day}").format(
+                    refund=label, day=md_iso(localise_digits(row.expected_arrival.isoformat()))))
+            else:
+                cols[0].write(_("{refund} — initiated").format(refund=label))
+            if cols[1].button(_("Cancel refund"), key=f"refund_cancel_{row.id}"):
                 _act(refunds.cancel_refund, engine=engine, client=client(), actor=actor, refund_id=row.id)
+
+
+def _label(row: refunds.RefundRow) -> str:
+    """``#12 · 5.000 KWD · SD-…`` as Markdown, its values isolated."""
+    return " · ".join((md_iso(f"#{row.id:d}"), md_iso(money(row.amount_fils, row.currency)), md_iso(row.order_id)))
 
 
 def _split_section(row: refunds.RefundRow) -> None:
@@ -174,19 +194,20 @@ def _split_section(row: refunds.RefundRow) -> None:
         show_error(exc)
         return
     with st.container(border=True):
-        label = f"#{row.id:d} · {money(row.amount_fils, row.currency)} · {md(row.order_id)}"
-        st.markdown(f"**{label}** — split payment: set the amount to refund from each vendor (up to "
-                    f"{money(row.amount_fils, row.currency)} in all)")
-        st.table(md_cells([{"Vendor IBAN": s.iban, "Paid": money(s.total_paid_fils, row.currency),
-                            "Refunded": money(s.refunded_fils, row.currency),
-                            "Refundable": money(s.remaining_fils, row.currency)} for s in shares]), hide_index=True)
+        st.markdown(_("**{refund}** — split payment: set the amount to refund from each vendor (up to {amount} in "
+                      "all)").format(refund=_label(row), amount=md_iso(money(row.amount_fils, row.currency))))
+        st.table(md_cells([{_("Vendor IBAN"): s.iban, _("Paid"): money(s.total_paid_fils, row.currency),
+                            _("Refunded"): money(s.refunded_fils, row.currency),
+                            _("Refundable"): money(s.remaining_fils, row.currency)} for s in shares]),
+                 hide_index=True)
         with st.form(f"refund_split_{row.id}"):
-            texts = {s.refund_request_id: st.text_input(f"From {md(s.iban)} ({md(row.currency)})",
-                                                        key=f"refund_split_{row.id}_{s.refund_request_id}",
-                                                        placeholder=f"up to {money(s.remaining_fils, row.currency)}")
-                     for s in shares}
-            send = st.form_submit_button("Send per-vendor refund", type="primary")
-        if st.button("Withdraw", key=f"refund_split_withdraw_{row.id}"):
+            texts = {s.refund_request_id: st.text_input(
+                _("From {iban} ({currency})").format(iban=md_iso(s.iban), currency=md(row.currency)),
+                key=f"refund_split_{row.id}_{s.refund_request_id}",
+                placeholder=plain(_("up to {amount}").format(amount=money(s.remaining_fils, row.currency))))
+                for s in shares}
+            send = st.form_submit_button(_("Send per-vendor refund"), type="primary")
+        if st.button(_("Withdraw"), key=f"refund_split_withdraw_{row.id}"):
             _act(refunds.cancel_refund, engine=engine, client=state.gateway(), actor=actor, refund_id=row.id)
     if send:
         try:
@@ -204,8 +225,8 @@ if selected is not None:
 if "refund_confirm" in st.session_state:
     refund_dialog.confirm_dialog(engine, actor, threshold)
 
-if actor.can(Action.SYNC) and st.button("Refresh statuses", key="refund_refresh",
-                                         help="Ask UPayments which refunds have been executed"):
+if actor.can(Action.SYNC) and st.button(_("Refresh statuses"), key="refund_refresh",
+                                         help=_("Ask UPayments which refunds have been executed")):
     try:
         changed = refunds.refresh_refunds(engine, state.gateway(), actor=actor,
                                       payment_pk=selected.payment_pk if selected else None)
@@ -213,7 +234,7 @@ if actor.can(Action.SYNC) and st.button("Refresh statuses", key="refund_refresh"
         show_error(exc)
     else:
         _changed()
-        st.toast(f"Refund statuses refreshed: {changed:,} changed.")
+        st.toast(_("Refund statuses refreshed: {n} changed.").format(n=number(changed)))
         st.rerun()
 
 # ------------------------------------------------------------------ approvals waiting, and all refunds
@@ -223,19 +244,19 @@ if actor.can(Action.APPROVE_REFUND):
     waiting, n_waiting = _list(actor, refunds.RefundFilter(states=("pending_approval",)), 1)
     mine = [r for r in waiting if selected is None or r.payment_pk != selected.payment_pk]
     if mine:
-        st.subheader(f"Awaiting approval ({n_waiting:,})")
+        st.subheader(_("Awaiting approval ({n})").format(n=number(n_waiting)))
         _actions(mine)
 
-st.subheader("All refunds")
+st.subheader(_("All refunds"))
 with st.form("refund_filters"):
     f = st.columns(4)
-    states = f[0].multiselect("State", list(STATE_LABELS), key="rf_states",
-                              format_func=lambda s: STATE_LABELS[s])
-    days = f[1].date_input("Requested between", value=[], key="rf_days", format="YYYY-MM-DD")
-    who = f[2].selectbox("Requested by", ["", *refunds.distinct_requesters(engine, actor)], key="rf_who",
-                         format_func=lambda e: plain(e) or "Anyone")
-    order = f[3].text_input("Order id", key="rf_order")
-    if st.form_submit_button("Apply filters"):
+    states = f[0].multiselect(_("State"), list(STATE_LABELS), key="rf_states",
+                              format_func=lambda s: plain(state_label(s)))
+    days = f[1].date_input(_("Requested between"), value=[], key="rf_days", format="YYYY-MM-DD")
+    who = f[2].selectbox(_("Requested by"), ["", *refunds.distinct_requesters(engine, actor)], key="rf_who",
+                         format_func=lambda e: plain(e) or _("Anyone"))
+    order = f[3].text_input(_("Order id"), key="rf_order")
+    if st.form_submit_button(_("Apply filters")):
         st.session_state["rf_page"] = 1
 since = days[0] if isinstance(days, tuple) and len(days) >= 1 else None
 until = days[1] if isinstance(days, tuple) and len(days) == 2 else since
@@ -249,11 +270,13 @@ except Exception as exc:
     show_error(exc)
     rows, total = [], 0
 pages = page_count(total, PAGE_SIZE)
-st.caption(f"{total:,} refunds · page {min(page, pages):,} of {pages:,}")
+st.caption(_("{refunds} · page {page} of {pages}").format(
+    refunds=ngettext("{n} refund", "{n} refunds", total).format(n=number(total)), page=number(min(page, pages)),
+    pages=number(pages)))
 st.dataframe(cells(_table(rows)), hide_index=True, key="refunds_all")
 spare = pager("rf_page", "rf", page, pages)
 if actor.can(Action.EXPORT_REFUNDS):
     spare.download_button(
-        "Export CSV", key="rf_export", file_name="refunds.csv", mime="text/csv", on_click="ignore",
+        _("Export CSV"), key="rf_export", file_name="refunds.csv", mime="text/csv", on_click="ignore",
         data=lambda: "".join(refunds.export_refunds_csv(engine, actor, flt)),
     )

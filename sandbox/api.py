@@ -13,15 +13,14 @@ from services.money import format_amount
 from .config import is_white_label
 from .core import NotFound
 from .http import (
-    TooLarge,
+    authorized_json,
     bearer,
     invalid,
+    json_body,
     not_found,
     ok,
-    read_json,
     refused,
     sandbox_of,
-    too_large,
     unauthorized,
 )
 from .split_answer import split_answer  # a split payment refunds nothing at create-refund (§12.1, §18 F4)
@@ -32,14 +31,12 @@ from .wire import gateway_time
 
 async def charge(request: Request) -> JSONResponse:
     """``POST charge``: hosted page, white-label method or invoice link."""
-    token = bearer(request)
-    if token is None:
-        return unauthorized()
+    opened = await authorized_json(request)
+    if isinstance(opened, JSONResponse):
+        return opened
+    token, body = opened
     try:
-        body = await read_json(request)
         req = validate_charge(body, white_label=is_white_label(token))
-    except TooLarge:
-        return too_large()
     except Invalid as exc:
         return invalid(exc)
     data = sandbox_of(request).create_charge(req, token)
@@ -82,19 +79,17 @@ async def payment_status(request: Request) -> JSONResponse:
 
 async def create_refund(request: Request) -> JSONResponse:
     """``POST create-refund`` (§12.1): camelCase answer (§16 A4)."""
-    token = bearer(request)
-    if token is None:
-        return unauthorized()
+    opened = await authorized_json(request)
+    if isinstance(opened, JSONResponse):
+        return opened
+    token, body = opened
     sandbox = sandbox_of(request)
+    order_id = body.get("orderId") if isinstance(body, dict) else None
+    currency = {}
+    if isinstance(order_id, str) and (known := sandbox.store.currency_of_upay_order(order_id)) is not None:
+        currency[order_id] = known
     try:
-        body = await read_json(request)
-        order_id = body.get("orderId") if isinstance(body, dict) else None
-        currency = {}
-        if isinstance(order_id, str) and (known := sandbox.store.currency_of_upay_order(order_id)) is not None:
-            currency[order_id] = known
         req = validate_refund(body, currency)
-    except TooLarge:
-        return too_large()
     except Invalid as exc:
         return invalid(exc)
 
@@ -117,12 +112,9 @@ async def delete_refund(request: Request) -> JSONResponse:
     if request.method == "GET":
         params = dict(request.query_params)
     else:
-        try:
-            body = await read_json(request)
-        except TooLarge:
-            return too_large()
-        except Invalid as exc:
-            return invalid(exc)
+        body, refusal = await json_body(request)
+        if refusal is not None:
+            return refusal
         if not isinstance(body, dict):
             return invalid(Invalid({"body": ["The request body must be a JSON object."]}))
         params = body
@@ -192,12 +184,9 @@ async def button_status(request: Request) -> JSONResponse:
 
 async def check_api_key(request: Request) -> JSONResponse:
     """``POST check-merchant-api-key`` (no bearer): is the key valid, is it white-label."""
-    try:
-        body = await read_json(request)
-    except TooLarge:
-        return too_large()
-    except Invalid as exc:
-        return invalid(exc)
+    body, refusal = await json_body(request)
+    if refusal is not None:
+        return refusal
     key = body.get("apiKey") if isinstance(body, dict) else None
     if not isinstance(key, str) or not key:
         return invalid(Invalid({"apiKey": ["The api key field is required."]}))

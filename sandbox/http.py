@@ -85,3 +85,24 @@ async def read_json(request: Request) -> Any:
 def too_large() -> JSONResponse:
     """Body above the limit."""
     return JSONResponse({"message": "The request body is too large."}, status_code=413)
+
+
+async def json_body(request: Request) -> tuple[Any, JSONResponse | None]:
+    """The JSON body, or the answer refusing it (413 too large, 422 not JSON): ``(body, None)`` or
+    ``(None, answer)``."""
+    try:
+        return await read_json(request), None
+    except TooLarge:
+        return None, too_large()
+    except Invalid as exc:
+        return None, invalid(exc)
+
+
+async def authorized_json(request: Request) -> tuple[str, Any] | JSONResponse:
+    """The accepted bearer token and the JSON body, or the answer refusing the request (401, 413, 422): the
+    opening of every endpoint that takes a JSON body."""
+    token = bearer(request)
+    if token is None:
+        return unauthorized()
+    body, refusal = await json_body(request)
+    return refusal if refusal is not None else (token, body)

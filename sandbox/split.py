@@ -26,7 +26,7 @@ from services.timeutil import utcnow
 
 from . import ids
 from .config import merchant_prefix
-from .http import Invalid, TooLarge, bearer, invalid, read_json, refused, sandbox_of, too_large, unauthorized
+from .http import Invalid, authorized_json, invalid, refused, sandbox_of
 from .split_answer import DecimalJSON, refund_payload, request_id
 from .split_answer import number as _number
 from .store import Refusal, Row, iso
@@ -43,16 +43,11 @@ def _fils(value: Any, currency: str) -> int | None:
 
 async def create_multivendor_refund(request: Request) -> JSONResponse:
     """``POST create-multivendor-refund`` (§12.4)."""
-    token = bearer(request)
-    if token is None:
-        return unauthorized()
+    opened = await authorized_json(request)
+    if isinstance(opened, JSONResponse):
+        return opened
+    token, body = opened
     sandbox = sandbox_of(request)
-    try:
-        body = await read_json(request)
-    except TooLarge:
-        return too_large()
-    except Invalid as exc:
-        return invalid(exc)
     order_id = body.get("orderId") if isinstance(body, dict) else None
     payload = body.get("refundPayload") if isinstance(body, dict) else None
     if not isinstance(order_id, str) or not order_id or not isinstance(payload, list) or not payload:
@@ -109,15 +104,11 @@ async def create_multivendor_refund(request: Request) -> JSONResponse:
 
 async def delete_multivendor_refund(request: Request) -> JSONResponse:
     """``POST delete-multivendor-refund`` (§12.5): ``{generatedInvoiceId, orderId, refundOrderId, refundArn}``."""
-    if bearer(request) is None:
-        return unauthorized()
+    opened = await authorized_json(request)
+    if isinstance(opened, JSONResponse):
+        return opened
+    _token, body = opened
     sandbox = sandbox_of(request)
-    try:
-        body = await read_json(request)
-    except TooLarge:
-        return too_large()
-    except Invalid as exc:
-        return invalid(exc)
     fields = ("generatedInvoiceId", "orderId", "refundOrderId")
     values = {k: body.get(k) if isinstance(body, dict) else None for k in fields}
     missing = {k: [f"The {k} field is required."] for k, v in values.items() if not isinstance(v, str | int) or not v}

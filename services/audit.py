@@ -23,6 +23,7 @@ from services import inputs
 from services.db import read_session, session_scope
 from services.models import AuditEntry
 from services.permissions import Action, Actor, authorize
+from services.sentence import N_, phrase, say
 from services.timeutil import as_utc, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -132,17 +133,19 @@ def _checked(flt: AuditFilter | None, limit: int = 1, offset: int = 0) -> AuditF
     """The filter, refused with one sentence when a value is not what the audit page can send."""
     flt = flt or AuditFilter()
     if not isinstance(flt, AuditFilter):
-        raise AuditFilterError("The audit filter is not one; reload the page.")
-    for what, value in (("person", flt.actor), ("action", flt.action), ("target", flt.target)):
-        problem = inputs.bad_text(value, f"{what} filter", max_len=255)
+        raise AuditFilterError(say("The audit filter is not one; reload the page."))
+    for what, value in ((N_("person filter"), flt.actor), (N_("action filter"), flt.action),
+                        (N_("target filter"), flt.target)):
+        problem = inputs.bad_text(value, what, max_len=255)
         if problem:
             raise AuditFilterError(problem)
-    for what, when in (("start", flt.since), ("end", flt.until)):
+    for what, when in ((N_("The start of the period must be a date and time."), flt.since),
+                       (N_("The end of the period must be a date and time."), flt.until)):
         if when is not None and not isinstance(when, datetime):
-            raise AuditFilterError(f"The {what} of the period must be a date and time.")
+            raise AuditFilterError(phrase(what))
     for number in (limit, offset):
         if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 10**6:
-            raise AuditFilterError("The page of audit rows asked for does not exist.")
+            raise AuditFilterError(say("The page of audit rows asked for does not exist."))
     return flt
 
 

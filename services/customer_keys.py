@@ -13,6 +13,7 @@ import hashlib
 import re
 
 from services.phones import InvalidPhone, normalize_phone
+from services.sentence import say, sentence_of
 
 EMAIL_PREFIX = "email:"
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -37,19 +38,19 @@ def customer_key(phone: str | None, email: str | None) -> str | None:
 def parse_key(text: object) -> str:
     """A key from a URL or form (``+96550001234``, ``email:sara@example.com``), checked; UnknownCustomer if not."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_KEY:
-        raise UnknownCustomer("That is not a customer: give a mobile number or an e-mail address.")
+        raise UnknownCustomer(say("That is not a customer: give a mobile number or an e-mail address."))
     value = text.strip()
     if value.lower().startswith(EMAIL_PREFIX):
         email = value[len(EMAIL_PREFIX):].strip().lower()
         if not _EMAIL.match(email):
-            raise UnknownCustomer("That is not a customer's e-mail address.")
+            raise UnknownCustomer(say("That is not a customer's e-mail address."))
         return EMAIL_PREFIX + email
     if _E164.match(value):
         return value  # a key as stored (E.164), even for numbers newer than the phone library's tables
     try:
         return normalize_phone(value)
     except InvalidPhone as exc:
-        raise UnknownCustomer(str(exc)) from None
+        raise UnknownCustomer(sentence_of(exc)) from None
 
 
 def phone_of(key: str) -> str | None:
@@ -63,6 +64,6 @@ def email_of(key: str) -> str | None:
 def unique_token(key: str) -> str:
     """The customer unique token for ``key``: 12 digits, deterministic, never a leading zero."""
     if not isinstance(key, str) or not key:
-        raise UnknownCustomer("A customer key is needed for a saved-card token.")
+        raise UnknownCustomer(say("A customer key is needed for a saved-card token."))
     digest = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
     return str(10**11 + digest % (9 * 10**11))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from services.sentence import Count, Sentence, phrase, say
+
 #: Largest row id either database can hold (BIGINT / SQLite INTEGER).
 MAX_ROW_ID = 2**63 - 1
 #: C0 controls (newline and tab allowed only where ``multiline``), DEL, and the bidi embeddings, overrides and
@@ -25,23 +27,29 @@ def shown(value: object, limit: int = 40) -> str:
 
 
 def row_id(value: object, error: type[ValueError], what: str) -> int:
-    """``value`` as a database id (a positive int in range), else ``error("<what> #… was not found.")``."""
+    """``value`` as a database id (a positive int in range), else ``error("<what> #… was not found.")``.
+
+    ``what`` is a word marked with ``N_`` at the call site (``N_("Payment")``): it is translated where shown."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ROW_ID:
-        raise error(f"{what} {shown(value)} was not found.")
+        raise error(say("{what} {value} was not found.", what=phrase(what), value=shown(value)))
     return value
 
 
-def bad_text(value: object, what: str, *, max_len: int, multiline: bool = False) -> str | None:
-    """The sentence saying why ``value`` is not acceptable text for ``what`` (None when it is, or is empty)."""
+def bad_text(value: object, what: str, *, max_len: int, multiline: bool = False) -> Sentence | None:
+    """The sentence saying why ``value`` is not acceptable text for ``what`` (None when it is, or is empty).
+
+    ``what`` is a word marked with ``N_`` at the call site, or a ``say`` phrase: it is translated where shown."""
     if value is None:
         return None
     if not isinstance(value, str):
-        return f"The {what} must be text."
+        return say("The {what} must be text.", what=phrase(what))
     pattern = _CONTROLS if multiline else _CONTROLS_ONE_LINE
     if pattern.search(value):
-        return f"The {what} contains control or text-direction characters; type it again without them."
+        return say("The {what} contains control or text-direction characters; type it again without them.",
+                   what=phrase(what))
     if len(value.strip()) > max_len:
-        return f"The {what} is too long ({len(value.strip())} characters; at most {max_len})."
+        return say("The {what} is too long ({length} characters; at most {limit}).", what=phrase(what),
+                   length=Count(len(value.strip())), limit=Count(max_len))
     return None
 
 

@@ -13,6 +13,10 @@ advisory lock (``pg_try_advisory_lock``) on a connection of its own, kept open f
   cheap, which is why one server leads.
 
 On SQLite there is one server and it always leads.
+
+``python -m dashboard sync`` run from cron beside the servers takes the same lock for its pass
+(:mod:`dashboard.cli_sync`): while a server leads, the cron run skips; while the cron run holds it, the servers
+are all followers and the first to try after it takes the lead back.
 """
 
 from __future__ import annotations
@@ -55,26 +59,35 @@ class Leadership:
         return "leader" if self.leading else "follower"
 
     def try_lead(self) -> bool:
-        """Become the leader if nobody is; True when this server leads now."""
+        """Become the leader if nobody is; True when this server leads now (False also when the database
+        could not be asked: the next try asks again)."""
+        try:
+            return self.acquire()
+        except Exception:
+            log.exception("could not ask to lead the background work")
+            return False
+
+    def acquire(self) -> bool:
+        """:meth:`try_lead`, raising when the database cannot be asked (the cron command reports that)."""
         if not self.shared:
             return True
         with self._lock:
             if self._conn is not None:
                 return True
+            if self._engine is None:
+                self._engine = create_engine(self._url, poolclass=NullPool, connect_args=_KEEPALIVE)
+            conn = self._engine.connect()
             try:
-                if self._engine is None:
-                    self._engine = create_engine(self._url, poolclass=NullPool, connect_args=_KEEPALIVE)
-                conn = self._engine.connect()
                 won = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_KEY}).scalar())
                 conn.commit()  # the session lock outlives the transaction; no transaction stays open
             except Exception:
-                log.exception("could not ask to lead the background work")
-                return False
+                conn.close()
+                raise
             if not won:
                 conn.close()
                 return False
             self._conn = conn
-            log.info("this server now leads the background sync")
+            log.info("this process now leads the background sync")
             return True
 
     def still_leading(self) -> bool:

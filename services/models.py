@@ -12,6 +12,8 @@ from enum import StrEnum
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from services.sentence import N_
+
 
 def utcnow() -> datetime:
     """Now, timezone-aware UTC (SQLModel's UTCDateTime refuses naive datetimes)."""
@@ -32,6 +34,11 @@ class PaymentStatus(StrEnum):
 STATUS_RANK: dict[str, int] = {PaymentStatus.PENDING: 0, PaymentStatus.FAILED: 1, PaymentStatus.CANCELLED: 1,
                               PaymentStatus.EXPIRED: 1, PaymentStatus.PAID: 2}
 FINAL_STATUSES = frozenset({PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED})
+#: A status as a word inside a sentence ("This link is already {status}"), translated where it is shown.
+STATUS_WORDS: dict[str, str] = {
+    PaymentStatus.PENDING: N_("awaiting payment"), PaymentStatus.PAID: N_("paid"), PaymentStatus.FAILED: N_("failed"),
+    PaymentStatus.CANCELLED: N_("cancelled"), PaymentStatus.EXPIRED: N_("expired"),
+}
 
 
 class Method(StrEnum):

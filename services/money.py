@@ -9,6 +9,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from services.inputs import shown
+from services.sentence import Count, say
 
 #: Decimal places per ISO-4217 currency that the gateway enables (contract §11.1).
 EXPONENTS: dict[str, int] = {
@@ -43,11 +44,11 @@ class InvalidAmount(ValueError):
 def exponent(currency: str) -> int:
     """Decimal places of ``currency``; unknown currencies are refused rather than guessed."""
     if not isinstance(currency, str):
-        raise InvalidAmount("The currency must be a currency code such as KWD.")
+        raise InvalidAmount(say("The currency must be a currency code such as KWD."))
     try:
         return EXPONENTS[currency.upper()]
     except KeyError:
-        raise InvalidAmount(f"Currency {shown(currency)} is not supported.") from None
+        raise InvalidAmount(say("Currency {value} is not supported.", value=shown(currency))) from None
 
 
 def parse_amount(text: str | Decimal | int, currency: str = "KWD", *, allow_zero: bool = False) -> int:
@@ -57,7 +58,7 @@ def parse_amount(text: str | Decimal | int, currency: str = "KWD", *, allow_zero
     """
     exp = exponent(currency)
     if isinstance(text, bool):
-        raise InvalidAmount("Amount must be a number.")
+        raise InvalidAmount(say("Amount must be a number."))
     if isinstance(text, int):
         value = Decimal(text)
     elif isinstance(text, Decimal):
@@ -69,29 +70,33 @@ def parse_amount(text: str | Decimal | int, currency: str = "KWD", *, allow_zero
             cleaned = cleaned.removesuffix(suffix).removeprefix(suffix)
         if "," in cleaned:
             if not _GROUPED.match(cleaned):
-                raise InvalidAmount(f"{shown(text)} is not an amount: use a point for decimals, e.g. 12.500.")
+                raise InvalidAmount(say("{value} is not an amount: use a point for decimals, e.g. 12.500.",
+                                          value=shown(text)))
             cleaned = cleaned.replace(",", "")
         if not cleaned:
-            raise InvalidAmount("Enter an amount.")
+            raise InvalidAmount(say("Enter an amount."))
         if not _PLAIN_NUMBER.match(cleaned):
-            raise InvalidAmount(f"{shown(text)} is not an amount: use digits and one decimal point, e.g. 12.500.")
+            raise InvalidAmount(say("{value} is not an amount: use digits and one decimal point, e.g. 12.500.",
+                                      value=shown(text)))
         try:
             value = Decimal(cleaned)
         except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-            raise InvalidAmount(f"{shown(text)} is not an amount.") from None
+            raise InvalidAmount(say("{value} is not an amount.", value=shown(text))) from None
     else:
-        raise InvalidAmount("Amount must be text, an integer or a Decimal (never a float).")
+        raise InvalidAmount(say("Amount must be text, an integer or a Decimal (never a float)."))
     if not value.is_finite():
-        raise InvalidAmount("Amount must be a finite number.")
+        raise InvalidAmount(say("Amount must be a finite number."))
     if value < 0:
-        raise InvalidAmount("Amount cannot be negative.")
+        raise InvalidAmount(say("Amount cannot be negative."))
     if value > MAX_MAJOR_UNITS:
-        raise InvalidAmount(f"Amount is above the limit of {MAX_MAJOR_UNITS} {currency.upper()}.")
+        raise InvalidAmount(say("Amount is above the limit of {limit}.",
+                                  limit=format_money(int(MAX_MAJOR_UNITS.scaleb(exp)), currency)))
     if value != value.quantize(Decimal(1).scaleb(-exp)):  # trailing zeros ("12.5000") are fine
-        raise InvalidAmount(f"{currency.upper()} amounts have at most {exp} decimals.")
+        raise InvalidAmount(say("{currency} amounts have at most {decimals} decimals.", currency=currency.upper(),
+                                  decimals=Count(exp)))
     minor = int(value.scaleb(exp))
     if minor == 0 and not allow_zero:
-        raise InvalidAmount("Amount must be greater than zero.")
+        raise InvalidAmount(say("Amount must be greater than zero."))
     return minor
 
 
@@ -101,20 +106,38 @@ def to_decimal(minor: int, currency: str = "KWD") -> Decimal:
     return (Decimal(minor).scaleb(-exp)).quantize(Decimal(1).scaleb(-exp))
 
 
-def format_amount(minor: int, currency: str = "KWD", *, grouping: bool = False) -> str:
+class Amount(str):
+    """An amount formatted in English (``"12.500"``, ``"12.500 KWD"``) that remembers its value, so the dashboard
+    can show it in the reader's locale and digits (a table cell, a value in a service's sentence)."""
+
+    minor: int
+    currency: str
+    with_currency: bool
+    grouping: bool
+
+    def __new__(cls, text: str, minor: int, currency: str, *, with_currency: bool, grouping: bool) -> Amount:
+        obj = super().__new__(cls, text)
+        obj.minor, obj.currency, obj.with_currency, obj.grouping = minor, currency.upper(), with_currency, grouping
+        return obj
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str, int, str], dict[str, bool]]:  # copy, deepcopy, pickle
+        return (str(self), self.minor, self.currency), {"with_currency": self.with_currency, "grouping": self.grouping}
+
+
+def format_amount(minor: int, currency: str = "KWD", *, grouping: bool = False) -> Amount:
     """``12500`` fils → ``"12.500"`` (``grouping`` adds thousands separators: ``"1,234.500"``)."""
     value = to_decimal(minor, currency)
-    return f"{value:,}" if grouping else f"{value}"
+    return Amount(f"{value:,}" if grouping else f"{value}", minor, currency, with_currency=False, grouping=grouping)
 
 
 def format_money(minor: int, currency: str = "KWD", *, lang: str = "en") -> str:
-    """Amount with currency for people: ``12.500 KWD`` or, in Arabic, ``١٢٫٥٠٠ د.ك``."""
+    """Amount with currency for people: ``12.500 KWD`` (an :class:`Amount`) or, in Arabic, ``١٢٫٥٠٠ د.ك``."""
     text = format_amount(minor, currency, grouping=True)
     if lang == "ar":
         digits = text.translate(ARABIC_DIGITS)
         digits = digits.replace(",", "٬").replace(".", "٫")
         return f"{digits} {_SYMBOLS_AR.get(currency.upper(), currency.upper())}"
-    return f"{text} {currency.upper()}"
+    return Amount(f"{text} {currency.upper()}", minor, currency, with_currency=True, grouping=True)
 
 
 def parse_gateway_amount(value: str | int | Decimal | None, currency: str = "KWD") -> int | None:

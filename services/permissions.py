@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from services.db import read_session
 from services.models import Staff
+from services.sentence import N_, Sentence, phrase, say
 
 
 class Role(StrEnum):
@@ -61,6 +62,44 @@ class Action(StrEnum):
     APPROVE_CARD_CHARGE = "approve_card_charge"  # the second person above the threshold
     SETTLE_CARD_CHARGE = "settle_card_charge"  # settle an uncertain charge: its track id, or "not charged"
     VIEW_GATEWAY_PAYLOAD = "view_gateway_payload"  # the raw JSON UPayments sent about a payment
+
+
+#: An action in words, inside a refusal ("… may not {action}"); translated where it is shown.
+ACTION_WORDS: dict[str, str] = {
+    Action.VIEW_TRANSACTIONS: N_("view transactions"),
+    Action.EXPORT_TRANSACTIONS: N_("export transactions"),
+    Action.VIEW_ANALYTICS: N_("view analytics"),
+    Action.CREATE_LINK: N_("create link"),
+    Action.VIEW_LINKS: N_("view links"),
+    Action.VIEW_ALL_LINKS: N_("view all links"),
+    Action.SHARE_LINK: N_("share link"),
+    Action.REQUEST_REFUND: N_("request refund"),
+    Action.APPROVE_REFUND: N_("approve refund"),
+    Action.CANCEL_REFUND: N_("cancel refund"),
+    Action.VIEW_REFUNDS: N_("view refunds"),
+    Action.EXPORT_REFUNDS: N_("export refunds"),
+    Action.SYNC: N_("sync"),
+    Action.RECONCILE: N_("reconcile"),
+    Action.VIEW_WEBHOOKS: N_("view webhooks"),
+    Action.REPROCESS_WEBHOOK: N_("reprocess webhook"),
+    Action.MANAGE_STAFF: N_("manage staff"),
+    Action.VIEW_AUDIT: N_("view audit"),
+    Action.EXPORT_AUDIT: N_("export audit"),
+    Action.VIEW_SETTLEMENTS: N_("view settlements"),
+    Action.EXPORT_SETTLEMENTS: N_("export settlements"),
+    Action.MATCH_STATEMENT: N_("match statement"),
+    Action.VIEW_CUSTOMERS: N_("view customers"),
+    Action.REVEAL_CONTACT: N_("reveal contact"),
+    Action.ASK_SAVE_CARD: N_("ask save card"),
+    Action.VIEW_CARDS: N_("view cards"),
+    Action.REMOVE_CARD: N_("remove card"),
+    Action.CHARGE_CARD: N_("charge card"),
+    Action.APPROVE_CARD_CHARGE: N_("approve card charge"),
+    Action.VIEW_GATEWAY_PAYLOAD: N_("view gateway payload"),
+}
+#: A role as a word inside a sentence.
+ROLE_WORDS: dict[str, str] = {"admin": N_("admin"), "finance": N_("finance"), "sales": N_("sales"),
+                              "viewer": N_("viewer")}
 
 
 _ALL = frozenset(Action)
@@ -135,11 +174,14 @@ SYSTEM: Final[Actor] = Actor(email="system", role=Role.ADMIN, name="Souq Desk (a
 class PermissionDenied(Exception):
     """The acting staff member's role does not allow the action (or they are no longer staff)."""
 
-    def __init__(self, actor: Actor | None, action: Action, reason: str | None = None) -> None:
+    def __init__(self, actor: Actor | None, action: Action, reason: Sentence | None = None) -> None:
         self.actor = actor
         self.action = action
-        who = f"{actor.email} ({actor.role})" if actor else "an anonymous user"
-        super().__init__(reason or f"Not allowed: {who} may not {action.value.replace('_', ' ')}.")
+        what = phrase(ACTION_WORDS.get(action, action.value.replace("_", " ")))
+        if reason is None and actor is not None:
+            reason = say("Not allowed: {email} ({role}) may not {action}.", email=actor.email,
+                         role=phrase(ROLE_WORDS.get(actor.role, actor.role)), action=what)
+        super().__init__(reason or say("Not allowed: an anonymous user may not {action}.", action=what))
 
 
 def allowed(role: Role | str, action: Action) -> bool:
@@ -168,15 +210,15 @@ def authorize(engine: Engine, actor: Actor | None, action: Action, *, allow_syst
     if actor.is_system:
         if allow_system:
             return actor
-        raise PermissionDenied(actor, action, "Not allowed: this action needs a staff member, not the system.")
+        raise PermissionDenied(actor, action, say("Not allowed: this action needs a staff member, not the system."))
     with read_session(engine) as session:
         row = session.get(Staff, actor.email.strip().lower())
     if row is None or not row.active:
-        raise PermissionDenied(actor, action, "Your access was removed by an admin; reload the page.")
+        raise PermissionDenied(actor, action, say("Your access was removed by an admin; reload the page."))
     fresh = Actor(email=row.email, role=Role(row.role), name=row.name or actor.name)
     if not fresh.can(action):
         if fresh.role != actor.role:
-            raise PermissionDenied(fresh, action, f"Your access was changed by an admin (your role is now "
-                                                  f"{fresh.role.value}); reload the page.")
+            raise PermissionDenied(fresh, action, say("Your access was changed by an admin (your role is now {role}); "
+                                                      "reload the page.", role=phrase(ROLE_WORDS[fresh.role])))
         raise PermissionDenied(fresh, action)
     return fresh

@@ -8,6 +8,7 @@ import phonenumbers
 
 from services.inputs import shown
 from services.money import ASCII_DIGITS
+from services.sentence import say
 
 # Arabic-Indic (U+0660…) and Eastern Arabic-Indic/Persian (U+06F0…) digits, common on Kuwaiti keyboards.
 # Bidi marks and invisible spaces that come along when a number is copied out of WhatsApp or an RTL page.
@@ -23,28 +24,28 @@ def normalize_phone(text: str, region: str = "KW") -> str:
     """A phone number in any common format → E.164 (``+96550000000``); numbers without a country code are
     read as ``region`` numbers. Raises :class:`InvalidPhone` with a sentence for the person who typed it."""
     if not isinstance(text, str):
-        raise InvalidPhone("Enter a phone number.")
+        raise InvalidPhone(say("Enter a phone number."))
     if not isinstance(region, str) or not region.isascii() or len(region) != 2:
-        raise InvalidPhone(f"{shown(region)} is not a country code such as KW.")
+        raise InvalidPhone(say("{value} is not a country code such as KW.", value=shown(region)))
     cleaned = _INVISIBLE.sub(" ", text.translate(ASCII_DIGITS)).strip()
     if not cleaned:
-        raise InvalidPhone("Enter a phone number.")
+        raise InvalidPhone(say("Enter a phone number."))
     if re.search(r"[^\d\s+()./\-]", cleaned):
-        raise InvalidPhone(f"{shown(text.strip())} is not a phone number: use digits only, e.g. +965 5000 0000.")
+        raise InvalidPhone(say("{value} is not a phone number: use digits only, e.g. +965 5000 0000.",
+                               value=shown(text.strip())))
     try:
         number = phonenumbers.parse(cleaned, region.upper())
     except phonenumbers.NumberParseException:
-        raise InvalidPhone(f"{shown(text.strip())} is not a phone number, e.g. +965 5000 0000.") from None
+        raise InvalidPhone(say("{value} is not a phone number, e.g. +965 5000 0000.",
+                               value=shown(text.strip()))) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(
-            f"{shown(text.strip())} is not a valid phone number: a Kuwaiti number is +965 and 8 digits, "
-            "e.g. +965 5000 0000."
-        )
+        raise InvalidPhone(say("{value} is not a valid phone number: a Kuwaiti number is +965 and 8 digits, "
+                               "e.g. +965 5000 0000.", value=shown(text.strip())))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def wa_digits(e164: str) -> str:
     """The digits WhatsApp's ``wa.me/<digits>`` links want: E.164 without the ``+``."""
     if not _E164.match(e164 or ""):
-        raise InvalidPhone(f"{shown(e164)} is not an E.164 number such as +96550000000.")
+        raise InvalidPhone(say("{value} is not an E.164 number such as +96550000000.", value=shown(e164)))
     return e164[1:]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from services.sentence import say
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -20,7 +22,7 @@ class Policy:
     def __post_init__(self) -> None:
         value = self.refund_approval_threshold_fils
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError("The approval threshold is not set to an amount; an admin must fix the settings.")
+            raise ValueError(say("The approval threshold is not set to an amount; an admin must fix the settings."))
 
 
 DEFAULT = Policy()

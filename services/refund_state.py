@@ -15,6 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from services.models import PaymentStatus, RefundState
+from services.sentence import N_, Sentence, phrase
 
 #: Refund states whose amount counts as refunded (committed at the gateway).
 COUNTED: frozenset[str] = frozenset({RefundState.INITIATED.value, RefundState.REFUNDED.value})
@@ -30,8 +31,14 @@ class RefundStatus(StrEnum):
     FULL = "refunded"
 
 
-#: Words a shop reads, for the states and for the filter.
-LABELS: dict[str, str] = {RefundStatus.PARTIAL: "Partially refunded", RefundStatus.FULL: "Refunded"}
+#: Words a shop reads, for the states and for the filter (marked for the catalog: translated where shown).
+LABELS: dict[str, str] = {RefundStatus.PARTIAL: N_("Partially refunded"), RefundStatus.FULL: N_("Refunded")}
+#: A refund's own state (the refund ledger), in words (translated where shown).
+REFUND_STATE_LABELS: dict[str, str] = {
+    "pending_approval": N_("Awaiting approval"), "rejected": N_("Rejected"), "sending": N_("Being sent"),
+    "uncertain": N_("Being checked"), "initiated": N_("Initiated"), "refunded": N_("Refunded"),
+    "cancelled": N_("Cancelled"), "failed": N_("Failed"), "needs_split": N_("Needs per-vendor split"),
+}
 #: The states, in the order filters offer them.
 STATES: tuple[str, ...] = (RefundStatus.PARTIAL.value, RefundStatus.FULL.value)
 
@@ -41,6 +48,11 @@ def refund_status(status: str, amount_fils: int, refunded_fils: int) -> RefundSt
     if status != PaymentStatus.PAID or refunded_fils <= 0:
         return None
     return RefundStatus.FULL if refunded_fils >= amount_fils else RefundStatus.PARTIAL
+
+
+def state_phrase(state: str) -> Sentence:
+    """A refund's state as words inside a sentence ("Awaiting approval"), translated where the sentence is shown."""
+    return phrase(REFUND_STATE_LABELS.get(state, state))
 
 
 def status_word(status: str, refund_state: str | None) -> str:

@@ -13,7 +13,7 @@ from services import audit, inputs
 from services.db import read_session, session_scope
 from services.models import Staff
 from services.permissions import Action, Actor, PermissionDenied, Role, authorize
-from services.sentence import say
+from services.sentence import N_, say
 from services.timeutil import utcnow
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -27,7 +27,7 @@ def _clean_email(email: object) -> str:
     if email is not None and not isinstance(email, str):
         raise StaffError(say("The e-mail address must be text."))
     cleaned = (email or "").strip().lower()
-    if inputs.bad_text(cleaned, "e-mail address", max_len=255) or not _EMAIL.match(cleaned):
+    if inputs.bad_text(cleaned, N_("e-mail address"), max_len=255) or not _EMAIL.match(cleaned):
         raise StaffError(say("{value} is not a valid e-mail address.", value=inputs.shown(email)))
     return cleaned
 
@@ -91,7 +91,7 @@ def add_staff(engine: Engine, actor: Actor, *, email: str, role: str | Role, nam
     """Give a person access with a role (re-activates a removed person)."""
     actor = authorize(engine, actor, Action.MANAGE_STAFF)
     email, new_role = _clean_email(email), _clean_role(role)
-    name = inputs.text(name, StaffError, "name", max_len=255) or None
+    name = inputs.text(name, StaffError, N_("name"), max_len=255) or None
     with session_scope(engine) as session:
         row = session.get(Staff, email)
         if row is not None and row.active:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from services.sentence import Count, say
 from services.timeutil import kuwait_day_bounds, week_start
 
 #: Preset key → label, in menu order. "this_week" starts on Sunday (the Kuwaiti business week is Sun–Thu) and
@@ -37,9 +38,9 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.end_day < self.start_day:
-            raise ValueError("The period's end is before its start; pick the dates again.")
+            raise ValueError(say("The period's end is before its start; pick the dates again."))
         if self.days > MAX_DAYS:
-            raise ValueError(f"Pick a period of at most {MAX_DAYS} days.")
+            raise ValueError(say("Pick a period of at most {limit} days.", limit=Count(MAX_DAYS)))
 
     @property
     def days(self) -> int:
@@ -109,9 +110,10 @@ def period_for(preset: str, today: date, custom: tuple[date, date] | None = None
         return Period(today.replace(day=1), today)
     if preset == "custom":
         if custom is None:
-            raise ValueError("Pick a start and an end date for a custom period.")
+            raise ValueError(say("Pick a start and an end date for a custom period."))
         return Period(custom[0], custom[1])
-    raise ValueError(f"Unknown period {preset!r}; choose one of: {', '.join(PRESETS)}.")
+    raise ValueError(say("Unknown period {value}; choose one of: {choices}.", value=repr(preset),
+                         choices=", ".join(PRESETS)))
 
 
 def previous_period(period: Period) -> Period:

@@ -21,6 +21,7 @@ from services import refund_state
 from services.db import read_engine
 from services.models import FAMILIES, METHOD_FAMILY, Method, Payment, PaymentStatus, Refund
 from services.search import SearchFilter, support
+from services.sentence import say
 from services.timeutil import as_utc, kuwait_day_bounds
 
 PAYMENT: Table = Payment.__table__  # type: ignore[attr-defined]
@@ -48,12 +49,13 @@ class AnalyticsFilter:
 
     def __post_init__(self) -> None:
         if self.family is not None and self.family not in FAMILIES:
-            raise ValueError(f"Unknown payment family {self.family!r}; choose one of: {', '.join(FAMILIES)}.")
+            raise ValueError(say("Unknown payment family {value}; choose one of: {choices}.", value=repr(self.family),
+                                 choices=", ".join(FAMILIES)))
         if self.method is not None:
             if self.method not in {m.value for m in Method}:
-                raise ValueError(f"Unknown payment method {self.method!r}.")
+                raise ValueError(say("Unknown payment method {value}.", value=repr(self.method)))
             if self.family is not None and METHOD_FAMILY[self.method] != self.family:
-                raise ValueError(f"{self.method} is not a {self.family} method.")
+                raise ValueError(say("{method} is not a {family} method.", method=self.method, family=self.family))
 
     def matches(self, family: str | None, method: str | None) -> bool:
         """Whether a payment of this family and method passes the filter (the same test as :meth:`clauses`)."""

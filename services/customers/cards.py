@@ -23,6 +23,7 @@ from services.links import share
 from services.models import CustomerConsent
 from services.permissions import Action, Actor, authorize
 from services.privacy import mask_key
+from services.sentence import N_, Sentence, phrase, say
 from services.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,12 @@ def ensure_token(client: Any, key: str) -> str:
     return token
 
 
-def _gateway_sentence(exc: errors.GatewayError, what: str) -> str:
+def _gateway_sentence(exc: errors.GatewayError, what: str) -> Sentence:
+    """``what`` is a phrase marked with ``N_`` ("make the add-card link"), translated where shown."""
     if isinstance(exc, errors.ValidationFailed):
-        return f"The gateway refused to {what}: {exc.message.rstrip('.')}."
-    return f"Could not {what}: UPayments did not answer ({type(exc).__name__}); try again in a minute."
+        return say("The gateway refused to {what}: {reason}.", what=phrase(what), reason=exc.message.rstrip("."))
+    return say("Could not {what}: UPayments did not answer ({error}); try again in a minute.", what=phrase(what),
+               error=type(exc).__name__)
 
 
 def ask_to_save_card(engine: Engine, client: Any, actor: Actor, *, key: str, return_url: str,
@@ -90,7 +93,7 @@ def ask_to_save_card(engine: Engine, client: Any, actor: Actor, *, key: str, ret
     try:
         link = client.cards.add_card_link(customer_token=token, return_url=return_url)
     except errors.GatewayError as exc:
-        raise CardError(_gateway_sentence(exc, "make the add-card link")) from None
+        raise CardError(_gateway_sentence(exc, N_("make the add-card link"))) from None
     text = (f"{shop_name}: save your card for quicker payments next time. Open this secure UPayments page: "
             f"{link}")
     phone = phone_of(key)
@@ -113,7 +116,7 @@ def _fetch(client: Any, key: str) -> list[SavedCard]:
     except errors.ValidationFailed:
         return []  # the token was never registered: no cards
     except errors.GatewayError as exc:
-        raise CardError(_gateway_sentence(exc, "list the saved cards")) from None
+        raise CardError(_gateway_sentence(exc, N_("list the saved cards"))) from None
     return cards
 
 
@@ -131,7 +134,7 @@ def card_of(client: Any, key: str, card_token: str) -> SavedCard:
     for card in _fetch(client, key):
         if card.token == card_token:
             return card
-    raise CardError("This card is no longer saved for this customer (it may have been removed); refresh the page.")
+    raise CardError(say("This card is no longer saved for this customer (it may have been removed); refresh the page."))
 
 
 def remove_card(engine: Engine, client: Any, actor: Actor, *, key: str, card_token: str) -> None:
@@ -142,7 +145,7 @@ def remove_card(engine: Engine, client: Any, actor: Actor, *, key: str, card_tok
     try:
         client.cards.remove(card_token=card.token)
     except errors.GatewayError as exc:
-        raise CardError(_gateway_sentence(exc, "remove the card")) from None
+        raise CardError(_gateway_sentence(exc, N_("remove the card"))) from None
     now = utcnow()
     with session_scope(engine) as session:
         for consent in session.exec(select(CustomerConsent).where(

@@ -12,28 +12,32 @@ from typing import Any
 
 from services.gateway.vocab import result_to_status
 from services.models import CardCharge, CardChargeState, PaymentStatus
-from services.money import format_money
+from services.money import EXPONENTS, format_money
+from services.sentence import Sentence, say
 
 
-def mismatch(charge: CardCharge, tx: Any, *, track_id: str | None = None) -> str | None:
+def mismatch(charge: CardCharge, tx: Any, *, track_id: str | None = None) -> Sentence | None:
     """Why ``tx`` (a ``Transaction``) is not this charge's final answer, as a sentence; None when it is."""
     named = [v for v in (tx.merchant_order_id, tx.reference) if v]
     if not named:
-        return "UPayments' answer does not say which order it belongs to; nothing was changed."
+        return say("UPayments' answer does not say which order it belongs to; nothing was changed.")
     other = next((v for v in named if v != charge.order_id), None)
     if other is not None:
-        return (f"That payment belongs to order {other}, not to this charge ({charge.order_id}); "
-                "nothing was changed. Check the track id in the UPayments portal.")
+        return say("That payment belongs to order {other}, not to this charge ({order}); nothing was changed. Check "
+                   "the track id in the UPayments portal.", other=other, order=charge.order_id)
     if track_id and tx.track_id and tx.track_id != track_id:
-        return f"UPayments answered about track id {tx.track_id}, not {track_id}; nothing was changed."
+        return say("UPayments answered about track id {got}, not {asked}; nothing was changed.", got=tx.track_id,
+                   asked=track_id)
     currency = (tx.currency or charge.currency).upper()
     if tx.amount_fils is None or tx.amount_fils != charge.amount_fils or currency != charge.currency:
-        shown = format_money(tx.amount_fils, currency) if tx.amount_fils is not None else "no amount"
-        return (f"That payment is for {shown}, not {format_money(charge.amount_fils, charge.currency)}; "
-                "nothing was changed.")
+        if tx.amount_fils is None or currency not in EXPONENTS:
+            return say("That payment has no amount in {currency}; nothing was changed.", currency=currency)
+        return say("That payment is for {got}, not {wanted}; nothing was changed.",
+                   got=format_money(tx.amount_fils, currency),
+                   wanted=format_money(charge.amount_fils, charge.currency))
     if state_of(tx) is None:
-        return (f"UPayments says this payment is not final yet ({tx.result or 'no result'}); nothing was changed. "
-                "Check again in a few minutes.")
+        return say("UPayments says this payment is not final yet ({result}); nothing was changed. Check again in a "
+                   "few minutes.", result=tx.result or "—")
     return None
 
 

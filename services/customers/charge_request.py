@@ -26,6 +26,7 @@ from services.models import CardCharge, CardChargeState
 from services.money import parse_amount
 from services.permissions import Action, Actor, authorize
 from services.privacy import mask_key
+from services.sentence import N_, say, sentence_of
 from services.timeutil import utcnow
 
 from .cards import CardError, card_of
@@ -45,7 +46,8 @@ class ChargeSettings(Protocol):
 def _threshold(settings_like: ChargeSettings) -> int:
     value = getattr(settings_like, "card_charge_approval_threshold_fils", None)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ChargeError("The card-charge approval threshold is not set to an amount; an admin must fix settings.")
+        raise ChargeError(say("The card-charge approval threshold is not set to an amount; an admin must fix "
+                              "settings."))
     return value
 
 
@@ -65,7 +67,7 @@ def charge_saved_card(engine: Engine, client: Any, actor: Actor, *, key: str, ca
     """Charge a saved card without the customer (auto-deduct), exactly once per ``idempotency_key``."""
     actor = authorize(engine, actor, Action.CHARGE_CARD)
     if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
-        raise ChargeError("This form has expired; reload the page and try again.")
+        raise ChargeError(say("This form has expired; reload the page and try again."))
     existing = charge_by_key(engine, idempotency_key)
     if existing is not None:
         return twin_outcome(engine, existing)
@@ -73,21 +75,22 @@ def charge_saved_card(engine: Engine, client: Any, actor: Actor, *, key: str, ca
     try:
         amount_fils = parse_amount(amount if isinstance(amount, str) else "", "KWD")
     except (ValueError, ArithmeticError) as exc:
-        raise ChargeError(str(exc) or "Enter an amount such as 12.500.") from None
-    what = inputs.text(description, ChargeError, "description", max_len=500)
+        raise ChargeError(sentence_of(exc) or say("Enter an amount such as 12.500.")) from None
+    what = inputs.text(description, ChargeError, N_("description"), max_len=500)
     if not what:
-        raise ChargeError("Say what the charge is for (the repeat order).")
+        raise ChargeError(say("Say what the charge is for (the repeat order)."))
     threshold = _threshold(settings_like)
     if not has_consent(engine, key, card_token):
-        raise ChargeError("Record the customer's agreement to be charged on this card first (who, when, how).")
+        raise ChargeError(say("Record the customer's agreement to be charged on this card first (who, when, how)."))
     blocking = _uncertain_on(engine, key, card_token)
     if blocking is not None:
-        raise ChargeError(f"Charge {blocking.order_id} on this card is uncertain — check with UPayments and settle "
-                          "it first (its track id, or \"not charged\"); a new charge now could charge twice.")
+        raise ChargeError(say("Charge {order} on this card is uncertain — check with UPayments and settle it first "
+                              "(its track id, or \"not charged\"); a new charge now could charge twice.",
+                              order=blocking.order_id))
     try:
         card = card_of(client, key, card_token)
     except CardError as exc:
-        raise ChargeError(str(exc)) from None
+        raise ChargeError(sentence_of(exc)) from None
     now = utcnow()
     state = CardChargeState.PENDING_APPROVAL if amount_fils > threshold else CardChargeState.SENDING
     row = CardCharge(idempotency_key=idempotency_key, order_id=_order_id(idempotency_key, now),
@@ -121,12 +124,12 @@ def _order_id(idempotency_key: str, now: datetime) -> str:
 def approve_charge(engine: Engine, client: Any, actor: Actor, *, charge_id: int) -> CardCharge:
     """A second person approves a charge above the threshold; it is then sent (once)."""
     actor = authorize(engine, actor, Action.APPROVE_CARD_CHARGE)
-    charge_id = inputs.row_id(charge_id, ChargeError, "Charge")
+    charge_id = inputs.row_id(charge_id, ChargeError, N_("Charge"))
     row = get_charge(engine, charge_id)
     if row.state != CardChargeState.PENDING_APPROVAL:
         return twin_outcome(engine, row)
     if row.requested_by == actor.email:
-        raise ChargeError("Someone other than the person who asked for this charge must approve it.")
+        raise ChargeError(say("Someone other than the person who asked for this charge must approve it."))
     now = utcnow()
     with session_scope(engine) as session:
         table = CardCharge.__table__  # type: ignore[attr-defined]
@@ -142,7 +145,7 @@ def approve_charge(engine: Engine, client: Any, actor: Actor, *, charge_id: int)
 def reject_charge(engine: Engine, actor: Actor, *, charge_id: int) -> CardCharge:
     """Refuse a charge waiting for approval (nothing is sent)."""
     actor = authorize(engine, actor, Action.APPROVE_CARD_CHARGE)
-    charge_id = inputs.row_id(charge_id, ChargeError, "Charge")
+    charge_id = inputs.row_id(charge_id, ChargeError, N_("Charge"))
     now = utcnow()
     with session_scope(engine) as session:
         table = CardCharge.__table__  # type: ignore[attr-defined]

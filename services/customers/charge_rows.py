@@ -15,6 +15,7 @@ from services.customer_keys import email_of, phone_of
 from services.db import session_scope
 from services.models import CardCharge, CardChargeState, Payment, PaymentStatus
 from services.money import format_money
+from services.sentence import say
 from services.timeutil import local_day, utcnow
 
 #: How long a twin waits for the sender's outcome (the gateway timeout plus a margin).
@@ -31,7 +32,7 @@ def get_charge(engine: Engine, charge_id: int) -> CardCharge:
     with Session(engine) as session:
         row = session.get(CardCharge, charge_id)
         if row is None:
-            raise ChargeError(f"Charge #{charge_id} was not found.")
+            raise ChargeError(say("Charge #{id} was not found.", id=charge_id))
         session.expunge(row)
         return row
 

@@ -21,6 +21,7 @@ from services.db import session_scope
 from services.gateway import Customer, errors
 from services.ingest import add_event, observation_from_transaction, upsert
 from services.models import CardCharge, CardChargeState, Payment
+from services.sentence import say
 from services.timeutil import utcnow
 
 from .charge_answer import mismatch
@@ -31,9 +32,9 @@ log = logging.getLogger(__name__)
 
 def lost_answer_sentence(order_id: str, why: str) -> str:
     """What staff read on an uncertain charge: what happened and what to do."""
-    return (f"Uncertain — check with UPayments: {why}, so the card may or may not have been charged. It will not "
-            f"be sent again. Find order {order_id} in the UPayments merchant portal, then enter its track id here "
-            "(or mark it not charged if the portal has no such payment).")
+    return say("Uncertain — check with UPayments: {why}, so the card may or may not have been charged. It will not "
+               "be sent again. Find order {order} in the UPayments merchant portal, then enter its track id here (or "
+               "mark it not charged if the portal has no such payment).", why=why, order=order_id)
 
 
 def send(engine: Engine, client: Any, charge_id: int) -> CardCharge:
@@ -91,10 +92,11 @@ def send(engine: Engine, client: Any, charge_id: int) -> CardCharge:
 def refusal(exc: errors.GatewayError) -> str:
     """The sentence for a charge the gateway refused before any money moved."""
     if isinstance(exc, errors.ValidationFailed):
-        return f"The gateway refused the charge: {exc.message.rstrip('.')} (the card may have been removed)."
+        return say("The gateway refused the charge: {reason} (the card may have been removed).",
+                   reason=exc.message.rstrip("."))
     if isinstance(exc, errors.GatewayConnectionError):
-        return "UPayments could not be reached; nothing was charged. Try again in a minute."
-    return f"The gateway refused the charge: {exc.message.rstrip('.')}."
+        return say("UPayments could not be reached; nothing was charged. Try again in a minute.")
+    return say("The gateway refused the charge: {reason}.", reason=exc.message.rstrip("."))
 
 
 def confirm(engine: Engine, client: Any, charge_id: int) -> CardCharge:

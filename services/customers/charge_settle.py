@@ -32,6 +32,7 @@ from services.ingest import observation_from_transaction, upsert
 from services.models import CardCharge, CardChargeState
 from services.permissions import Action, Actor, authorize
 from services.privacy import mask_key, may_reveal
+from services.sentence import N_, phrase, say
 from services.timeutil import as_utc, to_kuwait, utcnow
 
 from .charge_answer import mismatch, state_of
@@ -74,7 +75,8 @@ def _kuwait(value: datetime) -> str:
 def _gateway_id(value: object, what: str) -> str:
     text = inputs.text(value, ChargeError, what, max_len=64)
     if text and not _GATEWAY_ID.match(text):
-        raise ChargeError(f"A {what} has only letters, digits, '-' and '_'; copy it from the UPayments portal.")
+        raise ChargeError(say("A {what} has only letters, digits, '-' and '_'; copy it from the UPayments portal.",
+                              what=phrase(what)))
     return text
 
 
@@ -86,32 +88,34 @@ def settle_charge(engine: Engine, client: Any, actor: Actor | None, *, charge_id
     with a sentence and changes nothing."""
     person = authorize(engine, actor, Action.SETTLE_CARD_CHARGE) if actor is not None else None
     charge_id = inputs.row_id(charge_id, ChargeError, "Charge")
-    track = _gateway_id(track_id, "track id") if person is not None else ""
-    invoice = _gateway_id(invoice_id, "invoice id") if person is not None else ""
+    track = _gateway_id(track_id, N_("track id")) if person is not None else ""
+    invoice = _gateway_id(invoice_id, N_("invoice id")) if person is not None else ""
     charge = get_charge(engine, charge_id)
     if track and invoice:
-        raise ChargeError("Enter the track id or the invoice id, not both.")
+        raise ChargeError(say("Enter the track id or the invoice id, not both."))
     if invoice.isdigit():
-        raise ChargeError("That is the payment's invoice number, which UPayments cannot look up (§18 F6); enter "
-                          "the track id shown with the payment in the UPayments portal.")
+        raise ChargeError(say("That is the payment's invoice number, which UPayments cannot look up; enter the track "
+                              "id shown with the payment in the UPayments portal."))
     if charge.state in (CardChargeState.PAID, CardChargeState.DECLINED) and track and track == charge.track_id:
         return charge  # the same settlement again (a double click): already done
     if charge.state not in _SETTLEABLE and not _stale(charge):
-        raise ChargeError(f"Charge {charge.order_id} is not waiting to be settled (it is {charge.state}).")
+        raise ChargeError(say("Charge {order} is not waiting to be settled (it is {state}).", order=charge.order_id,
+                              state=charge.state))
     if person is None:
         track = charge.track_id or ""
     if not (track or invoice):
         if person is None:
             return charge  # nothing the gateway could be asked with: it waits for a person
-        raise ChargeError(f"Enter the track id of order {charge.order_id} from the UPayments merchant portal.")
+        raise ChargeError(say("Enter the track id of order {order} from the UPayments merchant portal.",
+                              order=charge.order_id))
     try:
         tx = client.payments.status(track_id=track) if track else client.payments.status(invoice_id=invoice)
     except errors.NotFound:
-        raise ChargeError(f"UPayments does not know the {'track' if track else 'invoice'} id {track or invoice}; "
-                          "nothing was changed. Copy it again from the UPayments portal.") from None
+        raise ChargeError(say("UPayments does not know the id {id}; nothing was changed. Copy it again from the "
+                              "UPayments portal.", id=track or invoice)) from None
     except errors.GatewayError as exc:
         log.warning("card charge %s: settling look-up failed: %s", charge_id, exc)
-        raise ChargeError(staff_sentence(exc, refused="the look-up", kept="nothing was changed")) from None
+        raise ChargeError(staff_sentence(exc, refused=N_("the look-up"), kept=N_("nothing was changed"))) from None
     problem = mismatch(charge, tx, track_id=track or None)
     if problem is not None:
         raise ChargeError(problem)
@@ -136,20 +140,22 @@ def mark_not_charged(engine: Engine, actor: Actor, *, charge_id: int, reason: st
     by look-up (the gateway's word wins)."""
     actor = authorize(engine, actor, Action.SETTLE_CARD_CHARGE)
     charge_id = inputs.row_id(charge_id, ChargeError, "Charge")
-    why = inputs.text(reason, ChargeError, "reason", max_len=500, multiline=True)
+    why = inputs.text(reason, ChargeError, N_("reason"), max_len=500, multiline=True)
     charge = get_charge(engine, charge_id)
     if charge.state == CardChargeState.NOT_CHARGED:
         return charge
     if charge.state != CardChargeState.UNCERTAIN and not _stale(charge):
-        raise ChargeError(f"Charge {charge.order_id} is not uncertain (it is {charge.state}); nothing was changed.")
+        raise ChargeError(say("Charge {order} is not uncertain (it is {state}); nothing was changed.",
+                              order=charge.order_id, state=charge.state))
     if checked_portal is not True:
-        raise ChargeError(f"First search the UPayments merchant portal for order {charge.order_id} and confirm that "
-                          "there is no such payment.")
+        raise ChargeError(say("First search the UPayments merchant portal for order {order} and confirm that there "
+                              "is no such payment.", order=charge.order_id))
     if not why:
-        raise ChargeError("Say why you are sure it was not charged (what the portal showed).")
+        raise ChargeError(say("Say why you are sure it was not charged (what the portal showed)."))
     when = utcnow()
     return record_outcome(engine, charge_id, CardChargeState.NOT_CHARGED, "card_charge_marked_not_charged",
-                          error=f"Marked not charged by {actor.email} on {_kuwait(when)}: {why}",
+                          error=say("Marked not charged by {who} on {when}: {why}", who=actor.email,
+                                    when=_kuwait(when), why=why),
                           by=actor.email, movable={CardChargeState.UNCERTAIN, CardChargeState.SENDING},
                           fail_payment=True,
                           audit_extra={"reason": why, "checked_portal": True, "at": when.isoformat()})

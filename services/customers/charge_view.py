@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.models import CardCharge, CardChargeState
 from services.money import format_money
+from services.sentence import say
 
 
 @dataclass(frozen=True)
@@ -30,16 +31,16 @@ class ChargeView:
 def view(charge: CardCharge) -> ChargeView:
     """A charge as one line for the page."""
     messages = {
-        CardChargeState.PENDING_APPROVAL: "Waiting for a second person to approve it.",
-        CardChargeState.REJECTED: "Rejected; nothing was charged.",
-        CardChargeState.SENDING: "Being charged…",
-        CardChargeState.UNCERTAIN: charge.error or (
+        CardChargeState.PENDING_APPROVAL: say("Waiting for a second person to approve it."),
+        CardChargeState.REJECTED: say("Rejected; nothing was charged."),
+        CardChargeState.SENDING: say("Being charged…"),
+        CardChargeState.UNCERTAIN: charge.error or say(
             "Uncertain — check with UPayments: find this order in the UPayments portal and enter its track id, "
             "or mark it not charged. It will not be sent again."),
-        CardChargeState.PAID: "Charged.",
-        CardChargeState.DECLINED: "The card was declined; nothing was charged.",
-        CardChargeState.FAILED: charge.error or "Not charged.",
-        CardChargeState.NOT_CHARGED: charge.error or "Not charged (confirmed in the UPayments portal).",
+        CardChargeState.PAID: say("Charged."),
+        CardChargeState.DECLINED: say("The card was declined; nothing was charged."),
+        CardChargeState.FAILED: charge.error or say("Not charged."),
+        CardChargeState.NOT_CHARGED: charge.error or say("Not charged (confirmed in the UPayments portal)."),
     }
     return ChargeView(id=charge.id or 0, state=charge.state, order_id=charge.order_id,
                       amount=format_money(charge.amount_fils, charge.currency), card=charge.card_label or "",

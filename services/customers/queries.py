@@ -21,13 +21,14 @@ from services.db import read_session
 from services.models import CardCharge, CustomerSummary, Payment, PaymentStatus, Refund
 from services.permissions import Action, Actor, authorize
 from services.privacy import mask_key, may_reveal, shield, shield_all
+from services.sentence import N_, listing, phrase, say, sentence_of
 
 from .names import matches
 from .search_box import SearchTextError, parse_query
 
 Sort = Literal["last_purchase", "lifetime_value", "purchases"]
-SORTS: dict[str, str] = {"last_purchase": "Last purchase", "lifetime_value": "Lifetime value (net)",
-                         "purchases": "Number of purchases"}
+SORTS: dict[str, str] = {"last_purchase": N_("Last purchase"), "lifetime_value": N_("Lifetime value (net)"),
+                         "purchases": N_("Number of purchases")}
 MAX_PAGE = 200
 #: ``customer_name`` (migration 0010, not in the SQLModel metadata: its text index is per dialect).
 CustomerName = Table("customer_name", MetaData(), Column("id", Integer, primary_key=True), Column("key", String(270)),
@@ -103,10 +104,10 @@ def list_customers(engine: Engine, actor: Actor, *, sort: str = "last_purchase",
     """One page of customers, best first by ``sort`` (ties by key, so paging is stable)."""
     actor = authorize(engine, actor, Action.VIEW_CUSTOMERS)
     if sort not in SORTS:
-        raise CustomerQueryError(f"Sort by one of: {', '.join(SORTS.values())}.")
-    for value, what in ((page, "page"), (page_size, "page size")):
+        raise CustomerQueryError(say("Sort by one of: {choices}.", choices=listing(SORTS.values())))
+    for value, what in ((page, N_("page")), (page_size, N_("page size"))):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise CustomerQueryError(f"The {what} must be a whole number from 1.")
+            raise CustomerQueryError(say("The {what} must be a whole number from 1.", what=phrase(what)))
     page_size = min(page_size, MAX_PAGE)
     order = {"last_purchase": col(CustomerSummary.last_paid_at), "lifetime_value": col(CustomerSummary.net_fils),
              "purchases": col(CustomerSummary.n_paid)}[sort]
@@ -132,7 +133,7 @@ def find_customers(engine: Engine, actor: Actor, *, query: str, limit: int = 20)
     try:
         parsed = parse_query(query)
     except SearchTextError as exc:
-        raise CustomerQueryError(str(exc)) from None
+        raise CustomerQueryError(sentence_of(exc)) from None
     limit = max(1, min(int(limit), MAX_PAGE))
     if parsed.empty:
         return []
@@ -223,7 +224,7 @@ def customer_profile(engine: Engine, actor: Actor, *, key: str) -> CustomerProfi
         payments = list(session.exec(select(Payment).where(_payments_of(key))  # type: ignore[arg-type]
                                      .order_by(col(Payment.created_at).desc(), col(Payment.id).desc())).all())
         if not payments:
-            raise UnknownCustomer("No payment or link for this customer yet.")
+            raise UnknownCustomer(say("No payment or link for this customer yet."))
         pks = [p.id for p in payments]
         refunds = list(session.exec(select(Refund).where(col(Refund.payment_pk).in_(pks))
                                     .order_by(col(Refund.created_at).desc())).all())

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from services.customer_keys import EMAIL_PREFIX
 from services.money import ASCII_DIGITS
 from services.phones import InvalidPhone, normalize_phone
+from services.sentence import say
 
 from .names import MAX_WORDS, words
 
@@ -41,7 +42,7 @@ class CustomerQuery:
 def parse_query(query: object) -> CustomerQuery:
     """Read the search box (never raises for text up to :data:`MAX_QUERY` characters)."""
     if not isinstance(query, str) or len(query) > MAX_QUERY:
-        raise SearchTextError(f"Search for a phone number, a name or an e-mail (up to {MAX_QUERY} characters).")
+        raise SearchTextError(say("Search for a phone number, a name or an e-mail (up to 200 characters)."))
     text = query.strip()
     if not text:
         return CustomerQuery()

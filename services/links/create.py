@@ -28,10 +28,11 @@ from services.db import session_scope
 from services.gateway import ChargeResult, Customer, Product, UPaymentsClient, errors
 from services.gateway.sentences import staff_sentence
 from services.ingest import add_event
-from services.models import FINAL_STATUSES, Payment, PaymentStatus
+from services.models import FINAL_STATUSES, STATUS_WORDS, Payment, PaymentStatus
 from services.money import EXPONENTS, InvalidAmount, format_money, parse_amount
 from services.permissions import Action, Actor, authorize
 from services.phones import InvalidPhone, normalize_phone
+from services.sentence import N_, Count, phrase, say, sentence_of
 from services.timeutil import KUWAIT, as_utc, local_day, utcnow
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class InvalidLinkRequest(ValueError):
 
     def __init__(self, field_errors: dict[str, str]) -> None:
         self.errors = dict(field_errors)
-        first = next(iter(self.errors.values()), "The form has errors.")
+        first = next(iter(self.errors.values()), say("The form has errors."))
         super().__init__(first)
 
 
@@ -134,7 +135,7 @@ def new_idempotency_key(now: datetime | None = None) -> str:
 def order_id_for(idempotency_key: str, now: datetime | None = None) -> str:
     """Our order id for an intent, ``SD-<yymmdd>-<10 chars>`` (≤ 40 chars, contract §4.1); same key → same id."""
     if not _KEY.match(idempotency_key or ""):
-        raise ValueError("The form's idempotency key is missing or malformed; reload the page.")
+        raise ValueError(say("The form's idempotency key is missing or malformed; reload the page."))
     dated = _DATED_KEY.match(idempotency_key)
     day = dated.group(1) if dated else as_utc(now or utcnow()).astimezone(KUWAIT).strftime("%y%m%d")
     digest = base64.b32encode(hashlib.sha256(idempotency_key.encode()).digest()).decode()[:10]
@@ -147,15 +148,15 @@ def _text(value: object) -> str:
 
 def _parse_items(request: LinkRequest, currency: str, errors_: dict[str, str]) -> tuple[Product, ...]:
     if len(request.items) > MAX_ITEMS:
-        errors_["items"] = f"At most {MAX_ITEMS} items per link."
+        errors_["items"] = say("At most {limit} items per link.", limit=Count(MAX_ITEMS))
         return ()
     products: list[Product] = []
     for n, item in enumerate(request.items, start=1):
         if not isinstance(item, LineItem):
-            errors_["items"] = f"Item {n} is not an item of the form; reload the page."
+            errors_["items"] = say("Item {n} is not an item of the form; reload the page.", n=n)
             return ()
-        problem = (inputs.bad_text(item.name, f"name of item {n}", max_len=255)
-                   or inputs.bad_text(item.description, f"description of item {n}", max_len=255))
+        problem = (inputs.bad_text(item.name, say("name of item {n}", n=n), max_len=255)
+                   or inputs.bad_text(item.description, say("description of item {n}", n=n), max_len=255))
         if problem:
             errors_["items"] = problem
             return ()
@@ -163,19 +164,19 @@ def _parse_items(request: LinkRequest, currency: str, errors_: dict[str, str]) -
         if not name and not _text(item.unit_price):
             continue  # an empty row of the items table
         if not name or len(name) > 255:
-            errors_["items"] = f"Item {n}: give it a name (up to 255 characters)."
+            errors_["items"] = say("Item {n}: give it a name (up to 255 characters).", n=n)
             return ()
         try:  # True/False are not counts (the form sends text; a caller sending a bool is refused)
             quantity = 0 if isinstance(item.quantity, bool) else int(_text(item.quantity) or "1")
         except ValueError:
             quantity = 0
         if not 1 <= quantity <= 9_999_999:
-            errors_["items"] = f"Item {n}: the quantity must be a whole number of at least 1."
+            errors_["items"] = say("Item {n}: the quantity must be a whole number of at least 1.", n=n)
             return ()
         try:
             price = parse_amount(item.unit_price, currency)
         except InvalidAmount as exc:
-            errors_["items"] = f"Item {n}: {exc}"
+            errors_["items"] = say("Item {n}: {problem}", n=n, problem=sentence_of(exc))
             return ()
         products.append(Product(name=name, description=_text(item.description)[:255] or None, price_fils=price,
                                 quantity=quantity))
@@ -186,13 +187,13 @@ def clean_link_request(request: LinkRequest, settings_like: LinkSettings | None 
                        ) -> tuple[CleanLink | None, dict[str, str]]:
     """Validate the form: (clean request, {}) or (None, field → one sentence)."""
     if not isinstance(request, LinkRequest) or not isinstance(request.items, tuple | list):
-        return None, {"form": "This form is not a payment link form; reload the page and try again."}
+        return None, {"form": say("This form is not a payment link form; reload the page and try again.")}
     errs = {name: problem for name, problem in _bad_texts(request).items() if problem}
     if errs:
         return None, errs
     currency = _text(request.currency).upper() or "KWD"
     if currency not in EXPONENTS:
-        errs["currency"] = f"{currency} is not a currency the gateway accepts."
+        errs["currency"] = say("{currency} is not a currency the gateway accepts.", currency=currency)
         currency = "KWD"
     products = _parse_items(request, currency, errs)
     items_total = sum(p.price_fils * p.quantity for p in products)
@@ -200,53 +201,54 @@ def clean_link_request(request: LinkRequest, settings_like: LinkSettings | None 
     if isinstance(request.amount, str) and not request.amount.strip() and products:
         amount_fils = items_total
         if amount_fils <= 0:
-            errs["amount"] = "Enter an amount greater than zero."
+            errs["amount"] = say("Enter an amount greater than zero.")
     else:
         try:
             amount_fils = parse_amount(request.amount, currency)
         except InvalidAmount as exc:
-            errs["amount"] = str(exc)
+            errs["amount"] = sentence_of(exc)
         else:
             if products and items_total != amount_fils:
-                errs["amount"] = (f"The items add up to {format_money(items_total, currency)}, not "
-                                  f"{format_money(amount_fils, currency)}; fix one of them or leave the amount empty.")
+                errs["amount"] = say("The items add up to {total}, not {amount}; fix one of them or leave the amount "
+                                     "empty.", total=format_money(items_total, currency),
+                                     amount=format_money(amount_fils, currency))
     description = _text(request.description) or ", ".join(p.name for p in products)
     if not description:
-        errs["description"] = "Say what the payment is for (the customer sees it)."
+        errs["description"] = say("Say what the payment is for (the customer sees it).")
     elif len(description) > 500:
-        errs["description"] = "Keep the description under 500 characters."
+        errs["description"] = say("Keep the description under 500 characters.")
     name = _text(request.customer_name)
     if len(name) > 255:
-        errs["customer_name"] = "The customer's name is too long (255 characters at most)."
+        errs["customer_name"] = say("The customer's name is too long (255 characters at most).")
     delivery = _text(request.delivery) or "link"
     if delivery not in DELIVERIES:
-        errs["delivery"] = "Choose how the link reaches the customer."
+        errs["delivery"] = say("Choose how the link reaches the customer.")
     phone: str | None = None
     if _text(request.customer_phone):
         try:
             phone = normalize_phone(_text(request.customer_phone))
         except InvalidPhone as exc:
-            errs["customer_phone"] = str(exc) or "Enter a Kuwaiti mobile number, e.g. 5512 3456."
+            errs["customer_phone"] = sentence_of(exc) or say("Enter a Kuwaiti mobile number, e.g. 5512 3456.")
     elif delivery in ("sms", "all"):
-        errs["customer_phone"] = "The gateway can only send an SMS to a mobile number: enter one."
+        errs["customer_phone"] = say("The gateway can only send an SMS to a mobile number: enter one.")
     email = _text(request.customer_email) or None
     if email and (len(email) > 250 or not _EMAIL.match(email)):
-        errs["customer_email"] = "Enter a valid e-mail address, e.g. sara@example.com."
+        errs["customer_email"] = say("Enter a valid e-mail address, e.g. sara@example.com.")
     elif not email and delivery in ("email", "all"):
-        errs["customer_email"] = "The gateway can only e-mail the link to an address: enter one."
+        errs["customer_email"] = say("The gateway can only e-mail the link to an address: enter one.")
     language = _text(request.language) or "en"
     if language not in LANGUAGES:
-        errs["language"] = "The payment page language must be English or Arabic."
+        errs["language"] = say("The payment page language must be English or Arabic.")
     default_expiry = getattr(settings_like, "link_expiry_minutes", MAX_EXPIRY_MINUTES)
     expiry = request.expiry_minutes if request.expiry_minutes is not None else default_expiry
     if isinstance(expiry, bool) or not isinstance(expiry, int) or not (
             MIN_EXPIRY_MINUTES <= expiry <= MAX_EXPIRY_MINUTES):
-        errs["expiry_minutes"] = "A link can be valid from 5 minutes up to 24 hours."
+        errs["expiry_minutes"] = say("A link can be valid from 5 minutes up to 24 hours.")
     if not isinstance(request.idempotency_key, str) or not _KEY.match(request.idempotency_key):
-        errs["form"] = "This form has expired; reload the page and try again."
+        errs["form"] = say("This form has expired; reload the page and try again.")
     token = request.saved_cards_token
     if token is not None and not (isinstance(token, str) and _CARD_TOKEN.match(token)):
-        errs["form"] = "The customer's saved-card token is not valid; open the customer's page again."
+        errs["form"] = say("The customer's saved-card token is not valid; open the customer's page again.")
     if errs:
         return None, errs
     return CleanLink(amount_fils=amount_fils, currency=currency, description=description, products=products,
@@ -257,13 +259,13 @@ def clean_link_request(request: LinkRequest, settings_like: LinkSettings | None 
 def _bad_texts(request: LinkRequest) -> dict[str, str | None]:
     """Field → why its raw value is not text we accept (wrong type, control or bidi-override characters)."""
     return {
-        "currency": inputs.bad_text(request.currency, "currency", max_len=3),
-        "description": inputs.bad_text(request.description, "description", max_len=500, multiline=True),
-        "customer_name": inputs.bad_text(request.customer_name, "customer's name", max_len=255),
-        "customer_phone": inputs.bad_text(request.customer_phone, "phone number", max_len=40),
-        "customer_email": inputs.bad_text(request.customer_email, "e-mail address", max_len=250),
-        "language": inputs.bad_text(request.language, "language", max_len=2),
-        "delivery": inputs.bad_text(request.delivery, "delivery", max_len=5),
+        "currency": inputs.bad_text(request.currency, N_("currency"), max_len=3),
+        "description": inputs.bad_text(request.description, N_("description"), max_len=500, multiline=True),
+        "customer_name": inputs.bad_text(request.customer_name, N_("customer's name"), max_len=255),
+        "customer_phone": inputs.bad_text(request.customer_phone, N_("phone number"), max_len=40),
+        "customer_email": inputs.bad_text(request.customer_email, N_("e-mail address"), max_len=250),
+        "language": inputs.bad_text(request.language, N_("language"), max_len=2),
+        "delivery": inputs.bad_text(request.delivery, N_("delivery"), max_len=5),
     }
 
 
@@ -306,17 +308,19 @@ def _outcome(payment: Payment, *, created: bool, message: str | None = None, dup
 def state_message(payment: Payment) -> str:
     """One sentence about where a link stands (for the page)."""
     if payment.status == PaymentStatus.PAID:
-        return "Paid — the gateway confirmed the payment."
+        return say("Paid — the gateway confirmed the payment.")
     if payment.status in FINAL_STATUSES:  # paid was answered above
-        return f"The payment is {payment.status}; create a new link if the customer still wants to pay."
+        return say("The payment is {status}; create a new link if the customer still wants to pay.",
+                   status=phrase(STATUS_WORDS.get(payment.status, payment.status)))
     state = payment.link_state
     if state == "rejected":
-        return "The gateway did not create this link; nothing was charged. Fix the problem and create a new link."
+        return say("The gateway did not create this link; nothing was charged. Fix the problem and create a new "
+                   "link.")
     if state in ("uncertain", "creating"):
-        return ("We could not confirm whether the gateway created this link (its answer did not arrive). Do not "
-                "create another one yet: press \u201cCheck again\u201d. If the customer pays, the gateway's "
-                "notification will attach the payment here.")
-    return "The link is ready to share."
+        return say("We could not confirm whether the gateway created this link (its answer did not arrive). Do not "
+                   "create another one yet: press “Check again”. If the customer pays, the gateway's "
+                   "notification will attach the payment here.")
+    return say("The link is ready to share.")
 
 
 def create_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, request: LinkRequest,
@@ -413,9 +417,10 @@ def _record_success(engine: Engine, payment_pk: int, actor: Actor, result: Charg
         audit.record(session, actor=actor.email, action="link_active", target=payment.order_id,
                      after={"link_state": "active", **ids})
         session.flush()
-        message = "The link is ready to share."
+        message = say("The link is ready to share.")
         if payment.notification_type in ("sms", "email", "all"):
-            message = "The link is ready; the gateway sends it to the customer (only in production, never in test)."
+            message = say("The link is ready; the gateway sends it to the customer (only in production, never in "
+                          "test).")
         return _outcome(payment, created=True, message=message,
                         duplicate_of=duplicate.order_id if duplicate else None,
                         sms_sent=result.sms_sent, email_sent=result.email_sent)
@@ -467,5 +472,5 @@ def _record_failure(engine: Engine, payment_pk: int, actor: Actor, exc: Exceptio
 
 
 def _not_sent_reason(exc: errors.GatewayError) -> str:
-    return staff_sentence(exc, refused="the link", kept="nothing was created")
+    return staff_sentence(exc, refused=N_("the link"), kept=N_("nothing was created"))
 

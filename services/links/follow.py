@@ -25,9 +25,10 @@ from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
 from services.ingest import add_event
-from services.models import FINAL_STATUSES, Payment, PaymentEvent, PaymentStatus, WebhookEvent
+from services.models import FINAL_STATUSES, STATUS_WORDS, Payment, PaymentEvent, PaymentStatus, WebhookEvent
 from services.permissions import SYSTEM, Action, Actor, Role, authorize, require
 from services.privacy import shield
+from services.sentence import N_, phrase, say
 from services.sync.events import process_event
 from services.sync.verify import has_lookup_id, refresh_payment
 from services.timeutil import as_utc, utcnow
@@ -37,31 +38,31 @@ log = logging.getLogger(__name__)
 #: What the list shows, in filter order.
 LINK_STATUSES = ("awaiting", "paid", "failed", "cancelled", "expired", "uncertain", "rejected")
 STATUS_LABELS = {
-    "awaiting": "Awaiting payment",
-    "paid": "Paid",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-    "expired": "Expired",
-    "uncertain": "Uncertain — check again",
-    "rejected": "Not created",
+    "awaiting": N_("Awaiting payment"),
+    "paid": N_("Paid"),
+    "failed": N_("Failed"),
+    "cancelled": N_("Cancelled"),
+    "expired": N_("Expired"),
+    "uncertain": N_("Uncertain — check again"),
+    "rejected": N_("Not created"),
 }
 REFRESH_INTERVAL = 10.0  # seconds between two verified look-ups of the same link
 REFRESH_BUDGET = 3  # look-ups per call (the page calls every ~3 s): ≤ 60/min worst case, limiter caps at 30
 STUCK_CREATING = timedelta(minutes=2)  # a "creating" row this old crashed mid-call: it is uncertain
 EVENT_LABELS = {
-    "created": "Link requested",
-    "link_active": "Link created at the gateway",
-    "link_rejected": "Gateway refused the link",
-    "link_uncertain": "Gateway answer lost — outcome unknown",
-    "shared": "Shared",
-    "reminded": "Reminder sent",
-    "status": "Status changed",
-    "redirect": "Customer returned from the payment page",
-    "webhook": "Gateway notification",
-    "checked": "Checked with the gateway",
-    "opened": "Opened by the customer",
-    "mismatch": "Gateway data did not match",
-    "receipt_sent": "Receipt sent",
+    "created": N_("Link requested"),
+    "link_active": N_("Link created at the gateway"),
+    "link_rejected": N_("Gateway refused the link"),
+    "link_uncertain": N_("Gateway answer lost — outcome unknown"),
+    "shared": N_("Shared"),
+    "reminded": N_("Reminder sent"),
+    "status": N_("Status changed"),
+    "redirect": N_("Customer returned from the payment page"),
+    "webhook": N_("Gateway notification"),
+    "checked": N_("Checked with the gateway"),
+    "opened": N_("Opened by the customer"),
+    "mismatch": N_("Gateway data did not match"),
+    "receipt_sent": N_("Receipt sent"),
 }
 
 _last_refresh: dict[int, float] = {}
@@ -156,7 +157,8 @@ def _status_clause(status: str, now: datetime, dialect: str = "sqlite") -> Any:
         "rejected": and_(pending, col(Payment.link_state) == "rejected"),
     }
     if status not in clauses:
-        raise ValueError(f"Unknown link status {status!r}; use one of {', '.join(LINK_STATUSES)}.")
+        raise ValueError(say("Unknown link status {value}; use one of {choices}.", value=repr(status),
+                             choices=", ".join(LINK_STATUSES)))
     return clauses[status]
 
 
@@ -164,7 +166,7 @@ def _row(payment: Payment, now: datetime) -> LinkRow:
     assert payment.id is not None
     status = display_status(payment, now)
     return LinkRow(
-        pk=payment.id, order_id=payment.order_id, status=status, status_label=STATUS_LABELS[status],
+        pk=payment.id, order_id=payment.order_id, status=status, status_label=phrase(STATUS_LABELS[status]),
         amount_fils=payment.amount_fils, currency=payment.currency, description=payment.description,
         customer_name=payment.customer_name, customer_phone=payment.customer_phone,
         customer_email=payment.customer_email, language=payment.language, created_by=payment.created_by,
@@ -221,10 +223,10 @@ class LinkNotFound(ValueError):
 
 
 def _load_link(session: Session, actor: Actor, payment_pk: int) -> Payment:
-    inputs.row_id(payment_pk, LinkNotFound, "Payment link")
+    inputs.row_id(payment_pk, LinkNotFound, N_("Payment link"))
     payment = session.get(Payment, payment_pk)
     if payment is None or payment.source != "link":
-        raise LinkNotFound("This payment link does not exist.")
+        raise LinkNotFound(say("This payment link does not exist."))
     if payment.created_by != actor.email:
         require(actor, Action.VIEW_ALL_LINKS)
     return payment
@@ -262,12 +264,14 @@ def _entry(event: PaymentEvent) -> TimelineEntry:
         detail = json.loads(event.detail) if event.detail else {}
     except ValueError:
         detail = {"raw": event.detail}
-    label = EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
+    label: str = phrase(EVENT_LABELS[event.kind]) if event.kind in EVENT_LABELS else \
+        event.kind.replace("_", " ").capitalize()
     if event.kind == "status" and detail.get("to"):
         shown = "awaiting" if detail["to"] == PaymentStatus.PENDING else detail["to"]
-        label = f"Status: {STATUS_LABELS.get(shown, detail['to'])}"
+        label = say("Status: {status}", status=phrase(STATUS_LABELS[shown]) if shown in STATUS_LABELS
+                    else str(detail["to"]))
     elif event.kind in ("shared", "reminded") and detail.get("channel"):
-        label = f"{label} ({detail['channel']})"
+        label = say("{what} ({channel})", what=phrase(label), channel=str(detail["channel"]))
     return TimelineEntry(as_utc(event.at), event.kind, label, event.actor, detail if isinstance(detail, dict) else {})
 
 
@@ -327,7 +331,7 @@ def check_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, payment
         payment = _load_link(session, actor, payment_pk)
     if has_lookup_id(payment) and not verified_refresh(engine, client, payment_pk, actor=actor, source="check",
                                        limiter_timeout=5.0):
-        return "The gateway could not be asked right now; try again in a minute."
+        return say("The gateway could not be asked right now; try again in a minute.")
     with session_scope(engine) as session:
         payment = _load_link(session, actor, payment_pk)
         if payment.link_state in ("uncertain", "creating") and payment.verified_at is not None:
@@ -340,6 +344,7 @@ def check_link(engine: Engine, client: UPaymentsClient, actor: Actor, *, payment
             session.add(payment)
         status = display_status(payment)
     if status == "uncertain":
-        return ("Still unknown: the gateway has not told us about this link. It is not resent automatically; if "
-                "the customer pays, the gateway's notification will attach the payment here.")
-    return f"Checked: {STATUS_LABELS[status].lower()}."
+        return say("Still unknown: the gateway has not told us about this link. It is not resent automatically; if "
+                   "the customer pays, the gateway's notification will attach the payment here.")
+    word = STATUS_WORDS.get(PaymentStatus.PENDING if status == "awaiting" else status)
+    return say("Checked: {status}.", status=phrase(word) if word else STATUS_LABELS[status].lower())

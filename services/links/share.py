@@ -19,10 +19,11 @@ from sqlalchemy.engine import Engine
 from services import audit
 from services.db import session_scope
 from services.ingest import add_event
-from services.models import FINAL_STATUSES, Payment, PaymentStatus
+from services.models import FINAL_STATUSES, STATUS_WORDS, Payment, PaymentStatus
 from services.money import ARABIC_DIGITS, format_money
 from services.permissions import Action, Actor, authorize
 from services.phones import wa_digits
+from services.sentence import phrase, say
 from services.timeutil import as_utc, to_kuwait, utcnow
 
 CHANNELS = frozenset({"whatsapp", "sms", "email", "qr", "copy"})
@@ -75,7 +76,7 @@ class ShareLinks:
 def context_for(payment: LinkLike, *, shop_name: str, shop_name_ar: str | None = None) -> ShareContext:
     """The share context of a link row (the shop name in the payment page's language)."""
     if not payment.link_url:
-        raise ValueError("This link has no URL yet, so there is nothing to share.")
+        raise ValueError(say("This link has no URL yet, so there is nothing to share."))
     lang = "ar" if payment.language == "ar" else "en"
     return ShareContext(
         link=payment.link_url,
@@ -243,17 +244,19 @@ def record_share(engine: Engine, actor: Actor, *, payment_pk: int, channel: str,
     ``channel``: timeline + audit."""
     actor = authorize(engine, actor, Action.SHARE_LINK)
     if channel not in CHANNELS:
-        raise ValueError(f"Unknown share channel {channel!r}.")
+        raise ValueError(say("Unknown share channel {value}.", value=repr(channel)))
     with session_scope(engine) as session:
         payment = session.get(Payment, payment_pk)
         if payment is None or payment.source != "link":
-            raise ValueError("This payment link does not exist.")
+            raise ValueError(say("This payment link does not exist."))
         if not payment.link_url:
-            raise ValueError("This link was not created at the gateway, so it cannot be shared.")
+            raise ValueError(say("This link was not created at the gateway, so it cannot be shared."))
         if reminder and payment.status in FINAL_STATUSES:
-            raise ValueError(f"This link is already {payment.status}; no reminder is needed.")
+            raise ValueError(say("This link is already {status}; no reminder is needed.",
+                                 status=phrase(STATUS_WORDS.get(payment.status, payment.status))))
         if receipt and payment.status != PaymentStatus.PAID:
-            raise ValueError(f"This link is {payment.status}, not paid, so it has no receipt to send.")
+            raise ValueError(say("This link is {status}, not paid, so it has no receipt to send.",
+                                 status=phrase(STATUS_WORDS.get(payment.status, payment.status))))
         kind = "receipt_sent" if receipt else "reminded" if reminder else "shared"
         add_event(session, payment_pk, kind, {"channel": channel}, actor.email)
         audit.record(session, actor=actor.email, action=f"link_{kind}", target=payment.order_id,

@@ -27,6 +27,7 @@ from services.models import Payment, PaymentStatus, Refund, RefundState
 from services.money import MAX_MAJOR_UNITS, exponent, format_money
 from services.permissions import SYSTEM as SYSTEM_ACTOR
 from services.permissions import Action, Actor, authorize
+from services.refund_state import state_phrase
 from services.refunds.ledger import (
     COMMITTED,
     CRASH_AFTER_GATEWAY,
@@ -60,6 +61,7 @@ from services.refunds.settle import (
     settle_uncertain,
 )
 from services.refunds.split import SPLIT_NEEDED, cancel_split, split_payload_of
+from services.sentence import N_, Sentence, listing, say
 from services.timeutil import as_utc, local_day, utcnow
 
 #: Tries to write a call's outcome before leaving it to settle_uncertain.
@@ -67,11 +69,12 @@ RECORD_ATTEMPTS = 3
 #: How long a twin waits for the sender's outcome (longer than a create-refund call may take), counted from
 #: the intent's last change: a twin of an intent orphaned by a crash does not wait at all.
 TWIN_WAIT_SECONDS = 20.0
-_STATUS_WORDS = {
-    PaymentStatus.PENDING: "is still awaiting payment",
-    PaymentStatus.FAILED: "failed",
-    PaymentStatus.CANCELLED: "was cancelled by the payer",
-    PaymentStatus.EXPIRED: "expired unpaid",
+#: Why a payment that is not paid cannot be refunded, by its status (whole sentences, so they translate).
+_STATUS_WORDS: dict[str, str] = {
+    PaymentStatus.PENDING: N_("Payment {order} is still awaiting payment; only paid payments can be refunded."),
+    PaymentStatus.FAILED: N_("Payment {order} failed; only paid payments can be refunded."),
+    PaymentStatus.CANCELLED: N_("Payment {order} was cancelled by the payer; only paid payments can be refunded."),
+    PaymentStatus.EXPIRED: N_("Payment {order} expired unpaid; only paid payments can be refunded."),
 }
 
 
@@ -93,7 +96,7 @@ class RefundSummary:
     method: str | None
     customer_name: str | None
     can_refund: bool
-    reason_not: str | None
+    reason_not: Sentence | None
     in_flight: bool
 
     @property
@@ -109,20 +112,21 @@ def _summarise(session: Session, payment: Payment) -> RefundSummary:
     in_flight = sum(counts.get(s.value, (0, 0))[1] for s in IN_FLIGHT) > 0
     captured = payment.amount_fils if payment.status == PaymentStatus.PAID else 0
     refundable = max(0, captured - refunded - pending)
-    reason: str | None = None
+    reason: Sentence | None = None
     if payment.status != PaymentStatus.PAID:
-        word = _STATUS_WORDS.get(PaymentStatus(payment.status), f"is {payment.status}")
-        reason = f"Payment {payment.order_id} {word}; only paid payments can be refunded."
+        template = _STATUS_WORDS.get(payment.status, N_("Payment {order} is {status}; only paid payments can be "
+                                                        "refunded."))
+        reason = Sentence(template, {"order": payment.order_id, "status": payment.status})
     elif not payment.upay_order_id:
-        reason = (f"The gateway's order id of payment {payment.order_id} is not known yet; re-sync the payment "
-                  "from the transactions page before refunding.")
+        reason = say("The gateway's order id of payment {order} is not known yet; re-sync the payment from the "
+                     "transactions page before refunding.", order=payment.order_id)
     elif in_flight:
-        reason = ("A refund on this payment is being sent or its outcome is being checked; click "
-                  "“Refresh statuses” and try again when it has settled.")
+        reason = say("A refund on this payment is being sent or its outcome is being checked; click "
+                     "“Refresh statuses” and try again when it has settled.")
     elif refundable == 0 and pending:
-        reason = "The rest of this payment is reserved by refunds awaiting approval."
+        reason = say("The rest of this payment is reserved by refunds awaiting approval.")
     elif refundable == 0:
-        reason = "This payment has already been refunded in full."
+        reason = say("This payment has already been refunded in full.")
     return RefundSummary(
         payment_pk=payment.id or 0, order_id=payment.order_id, captured_fils=captured, refunded_fils=refunded,
         completed_fils=sum_of(counts, frozenset({RefundState.REFUNDED})), pending_fils=pending,
@@ -131,11 +135,11 @@ def _summarise(session: Session, payment: Payment) -> RefundSummary:
     )
 
 
-def _sendable(session: Session, payment: Payment, cannot: str) -> RefundSummary:
+def _sendable(session: Session, payment: Payment, cannot: Sentence) -> RefundSummary:
     """The payment's summary; raises when no refund may be sent on it now (``cannot``: the fallback sentence)."""
     summary = _summarise(session, payment)
     if summary.in_flight:
-        raise RefundInFlight(summary.reason_not or "Another refund on this payment is being sent.")
+        raise RefundInFlight(summary.reason_not or say("Another refund on this payment is being sent."))
     if payment.status != PaymentStatus.PAID or not payment.upay_order_id:
         raise NotRefundable(summary.reason_not or cannot)
     return summary
@@ -145,22 +149,22 @@ def refund_summary(engine: Engine, *, payment_pk: int, actor: Actor | None = Non
     """Captured / refunded / pending / refundable amounts of a payment (checks VIEW_REFUNDS when given an actor)."""
     if actor is not None:
         actor = authorize(engine, actor, Action.VIEW_REFUNDS)
-    inputs.row_id(payment_pk, NotRefundable, "Payment")
+    inputs.row_id(payment_pk, NotRefundable, N_("Payment"))
     with Session(engine) as session:
         payment = session.get(Payment, payment_pk)
         if payment is None:
-            raise NotRefundable(f"Payment #{payment_pk} was not found.")
+            raise NotRefundable(say("Payment #{id} was not found.", id=payment_pk))
         return _summarise(session, payment)
 
 
 def get_refund(engine: Engine, actor: Actor, *, refund_id: int) -> Refund:
     """One refund by id (VIEW_REFUNDS)."""
     actor = authorize(engine, actor, Action.VIEW_REFUNDS)
-    inputs.row_id(refund_id, RefundError, "Refund")
+    inputs.row_id(refund_id, RefundError, N_("Refund"))
     with Session(engine) as session:
         refund = session.get(Refund, refund_id)
     if refund is None:
-        raise RefundError(f"Refund #{refund_id} was not found.")
+        raise RefundError(say("Refund #{id} was not found.", id=refund_id))
     return refund
 
 
@@ -176,27 +180,28 @@ MAX_REFUND_FILS = int(MAX_MAJOR_UNITS.scaleb(exponent("KWD")))
 def _validate(payment_pk: object, amount_fils: object, reason: object, note: object,
               idempotency_key: object) -> str | None:
     """Refuse bad input with one sentence before anything is read or written; returns the cleaned note."""
-    inputs.row_id(payment_pk, NotRefundable, "Payment")
+    inputs.row_id(payment_pk, NotRefundable, N_("Payment"))
     if isinstance(amount_fils, bool) or not isinstance(amount_fils, int) or amount_fils <= 0:
-        raise RefundError("The refund amount must be more than zero.")
+        raise RefundError(say("The refund amount must be more than zero."))
     if amount_fils > MAX_REFUND_FILS:
-        raise RefundError(f"The refund amount is above the limit of {format_money(MAX_REFUND_FILS)}.")
+        raise RefundError(say("The refund amount is above the limit of {limit}.", limit=format_money(MAX_REFUND_FILS)))
     if not isinstance(reason, str) or reason not in REASONS:
-        raise RefundError(f"Unknown refund reason {inputs.shown(reason)}; choose one of: {', '.join(REASONS)}.")
-    cleaned = inputs.text(note, RefundError, "note", max_len=MAX_NOTE, multiline=True) or None
+        raise RefundError(say("Unknown refund reason {value}; choose one of: {choices}.", value=inputs.shown(reason),
+                              choices=listing(REASONS.values())))
+    cleaned = inputs.text(note, RefundError, N_("note"), max_len=MAX_NOTE, multiline=True) or None
     if reason == "other" and not cleaned:
-        raise RefundError("Please write a note saying why when the reason is “Other”.")
-    key = inputs.bad_text(idempotency_key, "request key", max_len=MAX_KEY)
+        raise RefundError(say("Please write a note saying why when the reason is “Other”."))
+    key = inputs.bad_text(idempotency_key, N_("request key"), max_len=MAX_KEY)
     if key or not idempotency_key or not isinstance(idempotency_key, str) or not idempotency_key.strip():
-        raise RefundError("The refund form lost its request key; reload the page and try again.")
+        raise RefundError(say("The refund form lost its request key; reload the page and try again."))
     return cleaned
 
 
 def _existing(session: Session, key: str, payment_pk: int, amount_fils: int) -> Refund | None:
     found = session.exec(select(Refund).where(col(Refund.idempotency_key) == key)).first()
     if found is not None and (found.payment_pk != payment_pk or found.amount_fils != amount_fils):
-        raise RefundError("This refund form was already submitted with other details; reload the page to start "
-                          "a new refund.")
+        raise RefundError(say("This refund form was already submitted with other details; reload the page to start "
+                          "a new refund."))
     return found
 
 
@@ -277,13 +282,12 @@ def _write_intent(
         found = _existing(session, key, payment_pk, amount_fils)  # re-read under the lock: a racing twin
         if found is not None:
             return found, False
-        summary = _sendable(session, payment, "This payment cannot be refunded.")
+        summary = _sendable(session, payment, say("This payment cannot be refunded."))
         if amount_fils > summary.refundable_fils:
-            raise OverRefund(
-                f"{format_money(amount_fils, payment.currency)} is more than the "
-                f"{format_money(summary.refundable_fils, payment.currency)} still refundable on payment "
-                f"{payment.order_id}; nothing was sent."
-            )
+            raise OverRefund(say(
+                "{amount} is more than the {left} still refundable on payment {order}; nothing was sent.",
+                amount=format_money(amount_fils, payment.currency),
+                left=format_money(summary.refundable_fils, payment.currency), order=payment.order_id))
         now = utcnow()
         needs_approval = amount_fils > threshold_fils
         refund = Refund(
@@ -319,7 +323,7 @@ def _send(engine: Engine, client: UPaymentsClient, refund_id: int) -> Refund:
         refund = session.get(Refund, refund_id)
         payment = session.get(Payment, refund.payment_pk) if refund else None
     if refund is None or payment is None or refund.state == RefundState.PENDING_APPROVAL:
-        raise RefundError(f"Refund #{refund_id} is not ready to be sent.")
+        raise RefundError(say("Refund #{id} is not ready to be sent.", id=refund_id))
     if refund.state != RefundState.SENDING:
         return refund  # a late twin: the one that sent it has recorded the outcome
     crash_point(CRASH_AFTER_INTENT)
@@ -355,8 +359,8 @@ def _send(engine: Engine, client: UPaymentsClient, refund_id: int) -> Refund:
                    refund_order_id=created.refund_order_id, refund_arn=created.refund_arn)
 
 
-def _refusal_sentence(exc: gw.GatewayError) -> str:
-    return staff_sentence(exc, refused="the refund", kept="nothing was refunded")
+def _refusal_sentence(exc: gw.GatewayError) -> Sentence:
+    return staff_sentence(exc, refused=N_("the refund"), kept=N_("nothing was refunded"))
 
 
 def _record(engine: Engine, refund_id: int, state: RefundState, action: str, **outcome: str | None) -> Refund:
@@ -415,7 +419,7 @@ def _lock(session: Session, refund_id: int) -> tuple[Refund, Payment]:
     """A refund and its payment, the payment row locked (the refund re-read under the lock) for a decision."""
     refund = session.get(Refund, refund_id)
     if refund is None:
-        raise RefundError(f"Refund #{refund_id} was not found.")
+        raise RefundError(say("Refund #{id} was not found.", id=refund_id))
     payment = lock_payment(session, refund.payment_pk)
     session.refresh(refund)
     return refund, payment
@@ -427,19 +431,20 @@ def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, ref
     The approver whose transaction moves the refund into ``sending`` is the one that sends it (services.intents).
     """
     actor = authorize(engine, actor, Action.APPROVE_REFUND)
-    inputs.row_id(refund_id, RefundError, "Refund")
+    inputs.row_id(refund_id, RefundError, N_("Refund"))
     with session_scope(engine) as session:
         refund, payment = _lock(session, refund_id)
         if refund.state != RefundState.PENDING_APPROVAL:
             if refund.approved_by != actor.email or refund.state == RefundState.REJECTED:
-                raise ApprovalError(f"Refund #{refund_id} is no longer waiting for approval (it is {refund.state}).")
+                raise ApprovalError(say("Refund #{id} is no longer waiting for approval (it is {state}).",
+                                        id=refund_id, state=state_phrase(refund.state)))
             twin = True  # double click on Approve: the first click sends; wait for it outside this transaction
         elif refund.requested_by == actor.email:
-            raise ApprovalError("You can't approve your own refund request; another finance or admin person must "
-                                "approve it.")
+            raise ApprovalError(say("You can't approve your own refund request; another finance or admin person must "
+                                "approve it."))
         else:
             twin = False
-            _sendable(session, payment, "This payment can no longer be refunded.")
+            _sendable(session, payment, say("This payment can no longer be refunded."))
             # No amount check here: the request's amount has been reserved since it was written, so approving
             # cannot over-commit (every other request was checked against a total that included it).
             before = snapshot(refund, payment)
@@ -457,17 +462,18 @@ def approve_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, ref
 def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) -> Refund:
     """Reject a refund awaiting approval (another person than the requester; a note is required)."""
     actor = authorize(engine, actor, Action.APPROVE_REFUND)
-    inputs.row_id(refund_id, RefundError, "Refund")
-    cleaned = inputs.text(note, ApprovalError, "reason for rejecting", max_len=MAX_NOTE, multiline=True)
+    inputs.row_id(refund_id, RefundError, N_("Refund"))
+    cleaned = inputs.text(note, ApprovalError, N_("reason for rejecting"), max_len=MAX_NOTE, multiline=True)
     if not cleaned:
-        raise ApprovalError("Please write why the refund is rejected.")
+        raise ApprovalError(say("Please write why the refund is rejected."))
     with session_scope(engine) as session:
         refund, payment = _lock(session, refund_id)
         if refund.state != RefundState.PENDING_APPROVAL:
-            raise ApprovalError(f"Refund #{refund_id} is no longer waiting for approval (it is {refund.state}).")
+            raise ApprovalError(say("Refund #{id} is no longer waiting for approval (it is {state}).",
+                                    id=refund_id, state=state_phrase(refund.state)))
         if refund.requested_by == actor.email:
-            raise ApprovalError("You can't decide your own refund request; cancel it instead, or ask another "
-                                "finance or admin person.")
+            raise ApprovalError(say("You can't decide your own refund request; cancel it instead, or ask another "
+                                "finance or admin person."))
         before = snapshot(refund, payment)
         now = utcnow()
         refund.state, refund.approved_by, refund.decided_at, refund.updated_at = (
@@ -484,7 +490,7 @@ def reject_refund(engine: Engine, actor: Actor, *, refund_id: int, note: str) ->
 def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refund_id: int) -> Refund:
     """Withdraw a request awaiting approval, or delete an initiated refund at the gateway before it is executed."""
     actor = authorize(engine, actor, Action.CANCEL_REFUND)
-    inputs.row_id(refund_id, RefundError, "Refund")
+    inputs.row_id(refund_id, RefundError, N_("Refund"))
     with session_scope(engine) as session:
         refund, payment = _lock(session, refund_id)
         if refund.state == RefundState.CANCELLED:
@@ -495,14 +501,15 @@ def cancel_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, refu
             return _mark_cancelled(session, refund, payment, actor,
                                    f"Withdrawn by {actor.email} before the per-vendor amounts were set.")
         if refund.state != RefundState.INITIATED:
-            raise RefundError(f"Refund #{refund_id} is {refund.state}; only a refund that is initiated and not yet "
-                              "executed can be cancelled.")
+            raise RefundError(say("Refund #{id} is {state}; only a refund that is initiated and not yet executed "
+                                  "can be cancelled.", id=refund_id, state=state_phrase(refund.state)))
         split = bool(refund.split_generated)
         # create-refund's answer is stored at send time; a refund settled from check-refund has only its own
         # orderId, which ends with its refundOrderId (§18 F3)
         refund_order_id = refund.gateway_refund_order_id or refund_id_in(refund.gateway_order_id)
         if not split and (not refund.gateway_order_id or not refund_order_id):
-            raise RefundError(f"Refund #{refund_id} has no gateway refund id, so it cannot be cancelled here.")
+            raise RefundError(say("Refund #{id} has no gateway refund id, so it cannot be cancelled here.",
+                                  id=refund_id))
         upay_order_id = payment.upay_order_id
     if split:
         return cancel_split(engine, client, actor.email, refund_id)
@@ -555,9 +562,9 @@ def _cancel_refused(engine: Engine, client: UPaymentsClient, refund: Refund, exc
     """Raise the one sentence for a cancel that did not happen (the refund is still listed, or unknown)."""
     if isinstance(exc, gw.BusinessRefusal):
         refresh_refunds(engine, client, actor=SYSTEM_ACTOR, payment_pk=refund.payment_pk)
-        raise RefundError(f"UPayments would not cancel refund #{refund.id}: {exc.message.rstrip('.')} (it may "
-                          "already have been executed).") from None
+        raise RefundError(say("UPayments would not cancel refund #{id}: {reason} (it may already have been "
+                              "executed).", id=refund.id, reason=exc.message.rstrip("."))) from None
     if is_uncertain(exc):
-        raise RefundError(f"The gateway did not confirm cancelling refund #{refund.id}; click “Refresh statuses” "
-                          "and try again if it is still initiated.") from None
-    raise RefundError(f"Refund #{refund.id} was not cancelled: {_refusal_sentence(exc)}") from None
+        raise RefundError(say("The gateway did not confirm cancelling refund #{id}; click “Refresh statuses” and "
+                              "try again if it is still initiated.", id=refund.id)) from None
+    raise RefundError(say("Refund #{id} was not cancelled: {why}", id=refund.id, why=_refusal_sentence(exc))) from None

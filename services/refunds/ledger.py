@@ -25,17 +25,18 @@ from services.models import METHOD_FAMILY, Payment, Refund, RefundState
 from services.money import format_amount
 from services.permissions import SYSTEM as SYSTEM_ACTOR
 from services.refund_state import refund_status
+from services.sentence import N_, say
 from services.timeutil import add_working_days, to_kuwait
 
 log = logging.getLogger("services.refunds")
 
 #: Why a refund is made; ``other`` needs a note.
 REASONS: dict[str, str] = {
-    "customer_request": "Customer request",
-    "duplicate": "Duplicate payment",
-    "item_unavailable": "Item unavailable",
-    "suspected_fraud": "Suspected fraud",
-    "other": "Other",
+    "customer_request": N_("Customer request"),
+    "duplicate": N_("Duplicate payment"),
+    "item_unavailable": N_("Item unavailable"),
+    "suspected_fraud": N_("Suspected fraud"),
+    "other": N_("Other"),
 }
 #: States whose amount is already committed at the gateway (counted in ``Payment.refunded_fils``).
 COMMITTED = frozenset(RefundState(s) for s in refund_state.COUNTED)
@@ -93,7 +94,7 @@ def lock_payment(session: Session, payment_pk: int) -> Payment:
     """The payment row, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite already holds the lock)."""
     payment = session.exec(select(Payment).where(col(Payment.id) == payment_pk).with_for_update()).first()
     if payment is None:
-        raise NotRefundable(f"Payment #{payment_pk} was not found.")
+        raise NotRefundable(say("Payment #{id} was not found.", id=payment_pk))
     return payment
 
 

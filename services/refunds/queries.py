@@ -20,6 +20,7 @@ from services.permissions import Action, Actor, authorize
 from services.phones import InvalidPhone, normalize_phone
 from services.privacy import shield
 from services.refunds.ledger import REASONS, RefundError, expected_arrival
+from services.sentence import N_, say
 from services.timeutil import to_kuwait
 
 MAX_PAGE_SIZE = 500
@@ -171,9 +172,9 @@ class PaymentHit:
 def find_payments(engine: Engine, actor: Actor, *, query: str, limit: int = 20) -> list[PaymentHit]:
     """Payments whose order id, track id, gateway ids or phone match ``query`` (exact ids, phone digits)."""
     actor = authorize(engine, actor, Action.VIEW_REFUNDS)
-    text = inputs.text(query, RefundError, "search", max_len=200)
+    text = inputs.text(query, RefundError, N_("search"), max_len=200)
     if isinstance(limit, bool) or not isinstance(limit, int):
-        raise RefundError("The number of results must be a whole number.")
+        raise RefundError(say("The number of results must be a whole number."))
     limit = min(limit, 200)
     if not text:
         return []

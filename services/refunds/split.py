@@ -27,6 +27,7 @@ from services.gateway import errors as gw
 from services.models import Payment, Refund, RefundState
 from services.money import format_money
 from services.permissions import Action, Actor, authorize
+from services.refund_state import state_phrase
 from services.refunds.ledger import (
     COMMITTED,
     IN_FLIGHT,
@@ -43,6 +44,7 @@ from services.refunds.ledger import (
     tally,
     target,
 )
+from services.sentence import N_, say
 from services.timeutil import utcnow
 
 #: What a refund on a split payment says until finance sets the per-vendor amounts.
@@ -81,11 +83,11 @@ def _entries(refund: Refund) -> list[SplitRefundEntry]:
 def vendor_shares(engine: Engine, actor: Actor, *, refund_id: int) -> list[VendorShare]:
     """The vendors of a refund waiting for its split (VIEW_REFUNDS); empty when it is not a split refund."""
     authorize(engine, actor, Action.VIEW_REFUNDS)
-    inputs.row_id(refund_id, RefundError, "Refund")
+    inputs.row_id(refund_id, RefundError, N_("Refund"))
     with Session(engine) as session:
         refund = session.get(Refund, refund_id)
     if refund is None:
-        raise RefundError(f"Refund #{refund_id} was not found.")
+        raise RefundError(say("Refund #{id} was not found.", id=refund_id))
     return [VendorShare(e.refund_request_id, e.iban or "", e.total_paid_fils, e.refunded_fils, e.remaining_fils)
             for e in _entries(refund)]
 
@@ -94,26 +96,28 @@ def _check_amounts(refund: Refund, amounts: object) -> dict[str, int]:
     """Per-vendor amounts within each vendor's limit and, together, within the refund asked for."""
     entries = {e.refund_request_id: e for e in _entries(refund)}
     if not isinstance(amounts, dict) or not amounts:
-        raise RefundError("Set the amount to refund from at least one vendor.")
+        raise RefundError(say("Set the amount to refund from at least one vendor."))
     clean: dict[str, int] = {}
     for key, fils in amounts.items():
         entry = entries.get(key) if isinstance(key, str) else None
         if entry is None:
-            raise RefundError(f"Vendor {inputs.shown(key)} is not part of this payment's split; reload the page.")
+            raise RefundError(say("Vendor {value} is not part of this payment's split; reload the page.",
+                                  value=inputs.shown(key)))
         if isinstance(fils, bool) or not isinstance(fils, int) or fils < 0:
-            raise RefundError("Each vendor's amount must be zero or more.")
+            raise RefundError(say("Each vendor's amount must be zero or more."))
         if fils > entry.remaining_fils:
-            raise RefundError(f"{format_money(fils, refund.currency)} is more than the "
-                              f"{format_money(entry.remaining_fils, refund.currency)} still refundable from vendor "
-                              f"{entry.iban}.")
+            raise RefundError(say("{amount} is more than the {left} still refundable from vendor {iban}.",
+                                  amount=format_money(fils, refund.currency),
+                                  left=format_money(entry.remaining_fils, refund.currency), iban=entry.iban))
         if fils:
             clean[key] = fils
     total = sum(clean.values())
     if total == 0:
-        raise RefundError("Set the amount to refund from at least one vendor.")
+        raise RefundError(say("Set the amount to refund from at least one vendor."))
     if total > refund.amount_fils:
-        raise RefundError(f"The vendors' amounts add up to {format_money(total, refund.currency)}, more than the "
-                          f"{format_money(refund.amount_fils, refund.currency)} this refund was requested for.")
+        raise RefundError(say("The vendors' amounts add up to {total}, more than the {amount} this refund was "
+                              "requested for.", total=format_money(total, refund.currency),
+                              amount=format_money(refund.amount_fils, refund.currency)))
     return clean
 
 
@@ -124,32 +128,33 @@ def send_split_refund(engine: Engine, client: UPaymentsClient, actor: Actor, *, 
     A double click or a second tab finds the row already ``sending`` and waits for that send's outcome.
     """
     actor = authorize(engine, actor, Action.REQUEST_REFUND)
-    inputs.row_id(refund_id, RefundError, "Refund")
+    inputs.row_id(refund_id, RefundError, N_("Refund"))
     with session_scope(engine) as session:
         refund = session.get(Refund, refund_id)
         if refund is None:
-            raise RefundError(f"Refund #{refund_id} was not found.")
+            raise RefundError(say("Refund #{id} was not found.", id=refund_id))
         payment = lock_payment(session, refund.payment_pk)
         session.refresh(refund)
         if refund.state != RefundState.NEEDS_SPLIT:
             twin = refund.state in IN_FLIGHT or refund.state in (RefundState.INITIATED, RefundState.REFUNDED)
             if not twin:
-                raise RefundError(f"Refund #{refund_id} is {refund.state}; it is not waiting for a split.")
+                raise RefundError(say("Refund #{id} is {state}; it is not waiting for a split.", id=refund_id,
+                                      state=state_phrase(refund.state)))
         else:
             twin = False
             clean = _check_amounts(refund, amounts)
             counts = tally(session, payment.id or 0)
             if sum(counts.get(s.value, (0, 0))[1] for s in IN_FLIGHT):
-                raise RefundInFlight("A refund on this payment is being sent or its outcome is being checked; "
-                                     "try again when it has settled.")
+                raise RefundInFlight(say("A refund on this payment is being sent or its outcome is being checked; "
+                                     "try again when it has settled."))
             if not payment.upay_order_id:
-                raise NotRefundable("The gateway's order id of this payment is not known; re-sync it first.")
+                raise NotRefundable(say("The gateway's order id of this payment is not known; re-sync it first."))
             # the over-refund rule of single refunds: within what is still refundable, checked under the lock
             left = payment.amount_fils - sum_of(counts, COMMITTED) - sum_of(counts, RESERVED)
             if sum(clean.values()) > left:
-                raise OverRefund(f"{format_money(sum(clean.values()), refund.currency)} is more than the "
-                                 f"{format_money(max(left, 0), refund.currency)} still refundable on payment "
-                                 f"{payment.order_id}; nothing was sent.")
+                raise OverRefund(say("{amount} is more than the {left} still refundable on payment {order}; nothing "
+                                     "was sent.", amount=format_money(sum(clean.values()), refund.currency),
+                                     left=format_money(max(left, 0), refund.currency), order=payment.order_id))
             before = snapshot(refund, payment)
             payload = _payload(refund) | {"amounts": clean}
             refund.split_payload = json.dumps(payload, default=str)

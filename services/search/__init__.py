@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from services.search.detail import PaymentDetail, PaymentNotFound, parse_raw, payment_detail
-from services.search.export import ExportRefused, export_csv, issue_ticket, redeem_ticket
+from services.search.export import (
+    COLUMN_LABELS,
+    COLUMNS,
+    HEADER_LANGUAGES,
+    ExportRefused,
+    Redeemed,
+    export_csv,
+    issue_ticket,
+    redeem_ticket,
+)
 from services.search.filters import (
     FAMILIES,
     METHODS,
@@ -30,7 +39,10 @@ from services.search.query import (
 from services.search.support import ensure_search_support, optimize_search, search_health
 
 __all__ = [
+    "COLUMNS",
+    "COLUMN_LABELS",
     "FAMILIES",
+    "HEADER_LANGUAGES",
     "MAX_PAGE_SIZE",
     "METHODS",
     "PRESETS",
@@ -41,6 +53,7 @@ __all__ = [
     "PaymentDetail",
     "PaymentNotFound",
     "PaymentRow",
+    "Redeemed",
     "SearchFilter",
     "SearchPage",
     "Totals",

@@ -15,6 +15,7 @@ from services.models import Deposit, Payment, PaymentEvent, PaymentStatus, Refun
 from services.permissions import Action, Actor, authorize
 from services.privacy import scrub, shield
 from services.search import support
+from services.sentence import say
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def payment_detail(engine: Engine, actor: Actor, *, payment_pk: int) -> PaymentD
     with read_session(engine) as session:
         payment = session.get(Payment, payment_pk)
         if payment is None:
-            raise PaymentNotFound(f"Payment {payment_pk} is not in the cache; it may have been removed.")
+            raise PaymentNotFound(say("Payment {id} is not in the cache; it may have been removed.", id=payment_pk))
         refunds = session.exec(select(Refund).where(col(Refund.payment_pk) == payment_pk)
                                .order_by(col(Refund.created_at).desc(), col(Refund.id).desc())).all()
         events = session.exec(select(PaymentEvent).where(col(PaymentEvent.payment_pk) == payment_pk)

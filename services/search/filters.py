@@ -11,6 +11,7 @@ from services.models import FAMILIES, METHOD_FAMILY, PaymentStatus
 from services.money import InvalidAmount, format_amount, parse_amount
 from services.phones import InvalidPhone, normalize_phone
 from services.refund_state import STATES as REFUND_STATES
+from services.sentence import N_, Count, phrase, say, sentence_of
 from services.timeutil import kuwait_today
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in PaymentStatus)
@@ -41,7 +42,8 @@ def preset_range(name: str, today: date | None = None) -> tuple[date, date]:
         return day - timedelta(days=6), day
     if name == "this_month":
         return day.replace(day=1), day
-    raise ValueError(f"Unknown date preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+    raise ValueError(say("Unknown date preset {value}; choose one of: {choices}.", value=repr(name),
+                         choices=", ".join(PRESETS)))
 
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
@@ -77,13 +79,15 @@ class SearchFilter:
     refunds: Set[str] = field(default_factory=frozenset)  # services.refund_state states (paid payments only)
 
     def __post_init__(self) -> None:
-        for name, label, allowed in (("statuses", "status", STATUSES), ("families", "payment family", FAMILIES),
-                                     ("methods", "payment method", METHODS),
-                                     ("refunds", "refund state", REFUND_STATES)):
+        for name, label, allowed in (("statuses", N_("status"), STATUSES),
+                                     ("families", N_("payment family"), FAMILIES),
+                                     ("methods", N_("payment method"), METHODS),
+                                     ("refunds", N_("refund state"), REFUND_STATES)):
             values = frozenset(getattr(self, name))
             unknown = sorted(values - set(allowed))
             if unknown:
-                raise ValueError(f"Unknown {label} {unknown[0]!r}; choose from: {', '.join(allowed)}.")
+                raise ValueError(say("Unknown {what} {value}; choose from: {choices}.", what=phrase(label),
+                                     value=repr(unknown[0]), choices=", ".join(allowed)))
             object.__setattr__(self, name, values)
         for name in (*_ID_FIELDS, "phone", "text"):
             object.__setattr__(self, name, _clean(getattr(self, name)))
@@ -93,15 +97,15 @@ class SearchFilter:
         for name in ("amount_min", "amount_max"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise ValueError(f"{name} must be a whole number of fils, zero or more.")
+                raise ValueError(say("{name} must be a whole number of fils, zero or more.", name=name))
         if self.amount_min is not None and self.amount_max is not None and self.amount_min > self.amount_max:
-            raise ValueError("The minimum amount is larger than the maximum amount.")
+            raise ValueError(say("The minimum amount is larger than the maximum amount."))
         if self.day_from and self.day_to and self.day_from > self.day_to:
-            raise ValueError("The start date is after the end date.")
+            raise ValueError(say("The start date is after the end date."))
         if not isinstance(self.not_deposited, bool):
             raise ValueError("not_deposited must be true or false.")
         if self.text and len(self.text) > MAX_TEXT:
-            raise ValueError(f"Search text is limited to {MAX_TEXT} characters.")
+            raise ValueError(say("Search text is limited to {limit} characters.", limit=Count(MAX_TEXT)))
 
     @classmethod
     def for_preset(cls, name: str, today: date | None = None, **other: object) -> SearchFilter:
@@ -170,7 +174,7 @@ def _choices(raw: str | None, allowed: Iterable[str], label: str, warnings: list
         if item in allowed:
             chosen.add(item)
         else:
-            warnings.append(f"Ignored unknown {label} {part.strip()!r}.")
+            warnings.append(say("Ignored unknown {what} {value}.", what=phrase(label), value=repr(part.strip())))
     return frozenset(chosen)
 
 
@@ -180,7 +184,7 @@ def _day(raw: str | None, label: str, warnings: list[str]) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        warnings.append(f"Ignored the {label} date {raw!r}: use YYYY-MM-DD.")
+        warnings.append(say("Ignored the {what} date {value}: use YYYY-MM-DD.", what=phrase(label), value=repr(raw)))
         return None
 
 
@@ -190,45 +194,45 @@ def _amount(raw: str | None, label: str, warnings: list[str]) -> int | None:
     try:
         return parse_amount(raw, allow_zero=True)
     except InvalidAmount as exc:
-        warnings.append(f"Ignored the {label} amount: {exc}")
+        warnings.append(say("Ignored the {what} amount: {problem}", what=phrase(label), problem=sentence_of(exc)))
         return None
 
 
 def filter_from_query(params: Mapping[str, str | list[str]], warnings: list[str] | None = None) -> SearchFilter:
     """The filter a URL describes; invalid parts are dropped and explained in ``warnings`` (never raises)."""
     notes: list[str] = [] if warnings is None else warnings
-    day_from = _day(_first(params, "from"), "start", notes)
-    day_to = _day(_first(params, "to"), "end", notes)
+    day_from = _day(_first(params, "from"), N_("start"), notes)
+    day_to = _day(_first(params, "to"), N_("end"), notes)
     if day_from and day_to and day_from > day_to:
-        notes.append("The start date was after the end date; swapped them.")
+        notes.append(say("The start date was after the end date; swapped them."))
         day_from, day_to = day_to, day_from
-    amount_min = _amount(_first(params, "min"), "minimum", notes)
-    amount_max = _amount(_first(params, "max"), "maximum", notes)
+    amount_min = _amount(_first(params, "min"), N_("minimum"), notes)
+    amount_max = _amount(_first(params, "max"), N_("maximum"), notes)
     if amount_min is not None and amount_max is not None and amount_min > amount_max:
-        notes.append("The minimum amount was larger than the maximum; swapped them.")
+        notes.append(say("The minimum amount was larger than the maximum; swapped them."))
         amount_min, amount_max = amount_max, amount_min
     phone = _first(params, "phone")
     if phone is not None:
         try:
             phone = normalize_phone(phone)
         except InvalidPhone as exc:
-            notes.append(f"Ignored the phone: {exc}")
+            notes.append(say("Ignored the phone: {problem}", problem=sentence_of(exc)))
             phone = None
     email = _first(params, "email")
     if email is not None and not _EMAIL.match(email):
-        notes.append(f"Ignored the e-mail {email!r}: it is not an e-mail address.")
+        notes.append(say("Ignored the e-mail {value}: it is not an e-mail address.", value=repr(email)))
         email = None
     text = _first(params, "q")
     if text is not None and len(text) > MAX_TEXT:
-        notes.append(f"Search text was cut to {MAX_TEXT} characters.")
+        notes.append(say("Search text was cut to {limit} characters.", limit=Count(MAX_TEXT)))
         text = text[:MAX_TEXT].strip()
     ids = {name: (_first(params, _PARAMS[name]) or "")[:255] or None for name in _ID_FIELDS}
     return SearchFilter(
         day_from=day_from,
         day_to=day_to,
-        statuses=_choices(_first(params, "status"), STATUSES, "status", notes),
-        families=_choices(_first(params, "family"), FAMILIES, "payment family", notes),
-        methods=_choices(_first(params, "method"), METHODS, "payment method", notes),
+        statuses=_choices(_first(params, "status"), STATUSES, N_("status"), notes),
+        families=_choices(_first(params, "family"), FAMILIES, N_("payment family"), notes),
+        methods=_choices(_first(params, "method"), METHODS, N_("payment method"), notes),
         amount_min=amount_min,
         amount_max=amount_max,
         phone=phone,
@@ -236,6 +240,6 @@ def filter_from_query(params: Mapping[str, str | list[str]], warnings: list[str]
         text=text,
         created_by=_first(params, "by"),
         not_deposited=(_first(params, "undeposited") or "").lower() in ("1", "true", "yes"),
-        refunds=_choices(_first(params, "refund"), REFUND_STATES, "refund state", notes),
+        refunds=_choices(_first(params, "refund"), REFUND_STATES, N_("refund state"), notes),
         **ids,
     )

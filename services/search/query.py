@@ -30,6 +30,7 @@ from services.search.plan import (
     page_plan,
     totals_plan,
 )
+from services.sentence import Count, say
 from services.timeutil import as_utc, kuwait_day_bounds
 
 PAYMENT = Payment.__table__  # type: ignore[attr-defined]
@@ -217,7 +218,8 @@ def conditions(engine: Engine, flt: SearchFilter, plan: Plan | None = None, *,
 def _order_by(sort: str, descending: bool, dialect: str = "sqlite") -> list[Any]:
     c = PAYMENT.c
     if sort not in SORTS:
-        raise ValueError(f"Cannot sort by {sort!r}; choose one of: {', '.join(SORTS)}.")
+        raise ValueError(say("Cannot sort by {value}; choose one of: {choices}.", value=repr(sort),
+                             choices=", ".join(SORTS)))
     keys = [c[name] for name in ORDER_KEYS[sort]]
     if dialect != "sqlite":  # SQLite's own NULL order (first ascending, last descending), on every database
         return [k.desc().nulls_last() for k in keys] if descending else [k.asc().nulls_first() for k in keys]
@@ -352,7 +354,7 @@ def search(
     """
     actor = authorize(engine, actor, Action.VIEW_TRANSACTIONS)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"Page size must be between 1 and {MAX_PAGE_SIZE}.")
+        raise ValueError(say("Page size must be between 1 and {limit}.", limit=Count(MAX_PAGE_SIZE)))
     order = _order_by(sort, descending, engine.dialect.name)
     support.ensure_search_support(engine)
     with read_engine(engine).connect() as conn:

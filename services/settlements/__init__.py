@@ -24,6 +24,7 @@ from services.audit import audited_stream, csv_line
 from services.db import session_scope
 from services.money import format_amount
 from services.permissions import Action, Actor, authorize
+from services.sentence import say, sentence_of
 from services.settlements.deposits import (
     DepositReport,
     check_payment,
@@ -96,7 +97,7 @@ class SettlementError(ValueError):
 
 def _overdue_after(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20:
-        raise SettlementError("The overdue limit must be 1 to 20 business days; an admin must fix the settings.")
+        raise SettlementError(say("The overdue limit must be 1 to 20 business days; an admin must fix the settings."))
     return value
 
 
@@ -105,14 +106,14 @@ def settlement_between(engine: Engine, actor: Actor, first: date, last: date, *,
     """Deposit days ``first``..``last`` (inclusive), newest first."""
     authorize(engine, actor, Action.VIEW_SETTLEMENTS)
     if not isinstance(first, date) or not isinstance(last, date):
-        raise SettlementError("Pick the first and last day.")
+        raise SettlementError(say("Pick the first and last day."))
     try:
         return _settlement(engine, first, last, today=today or kuwait_today(),
                            overdue_after=_overdue_after(overdue_after))
     except SettlementError:
         raise
     except ValueError as exc:
-        raise SettlementError(str(exc)) from None
+        raise SettlementError(sentence_of(exc)) from None
 
 
 def recent_months(today: date, count: int) -> list[date]:
@@ -173,14 +174,15 @@ def match_statement(engine: Engine, actor: Actor, data: bytes, filename: str, *,
     """
     actor = authorize(engine, actor, Action.MATCH_STATEMENT)
     if isinstance(tolerance_fils, bool) or not isinstance(tolerance_fils, int) or not 0 <= tolerance_fils <= 10**9:
-        raise SettlementError("The tolerance must be an amount of zero or more.")
+        raise SettlementError(say("The tolerance must be an amount of zero or more."))
     statement = read_statement(data, filename)
     if not statement.lines:
-        raise StatementError("The statement has no credit lines; check that it is the account UPayments pays into.")
+        raise StatementError(say("The statement has no credit lines; check that it is the account UPayments pays "
+                                 "into."))
     first = min(line.day for line in statement.lines)
     last = max(line.day for line in statement.lines)
     if (last - first).days > 400:
-        raise StatementError("The statement covers more than a year; download a shorter period.")
+        raise StatementError(say("The statement covers more than a year; download a shorter period."))
     report = settlement_between(engine, actor, first, last, overdue_after=overdue_after, today=today)
     result = match(statement, report, tolerance_fils=tolerance_fils)
     with session_scope(engine) as session:

@@ -28,6 +28,7 @@ from services.gateway import DepositStatus, Lane, UPaymentsClient, status_lane
 from services.gateway import errors as gw
 from services.models import Deposit, Payment, PaymentStatus
 from services.permissions import Action, Actor, authorize
+from services.sentence import say
 from services.settlements.schedule import last_due_capture_day
 from services.timeutil import kuwait_today, utcnow
 
@@ -96,7 +97,7 @@ def check_payment(engine: Engine, client: UPaymentsClient, actor: Actor, *, paym
         payment = session.get(Payment, payment_pk)
         track = payment.track_id if payment is not None else None
     if track is None:
-        raise ValueError(f"Payment {payment_pk} has no track id yet, so its deposit cannot be looked up.")
+        raise ValueError(say("Payment {id} has no track id yet, so its deposit cannot be looked up.", id=payment_pk))
     answer = client.deposits.status(track_id=track, lane=Lane.DEPOSIT, limiter_timeout=SLOT_WAIT)
     return record(engine, payment_pk, answer)
 

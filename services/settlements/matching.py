@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
+from services.sentence import say
 from services.settlements.report import DayRow, Settlement
 from services.settlements.statement import Statement, StatementLine
 
@@ -57,7 +58,7 @@ class MatchResult:
 def match(statement: Statement, settlement: Settlement, *, tolerance_fils: int) -> MatchResult:
     """Match ``statement`` against ``settlement`` (whose days must cover the statement's dates)."""
     if isinstance(tolerance_fils, bool) or not isinstance(tolerance_fils, int) or tolerance_fils < 0:
-        raise ValueError("The tolerance must be zero or more fils.")
+        raise ValueError(say("The tolerance must be zero or more fils."))
     days: dict[date, DayRow] = {row.day: row for row in settlement.days}
     by_day: dict[date, list[StatementLine]] = defaultdict(list)
     out: list[MatchLine] = []
@@ -67,11 +68,12 @@ def match(statement: Statement, settlement: Settlement, *, tolerance_fils: int) 
         else:
             out.append(MatchLine(NOT_UPAYMENTS, line.day, line.amount_fils, 0, line.description, line.row))
     for day, lines in sorted(by_day.items()):
+        note: str
         row = days.get(day)
         expected = row.expected_fils if row is not None else 0
         total = sum(line.amount_fils for line in lines)
         if row is None or row.payments == 0:
-            status, note = UNMATCHED, "no deposit was expected on this day"
+            status, note = UNMATCHED, say("no deposit was expected on this day")
         elif abs(total - expected) <= tolerance_fils:
             status, note = MATCHED, ""
         else:
@@ -84,7 +86,7 @@ def match(statement: Statement, settlement: Settlement, *, tolerance_fils: int) 
         for day, row in sorted(days.items()):
             if first <= day <= last and day not in by_day and row.expected_fils > 0:
                 out.append(MatchLine(MISSING, day, 0, row.expected_fils, "", None,
-                                     "expected this day but not on the statement"))
+                                     say("expected this day but not on the statement")))
     order = {MATCHED: 0, PARTLY: 1, UNMATCHED: 2, MISSING: 3, NOT_UPAYMENTS: 4}
     return MatchResult(sorted(out, key=lambda m: (order[m.status], m.day, m.row or 0)), tolerance_fils)
 
@@ -93,5 +95,6 @@ def _partly_note(lines: list[StatementLine], row: DayRow, total: int) -> str:
     families = [name for name, amount in row.expected_by_family.items() if amount > 0
                 and any(line.amount_fils == amount for line in lines)]
     if families:
-        return f"matches the {', '.join(families)} part of the day; the rest is not on the statement"
-    return "the day's credits differ from the expected deposit"
+        return say("matches the {families} part of the day; the rest is not on the statement",
+                   families=", ".join(families))
+    return say("the day's credits differ from the expected deposit")

@@ -29,6 +29,7 @@ from services import calendar
 from services.analytics import COUNTED_REFUND_STATES
 from services.db import read_engine, read_session
 from services.models import FAMILIES, Deposit, Payment, PaymentStatus, Refund
+from services.sentence import say
 from services.settlements.schedule import capture_days, expected_deposit_day, is_overdue
 
 PAYMENT: Table = Payment.__table__  # type: ignore[attr-defined]
@@ -108,9 +109,9 @@ def _family(value: str | None) -> str:
 def settlement(engine: Engine, first: date, last: date, *, today: date, overdue_after: int) -> Settlement:
     """The deposit days between ``first`` and ``last`` (no permission check: callers check)."""
     if last < first:
-        raise ValueError("The end of the period is before its start; pick the dates again.")
+        raise ValueError(say("The end of the period is before its start; pick the dates again."))
     if (last - first).days > 400:
-        raise ValueError("Pick at most about a year of deposit days at once.")
+        raise ValueError(say("Pick at most about a year of deposit days at once."))
     rows: dict[date, DayRow] = {}
     for day in calendar.days_in(first, last):
         captured = capture_days(day)

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.money import InvalidAmount, parse_amount
+from services.sentence import Count, say, sentence_of
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5_000
@@ -69,30 +70,31 @@ class Statement:
 def read_statement(data: bytes, filename: str) -> Statement:
     """Parse an uploaded statement; :class:`StatementError` for anything that is not a readable statement."""
     if not isinstance(data, bytes | bytearray):
-        raise StatementError("No file was received; choose the statement file again.")
+        raise StatementError(say("No file was received; choose the statement file again."))
     if len(data) > MAX_BYTES:
-        raise StatementError(f"The file is {len(data) / 1_048_576:.1f} MB; statements up to "
-                             f"{MAX_BYTES // 1_048_576} MB can be read — download a shorter period.")
+        raise StatementError(say("The file is {size} MB; statements up to {limit} MB can be read — download a "
+                                 "shorter period.", size=f"{len(data) / 1_048_576:.1f}",
+                                 limit=Count(MAX_BYTES // 1_048_576)))
     if not data.strip():
-        raise StatementError("The file is empty; download the statement from your bank again.")
+        raise StatementError(say("The file is empty; download the statement from your bank again."))
     name = (filename or "").lower()
     if data[:4] == b"PK\x03\x04" or name.endswith((".xlsx", ".xlsm")):
         rows = _xlsx_rows(bytes(data))
     elif name.endswith((".csv", ".txt")) or not name:
         rows = _csv_rows(bytes(data))
     else:
-        raise StatementError("Only CSV and XLSX statements can be read; save the statement as one of them.")
+        raise StatementError(say("Only CSV and XLSX statements can be read; save the statement as one of them."))
     return _lines(rows)
 
 
 def _csv_rows(data: bytes) -> list[list[Any]]:
     if b"\x00" in data:
-        raise StatementError("The file is not a text CSV (it contains binary data); export the statement as CSV "
-                             "or XLSX.")
+        raise StatementError(say("The file is not a text CSV (it contains binary data); export the statement as CSV "
+                             "or XLSX."))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise StatementError("The CSV is not UTF-8 text; export it again as CSV UTF-8 (or as XLSX).") from None
+        raise StatementError(say("The CSV is not UTF-8 text; export it again as CSV UTF-8 (or as XLSX).")) from None
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
         delimiter = dialect.delimiter
@@ -101,7 +103,8 @@ def _csv_rows(data: bytes) -> list[list[Any]]:
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as exc:
-        raise StatementError(f"The CSV is malformed ({exc}); export the statement again.") from None
+        raise StatementError(say("The CSV is malformed ({detail}); export the statement again.",
+                                 detail=str(exc))) from None
     return [list(r) for r in rows]
 
 
@@ -112,23 +115,25 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError):
-        raise StatementError("The file is not a readable XLSX workbook; save it again from Excel as .xlsx, or "
-                             "export CSV.") from None
+        raise StatementError(say("The file is not a readable XLSX workbook; save it again from Excel as .xlsx, or "
+                             "export CSV.")) from None
     except Exception:  # openpyxl raises many types on corrupt workbooks; all mean the same to the shop
-        raise StatementError("The XLSX workbook is damaged and cannot be read; export the statement again.") from None
+        raise StatementError(say("The XLSX workbook is damaged and cannot be read; export the statement "
+                                 "again.")) from None
     try:
         sheet = book.worksheets[0] if book.worksheets else None
         if sheet is None:
-            raise StatementError("The workbook has no sheet; export the statement again.")
+            raise StatementError(say("The workbook has no sheet; export the statement again."))
         rows: list[list[Any]] = []
         for index, cells in enumerate(sheet.iter_rows(), start=1):
             if index > MAX_ROWS + 1:
-                raise StatementError(f"The statement has more than {MAX_ROWS:,} rows; download a shorter period.")
+                raise StatementError(say("The statement has more than {limit} rows; download a shorter period.",
+                                         limit=f"{MAX_ROWS:,}"))
             values = []
             for cell in cells:
                 if getattr(cell, "data_type", None) == "f":
-                    raise StatementError(f"Row {index} contains a formula; statements must hold values only — "
-                                         "export the statement from the bank again.")
+                    raise StatementError(say("Row {row} contains a formula; statements must hold values only — "
+                                             "export the statement from the bank again.", row=index))
                 values.append(cell.value)
             rows.append(values)
         return rows
@@ -146,25 +151,26 @@ def _header_index(header: list[Any]) -> tuple[int, int, int | None, int | None]:
                                         find(_AMOUNT_NAMES))
     if day is None or description is None or (credit is None and amount is None):
         shown = ", ".join(n for n in names if n)[:120] or "none"
-        raise StatementError(f"The first row must name the columns Date, Description and Credit (or Amount); "
-                             f"this file has: {shown}.")
+        raise StatementError(say("The first row must name the columns Date, Description and Credit (or Amount); "
+                                 "this file has: {columns}.", columns=shown))
     return day, description, credit, amount
 
 
 def _lines(rows: list[list[Any]]) -> Statement:
     rows = [r for r in rows if any(str(c or "").strip() for c in r)]
     if not rows:
-        raise StatementError("The file has no rows; download the statement from your bank again.")
+        raise StatementError(say("The file has no rows; download the statement from your bank again."))
     if len(rows) > MAX_ROWS + 1:
-        raise StatementError(f"The statement has more than {MAX_ROWS:,} rows; download a shorter period.")
+        raise StatementError(say("The statement has more than {limit} rows; download a shorter period.",
+                                 limit=f"{MAX_ROWS:,}"))
     day_i, desc_i, credit_i, amount_i = _header_index(rows[0])
     lines: list[StatementLine] = []
     skipped = 0
     for number, row in enumerate(rows[1:], start=2):
         for cell in row:
             if isinstance(cell, str) and cell.lstrip().startswith("="):
-                raise StatementError(f"Row {number} contains a formula ({cell.strip()[:20]!r}); statements must "
-                                     "hold values only.")
+                raise StatementError(say("Row {row} contains a formula ({value}); statements must hold values only.",
+                                         row=number, value=repr(cell.strip()[:20])))
         raw_amount = _at(row, credit_i) if credit_i is not None else _at(row, amount_i)
         amount = _amount(raw_amount, number)
         if amount is None or amount <= 0:
@@ -184,7 +190,8 @@ def _description(value: Any, row: int) -> str:
     text = "" if value is None else str(value)
     text = re.sub(r"[\x00-\x1f\x7f]", " ", text).strip()
     if len(text) > MAX_DESCRIPTION:
-        raise StatementError(f"Row {row}: the description is longer than {MAX_DESCRIPTION} characters.")
+        raise StatementError(say("Row {row}: the description is longer than {limit} characters.", row=row,
+                                 limit=Count(MAX_DESCRIPTION)))
     return text
 
 
@@ -195,12 +202,12 @@ def _date(value: Any, row: int) -> date:
         return value
     text = str(value or "").strip().translate(_ARABIC_DIGITS)
     if not text:
-        raise StatementError(f"Row {row} has no date.")
+        raise StatementError(say("Row {row} has no date.", row=row))
     try:
         return date.fromisoformat(text[:10]) if re.match(r"^\d{4}-\d{2}-\d{2}( |T|$)", text) else _dmy(text)
     except ValueError:
-        raise StatementError(f"Row {row}: {text[:20]!r} is not a date this reader accepts; use YYYY-MM-DD or "
-                             "DD/MM/YYYY.") from None
+        raise StatementError(say("Row {row}: {value} is not a date this reader accepts; use YYYY-MM-DD or "
+                                 "DD/MM/YYYY.", row=row, value=repr(text[:20]))) from None
 
 
 def _dmy(text: str) -> date:
@@ -216,7 +223,7 @@ def _amount(value: Any, row: int) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise StatementError(f"Row {row}: the amount is not a number.")
+        raise StatementError(say("Row {row}: the amount is not a number.", row=row))
     if isinstance(value, int):
         value = Decimal(value)
     elif isinstance(value, float):
@@ -230,11 +237,11 @@ def _amount(value: Any, row: int) -> int | None:
     if _GROUPED.match(text):
         text = text.replace(",", "")
     elif not _PLAIN.match(text):
-        raise StatementError(f"Row {row}: {str(value)[:20]!r} is not an amount; write amounts like 1234.500 or "
-                             "1,234.500.")
+        raise StatementError(say("Row {row}: {value} is not an amount; write amounts like 1234.500 or 1,234.500.",
+                                 row=row, value=repr(str(value)[:20])))
     negative = text.startswith("-")
     try:
         fils = parse_amount(text.lstrip("-"), allow_zero=True)
     except InvalidAmount as exc:
-        raise StatementError(f"Row {row}: {exc}") from None
+        raise StatementError(say("Row {row}: {problem}", row=row, problem=sentence_of(exc))) from None
     return -fils if negative else fils

@@ -44,6 +44,7 @@ from services.gateway.vocab import result_to_status
 from services.ingest import UpsertResult, add_event
 from services.models import Payment, WebhookEvent
 from services.permissions import SYSTEM, Action, Actor, authorize
+from services.sentence import say
 from services.sync.gate import gate
 from services.sync.receive import lane_of, read_body, receive
 from services.sync.verify import (
@@ -255,7 +256,7 @@ def _record(session: Session, plan: _Plan, actor: Actor | None,
     ``known``: the payments they name)."""
     event = loaded.get(plan.event_id) if loaded is not None else session.get(WebhookEvent, plan.event_id)
     if event is None:
-        raise ValueError(f"Webhook event {plan.event_id} disappeared while it was being verified.")
+        raise ValueError(say("Webhook event {id} disappeared while it was being verified.", id=plan.event_id))
     if plan.params is not None:
         event.track_id = clip(plan.params.track_id, 64)
         event.order_id = clip(plan.params.merchant_order_id, 64)
@@ -346,7 +347,7 @@ def process_events(engine: Engine, client: UPaymentsClient, event_ids: Sequence[
         events = {e.id: e for e in session.exec(select(WebhookEvent).where(col(WebhookEvent.id).in_(event_ids)))}
         missing = [i for i in event_ids if i not in events]
         if missing:
-            raise ValueError(f"Webhook event {missing[0]} does not exist.")
+            raise ValueError(say("Webhook event {id} does not exist.", id=missing[0]))
         plans = [_plan(session, events[i], skip_twins=person is None) for i in event_ids]
     if person is None:  # automatic: once, whichever server; a staff member's re-process always asks
         _claim(engine, plans)

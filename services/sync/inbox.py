@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from services.db import read_session
 from services.models import Payment, WebhookEvent
 from services.permissions import Action, Actor, authorize
+from services.sentence import say
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def get_event(engine: Engine, actor: Actor, event_id: int) -> EventDetail:
     with read_session(engine) as session:
         event = session.get(WebhookEvent, event_id)
     if event is None:
-        raise ValueError(f"Webhook event {event_id} does not exist.")
+        raise ValueError(say("Webhook event {id} does not exist.", id=event_id))
     return EventDetail(id=event.id or 0, received_at=event.received_at, content_type=event.content_type,
                        processed_at=event.processed_at, error=event.error, body=event.body,
                        transport=event.transport, query=event.query)

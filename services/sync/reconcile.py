@@ -20,7 +20,7 @@ from services.gateway.vocab import result_to_status
 from services.ingest import UpsertResult
 from services.models import Payment, PaymentStatus, WebhookEvent
 from services.permissions import Action, Actor, authorize
-from services.sentence import N_
+from services.sentence import N_, Count, say, sentence_of
 from services.sync.verify import (
     CannotLookUp,
     apply_lookup,
@@ -73,7 +73,8 @@ def find_drift(engine: Engine, actor: Actor, *, client: UPaymentsClient | None =
     """Drift of every kind; ``status_mismatch`` only with a ``client`` (live look-ups of ``sample`` payments)."""
     actor = authorize(engine, actor, Action.RECONCILE)
     if isinstance(sample, bool) or not isinstance(sample, int) or sample > MAX_LIVE_SAMPLE:
-        raise ValueError(f"Check at most {MAX_LIVE_SAMPLE} payments against the gateway at a time.")
+        raise ValueError(say("Check at most {limit} payments against the gateway at a time.",
+                             limit=Count(MAX_LIVE_SAMPLE)))
     items = [*_link_uncertain(engine, limit), *_paid_without_webhook(engine, limit),
              *_webhook_unknown_order(engine, limit)]
     if client is not None and sample > 0:
@@ -147,7 +148,8 @@ def _status_mismatch(engine: Engine, client: UPaymentsClient, sample: int,
             break
         except (gw.GatewayError, CannotLookUp) as exc:
             found.append(DriftItem(STATUS_MISMATCH, payment.id, payment.order_id, payment.status, None,
-                                   f"The gateway could not confirm this payment: {exc}"))
+                                   say("The gateway could not confirm this payment: {problem}",
+                                       problem=sentence_of(exc))))
             continue
         finally:
             if progress is not None:
@@ -156,8 +158,8 @@ def _status_mismatch(engine: Engine, client: UPaymentsClient, sample: int,
         problem = _binding(payment, tx.amount_fils, tx.currency, tx.merchant_order_id)
         if gateway_status != payment.status or problem:
             detail = problem or (
-                "The cache says paid but the gateway does not; investigate before refunding or shipping."
-                if payment.status == PaymentStatus.PAID else "Re-sync applies the gateway's status.")
+                say("The cache says paid but the gateway does not; investigate before refunding or shipping.")
+                if payment.status == PaymentStatus.PAID else say("Re-sync applies the gateway's status."))
             found.append(DriftItem(STATUS_MISMATCH, payment.id, payment.order_id, payment.status, gateway_status,
                                    detail))
     return found
@@ -165,11 +167,13 @@ def _status_mismatch(engine: Engine, client: UPaymentsClient, sample: int,
 
 def _binding(payment: Payment, amount_fils: int | None, currency: str | None, order_id: str | None) -> str | None:
     if order_id and order_id != payment.order_id:
-        return f"The gateway answers for order {order_id}."
+        return say("The gateway answers for order {order}.", order=order_id)
     if amount_fils is not None and amount_fils != payment.amount_fils:
-        return f"The gateway's amount ({amount_fils} fils) differs from the cache ({payment.amount_fils} fils)."
+        return say("The gateway's amount ({gateway} fils) differs from the cache ({cache} fils).",
+                   gateway=Count(amount_fils), cache=Count(payment.amount_fils))
     if currency and currency.upper() != payment.currency:
-        return f"The gateway's currency ({currency}) differs from the cache ({payment.currency})."
+        return say("The gateway's currency ({gateway}) differs from the cache ({cache}).", gateway=currency,
+                   cache=payment.currency)
     return None
 
 

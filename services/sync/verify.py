@@ -21,6 +21,7 @@ from services.gateway import errors as gw
 from services.ingest import UpsertResult, add_event, observation_from_transaction, upsert
 from services.models import Payment
 from services.permissions import Action, Actor, authorize
+from services.sentence import N_, say
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,8 @@ def lookup_ids(payment: Payment) -> dict[str, str]:
         value = _lookup_value(payment, name)
         if value:
             return {name: value}
-    raise CannotLookUp(
-        f"Payment {payment.order_id} has no track, invoice or session id yet, so the gateway cannot be asked "
-        "about it."
-    )
+    raise CannotLookUp(say("Payment {order} has no track, invoice or session id yet, so the gateway cannot be asked "
+                           "about it.", order=payment.order_id))
 
 
 def lookup(client: UPaymentsClient, ids: dict[str, str], *, limiter_timeout: float | None = None,
@@ -114,11 +113,11 @@ def apply_transaction(session: Session, tx: Transaction, *, source: str,
 def lookup_payment(engine: Engine, client: UPaymentsClient, payment_pk: int, *,
                    limiter_timeout: float | None = None) -> Transaction:
     """Ask the gateway about one cached payment (``ValueError`` when unknown, ``CannotLookUp`` without an id)."""
-    inputs.row_id(payment_pk, PaymentUnknown, "Payment")
+    inputs.row_id(payment_pk, PaymentUnknown, N_("Payment"))
     with Session(engine) as session:
         payment = session.get(Payment, payment_pk)
         if payment is None:
-            raise PaymentUnknown(f"Payment {payment_pk} does not exist.")
+            raise PaymentUnknown(say("Payment {id} does not exist.", id=payment_pk))
         ids = lookup_ids(payment)
     return lookup(client, ids, limiter_timeout=limiter_timeout)
 
@@ -127,7 +126,8 @@ def apply_lookup(session: Session, tx: Transaction, *, source: str) -> UpsertRes
     """Apply the answer of :func:`lookup_payment`; ``CannotLookUp`` when it is about another order."""
     result = apply_transaction(session, tx, source=source)
     if result.payment is None:
-        raise CannotLookUp(f"The gateway answered for order {tx.merchant_order_id}, not for this payment.")
+        raise CannotLookUp(say("The gateway answered for order {order}, not for this payment.",
+                               order=tx.merchant_order_id))
     return result
 
 

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.e2e
 SHOTS = ROOT / "artifacts" / "i18n"  # test-results/ is emptied by pytest-playwright at start
 ADMIN = "admin@souq.demo"
 # url path → translated yet? (the rest are on tests/unit/test_catalog.py's NOT_YET_TRANSLATED list)
-PAGES = {"links": False, "transactions": False, "refunds": False, "reconciliation": True, "settlements": True,
-         "analytics": False, "webhooks": True, "staff": True, "audit": True}
+PAGES = {"links": True, "transactions": True, "refunds": True, "reconciliation": True, "settlements": True,
+         "analytics": True, "customers": True, "webhooks": True, "staff": True, "audit": True}
 ARABIC = re.compile(r"[\u0600-\u06ff]")
 FONT = "app/static/fonts/noto-sans-arabic-arabic-wght-normal.woff2"
 # Our isolates (FSI/PDI) are allowed; any other direction control in the page text means data brought it.
@@ -84,6 +84,53 @@ def _visit(page: Page, stack: DemoStack, lang: str, path: str) -> None:
     page.screenshot(path=str(SHOTS / f"{lang}-{path}.png"), full_page=True)
 
 
+def _refund_dialog(page: Page) -> None:
+    """The payment open on the Refunds page, then its confirm dialog (opened, looked at, left with "Go back")."""
+    expect(page.locator("h3").filter(has_text="الدفعة")).to_be_visible(timeout=15_000)
+    page.screenshot(path=str(SHOTS / "ar-refunds-payment.png"), full_page=True)
+    page.get_by_role("button", name="مراجعة الاسترداد").click()  # "Review refund"
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("تأكيد الاسترداد", timeout=15_000)
+    assert not page.evaluate(_ISOLATES)
+    page.screenshot(path=str(SHOTS / "ar-refunds-dialog.png"))
+    dialog.locator(".st-key-refund_confirm_no button").click()
+    expect(dialog).to_have_count(0, timeout=15_000)
+
+
+def _charts(page: Page) -> None:
+    """Each chart on its own (the page scrolls inside Streamlit: a full-page shot stops at the fold), and the
+    volume chart's hover, in Arabic: titles, ticks and hover texts carry Arabic words, none of plotly's English."""
+    charts = page.locator(".stPlotlyChart")
+    expect(charts.first).to_be_visible(timeout=20_000)
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        chart.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        chart.screenshot(path=str(SHOTS / f"ar-analytics-chart-{i}.png"))
+        text = chart.inner_text()
+        assert ARABIC.search(text), f"chart {i} has no Arabic: {text[:200]!r}"
+        assert not re.search(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Sun|Mon|KWD)\b", text), text[:300]
+    volume = charts.first
+    volume.scroll_into_view_if_needed()
+    box = volume.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6)
+    expect(volume.locator(".hoverlayer")).to_contain_text("د.ك.", timeout=10_000)
+    volume.screenshot(path=str(SHOTS / "ar-analytics-hover.png"))
+
+
+def _one_customer(page: Page) -> None:
+    """One customer's page, from the list's first "Open"."""
+    page.locator(".st-key-cust_open_0 button").click()
+    wait_idle(page)
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=15_000)
+    assert page.get_by_test_id("stException").count() == 0
+    page.screenshot(path=str(SHOTS / "ar-customers-one.png"), full_page=True)
+    page.locator(".st-key-cust_back button").click()
+    wait_idle(page)
+    expect(page.locator("h1").first).to_have_text("العملاء", timeout=15_000)
+
+
 def _heading(page: Page) -> str:
     return page.locator("h1").first.inner_text(timeout=15_000)
 
@@ -107,6 +154,10 @@ def test_arabic_browser_gets_a_right_to_left_dashboard_and_one_click_brings_engl
         untranslated = []
         for path, translated in PAGES.items():
             _visit(page, demo_stack, "ar", path)
+            if path == "analytics":
+                _charts(page)
+            elif path == "customers":
+                _one_customer(page)
             heading = _heading(page)
             if translated:
                 assert ARABIC.search(heading), f"{path}: heading {heading!r} is not Arabic"
@@ -141,6 +192,8 @@ def test_arabic_browser_gets_a_right_to_left_dashboard_and_one_click_brings_engl
             bad = page.evaluate(_SCAN, [list(MARKERS), FOREIGN_BIDI, tracker])
             bad += page.evaluate(_ISOLATES)
             assert not bad, f"{path}: {bad}"
+            if path.startswith("refunds"):
+                _refund_dialog(page)
 
         # a right-to-left sentence keeps an id in one piece: the sidebar's e-mail sits in an isolate
         sidebar_text = page.get_by_test_id("stSidebar").inner_text().replace("\u2060", "")

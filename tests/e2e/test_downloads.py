@@ -88,6 +88,17 @@ def test_transactions_export_arrives_as_a_file_and_is_audited_with_its_rows(page
     assert len(_csv_rows(tmp_path / "second.csv")) == len(rows)
     assert len(_export_audits(demo_stack)) == before + 2
 
+    # The header's language is chosen per export: Arabic column names over the same rows.
+    page.locator(".st-key-tx_export_lang").get_by_text("العربية").click()
+    wait_idle(page)
+    arabic = _click_download(page, page.get_by_role("link", name="Export CSV"))
+    arabic.save_as(tmp_path / "arabic.csv")
+    assert (tmp_path / "arabic.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8
+    table = list(csv.reader(io.StringIO((tmp_path / "arabic.csv").read_text(encoding="utf-8-sig"))))
+    assert table[0][:3] == ["تاريخ الإنشاء (بتوقيت الكويت)", "تاريخ الإنشاء (UTC)", "رقم الطلب"]
+    assert [line[2] for line in table[1:]] == [r["order_id"] for r in rows]  # the same payments, same order
+    assert len(_export_audits(demo_stack)) == before + 3
+
 
 def test_a_used_or_forged_export_link_gives_a_sentence_and_no_audit(page: Page, demo_stack: DemoStack) -> None:
     before = len(_export_audits(demo_stack))

@@ -75,10 +75,25 @@ def test_health_and_readiness_for_the_proxy(receiver) -> None:
     from services import migrate
 
     health = httpx.get(f"{receiver.url}/api/health", timeout=10).json()
-    assert health["ok"] is True and health["sync"] in {"leader", "follower", "stopped"} and ":" in health["server"]
+    assert health == {"ok": True, "sync": health["sync"]} and health["sync"] in {"leader", "follower", "stopped"}
     ready = httpx.get(f"{receiver.url}/api/ready", timeout=10)
     assert ready.status_code == 200 and ready.json() == {"ready": True, "revision": migrate.head_revision()}
     with receiver.engine.begin() as conn:  # a database one revision behind (another version migrated it)
         conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
     behind = httpx.get(f"{receiver.url}/api/ready", timeout=10)
     assert behind.status_code == 503 and behind.json()["revision"] == "0004"
+
+
+def test_health_names_no_host_or_process(receiver, monkeypatch) -> None:
+    """Anonymous callers learn nothing about the machine: no host name, no process id; only the name the
+    operator gave the server, when there is one."""
+    import os
+    import socket
+
+    from dashboard import runtime
+
+    monkeypatch.setenv("SOUQ_SERVER_NAME", "app2")
+    runtime.reset()
+    answer = httpx.get(f"{receiver.url}/api/health", timeout=10)
+    assert answer.json() == {"ok": True, "sync": answer.json()["sync"], "server": "app2"}
+    assert str(os.getpid()) not in answer.text and socket.gethostname() not in answer.text

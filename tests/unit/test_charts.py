@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 from decimal import Decimal
 
-from dashboard import charts
+from dashboard import charts, i18n
 from services.analytics import HeatCell, MixRow, RefundByMethod, SeriesPoint, SuccessPoint
 
 D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
@@ -137,3 +138,44 @@ def test_gateway_method_names_reach_plotly_escaped_and_never_inside_a_hover_temp
         assert not any("<a" in t or "<b>" in t or "<br>" in t or "\u202e" in t for t in texts), texts
         templates = [t.hovertemplate for t in fig.data if isinstance(t.hovertemplate, str)]
         assert not any("evil" in t for t in templates), templates
+
+
+ARABIC = re.compile(r"[\u0600-\u06ff]")
+ARABIC_DIGIT = re.compile(r"[٠-٩]")
+
+
+def bare(text: str) -> str:
+    """Without the bidi isolate that wraps each line of plotly text in Arabic."""
+    assert text.startswith("\u2068") and text.endswith("\u2069"), text
+    return text[1:-1]
+
+
+def test_arabic_figures_speak_arabic_with_babel_dates_and_the_persons_digits() -> None:
+    english = charts.volume_figure(SERIES)
+    with i18n.use("ar", "arab"):
+        fig = charts.volume_figure(SERIES)
+        heat = charts.heatmap_figure([HeatCell(0, 21, 5)])
+        refunds = charts.refunds_figure([RefundByMethod("knet", "knet", 2, 6_000)])
+    assert fig is not english and "KWD" not in fig.layout.title.text and ARABIC.search(fig.layout.title.text)
+    # time stays left to right, as ordered categories named by Babel (Arabic month names), every day present
+    assert fig.layout.xaxis.type == "category" and bare(fig.layout.xaxis.categoryarray[0]).startswith("الأحد")
+    assert "مارس" in fig.layout.xaxis.ticktext[0] and ARABIC_DIGIT.search(fig.layout.xaxis.ticktext[0])
+    assert not fig.layout.xaxis.autorange  # not mirrored
+    assert all(ARABIC_DIGIT.search(t) for t in fig.layout.yaxis.ticktext) and fig.layout.yaxis.side == "right"
+    assert (fig.layout.title.x, fig.layout.legend.x, fig.layout.legend.xanchor) == (1, 1, "right")
+    assert [bare(t.name) for t in fig.data] == ["KNET", "بطاقة", "محفظة رقمية"]
+    assert fig.data[0].customdata[0][0] == "١٤٫٠٠٠ د.ك."  # hover values by Babel, not d3
+    assert bare(heat.data[0].y[0]) == "الأحد" and bare(heat.data[0].customdata[0][21][0]).startswith("الأحد ٢١:٠٠")
+    assert refunds.layout.xaxis.autorange == "reversed"  # methods read from the right
+    assert "%{customdata[0]}" in refunds.data[0].hovertemplate and "KWD" not in refunds.data[0].hovertemplate
+    with i18n.use("ar"):  # Western digits by choice: Arabic words, 0-9 digits, and a figure of its own
+        western = charts.volume_figure(SERIES)
+    assert western is not fig and not any(ARABIC_DIGIT.search(t) for t in western.layout.yaxis.ticktext)
+    assert charts.volume_figure(SERIES) is english  # English unchanged, still shared
+
+
+def test_nice_ticks_cover_the_top_in_round_steps() -> None:
+    assert charts._nice_ticks(0.9) == [0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+    assert charts._nice_ticks(7, whole=True) == [0, 2, 4, 6, 8]
+    assert charts._nice_ticks(12_345.5) == [0, 2500.0, 5000.0, 7500.0, 10000.0, 12500.0]
+    assert charts._nice_ticks(0, whole=True) == [0, 1]

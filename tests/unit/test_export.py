@@ -118,8 +118,8 @@ def test_ticket_is_single_use_signed_expiring_and_rechecks_the_person(engine) ->
     bootstrap_admins(engine, [admin.email])
     flt = SearchFilter(statuses={"paid"})
     ticket = issue_ticket(FIN, flt, now=1_000_000.0)
-    actor, again = redeem_ticket(engine, ticket, now=1_000_010.0)
-    assert actor.email == FIN.email and again == flt
+    actor, again, header_language = redeem_ticket(engine, ticket, now=1_000_010.0)
+    assert actor.email == FIN.email and again == flt and header_language == "en"
     with pytest.raises(ExportRefused, match="already used"):
         redeem_ticket(engine, ticket, now=1_000_011.0)
     with pytest.raises(ExportRefused, match="expired"):
@@ -189,3 +189,23 @@ def test_streaming_200k_rows_keeps_memory_flat(tmp_path) -> None:
     assert pieces > 150 and biggest < 400_000  # ~1,000 rows a chunk, never the whole file
     # the whole CSV is ~40 MB; streaming keeps the peak at a few MB whatever the row count
     assert peak < 12 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_the_header_is_a_choice_the_ticket_carries_and_the_rows_do_not_change(engine) -> None:
+    from dashboard.export_header import transactions_header
+    from services.search.export import issue_ticket, redeem_ticket
+
+    make_payment(engine, order_id="H-1", amount_fils=12_500, status="paid", created_at=T0, customer_name="نورة")
+    ticket = issue_ticket(FIN, SearchFilter(), header_language="ar", now=2_000_000.0)
+    _actor, _flt, header_language = redeem_ticket(engine, ticket, now=2_000_001.0)
+    assert header_language == "ar"
+    arabic = list(csv.reader(io.StringIO("".join(export_csv(engine, FIN, SearchFilter(),
+                                                            header=transactions_header(header_language))))))
+    english = list(csv.reader(io.StringIO("".join(export_csv(engine, FIN, SearchFilter())))))
+    assert english[0] == list(COLUMNS) and arabic[0] == transactions_header("ar") != english[0]
+    assert arabic[0][:3] == ["تاريخ الإنشاء (بتوقيت الكويت)", "تاريخ الإنشاء (UTC)", "رقم الطلب"]
+    assert arabic[1:] == english[1:] and english[1][2] == "H-1"
+    with pytest.raises(ValueError, match="distinct names"):
+        export_csv(engine, FIN, SearchFilter(), header=COLUMNS[:-1])
+    with pytest.raises(ValueError, match="distinct names"):
+        export_csv(engine, FIN, SearchFilter(), header=["x"] * len(COLUMNS))

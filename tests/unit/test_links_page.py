@@ -111,3 +111,87 @@ def test_selecting_a_link_shows_its_timeline_and_share_buttons(env) -> None:
     assert any(c.value == LINK for c in at.code)
     timeline = _timeline(at)
     assert "Link requested" in list(timeline["What"])
+
+
+class Calls:
+    """Counts calls to a services.links function the page uses (the page calls them as ``links.<name>``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str, effect: Any = None) -> None:
+        import services.links
+
+        self.args: list[dict[str, Any]] = []
+        real = getattr(services.links, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.args.append(kwargs)
+            if effect is not None:
+                effect(**kwargs)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(services.links, name, counted)
+
+    @property
+    def n(self) -> int:
+        return len(self.args)
+
+
+def _tick(at: AppTest) -> AppTest:
+    """Run the page once as the 3-s watcher's own rerun would: the watcher takes the next run for a tick of its
+    own (AppTest has no timer), asks about the awaiting links and compares what the page shows."""
+    at.session_state["links_seen_watch"] = at.session_state["links_run"] + 1
+    return at.run()
+
+
+def _select_first(at: AppTest) -> AppTest:
+    at.session_state["links_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    return at.run()
+
+
+def test_a_full_run_reads_an_open_link_once_and_asks_the_gateway_nothing(env, monkeypatch) -> None:
+    from services.links import LinkOutcome
+
+    make_staff(env, Role.SALES, "sara@shop.test")
+    payment = _link(env, by="sara@shop.test", order_id="SD-1")
+    at = _select_first(_page("sara@shop.test"))
+    details, refreshes, lists = (Calls(monkeypatch, "link_detail"), Calls(monkeypatch, "refresh_awaiting"),
+                                 Calls(monkeypatch, "list_links"))
+    # the just-created link's panel and the selected link's panel show the same link: one read for both
+    at.session_state["nl_last"] = LinkOutcome(payment_pk=payment.id or 0, order_id="SD-1", state="active",
+                                              status="pending", link_url=LINK, message="The link is ready to share.")
+    at.run()
+    assert not at.exception
+    assert details.n == 1 and refreshes.n == 0 and lists.n == 1
+    assert any("Awaiting payment" in i.value for i in at.info)  # the status line of the open link
+
+
+def test_the_watcher_asks_once_and_reruns_the_page_only_when_something_changed(env, monkeypatch) -> None:
+    make_staff(env, Role.SALES, "sara@shop.test")
+    first = _link(env, by="sara@shop.test", order_id="SD-1")
+    second = _link(env, by="sara@shop.test", order_id="SD-2", created_at=utcnow() - timedelta(minutes=5))
+    _link(env, by="sara@shop.test", order_id="SD-3", status="paid", paid_at=utcnow(),
+          created_at=utcnow() - timedelta(minutes=10))
+    at = _select_first(_page("sara@shop.test"))
+    assert at.session_state["links_selected"] == first.id
+
+    refreshes, lists = Calls(monkeypatch, "refresh_awaiting"), Calls(monkeypatch, "list_links")
+    _tick(at)  # nothing changed: one look-up round for the awaiting links shown, no second page run
+    assert not at.exception
+    assert refreshes.n == 1 and sorted(refreshes.args[0]["payment_pks"]) == sorted([first.id, second.id])
+    assert lists.n == 2  # the page's own read and the watcher's fingerprint; a rerun would read twice more
+
+    def paid(**_kw: Any) -> None:  # the gateway's verified answer arrives during the look-up
+        with Session(env) as session:
+            row = session.get(Payment, first.id)
+            assert row is not None
+            row.status, row.paid_at = "paid", utcnow()
+            session.add(row)
+            session.commit()
+
+    monkeypatch.undo()
+    refreshes, lists = Calls(monkeypatch, "refresh_awaiting", paid), Calls(monkeypatch, "list_links")
+    _tick(at)
+    assert not at.exception
+    assert refreshes.n == 1 and lists.n == 3  # changed: the page ran again and shows it
+    statuses = dict(zip(_links(at)["Order"], _links(at)["Status"], strict=True))
+    assert statuses == {"SD-1": "Paid", "SD-2": "Awaiting payment", "SD-3": "Paid"}
+    assert any(s.value.startswith("**Paid**") for s in at.success)

@@ -26,7 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SAFE_CALLS = {"md", "money", "kuwait_time", "ago", "len", "urlencode", "quote",  # the last two: %-encoded URLs
               # our own: md() then a bidi isolate; digits only; Babel's day names; explain() escapes its data
-              "md_iso", "number", "short_day", "month_name", "kuwait_day", "explain_md"}
+              "md_iso", "number", "short_day", "month_name", "kuwait_day", "explain_md",
+              "percent", "decimal_text",  # digits, separators and a per cent sign only
+              "said_md"}  # a service's sentence: translated, its values escaped (as explain_md)
+# In a plain-text context (st.text, selectbox options) these are enough: bidi controls stripped (and, for the
+# second, the value wrapped in our own isolate).
+PLAIN_CALLS = {"plain", "plain_iso", "said_plain"}
 # The catalog: our own text when what is looked up is; ``.format`` of it is safe when every value is.
 CATALOG_CALLS = {"_", "ngettext", "N_"}
 # method name → positional argument indexes that Streamlit renders as Markdown (None: all of them)
@@ -127,6 +132,8 @@ class Checker:
             return all(self.safe(v) for v in node.values)
         if isinstance(node, (ast.List, ast.Tuple)):
             return all(self.safe(e) for e in node.elts)
+        if isinstance(node, ast.Starred):
+            return self.safe(node.value)
         if isinstance(node, ast.Name):
             if node.id.isupper():
                 return True
@@ -149,8 +156,10 @@ class Checker:
     def safe_call(self, node: ast.Call) -> bool:
         func = node.func
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-        if name in SAFE_CALLS or (self.plain_context and name == "plain"):
+        if name in SAFE_CALLS or (self.plain_context and name in PLAIN_CALLS):
             return True
+        if isinstance(func, ast.Name) and name == "isolate":  # safe.isolate adds a bidi isolate to safe text
+            return all(self.safe(a) for a in node.args)
         if isinstance(func, ast.Name) and name in CATALOG_CALLS:
             texts = node.args[:2] if name == "ngettext" else node.args  # ngettext's third argument is a count
             return all(self.safe(a) for a in texts) and not node.keywords
@@ -209,8 +218,12 @@ class Checker:
                 self.flag(node, f"st.dataframe rows must go through cells(): {text}")
             return
         if method in PLAIN_TEXT:
-            if node.args and not (self.safe(node.args[0]) or _calls(node.args[0], "plain")):
-                self.flag(node, f"st.{method} of data must go through plain(): {text}")
+            self.plain_context = True  # plain text, like a selectbox's options: plain() is enough
+            try:
+                if node.args and not self.safe(node.args[0]):
+                    self.flag(node, f"st.{method} of data must go through plain(): {text}")
+            finally:
+                self.plain_context = False
             return
         positions = MARKDOWN_ARGS[method]
         args = node.args if positions is None else [node.args[i] for i in positions if i < len(node.args)]
@@ -318,6 +331,9 @@ def test_no_data_rendered_as_markup(path: Path) -> None:
     'st.info(STATE.get(s, s))',
     'def f(x):\n    return x\nst.info(f(y))',
     'st.info(md(a) + b)',
+    'st.info(plain_iso(name))',  # plain text is not Markdown-safe
+    'st.metric("x", 1, isolate(row.note))',
+    'st.text(" · ".join([plain_iso(a), b]))',
 ])
 def test_checker_flags_data_as_markup(snippet: str) -> None:
     assert offences(snippet), snippet
@@ -336,6 +352,10 @@ def test_checker_flags_data_as_markup(snippet: str) -> None:
     'st.selectbox("x", people, format_func=lambda e: plain(e) or "Anyone")',
     'def pct(v):\n    return "-" if v is None else f"{v:.1%}"\nst.metric("Rate", pct(r))',
     'st.text(plain(row.note))',
+    'st.text(" · ".join([plain_iso(row.order_id), plain(row.note)]))',
+    'st.selectbox("Card", cards, format_func=lambda c: plain_iso(c.label))',
+    'st.metric("Rate", percent(r), f"+{decimal_text(d, 1)}")',
+    'st.metric("x", 1, " " + isolate(f"({percent(r)})"))',
     'log.info("refused: %s", exc)',
     'st.caption(" · ".join(f"{LABELS[k]}: {n:d}" for k, n in counts.items()))',
 ])

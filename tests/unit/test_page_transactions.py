@@ -192,3 +192,22 @@ def test_broad_text_search_offers_to_add_up_every_match(env, monkeypatch) -> Non
     assert _metric(at, "Refunded") == "3.500 KWD"
     at.run()  # the exact totals stay for this search
     assert _metric(at, "Net").endswith("KWD")
+
+
+def _export_ticket(at: AppTest) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    link = next(b for b in at.get("link_button") if b.proto.label == "Export CSV")
+    return parse_qs(urlsplit(link.proto.url).query)["t"][0]
+
+
+def test_the_csv_header_language_is_chosen_per_export_and_starts_as_the_persons_own(env) -> None:
+    from services.search import redeem_ticket
+
+    at = _open(Role.FINANCE)
+    assert at.session_state["tx_export_lang"] == "en"  # this person reads the dashboard in English
+    assert redeem_ticket(env, _export_ticket(at)).header_language == "en"
+    at.session_state["tx_export_lang"] = "ar"
+    at.run()
+    assert not at.exception
+    assert redeem_ticket(env, _export_ticket(at)).header_language == "ar"  # a new ticket for the new choice
