@@ -180,7 +180,7 @@ def test_a_lost_answer_after_the_charge_is_uncertain_then_settled_by_its_track_i
     with client_for(sandbox.api_base) as client:
         with pytest.raises(PermissionDenied):
             customers.settle_charge(engine, client, make_staff(engine, Role.SALES), charge_id=cid, track_id=track)
-        for wrong, sentence in (("NoSuchTrack0001", "does not know the track id"),
+        for wrong, sentence in (("NoSuchTrack0001", "does not know the id NoSuchTrack0001"),
                                 (other.track_id or "", "belongs to order"),
                                 ("bad id!", "only letters, digits"),
                                 ("", "Enter the track id")):
