@@ -5,7 +5,8 @@
 Seeds with ``bench/seed.py`` (payments go through the ``customer_summary`` triggers, so the seeding time includes
 keeping the summary), then times each page shape several times and prints p50/p95 in ms. The last line is
 ``RESULT p95_ms_worst=<ms> rows=<n> customers=<n> seed_s=<s>``. It also checks that the summary equals a
-GROUP BY over the payments (sampled customers), so a fast but wrong summary cannot pass unnoticed.
+GROUP BY over the payments (sampled customers), and that the name search returns exactly what a scan of every
+customer with the same rule returns, so a fast but wrong answer cannot pass unnoticed.
 """
 
 from __future__ import annotations
@@ -72,6 +73,19 @@ def _check_summary(db: Path, sample: list[str]) -> None:
             assert tuple(want) == tuple(got), (key, want, got)
 
 
+def _check_name_search(db: Path, engine: Any, query: str) -> None:
+    """The indexed name search returns exactly what a scan of every customer with the same rule returns."""
+    from services.customers.names import matches
+    from services.customers.search_box import parse_query
+
+    wanted = parse_query(query).name_words
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT key, name, last_paid_at FROM customer_summary WHERE name IS NOT NULL").fetchall()
+    hits = sorted(((at or "", key) for key, name, at in rows if matches(name, wanted)), reverse=True)[:20]
+    got = [r.key for r in customers.find_customers(engine, ACTOR, query=query)]
+    assert got == [key for _, key in hits], (query, got[:3], hits[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -94,6 +108,8 @@ def main() -> None:
         sample = [r[0] for r in conn.execute("SELECT key FROM customer_summary ORDER BY n_paid DESC, key LIMIT 5")]
         deep = max(1, n_customers // 25 // 2)
     _check_summary(args.db, sample)
+    for query in ("Noura", "nou sab", "al"):
+        _check_name_search(args.db, engine, query)
     key = sample[0]
     shapes: dict[str, Callable[[], Any]] = {
         "list by last purchase, page 1": lambda: customers.list_customers(engine, ACTOR, sort="last_purchase"),
@@ -104,6 +120,9 @@ def main() -> None:
         "list as viewer (masked), page 1": lambda: customers.list_customers(engine, VIEWER, sort="last_purchase"),
         "search by phone (any format)": lambda: customers.find_customers(engine, ACTOR, query=key[4:]),
         "search by name": lambda: customers.find_customers(engine, ACTOR, query="Noura"),
+        "search by name start, broad ('al')": lambda: customers.find_customers(engine, ACTOR, query="al"),
+        "search by two word starts ('nou sab')": lambda: customers.find_customers(engine, ACTOR, query="nou sab"),
+        "search by name, no match ('zz')": lambda: customers.find_customers(engine, ACTOR, query="zz"),
         "one customer's page": lambda: customers.customer_profile(engine, ACTOR, key=key),
     }
     worst = 0.0

@@ -15,7 +15,8 @@ seeding time is printed the first time.
   OpenID provider, and drives Debian's headless Chromium with 1, 5 and 20 concurrent sessions (a browser
   context each; half finance, half admin). Timed: the log-in round trip (click on the company log-in button to
   the first page finished), the first and the second visit of every page through the sidebar, applying a text
-  filter on Transactions, opening a payment (Refunds, by order id) and switching the Analytics period. A step is
+  filter on Transactions, opening a payment (Refunds, by order id), a name search and one customer's page on
+  Customers (server mode runs those two as well), and switching the Analytics period. A step is
   done when its heading is shown and the script has stopped running. Server memory: the app's peak RSS.
 
 Last lines: ``RESULT`` lines — worst page p95, log-in p95, server RSS — and the load average beside the figures.
@@ -42,6 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -148,6 +150,14 @@ def pages_of(email: str) -> list[Any]:
     return pages_for(Actor(email, role))
 
 
+def sample_customer(db: Path) -> tuple[str, str]:
+    """A named customer with many purchases: (key, name) for the Customers page's "one customer" step."""
+    with sqlite3.connect(db) as conn:
+        key, name = conn.execute("SELECT key, name FROM customer_summary WHERE name IS NOT NULL "
+                                 "ORDER BY n_paid DESC, key DESC LIMIT 1").fetchone()
+    return str(key), str(name)
+
+
 def sample_order(db: Path) -> str:
     with sqlite3.connect(db) as conn:
         return str(conn.execute("SELECT order_id FROM payment WHERE status = 'paid' ORDER BY id DESC LIMIT 1 "
@@ -175,22 +185,29 @@ def server_mode(db: Path, repeat: int, profile: str | None = None) -> dict[str, 
 
     os.environ.update(app_env(db))
     order = sample_order(db)
-    extra: dict[str, dict[str, str]] = {"pages/refunds.py": {"payment": order}}
+    customer, _ = sample_customer(db)
+    # (title suffix, query parameters, session state) per page: a payment; one customer and a name search
+    extra: dict[str, list[tuple[str, dict[str, str], dict[str, str]]]] = {
+        "pages/refunds.py": [("a payment", {"payment": order}, {})],
+        "pages/customers.py": [("one customer", {"c": customer}, {}), ("search", {}, {"cust_query": "noura"})],
+    }
     print(f"\nserver side (AppTest, this process), {repeat} warm reruns per page; {load()}")
     header = f"{'user':8} {'page':28} {'cold ms':>8} {'first ms':>8} {'warm p50':>8} {'warm p95':>8}  note"
     print(header + "\n" + "-" * len(header), flush=True)
     worst = 0.0
     for email in (FINANCE, ADMIN):
         for spec in pages_of(email):
-            variants: list[tuple[str, dict[str, str]]] = [(spec.title, {})]
-            if spec.path in extra:
-                variants.append((f"{spec.title} (a payment)", extra[spec.path]))
-            for title, query in variants:
-                def fresh(query: dict[str, str] = query, path: str = spec.path, email: str = email) -> Any:
+            variants: list[tuple[str, dict[str, str], dict[str, str]]] = [(spec.title, {}, {})]
+            variants += [(f"{spec.title} ({what})", query, state) for what, query, state in extra.get(spec.path, [])]
+            for title, query, state in variants:
+                def fresh(query: dict[str, str] = query, state: dict[str, str] = state, path: str = spec.path,
+                          email: str = email) -> Any:
                     at = AppTest.from_file(str(ROOT / path), default_timeout=120)
                     at.user = {"is_logged_in": True, "email": email, "name": email.split("@")[0]}
                     for key, value in query.items():
                         at.query_params[key] = value
+                    for key, value in state.items():
+                        at.session_state[key] = value
                     return at
 
                 st.cache_data.clear()
@@ -317,7 +334,8 @@ async def _done(page: Any, heading: str | re.Pattern[str]) -> None:
     await page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=120_000)
 
 
-async def session(browser: Any, stack: Stack, email: str, order: str, times: dict[str, list[float]]) -> None:
+async def session(browser: Any, stack: Stack, email: str, order: str, times: dict[str, list[float]],
+                  customer: tuple[str, str]) -> None:
     """One person: log in, visit every page twice, filter, open a payment, switch the analytics period."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(180_000)  # 20 sessions on two cores: a first load can take minutes, not a failure
@@ -354,6 +372,20 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
             await page.goto(f"{stack.app}/refunds?payment={order}")
             await _done(page, f"Payment {order}")
             times["open a payment"].append((time.perf_counter() - started) * 1000)
+        if any(s.path == "pages/customers.py" for s in specs):
+            await nav.get_by_role("link", name="Customers", exact=True).click()
+            await _done(page, "Customers")
+            started = time.perf_counter()
+            await page.get_by_role("textbox", name="Find a customer").fill("noura")
+            await page.keyboard.press("Enter")
+            await page.get_by_role("button", name=re.compile("^Noura")).first.wait_for(timeout=120_000)
+            await _done(page, "Customers")
+            times["search customers (name)"].append((time.perf_counter() - started) * 1000)
+            key, name = customer
+            started = time.perf_counter()
+            await page.goto(f"{stack.app}/customers?c={quote(key)}")
+            await _done(page, name)
+            times["open a customer"].append((time.perf_counter() - started) * 1000)
         if any(s.path == "pages/analytics.py" for s in specs):
             await nav.get_by_role("link", name="Analytics", exact=True).click()
             await _done(page, "Analytics")
@@ -376,14 +408,14 @@ _HEADINGS = {"pages/links.py": "Payment links", "pages/webhooks.py": "Webhook in
              "pages/staff.py": "Staff & roles"}
 
 
-async def browser_round(stack: Stack, sessions: int, order: str) -> dict[str, list[float]]:
+async def browser_round(stack: Stack, sessions: int, order: str, customer: tuple[str, str]) -> dict[str, list[float]]:
     from playwright.async_api import async_playwright
 
     times: dict[str, list[float]] = defaultdict(list)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         users = [FINANCE if i % 2 == 0 else ADMIN for i in range(sessions)]
-        await asyncio.gather(*(session(browser, stack, email, order, times) for email in users))
+        await asyncio.gather(*(session(browser, stack, email, order, times, customer) for email in users))
         await browser.close()
     return times
 
@@ -396,7 +428,7 @@ def browser_mode(db: Path, rounds: list[int]) -> dict[str, float]:
               flush=True)
         for sessions in rounds:
             started = time.perf_counter()
-            times = asyncio.run(browser_round(stack, sessions, order))
+            times = asyncio.run(browser_round(stack, sessions, order, sample_customer(db)))
             now_rss, peak_rss = rss_mb(stack.pid)
             errors = len(times.pop("errors", []))
             took = time.perf_counter() - started

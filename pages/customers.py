@@ -80,6 +80,7 @@ def _list_view() -> None:
         for n, row in enumerate(found):  # widget keys show in the page's HTML: never the customer's number
             st.button(md(row.label), key=f"cust_hit_{n}", on_click=_open, args=(row.key,))
         return
+    _waiting_banner()
     sort = st.segmented_control(_("Sort by"), list(svc.SORTS), default="last_purchase", key="cust_sort",
                                 format_func=lambda s: md(_label(svc.SORTS, s))) or "last_purchase"
     page = int(st.session_state.get("cust_page", 1))
@@ -196,7 +197,7 @@ def _consent_form(key: str, cards: list[svc.CardView], name: str | None) -> None
                 st.rerun()
 
 
-def _charge_form(key: str, cards: list[svc.CardView]) -> None:
+def _charge_form(key: str, cards: list[svc.CardView], profile: svc.CustomerProfile) -> None:
     ready = [c for c in cards if c.consented]
     if not ready or not actor.can(Action.CHARGE_CARD):
         return
@@ -215,9 +216,10 @@ def _charge_form(key: str, cards: list[svc.CardView]) -> None:
                 show_error(exc)
             else:
                 st.session_state.pop("cust_charge_key", None)
-                st.session_state["cust_charged"] = svc.view(charge)
-    done = st.session_state.get("cust_charged")
-    if isinstance(done, svc.ChargeView):
+                st.session_state["cust_charged"] = charge.id
+                st.rerun()  # the charges list below is read again, with this charge (uncertain ones need a person)
+    done = next((svc.view(c) for c in profile.charges if c.id == st.session_state.get("cust_charged")), None)
+    if done is not None:  # as it is now (an uncertain charge may have been settled since)
         st.info(_("{order} · {amount} · {card}: {outcome}").format(
             order=md_iso(done.order_id), amount=md_iso(done.amount), card=md_iso(done.card),
             outcome=said_md(done.message)))
@@ -241,10 +243,45 @@ def _charges(profile: svc.CustomerProfile) -> None:
             if line[2].button(_("Reject"), key=f"cust_no_{view.id}"):
                 _act(lambda cid=view.id: svc.reject_charge(
                     engine, state.actor_at_click(Action.APPROVE_CARD_CHARGE), charge_id=cid))
-        if view.state in ("uncertain", "sending") and actor.can(Action.CHARGE_CARD) and line[1].button(
-                _("Check with UPayments"), key=f"cust_settle_{view.id}"):
-            _act(lambda cid=view.id: svc.settle_charge(
-                engine, state.gateway(), state.actor_at_click(Action.CHARGE_CARD), charge_id=cid))
+        if view.needs_settling:
+            _settle_form(view)
+
+
+def _settle_form(view: svc.ChargeView) -> None:
+    """An uncertain charge: what happened, what to do, and (for finance/admin) the two ways to settle it."""
+    st.error(_("**Uncertain — check with UPayments:** {order} · {amount}. {what}").format(
+        order=md_iso(view.order_id), amount=md_iso(view.amount), what=said_md(view.message)), icon=":material/help:")
+    if not actor.can(Action.SETTLE_CARD_CHARGE):
+        st.caption(_("A finance or admin person settles it."))
+        return
+    with st.form(f"cust_settle_{view.id}"):
+        track = st.text_input(_("Track id (from the payment in the UPayments portal)"), key=f"cust_track_{view.id}")
+        if st.form_submit_button(_("Check with UPayments"), type="primary"):
+            _act(lambda: svc.settle_charge(engine, state.gateway(), state.actor_at_click(Action.SETTLE_CARD_CHARGE),
+                                           charge_id=view.id, track_id=track))
+    with st.expander(_("The UPayments portal has no payment for this order")), st.form(f"cust_none_{view.id}"):
+        checked = st.checkbox(_("I searched the UPayments portal for order {order} and found no payment").format(
+            order=md_iso(view.order_id)))
+        why = st.text_input(_("Why you are sure (what the portal showed)"), key=f"cust_why_{view.id}")
+        if st.form_submit_button(_("Mark not charged")):
+            _act(lambda: svc.mark_not_charged(engine, state.actor_at_click(Action.SETTLE_CARD_CHARGE),
+                                              charge_id=view.id, reason=why, checked_portal=checked))
+
+
+def _waiting_banner() -> None:
+    """Every uncertain charge, on top of the customers list: a person must settle each."""
+    waiting = svc.uncertain_charges(engine, actor)
+    if not waiting:
+        return
+    st.error(_("**{n} saved-card charge(s) uncertain — check with UPayments.** Their answer was lost; they are never "
+               "sent again. Open the customer, find the order in the UPayments portal, and enter its track id (or "
+               "mark it not charged).").format(n=number(len(waiting))), icon=":material/help:")
+    for n, item in enumerate(waiting):
+        line = st.columns([5, 1])
+        line[0].text(_("{order} · {amount} · {customer} · asked by {who} on {when}").format(
+            order=plain_iso(item.order_id), amount=money(item.amount_fils, item.currency),
+            customer=plain_iso(item.customer), who=plain_iso(item.requested_by), when=plain_iso(item.since)))
+        line[1].button(_("Open"), key=f"cust_uncertain_{n}", on_click=_open, args=(item.customer_key,))
 
 
 def _act(call: Any) -> None:
@@ -280,8 +317,11 @@ def _present_link(key: str, cards: list[svc.CardView]) -> None:
 
 def _history(profile: svc.CustomerProfile) -> None:
     st.subheader(_("Payments and links"))
+    uncertain = {c.payment_pk for c in profile.charges if c.state == "uncertain"}
     st.dataframe(cells([{_("Created (Kuwait)"): kuwait_time(p.created_at), _("Order"): p.order_id,
-                         _("Amount"): money(p.amount_fils, p.currency), _("Status"): status_label(p.status),
+                         _("Amount"): money(p.amount_fils, p.currency),
+                         _("Status"): _("Uncertain — check with UPayments") if p.id in uncertain
+                         else status_label(p.status),
                          _("Method"): method_label(p.method), _("Kind"): _label(SOURCES, p.source),
                          _("Refunded"): money(p.refunded_fils), _("For"): p.description or ""}
                         for p in profile.payments]),
@@ -307,7 +347,7 @@ def _customer_view(key: str) -> None:
     _ask_to_save(key)
     cards = _cards(key)
     _consent_form(key, cards, profile.name)
-    _charge_form(key, cards)
+    _charge_form(key, cards, profile)
     _charges(profile)
     _present_link(key, cards)
     _history(profile)

@@ -154,10 +154,6 @@ class Sandbox:
                 payment = self.store.payment(attempt["session_id"])
             else:
                 payment = self.store.payment_by_reserved_track(track_id)
-            if payment is None and (session := self.cards.session_of_order(track_id)) is not None:
-                # Simulator choice: an auto-deduct can be looked up by its order.id (services.gateway.cards).
-                payment = self.store.payment(session)
-                attempt = self.store.latest_attempt(session)
         elif session_id or invoice_id:
             # §18 F6: live takes create-invoice's opaque id here, not the redirect's numeric invoice_id
             numeric = self.config.convenient("numeric_invoice_lookup")

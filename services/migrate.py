@@ -44,11 +44,13 @@ UNMODELLED_TABLES = frozenset({
     "alembic_version", "payment_search_daily", "payment_search_amounts", "payment_search_day_ids", "payment_fts",
     "payment_search_hours",
     "payment_fts_data", "payment_fts_idx", "payment_fts_docsize", "payment_fts_config",
+    "customer_name", "customer_name_fts", "customer_name_fts_data", "customer_name_fts_idx",
+    "customer_name_fts_docsize", "customer_name_fts_config",
 })
 UNMODELLED_INDEXES = frozenset({
     "ix_payment_created_cover", "ix_payment_amount_cover", "ix_payment_status_cover", "ix_payment_email_lower",
     "ix_webhook_payment", "ix_payment_search_text", "ix_payment_created_order", "ix_payment_amount_order",
-    "ix_payment_status_order",
+    "ix_payment_status_order", "ix_customer_name_words", "ix_customer_last_paid_desc",
 })
 
 _current: weakref.WeakSet[Engine] = weakref.WeakSet()

@@ -330,10 +330,13 @@ class CardChargeState(StrEnum):
     PENDING_APPROVAL = "pending_approval"
     REJECTED = "rejected"
     SENDING = "sending"  # intent written; the claimant's call is under way (or crashed: settle by look-up)
-    UNCERTAIN = "uncertain"  # the call's outcome is unknown: settled by get-payment-status, never by resending
+    # The call's outcome is unknown (its answer was lost): never sent again; a person finds the charge in the
+    # UPayments portal and settles it by a get-payment-status look-up of its track id, or marks it not charged.
+    UNCERTAIN = "uncertain"
     PAID = "paid"
     DECLINED = "declined"
     FAILED = "failed"  # refused before any money moved (invalid token, validation)
+    NOT_CHARGED = "not_charged"  # was uncertain; a person found no charge in the UPayments portal (audited, why)
 
 
 class CardCharge(SQLModel, table=True):

@@ -60,6 +60,7 @@ class Action(StrEnum):
     REMOVE_CARD = "remove_card"
     CHARGE_CARD = "charge_card"  # charge a saved card (auto-deduct), record the customer's consent
     APPROVE_CARD_CHARGE = "approve_card_charge"  # the second person above the threshold
+    SETTLE_CARD_CHARGE = "settle_card_charge"  # settle an uncertain charge: its track id, or "not charged"
     VIEW_GATEWAY_PAYLOAD = "view_gateway_payload"  # the raw JSON UPayments sent about a payment
 
 
@@ -135,6 +136,7 @@ _FINANCE = frozenset(
         Action.REMOVE_CARD,
         Action.CHARGE_CARD,
         Action.APPROVE_CARD_CHARGE,
+        Action.SETTLE_CARD_CHARGE,
         Action.VIEW_GATEWAY_PAYLOAD,
     }
 )

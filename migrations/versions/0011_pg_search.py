@@ -19,7 +19,7 @@ the payments and free text an ``ILIKE`` over eight columns of every row. Here, o
 SQLite is untouched (its own tables and FTS5 index come from 0001 and 0006).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-27 15:40:00
 """
 
@@ -34,7 +34,7 @@ from alembic import op
 log = logging.getLogger("alembic.runtime.migration")
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,7 +4,8 @@ Owns: who a customer is (normalised mobile, else e-mail: ``identity``), what eac
 data (``privacy`` — the one masking module, used by search, links, refunds and exports too), the customers list,
 search box and one customer's page (``queries``, over the trigger-kept ``customer_summary``), saved cards at the
 gateway — ask to save, list, remove (``cards``) — and charging a saved card exactly once, with consent and
-approval (``charges``), or with the customer present through a payment link offering their cards (``present``).
+approval, a lost answer settled by a person and a look-up (``charges`` and its parts), or with the customer
+present through a payment link offering their cards (``present``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from .charges import (
     CONSENT_CHANNELS,
     ChargeError,
     ChargeView,
+    UncertainCharge,
     approve_charge,
     charge_saved_card,
+    mark_not_charged,
     record_consent,
     reject_charge,
     settle_charge,
     settle_in_flight,
+    uncertain_charges,
     view,
 )
 from .present import link_with_saved_cards
@@ -51,6 +55,7 @@ __all__ = [
     "CustomerProfile",
     "CustomerQueryError",
     "CustomerRow",
+    "UncertainCharge",
     "UnknownCustomer",
     "approve_charge",
     "ask_to_save_card",
@@ -62,6 +67,7 @@ __all__ = [
     "link_with_saved_cards",
     "list_cards",
     "list_customers",
+    "mark_not_charged",
     "mask_email",
     "mask_key",
     "mask_phone",
@@ -75,6 +81,7 @@ __all__ = [
     "settle_in_flight",
     "shield",
     "shield_all",
+    "uncertain_charges",
     "unique_token",
     "view",
 ]

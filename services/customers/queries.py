@@ -7,30 +7,32 @@ their payments (``ix_payment_phone`` or the lower-case e-mail index) and their r
 
 from __future__ import annotations
 
-import contextlib
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import func, or_
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, or_, text
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from services.customer_keys import EMAIL_PREFIX, UnknownCustomer, email_of, parse_key, phone_of
 from services.db import read_session
 from services.models import CardCharge, CustomerSummary, Payment, PaymentStatus, Refund
-from services.money import ASCII_DIGITS
 from services.permissions import Action, Actor, authorize
-from services.phones import InvalidPhone, normalize_phone
 from services.privacy import mask_key, may_reveal, shield, shield_all
-from services.sentence import N_, listing, phrase, say
+from services.sentence import N_, listing, phrase, say, sentence_of
+
+from .names import matches
+from .search_box import SearchTextError, parse_query
 
 Sort = Literal["last_purchase", "lifetime_value", "purchases"]
 SORTS: dict[str, str] = {"last_purchase": N_("Last purchase"), "lifetime_value": N_("Lifetime value (net)"),
                          "purchases": N_("Number of purchases")}
 MAX_PAGE = 200
+#: ``customer_name`` (migration 0010, not in the SQLModel metadata: its text index is per dialect).
+CustomerName = Table("customer_name", MetaData(), Column("id", Integer, primary_key=True), Column("key", String(270)),
+                     Column("words", Text))
 
 
 @dataclass(frozen=True)
@@ -121,33 +123,90 @@ def list_customers(engine: Engine, actor: Actor, *, sort: str = "last_purchase",
 
 
 def find_customers(engine: Engine, actor: Actor, *, query: str, limit: int = 20) -> list[CustomerRow]:
-    """The search box: a phone in any format (Arabic-Indic digits too), a name, or an e-mail."""
+    """The search box: a phone in any format (Arabic-Indic digits too), a name, or an e-mail (:mod:`.search_box`).
+
+    Every shape reads an index: a whole number or e-mail the primary key, the start of a local number a key range,
+    name words the ``customer_name`` text index (FTS5 / GIN, migration 0010), whose candidates are then checked
+    with the exact rule (:func:`.names.matches`). Most recent purchase first.
+    """
     actor = authorize(engine, actor, Action.VIEW_CUSTOMERS)
-    if not isinstance(query, str) or len(query) > 200:
-        raise CustomerQueryError(say("Search for a phone number, a name or an e-mail (up to 200 characters)."))
-    text = query.strip()
-    if not text:
-        return []
+    try:
+        parsed = parse_query(query)
+    except SearchTextError as exc:
+        raise CustomerQueryError(sentence_of(exc)) from None
     limit = max(1, min(int(limit), MAX_PAGE))
-    conditions = []
-    if "@" in text:
-        conditions.append(col(CustomerSummary.key) == EMAIL_PREFIX + text.lower())
-    digits = re.sub(r"\D", "", text.translate(ASCII_DIGITS))
-    if len(digits) >= 4:
-        # Whole numbers in any format match their key exactly; the start of a local number matches a key range
-        # (both read the primary key; a "contains" scan would visit every customer).
-        with contextlib.suppress(InvalidPhone):
-            conditions.append(col(CustomerSummary.key) == normalize_phone(text))
-        start = digits if digits.startswith("965") and len(digits) > 8 else "965" + digits
-        conditions.append(col(CustomerSummary.key).between(f"+{start}", f"+{start}~"))
-    if not digits and "@" not in text:
-        conditions.append(func.lower(col(CustomerSummary.name)).contains(text.lower()))
-    if not conditions:
+    if parsed.empty:
         return []
+    ordering = (col(CustomerSummary.last_paid_at).desc().nulls_last(), col(CustomerSummary.key).desc())
+    if parsed.name_words:
+        return [_row(actor, r) for r in _by_name(engine, parsed.name_words, limit, ordering)]
+    conditions = []
+    if parsed.email_key:
+        conditions.append(col(CustomerSummary.key) == parsed.email_key)
+    if parsed.phone_key:
+        conditions.append(col(CustomerSummary.key) == parsed.phone_key)
+    if parsed.phone_prefix:  # reads the primary key; a "contains" scan would visit every customer
+        conditions.append(col(CustomerSummary.key).between(parsed.phone_prefix, f"{parsed.phone_prefix}~"))
     with read_session(engine) as session:
-        rows = session.exec(select(CustomerSummary).where(or_(*conditions))
-                            .order_by(col(CustomerSummary.last_paid_at).desc().nulls_last()).limit(limit)).all()
+        rows = session.exec(select(CustomerSummary).where(or_(*conditions)).order_by(*ordering).limit(limit)).all()
     return [_row(actor, r) for r in rows]
+
+
+#: Name search first reads up to this many of the most recent customers in order (one index walk, streamed) ...
+WALK_ROWS = 5000
+WALK_BATCH = 500
+
+
+def _by_name(engine: Engine, name_words: tuple[str, ...], limit: int, ordering: Any) -> list[CustomerSummary]:
+    """The most recent customers whose name has a word starting with each of ``name_words``.
+
+    A common name or prefix ("al", "noura") is found among the most recent customers: walk them in order (the
+    last-purchase index, key and name only) and keep those that match, so its cost does not grow with how many
+    customers match. A rarer one is looked up in the text index (FTS5 / GIN, migration 0010), whose candidates are
+    checked with the same exact rule (:func:`.names.matches`) and sorted; there are few of them by then.
+    """
+    summary = CustomerSummary.__table__  # type: ignore[attr-defined]
+    keys: list[str] = []
+    with read_session(engine) as session:
+        recent = session.execute(select(summary.c.key, summary.c.name).order_by(*ordering).limit(WALK_ROWS),
+                                 execution_options={"yield_per": WALK_BATCH})
+        seen = 0
+        for key, name in recent:  # streamed: a common name stops after a few hundred rows
+            seen += 1
+            if matches(name, name_words):
+                keys.append(key)
+                if len(keys) == limit:
+                    break
+        recent.close()
+        if len(keys) == limit or seen < WALK_ROWS:  # enough, or every customer seen: exact either way
+            return _rows_in_order(session, keys, ordering)
+        if engine.dialect.name == "postgresql":
+            hit = text("to_tsvector('simple', customer_name.words) @@ to_tsquery('simple', :q)").bindparams(
+                q=" & ".join(f"{w}:*" for w in name_words))
+            candidates = select(CustomerName.c.key).where(hit)
+        else:
+            fts = text("SELECT rowid FROM customer_name_fts WHERE customer_name_fts MATCH :q").bindparams(
+                q=" AND ".join(f'"{w}"*' for w in name_words)).columns(rowid=Integer)
+            candidates = select(CustomerName.c.key).where(CustomerName.c.id.in_(fts))
+        # The candidates first (MATERIALIZED): merely joined, a planner may walk every customer probing each one.
+        proposed = candidates.cte("candidate").prefix_with("MATERIALIZED")
+        ranked = (select(summary.c.key, summary.c.name).join(proposed, proposed.c.key == summary.c.key)
+                  .order_by(*ordering))
+        keys, offset, batch = [], 0, limit + 10
+        while len(keys) < limit:  # the index proposes, the exact rule decides (almost always the first batch)
+            rows = session.execute(ranked.offset(offset).limit(batch)).all()
+            keys += [key for key, name in rows if matches(name, name_words)]
+            if len(rows) < batch:
+                break
+            offset += batch
+        return _rows_in_order(session, keys[:limit], ordering)
+
+
+def _rows_in_order(session: Any, keys: list[str], ordering: Any) -> list[CustomerSummary]:
+    if not keys:
+        return []
+    return list(session.exec(select(CustomerSummary).where(col(CustomerSummary.key).in_(keys))
+                             .order_by(*ordering)).all())
 
 
 def _payments_of(key: str) -> object:

@@ -2,7 +2,9 @@
 
 Every call is a POST that is never retried (``_request`` without ``retry``): a repeated auto-deduct is a second
 charge, and the others are cheap to ask again by hand. An auto-deduct that raised an uncertain error
-(:func:`errors.is_uncertain`) is settled with :meth:`CardsResource.charge_status`, never by sending again.
+(:func:`errors.is_uncertain`) is never sent again. The live gateway has no status look-up by our order id (§6.1:
+track id, session id or invoice id only) and auto-deduct sends no notification, so a lost answer is settled by a
+person with the track id from the UPayments portal (``services.customers.charge_settle``).
 
 Answers, as the official integrations read them (§18):
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from pydantic import Field
 
@@ -28,7 +29,7 @@ from services.money import EXPONENTS, parse_gateway_amount
 
 from . import errors
 from .charges import wire_amount
-from .models import Customer, OptStr, Transaction, _alias, _Wire
+from .models import Customer, OptStr, _alias, _Wire
 from .vocab import normalise_result
 from .wire import data_object, parse_model
 
@@ -144,8 +145,8 @@ class CardsResource:
     def auto_deduct(self, *, order_id: str, amount_fils: int, currency: str = "KWD", description: str,
                     card_token: str, customer: Customer, customer_token: str, language: str = "en",
                     reference_id: str | None = None) -> AutoDeductResult:
-        """Charge a saved card without the customer (``auto-deduct``). Never retried: on an uncertain error
-        settle with :meth:`charge_status`."""
+        """Charge a saved card without the customer (``auto-deduct``). Never retried: an uncertain error is
+        settled by a person with the charge's track id (``client.payments.status``)."""
         currency, amount = wire_amount(amount_fils, currency)
         _check_token(customer_token)
         if not order_id or len(order_id) > 50:
@@ -162,23 +163,6 @@ class CardsResource:
         envelope = self._client._request("POST", "auto-deduct", body=body, ids=ids)
         data = data_object(envelope, None, "POST", "auto-deduct", ids)
         return parse_auto_deduct(data, currency, ids)
-
-    def charge_status(self, *, order_id: str, track_id: str | None = None) -> Transaction:
-        """Settle an auto-deduct: ``get-payment-status`` by its track id when we have it, else by our order id.
-
-        ASSUMPTION (to confirm with UPayments): §6.1 documents no look-up by order id; the sandbox answers one for
-        auto-deduct charges. If the live gateway answers 404 the charge stays uncertain for a person to settle
-        — it is never sent again.
-        """
-        key = track_id or order_id
-        return self._client.payments.status(track_id=key) if track_id else self._by_order(key)
-
-    def _by_order(self, order_id: str) -> Transaction:
-        path = f"get-payment-status/{quote(order_id, safe='')}"
-        ids = {"order_id": order_id}
-        envelope = self._client._request("GET", path, retry=True, limited=True, ids=ids)
-        tx = data_object(envelope, "transaction", "GET", path, ids)
-        return parse_model(Transaction, tx, "GET", path, ids)
 
 
 def parse_auto_deduct(data: dict[str, Any], currency: str, ids: dict[str, str]) -> AutoDeductResult:

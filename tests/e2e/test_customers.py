@@ -118,6 +118,36 @@ def test_save_a_card_charge_it_remove_it_and_viewer_sees_masked(browser: Browser
         wait_idle(finance)
         expect(finance.get_by_text("Gross captured")).to_be_visible(timeout=30_000)
 
+        # 3b. The gateway's answer to the next charge is lost (a 5xx in front: the sandbox never charged): the charge
+        # is "uncertain — check with UPayments", shown with what to do, and finance marks it not charged.
+        _open_customer(finance, demo_stack)
+        faults = httpx.post(f"{demo_stack.sandbox}/__sandbox/faults",
+                            json={"error_rate": 1.0, "paths": ["auto-deduct"], "count": 1})
+        assert faults.status_code == 200
+        charge_form = finance.get_by_test_id("stForm").filter(has_text="Charge card")
+        charge_form.get_by_label("Amount (KWD)").fill("2.000")
+        charge_form.get_by_label("For").fill("Repeat order: lost answer")
+        charge_form.get_by_role("button", name="Charge card").click()
+        wait_idle(finance)
+        alert = finance.get_by_test_id("stAlertContentError").filter(has_text="Uncertain — check with UPayments")
+        expect(alert.first).to_be_visible(timeout=30_000)
+        expect(alert.first).to_contain_text("Find order")
+        finance.get_by_text("The UPayments portal has no payment for this order").click()
+        none_form = finance.get_by_test_id("stForm").filter(has_text="Mark not charged")
+        none_form.get_by_text(re.compile("I searched the UPayments portal")).click()
+        none_form.get_by_label("Why you are sure (what the portal showed)").fill("No such order in the portal")
+        none_form.get_by_role("button", name="Mark not charged").click()
+        wait_idle(finance)
+        expect(finance.get_by_text(re.compile(r"Marked not charged by finance@souq\.demo")).first).to_be_visible(
+            timeout=20_000)
+        with Session(engine) as session:
+            lost = session.exec(select(CardCharge).where(col(CardCharge.customer_key) == HAMAD,
+                                                         col(CardCharge.amount_fils) == 2_000)).one()
+        assert lost.state == "not_charged"
+        calls = httpx.get(f"{demo_stack.sandbox}/__sandbox/auto-deducts", params={"order_id": lost.order_id})
+        assert calls.json()["calls"] == []  # never sent again
+        finance.screenshot(path=str(SHOTS / "customers-finance-not-charged.png"), full_page=True)
+
         # 4. Finance removes the card: gone from the page, and it can no longer be charged anywhere.
         _open_customer(finance, demo_stack)
         token = charge.card_token

@@ -131,45 +131,135 @@ def test_declined_card_and_removed_card(tmp_path: Path, sandbox: Any) -> None:
             customers.remove_card(engine, client, sales, key=KEY, card_token=bad)
 
 
-def test_a_timeout_after_the_call_is_settled_by_a_status_look_up_not_a_second_charge(tmp_path: Path,
-                                                                                     sandbox: Any) -> None:
+def _portal_track_id(sandbox: Any, order_id: str) -> str:
+    """What a person reads in the UPayments merchant portal: the track id of the payment with our order id."""
+    attempts = sandbox.payment(order_id)["attempts"]
+    assert len(attempts) == 1
+    track: str = attempts[0]["track_id"]
+    return track
+
+
+def _audit(engine: Engine, order_id: str) -> list[AuditEntry]:
+    with Session(engine) as session:
+        return list(session.exec(select(AuditEntry).where(col(AuditEntry.target) == order_id)
+                                 .order_by(col(AuditEntry.seq))).all())
+
+
+def _payment(engine: Engine, order_id: str) -> Payment:
+    with Session(engine) as session:
+        return session.exec(select(Payment).where(col(Payment.order_id) == order_id)).one()
+
+
+def test_a_lost_answer_after_the_charge_is_uncertain_then_settled_by_its_track_id(tmp_path: Path,
+                                                                                  sandbox: Any) -> None:
+    """The Done-when: a timeout after the call is settled by a status look-up (of the track id a person found in
+    the portal, the only look-up live offers for auto-deduct), never by a second charge."""
     engine = make_db(tmp_path)
-    finance = make_staff(engine, Role.FINANCE)
+    finance, admin = make_staff(engine, Role.FINANCE), make_staff(engine, Role.ADMIN)
     _customer(engine)
     card = _saved_card(sandbox)
     _consent(engine, finance, card)
+    with client_for(sandbox.api_base) as client:  # another order on this card: its track id is not ours
+        other = _charge(engine, client, finance, card, "other-charge-01", amount="12.500")
     # The sandbox charges the card, then holds the answer 2 s; the client gives up after 0.5 s (read timeout).
     sandbox.set_faults(hang_after_seconds=2.0, paths=["auto-deduct"], count=1)
     with client_for(sandbox.api_base, timeout=0.5) as client:
         charge = _charge(engine, client, finance, card, "timeout-charge-1")
-        twin = _charge(engine, client, finance, card, "timeout-charge-1")  # a rerun does not charge again
-    assert charge.state == twin.state == CardChargeState.PAID and twin.id == charge.id
-    assert len(_calls(sandbox, charge.order_id)) == 1
-    with Session(engine) as session:
-        payment = session.exec(select(Payment).where(col(Payment.order_id) == charge.order_id)).one()
-        actions = [a.action for a in session.exec(select(AuditEntry).where(
-            col(AuditEntry.target) == charge.order_id).order_by(col(AuditEntry.seq))).all()]
-    assert payment.status == PaymentStatus.PAID
-    assert actions == ["card_charge_requested", "card_charge_uncertain", "card_charge_settled"]
+        assert charge.state == CardChargeState.UNCERTAIN and "check with UPayments" in str(charge.error)
+        twins = [_charge(engine, client, finance, card, "timeout-charge-1") for _ in range(3)]  # reruns
+        assert {(t.id, t.state) for t in twins} == {(charge.id, CardChargeState.UNCERTAIN)}
+        with pytest.raises(ChargeError, match="uncertain"):  # a retry under a new key could charge twice
+            _charge(engine, client, finance, card, "timeout-retry-01")
+        assert customers.settle_in_flight(engine, client, actor=SYSTEM) == 0  # nothing it could look up
+    assert len(_calls(sandbox, charge.order_id)) == 1  # the gateway charged once
+    assert _payment(engine, charge.order_id).status == PaymentStatus.PENDING
+    waiting = customers.uncertain_charges(engine, finance)
+    assert [(w.charge_id, w.order_id) for w in waiting] == [(charge.id, charge.order_id)]
+    track = _portal_track_id(sandbox, charge.order_id)
+    cid = charge.id or 0
+    with client_for(sandbox.api_base) as client:
+        with pytest.raises(PermissionDenied):
+            customers.settle_charge(engine, client, make_staff(engine, Role.SALES), charge_id=cid, track_id=track)
+        for wrong, sentence in (("NoSuchTrack0001", "does not know the id NoSuchTrack0001"),
+                                (other.track_id or "", "belongs to order"),
+                                ("bad id!", "only letters, digits"),
+                                ("", "Enter the track id")):
+            with pytest.raises(ChargeError, match=sentence):
+                customers.settle_charge(engine, client, finance, charge_id=cid, track_id=wrong)
+        with pytest.raises(ChargeError, match="invoice number"):  # §18 F6: the portal's numeric invoice number
+            customers.settle_charge(engine, client, finance, charge_id=cid, invoice_id="784")
+        assert customers.uncertain_charges(engine, finance)[0].charge_id == cid  # refusals changed nothing
+        settled = customers.settle_charge(engine, client, admin, charge_id=cid, track_id=track)
+        again = customers.settle_charge(engine, client, admin, charge_id=cid, track_id=track)  # a double click
+        assert (settled.state, settled.track_id, again.state) == (CardChargeState.PAID, track, CardChargeState.PAID)
+        assert _charge(engine, client, finance, card, "timeout-charge-1").state == CardChargeState.PAID
+        after = _charge(engine, client, finance, card, "after-settled-01", amount="3.000")  # the card is free again
+    assert after.state == CardChargeState.PAID
+    assert len(_calls(sandbox, charge.order_id)) == 1 and len(_calls(sandbox)) == 3  # other, lost, after
+    payment = _payment(engine, charge.order_id)
+    assert (payment.status, payment.track_id, payment.amount_fils) == (PaymentStatus.PAID, track, 12_500)
+    entries = _audit(engine, charge.order_id)
+    assert [e.action for e in entries] == ["card_charge_requested", "card_charge_uncertain", "card_charge_settled"]
+    assert entries[-1].actor == admin.email and track in str(entries[-1].after)
+    assert customers.uncertain_charges(engine, finance) == []
 
 
-def test_a_call_that_never_reached_the_gateway_stays_uncertain_and_is_never_resent(tmp_path: Path,
-                                                                                   sandbox: Any) -> None:
+def test_a_lost_answer_the_gateway_never_acted_on_is_marked_not_charged_with_who_when_why(tmp_path: Path,
+                                                                                        sandbox: Any) -> None:
     engine = make_db(tmp_path)
     finance = make_staff(engine, Role.FINANCE)
     _customer(engine)
     card = _saved_card(sandbox)
     _consent(engine, finance, card)
-    sandbox.set_faults(hang_seconds=1.5, paths=["auto-deduct"], count=1)  # dropped before the handler runs
-    with client_for(sandbox.api_base, timeout=0.5) as client:
-        charge = _charge(engine, client, finance, card, "lost-charge-0001")
-        assert charge.state == CardChargeState.UNCERTAIN and "will not be sent twice" in str(charge.error)
-        settled = customers.settle_charge(engine, client, finance, charge_id=charge.id or 0)
-        assert _charge(engine, client, finance, card, "lost-charge-0001").state == CardChargeState.UNCERTAIN
-    assert settled.state == CardChargeState.UNCERTAIN  # the gateway does not know it: a person decides
+    sandbox.set_faults(error_rate=1.0, paths=["auto-deduct"], count=1)  # a 5xx in front: the handler never ran
     with client_for(sandbox.api_base) as client:
-        assert customers.settle_in_flight(engine, client, actor=SYSTEM) == 0  # the background pass: same answer
+        charge = _charge(engine, client, finance, card, "lost-charge-0001")
+        assert charge.state == CardChargeState.UNCERTAIN and "will not be sent again" in str(charge.error)
+        assert _charge(engine, client, finance, card, "lost-charge-0001").state == CardChargeState.UNCERTAIN
+        assert customers.settle_in_flight(engine, client, actor=SYSTEM) == 0
     assert _calls(sandbox, charge.order_id) == []
+    cid = charge.id or 0
+    with pytest.raises(PermissionDenied):
+        customers.mark_not_charged(engine, make_staff(engine, Role.VIEWER), charge_id=cid, reason="x",
+                                   checked_portal=True)
+    with pytest.raises(ChargeError, match="search the UPayments merchant portal"):
+        customers.mark_not_charged(engine, finance, charge_id=cid, reason="not there", checked_portal=False)
+    with pytest.raises(ChargeError, match="Say why"):
+        customers.mark_not_charged(engine, finance, charge_id=cid, reason="  ", checked_portal=True)
+    assert customers.uncertain_charges(engine, finance)[0].charge_id == cid
+    done = customers.mark_not_charged(engine, finance, charge_id=cid, checked_portal=True,
+                                      reason="No payment for this order in the UPayments portal")
+    assert done.state == CardChargeState.NOT_CHARGED and finance.email in str(done.error)
+    assert "No payment for this order" in customers.view(done).message
+    assert _payment(engine, charge.order_id).status == PaymentStatus.FAILED
+    last = _audit(engine, charge.order_id)[-1]
+    assert (last.action, last.actor) == ("card_charge_marked_not_charged", finance.email)
+    assert "No payment for this order" in str(last.after) and "checked_portal" in str(last.after)
+    with client_for(sandbox.api_base) as client:  # never resent by a rerun; the card may be charged anew
+        assert _charge(engine, client, finance, card, "lost-charge-0001").state == CardChargeState.NOT_CHARGED
+        assert _charge(engine, client, finance, card, "new-charge-0001").state == CardChargeState.PAID
+    assert _calls(sandbox, charge.order_id) == [] and len(_calls(sandbox)) == 1
+
+
+def test_a_crashed_sender_becomes_uncertain_for_a_person(tmp_path: Path, sandbox: Any) -> None:
+    """A ``sending`` charge whose claimant died (no answer recorded) is not looked up by order id (live has no such
+    look-up): the background pass makes it uncertain, shown to a person."""
+    engine = make_db(tmp_path)
+    finance = make_staff(engine, Role.FINANCE)
+    _customer(engine)
+    card = _saved_card(sandbox)
+    stale = utcnow() - timedelta(seconds=customers.charges.STALE_SENDING_SECONDS + 60)
+    with Session(engine) as session:
+        row = CardCharge(idempotency_key="crashed-charge-1", order_id="SC-crashed-1", customer_key=KEY,
+                         card_token=card, amount_fils=2_000, description="Repeat order", requested_by=finance.email,
+                         state=CardChargeState.SENDING, sent_at=stale)
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+    with client_for(sandbox.api_base) as client:
+        assert customers.settle_in_flight(engine, client, actor=SYSTEM) == 0
+    assert [w.order_id for w in customers.uncertain_charges(engine, finance)] == ["SC-crashed-1"]
+    assert _calls(sandbox) == []
 
 
 def _twin_process(queue: Any, db_url: str, api_base: str, email: str, card: str, key: str, barrier: Any) -> None:

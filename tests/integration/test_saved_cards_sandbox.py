@@ -53,9 +53,11 @@ def test_save_list_charge_decline_and_remove_a_card(sandbox) -> None:
         paid = client.cards.auto_deduct(order_id="AD-1", amount_fils=12_500, description="Repeat order",
                                         card_token=good.token, customer=SARA, customer_token=TOKEN)
         assert paid.captured and paid.merchant_order_id == "AD-1" and paid.amount_fils == 12_500 and paid.track_id
-        status = client.cards.charge_status(order_id="AD-1")  # the look-up an uncertain outcome is settled by
+        status = client.payments.status(track_id=paid.track_id)  # the look-up an uncertain charge is settled by
         assert (status.result, status.merchant_order_id, status.amount_fils) == ("CAPTURED", "AD-1", 12_500)
-        assert client.cards.charge_status(order_id="AD-1", track_id=paid.track_id).track_id == paid.track_id
+        assert (status.track_id, status.reference) == (paid.track_id, "AD-1")
+        with pytest.raises(errors.NotFound):  # like live (§6.1): no look-up by the merchant's order id
+            client.payments.status(track_id="AD-1")
 
         declined = client.cards.auto_deduct(order_id="AD-2", amount_fils=5_000, description="Repeat order",
                                             card_token=bad.token, customer=SARA, customer_token=TOKEN)

@@ -193,20 +193,25 @@ CASES = [
          lambda c, a: customers.list_cards(c.engine, c.client, a, key=CUSTOMER)),
     Case("customers.cards.remove_card", Action.REMOVE_CARD,
          lambda c, a: customers.remove_card(c.engine, c.client, a, key=CUSTOMER, card_token="1234567890123456")),
-    Case("customers.charges.record_consent", Action.CHARGE_CARD, lambda c, a: customers.record_consent(
+    Case("customers.consent.record_consent", Action.CHARGE_CARD, lambda c, a: customers.record_consent(
         c.engine, a, key=CUSTOMER, card_token="1234567890123456", agreed_by="Sara",
         agreed_at=utcnow() - timedelta(hours=1), channel="phone")),
-    Case("customers.charges.charge_saved_card", Action.CHARGE_CARD, lambda c, a: customers.charge_saved_card(
+    Case("customers.charge_request.charge_saved_card", Action.CHARGE_CARD, lambda c, a: customers.charge_saved_card(
         c.engine, c.client, a, key=CUSTOMER, card_token="1234567890123456", amount="1.000", description="x",
         idempotency_key=_key(c), settings_like=SimpleNamespace(card_charge_approval_threshold_fils=10**9))),
-    Case("customers.charges.approve_charge", Action.APPROVE_CARD_CHARGE,
+    Case("customers.charge_request.approve_charge", Action.APPROVE_CARD_CHARGE,
          lambda c, a: customers.approve_charge(c.engine, c.client, a, charge_id=1)),
-    Case("customers.charges.reject_charge", Action.APPROVE_CARD_CHARGE,
+    Case("customers.charge_request.reject_charge", Action.APPROVE_CARD_CHARGE,
          lambda c, a: customers.reject_charge(c.engine, a, charge_id=1)),
-    Case("customers.charges.settle_charge", Action.CHARGE_CARD,
-         lambda c, a: customers.settle_charge(c.engine, c.client, a, charge_id=1)),
-    Case("customers.charges.settle_in_flight", Action.CHARGE_CARD,
+    Case("customers.charge_settle.settle_charge", Action.SETTLE_CARD_CHARGE,
+         lambda c, a: customers.settle_charge(c.engine, c.client, a, charge_id=1, track_id="T-1")),
+    Case("customers.charge_settle.mark_not_charged", Action.SETTLE_CARD_CHARGE,
+         lambda c, a: customers.mark_not_charged(c.engine, a, charge_id=1, reason="not in the portal",
+                                                 checked_portal=True)),
+    Case("customers.charge_settle.settle_in_flight", Action.CHARGE_CARD,
          lambda c, a: customers.settle_in_flight(c.engine, c.client, actor=a)),
+    Case("customers.charge_settle.uncertain_charges", Action.VIEW_CUSTOMERS,
+         lambda c, a: customers.uncertain_charges(c.engine, a)),
     Case("customers.present.link_with_saved_cards", Action.CHARGE_CARD, lambda c, a: customers.link_with_saved_cards(
         c.engine, c.client, a, key=CUSTOMER, request=links.LinkRequest(idempotency_key=_key(c), amount="1.500"),
         settings_like=SETTINGS)),

@@ -56,3 +56,33 @@ def test_a_payment_opens_its_customer_and_each_role_is_offered_its_actions(env) 
     finance = _open(Role.FINANCE, payment="3")
     assert any("Saved cards" in s.value for s in finance.subheader)
     assert finance.error  # the gateway is closed here: one sentence, no stack trace
+
+
+def test_an_uncertain_charge_is_shown_with_what_to_do_and_only_finance_and_admin_may_settle_it(env) -> None:
+    from sqlmodel import Session
+
+    from services.models import CardCharge, CardChargeState
+    from services.timeutil import utcnow
+
+    with Session(env) as session:
+        session.add(CardCharge(idempotency_key="lost-answer-0001", order_id="SC261127lost", customer_key="+96550000002",
+                               card_token="1234567890123456", card_label="VISA 411111xxxxxx1111", amount_fils=4_500,
+                               description="Repeat order", requested_by="finance@shop.test",
+                               state=CardChargeState.UNCERTAIN, sent_at=utcnow(),
+                               error="Uncertain — check with UPayments: the answer was lost."))
+        session.commit()
+    for role in (Role.VIEWER, Role.FINANCE):
+        listed = _open(role)
+        banner = " ".join(e.value for e in listed.error)
+        assert "1 saved-card charge(s) uncertain — check with UPayments" in banner, role
+        assert "SC261127lost" in _texts(listed)
+    finance = _open(Role.FINANCE, payment="3")
+    alerts = " ".join(e.value for e in finance.error)
+    assert "Uncertain — check with UPayments" in alerts and "SC261127lost" in alerts
+    assert "Track id (from the payment in the UPayments portal)" in [t.label for t in finance.text_input]
+    assert "I searched the UPayments portal for order SC261127lost and found no payment" in [
+        c.label for c in finance.checkbox]
+    viewer = _open(Role.VIEWER, payment="3")
+    assert "Uncertain — check with UPayments" in " ".join(e.value for e in viewer.error)
+    assert "A finance or admin person settles it." in _texts(viewer)
+    assert not [t for t in viewer.text_input if t.label.startswith("Track id")]

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from services import audit, migrate
+from services.customers.names import fold_arabic
 from services.db import create_schema, make_engine, read_engine, sqlite_url
 from services.permissions import Actor, Role
 from services.search import SearchFilter, search, totals
@@ -183,8 +184,12 @@ def test_release_268e121_database_is_adopted_with_every_row(legacy: Path) -> Non
     assert _revision(engine) == migrate.head_revision()
     after = _rows(legacy)  # every row of every table, summary and text index included; later migrations only
     # Later migrations append columns (each old row is the start of its new row) or add tables of their own.
+    name_index = {"customer_name", "customer_name_fts", "customer_name_fts_data", "customer_name_fts_idx",
+                  "customer_name_fts_docsize", "customer_name_fts_config"}
     assert after.keys() - raw_before.keys() == {"customer_summary", "customer_consent", "card_charge", "deposit",
-                                                "payment_search_hours", "status_slot"}
+                                                "payment_search_hours", "status_slot"} | name_index
+    assert {(key, words) for _, key, words in after["customer_name"]} == {  # 0010 back-filled the named customers
+        (row[0], fold_arabic(row[1])) for row in after["customer_summary"] if row[1]}
     assert all(not after[table] for table in ("deposit", "customer_consent", "card_charge", "status_slot"))
     assert {row[0] for row in after["customer_summary"]} == {  # 0003 back-filled one row per customer
         row[0] for row in _rows_keys(engine)}
@@ -304,9 +309,10 @@ def test_upgrade_on_empty_postgres_equals_release_268e121_and_the_models(empty_p
         with reference.connect() as conn:
             conn.exec_driver_sql("DROP TABLE alembic_version, deposit, status_slot, paymentevent, refund, payment, "
                                  "webhookevent, staff, auditentry, syncstate, card_charge, customer_consent, "
-                                 "customer_summary, payment_search_daily, payment_search_amounts, "
+                                 "customer_summary, customer_name, payment_search_daily, payment_search_amounts, "
                                  "payment_search_hours")
             conn.exec_driver_sql("DROP FUNCTION IF EXISTS customer_summary_sync()")
+            conn.exec_driver_sql("DROP FUNCTION IF EXISTS customer_name_sync()")
             conn.exec_driver_sql("DROP FUNCTION IF EXISTS payment_search_sync()")
             conn.commit()
         build = ("import sys; from services.db import create_schema, make_engine; "
