@@ -9,12 +9,12 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import state, tables
 from dashboard.errors import said_md, said_plain, show_error
 from dashboard.formatting import REFUND_STATE_LABELS, kuwait_time, method_label, money, number, status_label
 from dashboard.i18n import N_, _, ngettext
 from dashboard.refund_dialog import reason_label
-from dashboard.safe import cells, md, md_iso, plain, plain_iso
+from dashboard.safe import md, md_iso, plain, plain_iso
 from services import customers as svc
 from services.links import LinkRequest
 from services.permissions import Action
@@ -280,18 +280,16 @@ def _present_link(key: str, cards: list[svc.CardView]) -> None:
 
 def _history(profile: svc.CustomerProfile) -> None:
     st.subheader(_("Payments and links"))
-    st.dataframe(cells([{_("Created (Kuwait)"): kuwait_time(p.created_at), _("Order"): p.order_id,
-                         _("Amount"): money(p.amount_fils, p.currency), _("Status"): status_label(p.status),
-                         _("Method"): method_label(p.method), _("Kind"): _label(SOURCES, p.source),
-                         _("Refunded"): money(p.refunded_fils), _("For"): p.description or ""}
-                        for p in profile.payments]),
-                 hide_index=True, width="stretch", key="cust_payments")
+    tables.dataframe([{_("Created (Kuwait)"): kuwait_time(p.created_at), _("Order"): p.order_id,
+                      _("Amount"): money(p.amount_fils, p.currency), _("Status"): status_label(p.status),
+                      _("Method"): method_label(p.method), _("Kind"): _label(SOURCES, p.source),
+                      _("Refunded"): money(p.refunded_fils), _("For"): p.description or ""}
+                      for p in profile.payments], width="stretch", key="cust_payments")
     if profile.refunds:
         st.subheader(_("Refunds"))
-        st.dataframe(cells([{_("Requested (Kuwait)"): kuwait_time(r.created_at), _("Amount"): money(r.amount_fils),
-                             _("State"): _label(REFUND_STATE_LABELS, r.state), _("Reason"): reason_label(r.reason)}
-                            for r in profile.refunds]),
-                     hide_index=True, width="stretch", key="cust_refunds")
+        tables.dataframe([{_("Requested (Kuwait)"): kuwait_time(r.created_at), _("Amount"): money(r.amount_fils),
+                          _("State"): _label(REFUND_STATE_LABELS, r.state), _("Reason"): reason_label(r.reason)}
+                          for r in profile.refunds], width="stretch", key="cust_refunds")
 
 
 def _customer_view(key: str) -> None:
