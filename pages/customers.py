@@ -40,6 +40,7 @@ def _open(key: str) -> None:
 
 def _close() -> None:
     st.session_state.pop("cust_key", None)
+    st.session_state.pop("cust_ask_lang", None)  # the next customer's message starts in their own language
     st.query_params.pop("c", None)
     st.query_params.pop("payment", None)
 
@@ -121,14 +122,23 @@ def _figures(profile: svc.CustomerProfile) -> None:
         method=md(method_label(profile.usual_method))))
 
 
-def _ask_to_save(key: str) -> None:
+def _customer_language(profile: svc.CustomerProfile) -> str:
+    """The language of the customer's latest payment link (their payment page's), English when none."""
+    return next((p.language for p in profile.payments if p.source == "link" and p.language in ("en", "ar")), "en")
+
+
+def _ask_to_save(key: str, language: str) -> None:
     if not actor.can(Action.ASK_SAVE_CARD):
         return
+    message_language = st.radio(_("Message language"), ["en", "ar"], index=["en", "ar"].index(language),
+                                horizontal=True, key="cust_ask_lang",
+                                format_func=lambda v: "English" if v == "en" else "العربية")
     if st.button(_("Ask to save a card"), icon=":material/add_card:", key="cust_ask"):
         try:
             invite = svc.ask_to_save_card(engine, state.gateway(), state.actor_at_click(Action.ASK_SAVE_CARD),
                                           key=key, return_url=settings.public_url.rstrip("/") + "/cards/saved",
-                                          shop_name=settings.shop_name)
+                                          shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar,
+                                          language=message_language or language)
         except Exception as exc:
             show_error(exc)
         else:
@@ -302,7 +312,7 @@ def _customer_view(key: str) -> None:
     st.title(md(profile.name) if profile.name else _("Customer"))
     st.caption(md(" · ".join(v for v in (profile.phone, profile.email) if v)))
     _figures(profile)
-    _ask_to_save(key)
+    _ask_to_save(key, _customer_language(profile))
     cards = _cards(key)
     _consent_form(key, cards, profile.name)
     _charge_form(key, cards)
