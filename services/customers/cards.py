@@ -28,8 +28,8 @@ from services.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-KFAST_NOTE = ("KNET saved cards (KFAST) are kept by KNET itself: customers save them on the KNET page, and the "
-              "UPayments sandbox does not offer them, so only credit cards appear here.")
+KFAST_NOTE = N_("KNET saved cards (KFAST) are kept by KNET itself: customers save them on the KNET page, and the "
+                "UPayments sandbox does not offer them, so only credit cards appear here.")
 
 
 class CardError(ValueError):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import i18n, tables
 
-ROWS = [{"Order": "SD-1", "Amount": "1.000", "Status": "Paid"}, {"Order": "SD-2", "Amount": "2.000", "Status": "x"}]
+ROWS: list[Mapping[str, Any]] = [{"Order": "SD-1", "Amount": "1.000", "Status": "Paid"},
+                                 {"Order": "SD-2", "Amount": "2.000", "Status": "x"}]
 
 
 def test_english_tables_keep_their_column_order_and_the_pages_config() -> None:
@@ -21,7 +25,7 @@ def test_english_tables_keep_their_column_order_and_the_pages_config() -> None:
 def test_arabic_tables_put_the_first_column_at_the_right_edge_and_align_every_cell_right() -> None:
     with i18n.use("ar"):
         shown = tables.mirrored(ROWS)
-        assert [list(r) for r in shown] == [["Status", "Amount", "Order"]] * 2
+        assert isinstance(shown, list) and [list(r) for r in shown] == [["Status", "Amount", "Order"]] * 2
         assert shown[0]["Order"] == "SD-1"  # the values stay with their column; rows stay in place
         frame = tables.mirrored(pd.DataFrame(ROWS))
         assert isinstance(frame, pd.DataFrame) and list(frame.columns) == ["Status", "Amount", "Order"]
