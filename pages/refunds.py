@@ -249,7 +249,7 @@ if actor.can(Action.APPROVE_REFUND):
 st.subheader(_("All refunds"))
 with st.form("refund_filters"):
     f = st.columns(4)
-    states = f[0].multiselect(_("State"), list(STATE_LABELS), key="rf_states",
+    states = f[0].multiselect(_("State"), list(STATE_LABELS), key="rf_states", placeholder=_("Any"),
                               format_func=lambda s: plain(state_label(s)))
     days = f[1].date_input(_("Requested between"), value=[], key="rf_days", format="YYYY-MM-DD")
     who = f[2].selectbox(_("Requested by"), ["", *refunds.distinct_requesters(engine, actor)], key="rf_who",
