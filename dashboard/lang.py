@@ -35,10 +35,18 @@ _SCRIPT = """<span class="souq-dir"></span><script>
   root.documentElement.setAttribute("lang", "%(lang)s");
   if (window.__souqFlip) return;
   const flip = new Set(%(flip)s);
-  const mark = () => root.querySelectorAll('[data-testid^="stIcon"]').forEach((e) => {
-    const want = flip.has((e.textContent || "").trim());  // React may rewrite className: re-mark, only if needed
-    if (e.classList.contains("souq-flip") !== want) e.classList.toggle("souq-flip", want);
-  });
+  const mark = () => {
+    root.querySelectorAll('[data-testid^="stIcon"]').forEach((e) => {
+      const want = flip.has((e.textContent || "").trim());  // React may rewrite className: re-mark, only if needed
+      if (e.classList.contains("souq-flip") !== want) e.classList.toggle("souq-flip", want);
+    });
+    // A table wider than the page opens at its right edge, where its mirrored first column stands (the grid
+    // itself always opens at its left edge); once per table, so a reader's own scrolling is kept.
+    if (root.documentElement.getAttribute("dir") !== "rtl") return;
+    root.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller:not([data-souq-end])').forEach((s) => {
+      if (s.scrollWidth > s.clientWidth + 1) { s.setAttribute("data-souq-end", ""); s.scrollLeft = s.scrollWidth; }
+    });
+  };
   window.__souqFlip = new MutationObserver(mark);
   window.__souqFlip.observe(root.body, {childList: true, subtree: true, characterData: true, attributes: true,
                                         attributeFilter: ["class"]});

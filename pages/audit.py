@@ -7,12 +7,12 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
-from dashboard.errors import show_error
+from dashboard import state, tables
+from dashboard.errors import said_md, show_error
 from dashboard.formatting import kuwait_time, number
 from dashboard.i18n import _
 from dashboard.paging import page_count, pager
-from dashboard.safe import cells, md_iso, plain
+from dashboard.safe import md_iso, plain
 from services import audit
 from services.permissions import Action
 from services.timeutil import kuwait_day_bounds
@@ -39,7 +39,7 @@ if verdict is not None:
             n=number(verdict.checked)))
     else:
         right.error(_("Chain BROKEN at entry {seq}: {problem}. {n} entries before it are intact.").format(
-            seq=md_iso(verdict.first_bad_seq), problem=md_iso(verdict.problem), n=number(verdict.checked)))
+            seq=md_iso(verdict.first_bad_seq), problem=said_md(verdict.problem), n=number(verdict.checked)))
 
 with st.form("audit_filters"):
     cols = st.columns(4)
@@ -74,7 +74,7 @@ rows: list[dict[str, Any]] = [{
 pages = page_count(total, PAGE_SIZE)
 st.caption(_("{total} entries · page {page} of {pages} · newest first").format(
     total=number(total), page=number(min(page, pages)), pages=number(pages)))
-st.dataframe(cells(rows), hide_index=True, key="audit_table")
+tables.dataframe(rows, key="audit_table")
 
 spare = pager("audit_page", "audit", page, pages)
 if actor.can(Action.EXPORT_AUDIT):

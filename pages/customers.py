@@ -9,12 +9,12 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import state, tables
 from dashboard.errors import said_md, said_plain, show_error
 from dashboard.formatting import REFUND_STATE_LABELS, kuwait_time, method_label, money, number, status_label
 from dashboard.i18n import N_, _, ngettext
 from dashboard.refund_dialog import reason_label
-from dashboard.safe import cells, md, md_iso, plain, plain_iso
+from dashboard.safe import md, md_iso, plain, plain_iso
 from services import customers as svc
 from services.links import LinkRequest
 from services.permissions import Action
@@ -40,6 +40,7 @@ def _open(key: str) -> None:
 
 def _close() -> None:
     st.session_state.pop("cust_key", None)
+    st.session_state.pop("cust_ask_lang", None)  # the next customer's message starts in their own language
     st.query_params.pop("c", None)
     st.query_params.pop("payment", None)
 
@@ -122,14 +123,23 @@ def _figures(profile: svc.CustomerProfile) -> None:
         method=md(method_label(profile.usual_method))))
 
 
-def _ask_to_save(key: str) -> None:
+def _customer_language(profile: svc.CustomerProfile) -> str:
+    """The language of the customer's latest payment link (their payment page's), English when none."""
+    return next((p.language for p in profile.payments if p.source == "link" and p.language in ("en", "ar")), "en")
+
+
+def _ask_to_save(key: str, language: str) -> None:
     if not actor.can(Action.ASK_SAVE_CARD):
         return
+    message_language = st.radio(_("Message language"), ["en", "ar"], index=["en", "ar"].index(language),
+                                horizontal=True, key="cust_ask_lang",
+                                format_func=lambda v: "English" if v == "en" else "العربية")
     if st.button(_("Ask to save a card"), icon=":material/add_card:", key="cust_ask"):
         try:
             invite = svc.ask_to_save_card(engine, state.gateway(), state.actor_at_click(Action.ASK_SAVE_CARD),
                                           key=key, return_url=settings.public_url.rstrip("/") + "/cards/saved",
-                                          shop_name=settings.shop_name)
+                                          shop_name=settings.shop_name, shop_name_ar=settings.shop_name_ar,
+                                          language=message_language or language)
         except Exception as exc:
             show_error(exc)
         else:
@@ -318,20 +328,18 @@ def _present_link(key: str, cards: list[svc.CardView]) -> None:
 def _history(profile: svc.CustomerProfile) -> None:
     st.subheader(_("Payments and links"))
     uncertain = {c.payment_pk for c in profile.charges if c.state == "uncertain"}
-    st.dataframe(cells([{_("Created (Kuwait)"): kuwait_time(p.created_at), _("Order"): p.order_id,
-                         _("Amount"): money(p.amount_fils, p.currency),
-                         _("Status"): _("Uncertain — check with UPayments") if p.id in uncertain
-                         else status_label(p.status),
-                         _("Method"): method_label(p.method), _("Kind"): _label(SOURCES, p.source),
-                         _("Refunded"): money(p.refunded_fils), _("For"): p.description or ""}
-                        for p in profile.payments]),
-                 hide_index=True, width="stretch", key="cust_payments")
+    tables.dataframe([{_("Created (Kuwait)"): kuwait_time(p.created_at), _("Order"): p.order_id,
+                      _("Amount"): money(p.amount_fils, p.currency),
+                      _("Status"): _("Uncertain — check with UPayments") if p.id in uncertain
+                      else status_label(p.status),
+                      _("Method"): method_label(p.method), _("Kind"): _label(SOURCES, p.source),
+                      _("Refunded"): money(p.refunded_fils), _("For"): p.description or ""}
+                      for p in profile.payments], width="stretch", key="cust_payments")
     if profile.refunds:
         st.subheader(_("Refunds"))
-        st.dataframe(cells([{_("Requested (Kuwait)"): kuwait_time(r.created_at), _("Amount"): money(r.amount_fils),
-                             _("State"): _label(REFUND_STATE_LABELS, r.state), _("Reason"): reason_label(r.reason)}
-                            for r in profile.refunds]),
-                     hide_index=True, width="stretch", key="cust_refunds")
+        tables.dataframe([{_("Requested (Kuwait)"): kuwait_time(r.created_at), _("Amount"): money(r.amount_fils),
+                          _("State"): _label(REFUND_STATE_LABELS, r.state), _("Reason"): reason_label(r.reason)}
+                          for r in profile.refunds], width="stretch", key="cust_refunds")
 
 
 def _customer_view(key: str) -> None:
@@ -344,7 +352,7 @@ def _customer_view(key: str) -> None:
     st.title(md(profile.name) if profile.name else _("Customer"))
     st.caption(md(" · ".join(v for v in (profile.phone, profile.email) if v)))
     _figures(profile)
-    _ask_to_save(key)
+    _ask_to_save(key, _customer_language(profile))
     cards = _cards(key)
     _consent_form(key, cards, profile.name)
     _charge_form(key, cards, profile)

@@ -14,14 +14,14 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import state, tables
 from dashboard.customer_link import customer_page_link
-from dashboard.errors import explain_md, show_error
+from dashboard.errors import explain_md, said_md, show_error
 from dashboard.formatting import ago, kuwait_time, money, number
-from dashboard.i18n import N_, _, is_rtl, ngettext, translate
+from dashboard.i18n import N_, _, ngettext, translate
 from dashboard.paging import page_count
 from dashboard.receipt import receipt_url
-from dashboard.safe import cells, filename, md, md_iso, plain
+from dashboard.safe import filename, md, md_iso, plain
 from services import links
 from services.models import FINAL_STATUSES, PaymentStatus
 from services.money import EXPONENTS, format_amount
@@ -348,14 +348,13 @@ def _outcome_panel() -> None:
 
 def _table(rows: list[links.LinkRow]) -> list[dict[str, Any]]:
     # Order first: at 1,400 px the last column was cut off, and the order id is what people quote. Right to left,
-    # "first" is the right edge: the grid has no right-to-left mode, so the columns are mirrored.
-    table = [{
+    # "first" is the right edge (dashboard.tables mirrors the columns).
+    return [{
         _("Order"): r.order_id, _("Created"): kuwait_time(r.created_at), _("Status"): _status_word(r),
         _("Amount"): money(r.amount_fils, r.currency), _("Customer"): r.customer_name or "",
         _("Mobile"): r.customer_phone or "", _("For"): r.description or "", _("Created by"): r.created_by or "",
         _("Age"): ago(r.created_at),
     } for r in rows]
-    return [dict(reversed(row.items())) for row in table] if is_rtl() else table
 
 
 def _table_columns() -> dict[str, Any]:
@@ -398,9 +397,8 @@ def _links_list() -> None:
     if not result.rows:
         st.info(_("No payment links match.") if status or creator else _("No payment links yet."))
         return
-    event = st.dataframe(cells(_table(result.rows)), key="links_table", on_select="rerun",
-                         selection_mode="single-row", hide_index=True, width="stretch",
-                         column_config=_table_columns())
+    event = tables.dataframe(_table(result.rows), key="links_table", on_select="rerun",
+                             selection_mode="single-row", width="stretch", column_config=_table_columns())
     pages = page_count(result.total, PAGE_SIZE)
     st.caption(ngettext("{n} link · changes show within seconds", "{n} links · changes show within seconds",
                         result.total).format(n=number(result.total)))
@@ -428,11 +426,10 @@ def _detail() -> None:
     with st.container(border=True, key="link_detail"):
         st.subheader(_("Link {order}").format(order=md_iso(row.order_id)))
         _status_line(row)
-        st.dataframe(cells({_("When (Kuwait)"): kuwait_time(e.at, seconds=True), _("What"): translate(e.label, plain),
-                            _("Who"): e.actor or ""} for e in detail.timeline),
-                     hide_index=True, width="stretch", key="link_timeline")
+        tables.dataframe(({_("When (Kuwait)"): kuwait_time(e.at, seconds=True), _("What"): translate(e.label, plain),
+                           _("Who"): e.actor or ""} for e in detail.timeline), width="stretch", key="link_timeline")
         if detail.reason:
-            st.error(_("Why it was not created: {reason}").format(reason=md_iso(detail.reason)))
+            st.error(_("Why it was not created: {reason}").format(reason=said_md(detail.reason)))
         st.caption(_("For: {description} · customer: {name} {phone} · created by {creator} {ago}").format(
             description=md_iso(row.description or "—"), name=md_iso(row.customer_name or "—"),
             phone=md_iso(row.customer_phone or ""), creator=md_iso(row.created_by or "—"), ago=md(ago(row.created_at))))
@@ -448,8 +445,8 @@ def _detail() -> None:
             st.button(_("Check again with the gateway"), key=f"d{pk}_check", on_click=_check, args=(pk,),
                       icon=":material/sync:")
         with st.expander(_("Gateway details")):
-            st.dataframe(cells({_("Field"): k, _("Value"): "" if v is None else str(v)}
-                               for k, v in detail.gateway.items()), hide_index=True, width="stretch")
+            tables.dataframe(({_("Field"): k, _("Value"): "" if v is None else str(v)}
+                              for k, v in detail.gateway.items()), width="stretch")
 
 
 @st.fragment(run_every="3s")

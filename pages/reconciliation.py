@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import reads, state
-from dashboard.errors import explain, show_error
+from dashboard.errors import explain, said_md, said_plain, show_error
 from dashboard.formatting import ago, number, status_label
 from dashboard.i18n import _, ngettext
 from dashboard.safe import md, md_iso
@@ -45,7 +45,7 @@ def _resync(items: list[sync.DriftItem]) -> None:
                 messages.append(f"{item.order_id}: {status_label(result.status_before)} → "
                                 f"{status_label(result.status_after)}")
             elif result.problem:
-                messages.append(f"{item.order_id}: {result.problem}")
+                messages.append(f"{item.order_id}: {said_plain(result.problem)}")
         if bar is not None:
             bar.progress((index + 1) / len(items), text=_("Re-synced {done} of {total}").format(
                 done=number(index + 1), total=number(len(items))))
@@ -132,7 +132,7 @@ if "recon_outcome" in st.session_state:
     said = _("{said}, {failed} failed").format(said=synced, failed=number(failed)) if failed else synced
     (st.warning if failed else st.success)(said + _("."))
     for line in messages[:20]:
-        st.caption(md(line))
+        st.caption(md(line))  # composed in the reader's language when it was said
 
 try:
     items = [*st.session_state.get("recon_live", []), *reads.stored_drift(actor)]
@@ -169,7 +169,7 @@ for index, item in enumerate(shown):
         cols = st.columns([5, 1], vertical_alignment="center")
         cols[0].markdown(_("**{order}** · {kind} · cache: {cache} · gateway: {gateway}").format(
             order=md_iso(line["order"]), kind=md(line["kind"]), cache=md(line["cache"]), gateway=md(line["gateway"])))
-        cols[0].caption(md(item.detail))
+        cols[0].caption(said_md(item.detail))
         if item.payment_pk is not None:
             cols[1].button(_("Re-sync"), key=f"recon_one_{item.kind}_{item.payment_pk}", on_click=_resync,
                            args=([item],), width="stretch")

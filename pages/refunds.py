@@ -7,22 +7,22 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import reads, refund_dialog, state
+from dashboard import reads, refund_dialog, state, tables
 from dashboard.errors import said_md, said_plain, show_error
 from dashboard.formatting import (
     REFUND_STATE_LABELS,
     kuwait_time,
-    localise_digits,
     method_label,
     money,
     number,
     payment_status_label,
+    short_day,
     status_label,
 )
 from dashboard.i18n import _, ngettext
 from dashboard.paging import page_count, pager
 from dashboard.refund_dialog import reason_label
-from dashboard.safe import cells, md, md_cells, md_iso, plain, plain_iso
+from dashboard.safe import md, md_iso, plain, plain_iso
 from services import refunds
 from services.models import RefundState
 from services.money import parse_amount
@@ -61,7 +61,7 @@ def _table(rows: list[refunds.RefundRow], *, with_payment: bool = True) -> list[
             _("Amount"): money(r.amount_fils, r.currency), _("Reason"): reason_label(r.reason),
             _("State"): state_label(r.state), _("Requested by"): r.requested_by,
             _("Approved by"): r.approved_by or "",
-            _("Expected arrival"): localise_digits(r.expected_arrival.isoformat()) if r.expected_arrival else "",
+            _("Expected arrival"): short_day(r.expected_arrival, year=True) if r.expected_arrival else "",
             _("Note / problem"): said_plain(r.error) or r.note or "",
         }
         out.append(row)
@@ -140,7 +140,7 @@ def _payment_panel(hit: refunds.PaymentHit) -> None:
     rows, _total = _list(actor, refunds.RefundFilter(payment_pk=hit.payment_pk), 1)
     if rows:
         st.markdown("**{}**".format(_("Refunds of this payment")))
-        st.table(md_cells(_table(rows, with_payment=False)), hide_index=True)
+        tables.table(_table(rows, with_payment=False))
         _actions(rows)
 
 
@@ -174,7 +174,7 @@ def _actions(rows: list[refunds.RefundRow]) -> None:
             cols = st.columns([3, 1], vertical_alignment="center")
             if row.expected_arrival:
                 cols[0].write(_("{refund} — initiated, expected on the customer's account by {day}").format(
-                    refund=label, day=md_iso(localise_digits(row.expected_arrival.isoformat()))))
+                    refund=label, day=md_iso(short_day(row.expected_arrival, year=True))))
             else:
                 cols[0].write(_("{refund} — initiated").format(refund=label))
             if cols[1].button(_("Cancel refund"), key=f"refund_cancel_{row.id}"):
@@ -196,10 +196,9 @@ def _split_section(row: refunds.RefundRow) -> None:
     with st.container(border=True):
         st.markdown(_("**{refund}** — split payment: set the amount to refund from each vendor (up to {amount} in "
                       "all)").format(refund=_label(row), amount=md_iso(money(row.amount_fils, row.currency))))
-        st.table(md_cells([{_("Vendor IBAN"): s.iban, _("Paid"): money(s.total_paid_fils, row.currency),
-                            _("Refunded"): money(s.refunded_fils, row.currency),
-                            _("Refundable"): money(s.remaining_fils, row.currency)} for s in shares]),
-                 hide_index=True)
+        tables.table([{_("Vendor IBAN"): s.iban, _("Paid"): money(s.total_paid_fils, row.currency),
+                      _("Refunded"): money(s.refunded_fils, row.currency),
+                      _("Refundable"): money(s.remaining_fils, row.currency)} for s in shares])
         with st.form(f"refund_split_{row.id}"):
             texts = {s.refund_request_id: st.text_input(
                 _("From {iban} ({currency})").format(iban=md_iso(s.iban), currency=md(row.currency)),
@@ -250,7 +249,7 @@ if actor.can(Action.APPROVE_REFUND):
 st.subheader(_("All refunds"))
 with st.form("refund_filters"):
     f = st.columns(4)
-    states = f[0].multiselect(_("State"), list(STATE_LABELS), key="rf_states",
+    states = f[0].multiselect(_("State"), list(STATE_LABELS), key="rf_states", placeholder=_("Any"),
                               format_func=lambda s: plain(state_label(s)))
     days = f[1].date_input(_("Requested between"), value=[], key="rf_days", format="YYYY-MM-DD")
     who = f[2].selectbox(_("Requested by"), ["", *refunds.distinct_requesters(engine, actor)], key="rf_who",
@@ -273,7 +272,7 @@ pages = page_count(total, PAGE_SIZE)
 st.caption(_("{refunds} · page {page} of {pages}").format(
     refunds=ngettext("{n} refund", "{n} refunds", total).format(n=number(total)), page=number(min(page, pages)),
     pages=number(pages)))
-st.dataframe(cells(_table(rows)), hide_index=True, key="refunds_all")
+tables.dataframe(_table(rows), key="refunds_all")
 spare = pager("rf_page", "rf", page, pages)
 if actor.can(Action.EXPORT_REFUNDS):
     spare.download_button(

@@ -8,14 +8,15 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import state, tables
 from dashboard.errors import show_error
-from dashboard.formatting import method_label, money, month_name, number, short_day
+from dashboard.formatting import kuwait_time, method_label, money, month_name, number, short_day
 from dashboard.i18n import N_, _, ngettext
-from dashboard.safe import cells, md, md_iso, plain
+from dashboard.safe import md, md_iso, plain
 from services import settlements
 from services.money import format_amount, parse_amount
 from services.permissions import Action
+from services.sentence import Count
 from services.timeutil import kuwait_today
 
 STATE_LABELS = {"deposited": N_("deposited"), "partly deposited": N_("partly deposited"), "overdue": N_("OVERDUE"),
@@ -85,7 +86,7 @@ for day in report.overdue_days:
 def _row(d: settlements.DayRow) -> dict[str, Any]:
     fam = d.expected_by_family
     return {_("Deposit day"): short_day(d.day, year=True),
-            _("Captured on"): _days(d.captured_from, d.captured_to), _("Payments"): d.payments,
+            _("Captured on"): _days(d.captured_from, d.captured_to), _("Payments"): Count(d.payments),
             _("Captured"): format_amount(d.captured_fils), _("Refunds"): format_amount(d.refunds_fils),
             _("Expected"): format_amount(d.expected_fils), "KNET": format_amount(fam["knet"]),
             _("Cards"): format_amount(fam["card"]), _("Wallets"): format_amount(fam["wallet"] + fam["other"]),
@@ -96,7 +97,7 @@ def _row(d: settlements.DayRow) -> dict[str, Any]:
 st.subheader(_("By deposit day"))
 st.caption(_("Amounts in KWD. Each row's money was captured on the days shown (Transactions and Analytics give the "
              "same captured and refund totals for those days)."))
-st.dataframe(cells([_row(d) for d in report.days]), hide_index=True, key="settle_days")
+tables.dataframe([_row(d) for d in report.days], key="settle_days")
 
 if actor.can(Action.EXPORT_SETTLEMENTS) and report.days:
     st.download_button(
@@ -108,19 +109,21 @@ if actor.can(Action.EXPORT_SETTLEMENTS) and report.days:
 
 with st.expander(_("Payments of one deposit day")):
     choices = [d.day for d in report.days if d.payments]
-    picked = st.selectbox(_("Deposit day"), choices, key="settle_day", format_func=lambda d: plain(d.isoformat()))
+    picked = st.selectbox(_("Deposit day"), choices, key="settle_day",
+                          format_func=lambda d: plain(short_day(d, year=True)))
     if picked is not None:
         try:
             lines = settlements.day_payments(engine, actor, picked, overdue_after=overdue_after)
         except Exception as exc:
             show_error(exc)
         else:
-            st.dataframe(cells([{
-                _("Order"): p.order_id, _("Captured on"): p.captured_day, _("Method"): method_label(p.method),
+            tables.dataframe([{
+                _("Order"): p.order_id, _("Captured on"): short_day(p.captured_day),
+                _("Method"): method_label(p.method),
                 _("Amount"): format_amount(p.amount_fils), _("Refunded"): format_amount(p.refunded_fils),
                 _("Deposited"): _("yes") if p.deposited else (_("OVERDUE") if p.overdue else _("not yet")),
-                _("Deposited at"): p.deposited_at or "",
-            } for p in lines]), hide_index=True, key="settle_day_rows")
+                _("Deposited at"): kuwait_time(p.deposited_at) if p.deposited_at else "",
+            } for p in lines], key="settle_day_rows")
 
 # ------------------------------------------------------------------ bank statement
 
@@ -157,9 +160,9 @@ if isinstance(result, settlements.MatchResult):
                  "expected day(s) missing from the statement.").format(
         matched=number(result.count(settlements.MATCHED)), partly=number(result.count(settlements.PARTLY)),
         unmatched=number(result.count(settlements.UNMATCHED)), missing=number(result.count(settlements.MISSING))))
-    st.dataframe(cells([{
-        _("Result"): _(MATCH_LABELS[m.status]), _("Day"): m.day.isoformat(), _("Row"): m.row or "",
+    tables.dataframe([{
+        _("Result"): _(MATCH_LABELS[m.status]), _("Day"): short_day(m.day, year=True), _("Row"): m.row or "",
         _("Statement amount"): format_amount(m.amount_fils) if m.row else "",
         _("Expected"): format_amount(m.expected_fils), _("Difference"): format_amount(m.difference_fils),
         _("Description"): m.description, _("Note"): m.note,
-    } for m in result.lines]), hide_index=True, key="settle_match_rows")
+    } for m in result.lines], key="settle_match_rows")

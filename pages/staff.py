@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import state, tables
 from dashboard.errors import show_error
 from dashboard.formatting import kuwait_time
 from dashboard.header import ROLE_LABELS
 from dashboard.i18n import _
-from dashboard.safe import cells, md_iso, plain
+from dashboard.safe import md_iso, plain
 from services import staff
 from services.permissions import Role
 
@@ -26,10 +26,10 @@ except Exception as exc:
     show_error(exc)
     st.stop()
 
-st.dataframe(
-    cells([{_("E-mail"): p.email, _("Name"): p.name or "", _("Role"): _(ROLE_LABELS.get(p.role, p.role)),
-            _("Added by"): p.added_by or "", _("Since"): kuwait_time(p.created_at)} for p in people]),
-    hide_index=True, width="stretch",
+tables.dataframe(
+    [{_("E-mail"): p.email, _("Name"): p.name or "", _("Role"): _(ROLE_LABELS.get(p.role, p.role)),
+            _("Added by"): p.added_by or "", _("Since"): kuwait_time(p.created_at)} for p in people],
+    width="stretch",
 )
 
 left, right = st.columns(2)

@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from dashboard import reads, refund_dialog, state
+from dashboard import reads, refund_dialog, state, tables
 from dashboard.customer_link import customer_page_link
-from dashboard.errors import explain_md, show_error
+from dashboard.errors import explain_md, said_plain, show_error
 from dashboard.formatting import (
     REFUND_STATE_LABELS,
     ago,
@@ -26,10 +26,10 @@ from dashboard.formatting import (
     short_day,
     status_label,
 )
-from dashboard.i18n import N_, _, current, is_rtl, ngettext
+from dashboard.i18n import N_, _, current, ngettext
 from dashboard.receipt import receipt_url
 from dashboard.routes import EXPORT_PATH
-from dashboard.safe import cells, isolate, md, md_cells, md_iso, plain
+from dashboard.safe import isolate, md, md_iso, plain
 from services import links, refunds
 from services.models import PaymentStatus
 from services.permissions import Action, Actor
@@ -207,11 +207,9 @@ def results_table(result: SearchPage) -> int | None:
             _("Track id"): [r.track_id or "" for r in result.rows],
         }
     )
-    if is_rtl():  # the grid has no right-to-left mode: the first column goes to the right edge
-        frame = frame[frame.columns[::-1]]
-    event: Any = st.dataframe(cells(frame), key="tx_table", on_select="rerun", selection_mode="single-row",
-                              hide_index=True, width="stretch",
-                              column_config={_("Track id"): st.column_config.TextColumn(width="small")})
+    event: Any = tables.dataframe(frame, key="tx_table", on_select="rerun", selection_mode="single-row",
+                                  width="stretch",
+                                  column_config={_("Track id"): st.column_config.TextColumn(width="small")})
     picked = list(event.selection.rows) if event is not None else []
     return result.rows[picked[0]].id if picked and picked[0] < len(result.rows) else None
 
@@ -327,7 +325,7 @@ def show_detail(detail: PaymentDetail) -> None:
         _actions(p)
         customer_page_link(actor, p.id, has_contact=bool(p.customer_phone or p.customer_email))
         facts_table = [{_("Detail"): label, _("Value"): value} for label, value in plain_facts(p).items()]
-        st.table(md_cells(facts_table), hide_index=True)  # readable text (a dataframe is a canvas)
+        tables.table(facts_table)  # readable text (a dataframe is a canvas)
         deposit = detail.deposit
         if paid and deposit is not None and deposit.deposited:
             when = md_iso(kuwait_time(deposit.deposited_at) if deposit.deposited_at else "—")
@@ -346,7 +344,8 @@ def show_detail(detail: PaymentDetail) -> None:
                        _("Amount"): money(r.amount_fils, r.currency),
                        _("State"): _(REFUND_STATE_LABELS[r.state]) if r.state in REFUND_STATE_LABELS else r.state,
                        _("Reason"): _(REASON_LABELS[r.reason]) if r.reason in REASON_LABELS else r.reason,
-                       _("By"): r.requested_by, _("Approved by"): r.approved_by or "", _("Problem"): r.error or ""}
+                       _("By"): r.requested_by, _("Approved by"): r.approved_by or "",
+                       _("Problem"): said_plain(r.error)}
                       for r in detail.refunds],
                      "tx_refunds", _("No refunds."))
         st.markdown(_("**What happened**"))
@@ -364,7 +363,7 @@ def show_detail(detail: PaymentDetail) -> None:
                 rows_or_note([{_("Received (Kuwait)"): kuwait_time(w.received_at, seconds=True),
                                _("Source"): w.source, _("Result"): w.result or "", _("Duplicate"): w.duplicate,
                                _("Processed"): kuwait_time(w.processed_at) if w.processed_at else "",
-                               _("Error"): w.error or ""} for w in detail.webhooks],
+                               _("Error"): said_plain(w.error)} for w in detail.webhooks],
                              "tx_webhooks", _("No webhook deliveries for this payment."))
 
 
@@ -411,7 +410,7 @@ def rows_or_note(records: list[dict[str, Any]], key: str, empty: str) -> None:
     """A full-width table of ``records``, or the caption ``empty`` (our own translated words) when there are
     none."""
     if records:
-        st.dataframe(cells(pd.DataFrame(records)), hide_index=True, width="stretch", key=key)
+        tables.dataframe(pd.DataFrame(records), width="stretch", key=key)
     else:
         st.caption(md(empty))
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import reads, state
-from dashboard.errors import show_error
+from dashboard import reads, state, tables
+from dashboard.errors import said_md, said_plain, show_error
 from dashboard.formatting import kuwait_time, number, status_label
 from dashboard.i18n import N_, _
-from dashboard.safe import cells, md, md_iso, plain
+from dashboard.safe import md, md_iso, plain
 from services import sync
 from services.permissions import Action
 
@@ -29,7 +29,7 @@ def _table(rows: list[sync.InboxRow]) -> list[dict[str, Any]]:
         _("Matched payment"): (f"{r.payment_order_id} · {status_label(r.payment_status)}" if r.payment_order_id
                                else ""),
         _("Result claimed"): r.result or "", _("Duplicate"): r.duplicate, _("Order id"): r.order_id or "",
-        _("Track id"): r.track_id or "", _("Problem"): r.error or "",
+        _("Track id"): r.track_id or "", _("Problem"): said_plain(r.error),
     } for r in rows]
 
 
@@ -69,9 +69,10 @@ if "inbox_outcome" in st.session_state:
     done = st.session_state.pop("inbox_outcome")
     if done.retry:
         st.warning(_("Delivery #{id} could not be checked now: {error} It will be retried.").format(
-            id=number(done.event_id), error=md(done.error)))
+            id=number(done.event_id), error=said_md(done.error)))
     elif done.error:
-        st.info(_("Delivery #{id} re-processed: {error}").format(id=number(done.event_id), error=md(done.error)))
+        st.info(_("Delivery #{id} re-processed: {error}").format(id=number(done.event_id),
+                                                              error=said_md(done.error)))
     else:
         st.success(_("Delivery #{id} verified with the gateway: order {order} is {status}.").format(
             id=number(done.event_id), order=md_iso(done.order_id), status=md(status_label(done.status_after))))
@@ -89,8 +90,8 @@ if not rows:
 
 st.caption(_("{first}–{last} of {total}, newest first. Select a row to see its raw body.").format(
     first=number(offset + 1), last=number(offset + len(rows)), total=number(total)))
-event = st.dataframe(cells(_table(rows)), key="inbox_table", on_select="rerun", selection_mode="single-row",
-                     hide_index=True, width="stretch")
+event = tables.dataframe(_table(rows), key="inbox_table", on_select="rerun", selection_mode="single-row",
+                         width="stretch")
 with st.container(horizontal=True):
     if st.button(_("Newer"), disabled=offset == 0, icon=":material/chevron_left:"):
         st.session_state["inbox_offset"] = max(0, offset - PAGE_SIZE)
@@ -114,7 +115,7 @@ if picked and picked[0] < len(rows):
         type=md_iso(detail.content_type or "—"),
         processed=md_iso(kuwait_time(detail.processed_at, seconds=True)) if detail.processed_at else _("not yet")))
     if detail.error:
-        st.warning(md(detail.error))
+        st.warning(said_md(detail.error))
     if detail.query:  # §18 F5: the fields may come in the query string
         st.code(plain("?" + detail.query), language=None, wrap_lines=True)
     st.code(plain(detail.body), language=None, wrap_lines=True)  # shown as text: the body is untrusted data

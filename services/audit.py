@@ -102,14 +102,16 @@ def verify(engine: Engine, actor: Actor | None = None) -> VerifyResult:
     with read_session(engine) as session:
         for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))):
             if entry.seq != expected_seq:
-                return VerifyResult(False, checked, expected_seq, f"row {expected_seq} is missing")
+                return VerifyResult(False, checked, expected_seq, say("row {seq} is missing", seq=expected_seq))
             if entry.prev_hash != prev_hash:
-                return VerifyResult(False, checked, entry.seq, f"row {entry.seq} does not link to the row before")
+                return VerifyResult(False, checked, entry.seq, say("row {seq} does not link to the row before",
+                                                                           seq=entry.seq))
             recomputed = _row_hash(
                 prev_hash, entry.seq, entry.at, entry.actor, entry.action, entry.target, entry.before, entry.after
             )
             if recomputed != entry.hash:
-                return VerifyResult(False, checked, entry.seq, f"row {entry.seq} was changed after it was written")
+                return VerifyResult(False, checked, entry.seq, say("row {seq} was changed after it was written",
+                                                                           seq=entry.seq))
             prev_hash = entry.hash
             expected_seq += 1
             checked += 1

@@ -5,20 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from services.sentence import Count, say
+from services.sentence import N_, Count, say
 from services.timeutil import kuwait_day_bounds, week_start
 
 #: Preset key → label, in menu order. "this_week" starts on Sunday (the Kuwaiti business week is Sun–Thu) and
 #: runs to today, so Friday/Saturday sales of an online shop still count in the week they happen.
 PRESETS: dict[str, str] = {
-    "today": "Today",
-    "yesterday": "Yesterday",
-    "this_week": "This week (from Sunday)",
-    "last_7_days": "Last 7 days",
-    "last_30_days": "Last 30 days",
-    "last_90_days": "Last 90 days",
-    "this_month": "This month",
-    "custom": "Custom range",
+    "today": N_("Today"),
+    "yesterday": N_("Yesterday"),
+    "this_week": N_("This week (from Sunday)"),
+    "last_7_days": N_("Last 7 days"),
+    "last_30_days": N_("Last 30 days"),
+    "last_90_days": N_("Last 90 days"),
+    "this_month": N_("This month"),
+    "custom": N_("Custom range"),
 }
 DEFAULT_PRESET = "last_30_days"
 #: Periods longer than this are charted by week (Sunday-start) instead of by day.

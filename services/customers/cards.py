@@ -28,8 +28,8 @@ from services.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-KFAST_NOTE = ("KNET saved cards (KFAST) are kept by KNET itself: customers save them on the KNET page, and the "
-              "UPayments sandbox does not offer them, so only credit cards appear here.")
+KFAST_NOTE = N_("KNET saved cards (KFAST) are kept by KNET itself: customers save them on the KNET page, and the "
+                "UPayments sandbox does not offer them, so only credit cards appear here.")
 
 
 class CardError(ValueError):
@@ -85,8 +85,10 @@ def _gateway_sentence(exc: errors.GatewayError, what: str) -> Sentence:
 
 
 def ask_to_save_card(engine: Engine, client: Any, actor: Actor, *, key: str, return_url: str,
-                     shop_name: str) -> AddCardInvite:
-    """Make the hosted add-card link for this customer and the WhatsApp/SMS/QR ways to send it (audited)."""
+                     shop_name: str, shop_name_ar: str | None = None, language: str = "en") -> AddCardInvite:
+    """Make the hosted add-card link for this customer and the WhatsApp/SMS/QR ways to send it (audited); the
+    message is in ``language`` (``en`` / ``ar``, the customer's, as for a payment link), with the shop's name in
+    that language."""
     actor = authorize(engine, actor, Action.ASK_SAVE_CARD)
     key = parse_key(key)
     token = ensure_token(client, key)
@@ -94,8 +96,9 @@ def ask_to_save_card(engine: Engine, client: Any, actor: Actor, *, key: str, ret
         link = client.cards.add_card_link(customer_token=token, return_url=return_url)
     except errors.GatewayError as exc:
         raise CardError(_gateway_sentence(exc, N_("make the add-card link"))) from None
-    text = (f"{shop_name}: save your card for quicker payments next time. Open this secure UPayments page: "
-            f"{link}")
+    lang = "ar" if language == "ar" else "en"
+    text = share.save_card_text(link, shop_name=(shop_name_ar or shop_name) if lang == "ar" else shop_name,
+                                lang=lang)
     phone = phone_of(key)
     with session_scope(engine) as session:
         audit.record(session, actor=actor.email, action="card_save_requested", target=mask_key(key))

@@ -127,6 +127,8 @@ _PHRASES: dict[str, tuple[str, str]] = {
     "receipt_paid": ("Thank you for your payment of {amount} to {shop}.", "شكراً لدفعكم {amount} إلى {shop}."),
     "receipt_link": ("Your receipt (to keep or print): {link}", "إيصال الدفع (للحفظ أو الطباعة): {link}"),
     "receipt_subject": ("Your receipt from {shop} for {amount}", "إيصال الدفع من {shop} بمبلغ {amount}"),
+    "save_card": ("{shop}: save your card for quicker payments next time. Open this secure UPayments page: {link}",
+                  "{shop}: احفظوا بطاقتكم لدفع أسرع في المرة القادمة. افتحوا صفحة UPayments الآمنة هذه: {link}"),
 }
 # Units of the time left: the English singular, and the Arabic forms for _ar_count (1, 2, 3–10, 11+).
 _UNITS: dict[str, tuple[str, tuple[str, str, str, str]]] = {
@@ -180,6 +182,11 @@ def message_text(ctx: ShareContext, *, reminder: bool = False, now: datetime | N
             lines.append(_say("valid_until", lang, stamp=stamp))
     lines.append(_say("thanks", lang))
     return "\n".join(lines)
+
+
+def save_card_text(link: str, *, shop_name: str, lang: str) -> str:
+    """The add-card invitation (services.customers.cards), in the customer's language like a payment link's."""
+    return _say("save_card", "ar" if lang == "ar" else "en", shop=shop_name, link=link)
 
 
 def email_subject(ctx: ShareContext, *, reminder: bool = False) -> str:

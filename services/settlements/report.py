@@ -18,7 +18,7 @@ the same capture days (tests/unit/test_settlements.py holds them to it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Engine
@@ -172,12 +172,12 @@ class PaymentLine:
 
     id: int
     order_id: str
-    captured_day: str
+    captured_day: date  # Kuwait day of capture
     method: str | None
     amount_fils: int
     refunded_fils: int
     deposited: bool
-    deposited_at: str | None
+    deposited_at: datetime | None  # UTC, as the gateway confirmed it
     overdue: bool
 
 
@@ -198,8 +198,7 @@ def day_payments(engine: Engine, day: date, *, today: date, overdue_after: int, 
     for payment, deposit in rows:
         done = bool(deposit and deposit.deposited)
         out.append(PaymentLine(
-            int(payment.id or 0), payment.order_id, payment.local_day, payment.method, payment.amount_fils,
-            payment.refunded_fils, done,
-            deposit.deposited_at.isoformat() if deposit and deposit.deposited_at else None,
+            int(payment.id or 0), payment.order_id, date.fromisoformat(payment.local_day), payment.method,
+            payment.amount_fils, payment.refunded_fils, done, deposit.deposited_at if deposit else None,
             not done and is_overdue(date.fromisoformat(payment.local_day), today, overdue_after)))
     return sorted(out, key=lambda p: (p.deposited, not p.overdue))

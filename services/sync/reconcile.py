@@ -96,9 +96,9 @@ def _link_uncertain(engine: Engine, limit: int) -> list[DriftItem]:
             .order_by(col(Payment.created_at).desc()).limit(limit)
         ).all()
     return [DriftItem(LINK_UNCERTAIN, p.id, p.order_id, p.status, None,
-                      "The gateway call creating this link did not answer; re-sync asks the gateway."
+                      N_("The gateway call creating this link did not answer; re-sync asks the gateway.")
                       if has_lookup_id(p) else
-                      "The link's creation was not confirmed and it has no gateway id to ask about.")
+                      N_("The link's creation was not confirmed and it has no gateway id to ask about."))
             for p in rows]
 
 
@@ -110,7 +110,7 @@ def _paid_without_webhook(engine: Engine, limit: int) -> list[DriftItem]:
             .order_by(col(Payment.created_at).desc()).limit(limit)
         ).all()
     return [DriftItem(PAID_WITHOUT_WEBHOOK, p.id, p.order_id, p.status, None,
-                      "Learnt by polling: check that the gateway can reach the webhook URL.") for p in rows]
+                      N_("Learnt by polling: check that the gateway can reach the webhook URL.")) for p in rows]
 
 
 def _webhook_unknown_order(engine: Engine, limit: int) -> list[DriftItem]:
@@ -125,7 +125,7 @@ def _webhook_unknown_order(engine: Engine, limit: int) -> list[DriftItem]:
             .order_by(col(WebhookEvent.received_at).desc()).limit(limit)
         ).all()
     return [DriftItem(WEBHOOK_UNKNOWN_ORDER, None, e.order_id, None, None,
-                      e.error or "No cached payment matches this delivery.", event_id=e.id) for e in rows]
+                      e.error or N_("No cached payment matches this delivery."), event_id=e.id) for e in rows]
 
 
 def _status_mismatch(engine: Engine, client: UPaymentsClient, sample: int,

@@ -48,7 +48,8 @@ MARKDOWN_KEYWORDS = {"help", "label", "text", "delta", "body", "title"}
 MARKDOWN_OPTIONS = {"radio", "pills", "segmented_control"}  # their option labels are Markdown too
 PLAIN_OPTIONS = {"selectbox", "multiselect"}  # option labels are text: bidi-clean them with plain()
 PLAIN_TEXT = {"text", "code"}
-NOT_STREAMLIT = {"log", "logger", "logging", "out", "writer", "spool", "sys"}
+# ``tables``: dashboard.tables, whose dataframe/table pass every cell through cells()/md_cells() themselves
+NOT_STREAMLIT = {"log", "logger", "logging", "out", "writer", "spool", "sys", "tables"}
 
 
 class Checker:
@@ -361,3 +362,25 @@ def test_checker_flags_data_as_markup(snippet: str) -> None:
 ])
 def test_checker_accepts_safe_rendering(snippet: str) -> None:
     assert not offences(snippet), offences(snippet)
+
+
+def table_calls(source: str) -> list[str]:
+    """``st.dataframe`` / ``st.table`` calls (on any Streamlit receiver) in ``source``."""
+    return [f"{getattr(node, 'lineno', '?')}: {ast.unparse(node)[:80]}" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and set(_methods(node.func)) & {"dataframe", "table"}]
+
+
+@pytest.mark.parametrize("path", production_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_tables_go_through_one_module(path: Path) -> None:
+    """One rule for every table (right to left: mirrored columns, right-aligned cells): only dashboard/tables.py
+    calls st.dataframe / st.table; pages call tables.dataframe / tables.table."""
+    if path == ROOT / "dashboard" / "tables.py":
+        assert table_calls(path.read_text(encoding="utf-8")), "dashboard/tables.py draws no table"
+        return
+    found = table_calls(path.read_text(encoding="utf-8"))
+    assert not found, "use dashboard.tables instead:\n" + "\n".join(found)
+
+
+def test_table_rule_sees_direct_calls() -> None:
+    assert table_calls("st.dataframe(cells(rows), key='x')") and table_calls("cols[0].table(md_cells(r))")
+    assert not table_calls("tables.dataframe(rows, key='x')\ntables.table(rows)")

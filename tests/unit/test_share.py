@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services import audit
+from services.links import share
 from services.links.share import (
     ShareContext,
     context_for,
@@ -236,3 +237,13 @@ def test_no_reminder_for_a_paid_link(tmp_path) -> None:
     assert paid.id is not None
     with pytest.raises(ValueError, match="already paid"):
         record_share(engine, sales, payment_pk=paid.id, channel="whatsapp", reminder=True)
+
+
+def test_the_add_card_invitation_speaks_the_customers_language_like_a_payment_link() -> None:
+    link = "https://sandbox.upayments.com/add-card/abc"
+    english = share.save_card_text(link, shop_name="Demo Shop", lang="en")
+    arabic = share.save_card_text(link, shop_name="متجر سوق التجريبي", lang="ar")
+    assert english.startswith("Demo Shop: save your card") and english.endswith(link)
+    assert arabic.startswith("متجر سوق التجريبي: احفظوا بطاقتكم") and arabic.endswith(link)
+    assert "save your card" not in arabic
+    assert share.save_card_text(link, shop_name="Demo Shop", lang="fr") == english  # unknown: English
