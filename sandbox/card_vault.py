@@ -1,18 +1,8 @@
 """The sandbox's saved-card state (contract §8, §18): customer unique tokens, saved test cards, add-card sessions,
 the tokens a charge carried, and every auto-deduct call received (tests count them).
 
-Test cards for the "my cards" page (any future expiry, any CVV):
-
-====================  ==========  =============================================
-number                brand       auto-deduct
-====================  ==========  =============================================
-5123450000000008      MASTERCARD  CAPTURED
-4111111111111111      VISA        CAPTURED
-4000000000000002      VISA        NOT CAPTURED (the designated declined card)
-====================  ==========  =============================================
-
-Only the masked number (``512345xxxxxx0008``), brand and scheme are stored — never the full number. KNET saved
-cards (KFAST) are kept by KNET and are not offered here, as in UPayments' own sandbox (§18).
+The test cards and what each answers to auto-deduct are listed in :mod:`sandbox.cards`. Only the masked number,
+brand and scheme are stored — never the full number.
 """
 
 

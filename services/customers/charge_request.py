@@ -130,15 +130,7 @@ def approve_charge(engine: Engine, client: Any, actor: Actor, *, charge_id: int)
         return twin_outcome(engine, row)
     if row.requested_by == actor.email:
         raise ChargeError(say("Someone other than the person who asked for this charge must approve it."))
-    now = utcnow()
-    with session_scope(engine) as session:
-        table = CardCharge.__table__  # type: ignore[attr-defined]
-        moved = session.execute(update(table).where(table.c.id == charge_id,
-                                                    table.c.state == CardChargeState.PENDING_APPROVAL)
-                                .values(state=CardChargeState.SENDING, approved_by=actor.email, decided_at=now,
-                                        updated_at=now))
-        if int(getattr(moved, "rowcount", 0) or 0) == 1:
-            audit.record(session, actor=actor.email, action="card_charge_approved", target=row.order_id)
+    _decide(engine, actor, charge_id, CardChargeState.SENDING, "card_charge_approved", row.order_id)
     return send(engine, client, charge_id)
 
 
@@ -146,13 +138,18 @@ def reject_charge(engine: Engine, actor: Actor, *, charge_id: int) -> CardCharge
     """Refuse a charge waiting for approval (nothing is sent)."""
     actor = authorize(engine, actor, Action.APPROVE_CARD_CHARGE)
     charge_id = inputs.row_id(charge_id, ChargeError, N_("Charge"))
+    _decide(engine, actor, charge_id, CardChargeState.REJECTED, "card_charge_rejected", str(charge_id))
+    return get_charge(engine, charge_id)
+
+
+def _decide(engine: Engine, actor: Actor, charge_id: int, state: str, action: str, target: str) -> None:
+    """Move a charge out of "waiting for approval" — only the first of two deciding twins moves it (and is
+    audited); the other changes nothing."""
     now = utcnow()
     with session_scope(engine) as session:
         table = CardCharge.__table__  # type: ignore[attr-defined]
         moved = session.execute(update(table).where(table.c.id == charge_id,
                                                     table.c.state == CardChargeState.PENDING_APPROVAL)
-                                .values(state=CardChargeState.REJECTED, approved_by=actor.email, decided_at=now,
-                                        updated_at=now))
+                                .values(state=state, approved_by=actor.email, decided_at=now, updated_at=now))
         if int(getattr(moved, "rowcount", 0) or 0) == 1:
-            audit.record(session, actor=actor.email, action="card_charge_rejected", target=str(charge_id))
-    return get_charge(engine, charge_id)
+            audit.record(session, actor=actor.email, action=action, target=target)
