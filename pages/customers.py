@@ -169,7 +169,8 @@ def _cards(key: str) -> list[svc.CardView]:
         st.info(_("No saved card yet."))
     for n, card in enumerate(cards):
         line = st.columns([4, 2, 1])
-        line[0].text(plain_iso(f"{card.brand} {card.number} · {card.scheme}"))
+        scheme = f" · {card.scheme}" if card.scheme and card.scheme.casefold() != (card.brand or "").casefold() else ""
+        line[0].text(plain_iso(f"{card.brand} {card.number}{scheme}"))  # "MASTERCARD … · MASTERCARD" said twice
         line[1].text(_("Consent on record") if card.consented else _("No consent yet"))
         if actor.can(Action.REMOVE_CARD) and line[2].button(_("Remove"), key=f"cust_rm_{n}"):
             try:

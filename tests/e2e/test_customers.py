@@ -153,9 +153,9 @@ def test_save_a_card_charge_it_remove_it_and_viewer_sees_masked(browser: Browser
         token = charge.card_token
         finance.get_by_role("button", name="Remove").last.click()
         wait_idle(finance)
-        expect(finance.get_by_text("MASTERCARD 512345xxxxxx0008 · MASTERCARD", exact=True)).to_have_count(
+        expect(finance.get_by_text("MASTERCARD 512345xxxxxx0008", exact=True)).to_have_count(
             0, timeout=20_000)
-        expect(finance.get_by_text("VISA 411111xxxxxx1111 · VISA", exact=True)).to_be_visible()
+        expect(finance.get_by_text("VISA 411111xxxxxx1111", exact=True)).to_be_visible()
         with pytest.raises(customers.ChargeError):
             customers.charge_saved_card(engine, _client(demo_stack), Actor("finance@souq.demo", Role.FINANCE),
                                         key=HAMAD, card_token=token, amount="1.000", description="again",
