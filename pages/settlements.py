@@ -67,10 +67,10 @@ cols[3].metric(_("Overdue days"), number(len(report.overdue_days)))
 yesterday = today - timedelta(days=1)
 due_day = settlements.expected_deposit_day(yesterday)
 mine = next((d for d in report.days if d.captured_from <= yesterday <= d.captured_to), None)
-if mine is not None:
+if mine is not None:  # on a Friday the Thu–Sat bucket reaches into tomorrow: say up to today
     st.info(_("**Yesterday's money** (captured {days}, due {due}): expected {expected}, deposited {deposited}, "
               "difference {difference} — {state}.").format(
-        days=md_iso(_days(mine.captured_from, mine.captured_to)), due=md_iso(short_day(due_day, year=True)),
+        days=md_iso(_days(mine.captured_from, min(mine.captured_to, today))), due=md_iso(short_day(due_day, year=True)),
         expected=md_iso(money(mine.expected_fils)), deposited=md_iso(money(mine.deposited_fils)),
         difference=md_iso(money(mine.difference_fils)), state=md(_(STATE_LABELS[mine.state]))))
 for day in report.overdue_days:
