@@ -93,3 +93,18 @@ def login(page: Page, stack: DemoStack, email: str) -> None:
     expect(page.get_by_test_id("stApp")).to_be_visible(timeout=30_000)
     page.wait_for_url(re.compile(re.escape(stack.app)), timeout=30_000)
     wait_idle(page)
+
+
+def open_page(page: Page, link: str, heading: str) -> None:
+    """Click a page in the sidebar and wait for its heading. A click that lands while the links page's 3-s watcher
+    reruns the app can be dropped by Streamlit (seen twice under load in the full suite): the click is made once
+    more, as a person would, and the page must then open."""
+    nav = page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True)
+    nav.click()
+    try:
+        expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=15_000)
+    except AssertionError:
+        wait_idle(page)
+        nav.click()
+        expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=30_000)
+

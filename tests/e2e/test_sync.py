@@ -15,7 +15,7 @@ from services.db import make_engine, sqlite_url
 from services.gateway import UPaymentsClient
 from services.models import Payment
 from services.timeutil import local_day, utcnow
-from tests.e2e.conftest import DemoStack, login, wait_idle
+from tests.e2e.conftest import DemoStack, login, open_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -121,8 +121,7 @@ def _wait_restarted(stack: DemoStack) -> None:
 def test_webhook_shows_verified_in_the_inbox_and_sync_now_runs(page: Page, demo_stack: DemoStack) -> None:
     order_id = _paid_by_webhook(demo_stack)
     login(page, demo_stack, "admin@souq.demo")
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Webhook inbox", exact=True).click()
-    expect(page.get_by_role("heading", name="Webhook inbox")).to_be_visible(timeout=30_000)
+    open_page(page, "Webhook inbox", "Webhook inbox")
     wait_idle(page)
     page.get_by_label("Order or track id").fill(order_id)
     page.get_by_label("Order or track id").press("Enter")
@@ -130,8 +129,7 @@ def test_webhook_shows_verified_in_the_inbox_and_sync_now_runs(page: Page, demo_
     expect(page.get_by_text("1–1 of 1, newest first", exact=False)).to_be_visible(timeout=30_000)
     page.screenshot(path=str(demo_stack.data_dir / "sync-webhook-inbox.png"), full_page=True)
 
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Reconciliation", exact=True).click()
-    expect(page.get_by_role("heading", name="Reconciliation")).to_be_visible(timeout=30_000)
+    open_page(page, "Reconciliation", "Reconciliation")
     wait_idle(page)
     page.get_by_role("button", name="Sync now").click()
     expect(page.get_by_text("Sync finished").or_(page.get_by_text("Sync stopped by the gateway's rate limit"))

@@ -31,12 +31,26 @@ def test_a_missing_module_is_logged_and_the_rest_still_imported(monkeypatch: pyt
 
 def _lifespan_once() -> None:
     import asyncio
+    import threading
 
     async def enter_and_leave() -> None:
         async with startup.lifespan(None):
             pass
 
-    asyncio.run(enter_and_leave())
+    # its own thread: in the full suite Playwright's sync API keeps an event loop running in this one
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(enter_and_leave())
+        except BaseException as exc:  # handed back to the test below
+            errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
 
 
 def test_the_server_opens_the_database_at_start_up(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
