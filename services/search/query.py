@@ -167,13 +167,14 @@ def _text_condition(engine: Engine, value: str, plan: Plan | None, fts_limit: in
         return _col("id", plan if plan is None or "text" not in plan.bare else None).in_(ids)
     # Without the FTS index (PostgreSQL): every token must occur in one of the columns (substring, any case),
     # a superset of the FTS semantics. Tokens are letters and digits only, so no LIKE wildcard gets through; they
-    # hold no space, so a match in the space-joined columns (PG_TEXT, trigram-indexed by migration 0011) lies
-    # within one column: the same rows as an ILIKE per column.
+    # hold no space, so a match in the space-joined columns lies within one column: the same rows as an ILIKE
+    # per column. The joined text is stored lower-cased (PG_SEARCH_TEXT, trigram-indexed, migration 0012) and
+    # compared with the lower-cased token: what ILIKE does inside for UTF-8, without redoing it for every row.
     tokens = [t for word in support.words(value) for t in word]
     if not tokens:
         return false()
-    joined: ColumnElement[str] = literal_column(support.PG_TEXT)
-    return and_(*(joined.ilike(f"%{t}%") for t in tokens))
+    joined: ColumnElement[str] = literal_column(support.PG_SEARCH_TEXT)
+    return and_(*(joined.like(func.lower(literal(f"%{t}%"))) for t in tokens))
 
 
 def conditions(engine: Engine, flt: SearchFilter, plan: Plan | None = None, *,
