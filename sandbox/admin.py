@@ -121,11 +121,17 @@ async def payment_record(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, **record})
 
 
+async def status_calls(request: Request) -> JSONResponse:
+    """Every get-payment-status call so far, in arrival order: ``{"id", "answer"}`` (the HTTP status sent)."""
+    return JSONResponse({"ok": True, "calls": list(sandbox_of(request).status_calls)})
+
+
 ROUTES = [
     Route("/__sandbox/health", health, methods=["GET"]),
     Route("/__sandbox/config", config, methods=["GET", "POST"]),
     Route("/__sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/__sandbox/complete", complete, methods=["POST"]),
     Route("/__sandbox/refunds/settle", settle_refunds, methods=["POST"]),
+    Route("/__sandbox/status-calls", status_calls, methods=["GET"]),
     Route("/__sandbox/payments/{merchant_order_id:path}", payment_record, methods=["GET"]),
 ]

@@ -62,12 +62,20 @@ async def payment_status(request: Request) -> JSONResponse:
     token = bearer(request)
     if token is None:
         return unauthorized()
-    limited = _status_limited(request, token)
-    if limited is not None:
-        return limited
     track_id = request.path_params.get("track_id")
     session_id = request.query_params.get("session_id")
     invoice_id = request.query_params.get("invoice_id")
+    answer = _status_answer(request, token, track_id, session_id, invoice_id)
+    sandbox_of(request).status_calls.append({"id": track_id or session_id or invoice_id or "",
+                                             "answer": answer.status_code})
+    return answer
+
+
+def _status_answer(request: Request, token: str, track_id: str | None, session_id: str | None,
+                   invoice_id: str | None) -> JSONResponse:
+    limited = _status_limited(request, token)
+    if limited is not None:
+        return limited
     if not (track_id or session_id or invoice_id):
         return invalid(Invalid({"track_id": ["A track id, session_id or invoice_id is required."]}))
     try:

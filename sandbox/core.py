@@ -47,6 +47,8 @@ class Sandbox:
         self.store.init_balance(config.merchant_balance_fils)
         self.webhooks = WebhookSender(config, self.store)
         self.status_limiter = SlidingWindow(lambda: self.config.status_limit_per_minute)
+        #: Every get-payment-status call that reached the API, in arrival order (tests count look-ups here).
+        self.status_calls: list[dict[str, str | int]] = []
         self.faults = FaultState()
         from .cards import Vault
 

@@ -25,6 +25,7 @@ class Faults:
     retry_after: int = 1
     hang_seconds: float = 0.0
     hang_after_seconds: float = 0.0  # run the handler (its effects happen), then hold the answer this long
+    hold: bool = False  # the request waits, unanswered, until this fault set is replaced or cleared
     malformed_json: bool = False
     non_json: int | None = None  # HTTP status of an HTML page (403 = the IP-whitelist case, or a 2xx)
     paths: list[str] | None = None
@@ -57,7 +58,7 @@ class Faults:
     def active(self) -> bool:
         """Whether anything is switched on (and not used up)."""
         switched = (self.latency_ms or self.error_rate or self.rate_limit or self.hang_seconds
-                    or self.malformed_json or self.non_json or self.hang_after_seconds)
+                    or self.malformed_json or self.non_json or self.hang_after_seconds or self.hold)
         return bool(switched) and self.count != 0
 
 
@@ -81,6 +82,12 @@ class FaultState:
         """The current fault set as JSON."""
         with self._lock:
             return asdict(self.faults)
+
+    def holds(self, path: str) -> bool:
+        """Whether a request to ``path`` is still to be held (the current set has ``hold`` for it)."""
+        with self._lock:
+            f = self.faults
+            return f.hold and any(path.startswith(p) for p in (f.paths or ["/api/"]))
 
     def take(self, path: str) -> Faults | None:
         """The faults that apply to this request (consuming one of ``count``), or None."""
@@ -106,6 +113,8 @@ class FaultMiddleware:
         if f is None:
             await self.app(scope, receive, send)
             return
+        while f.hold and self.state.holds(scope["path"]):
+            await asyncio.sleep(0.01)
         if f.hang_seconds:
             await asyncio.sleep(f.hang_seconds)
         if f.latency_ms:

@@ -62,6 +62,12 @@ class RunningSandbox:
         """Make every initiated refund refunded now; returns how many changed."""
         return int(self._admin("POST", "refunds/settle")["settled"])
 
+    def status_calls(self) -> list[dict[str, Any]]:
+        """Every get-payment-status call the API received, in order: ``{"id": <id asked>, "answer": <HTTP status>}``
+        (a call held or refused by a fault before the API is not in it)."""
+        calls: list[dict[str, Any]] = self._admin("GET", "status-calls")["calls"]
+        return calls
+
     def payment(self, merchant_order_id: str) -> dict[str, Any]:
         """The internal record of a charge: payment, attempts, refunds, balance."""
         return self._admin("GET", f"payments/{merchant_order_id}")

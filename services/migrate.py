@@ -122,9 +122,15 @@ def _upgrade(engine: Engine) -> bool:
     return True
 
 
+#: Columns the migrations add outside the models (PostgreSQL's stored search text, 0012): table → column names.
+UNMODELLED_COLUMNS = {"payment": frozenset({"search_text"})}
+
+
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
     """Autogenerate filter: leave the unmodelled search objects alone."""
     if type_ == "table" and name in UNMODELLED_TABLES:
+        return False
+    if type_ == "column" and name in UNMODELLED_COLUMNS.get(getattr(getattr(obj, "table", None), "name", ""), ()):
         return False
     return not (type_ == "index" and name in UNMODELLED_INDEXES)
 

@@ -35,6 +35,8 @@ from services.analytics.report import (
     hour_weekday,
     kpis,
     report,
+    rowwise_report,
+    summed_report,
     transactions_query,
 )
 from services.search import kuwait_today  # the same "today" as the transactions page's presets
@@ -69,5 +71,7 @@ __all__ = [
     "period_for",
     "previous_period",
     "report",
+    "rowwise_report",
+    "summed_report",
     "transactions_query",
 ]

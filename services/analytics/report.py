@@ -10,6 +10,7 @@ Definitions (shown to users as tooltips, see :data:`DEFINITIONS`):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -31,6 +32,7 @@ from services.analytics.queries import (
     refund_rows,
     search_filter,
 )
+from services.analytics.rollup import local_weekday_hour, rollup
 from services.models import FAMILIES, METHOD_FAMILY, Method, PaymentStatus
 from services.permissions import Action, Actor, authorize
 from services.timeutil import as_utc, to_kuwait, utcnow
@@ -242,15 +244,22 @@ def hour_weekday(engine: Engine, actor: Actor, period: Period, *,
 
 def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFilter | None = None,
            now: datetime | None = None) -> Report:
-    """All figures for the analytics page: one read transaction (one snapshot), three queries (five while the
-    period's last day is still running)."""
+    """All figures for the analytics page, in one read transaction (one snapshot): from the summaries, one query
+    per figure family (:func:`summed_report`); without them, from ``payment`` grouped by day."""
     actor = authorize(engine, actor, Action.VIEW_ANALYTICS)
     flt = filters or AnalyticsFilter()
     reader, summary = prepare(engine)
     with reader.connect() as conn:
-        before, until, rows, refunds = _both_periods(conn, summary, period, flt, now)
-        hours = hour_rows(conn, period.start_day, period.end_day, flt, summary=summary)
-        hourly = hourly_rows(conn, period.start_day, period.end_day, flt) if period.hourly else None
+        return summed_report(conn, period, flt, now) if summary else rowwise_report(conn, False, period, flt, now)
+
+
+def rowwise_report(conn: Connection, summary: bool, period: Period, flt: AnalyticsFilter,
+                   now: datetime | None) -> Report:
+    """:func:`report` from the daily rows (the summary's when ``summary``, else ``payment`` grouped), rolled up in
+    Python: the way without summaries, and the reference :func:`summed_report` is tested against."""
+    before, until, rows, refunds = _both_periods(conn, summary, period, flt, now)
+    hours = hour_rows(conn, period.start_day, period.end_day, flt, summary=summary)
+    hourly = hourly_rows(conn, period.start_day, period.end_day, flt) if period.hourly else None
     current = [r for r in rows if r.day >= period.start_day]
     current_refunds = [r for r in refunds if r.day >= period.start_day]
     return Report(
@@ -263,6 +272,99 @@ def report(engine: Engine, actor: Actor, period: Period, *, filters: AnalyticsFi
         heat=_heat(hours),
         refunds=_refunds_by_method(current_refunds),
     )
+
+
+def summed_report(conn: Connection, period: Period, flt: AnalyticsFilter, now: datetime | None) -> Report:
+    """:func:`report` from the summaries, each figure added up by the database (:mod:`services.analytics.rollup`)."""
+    before = previous_period(period)
+    until = same_moment_before(period, now or utcnow())
+    sums = rollup(conn, period.start_day, period.end_day, before.start_day, flt,
+                  skip_day=before.end_day if until is not None else None)
+    statuses: dict[tuple[bool, str], list[int]] = defaultdict(lambda: [0, 0])
+    refunded: dict[bool, list[int]] = defaultdict(lambda: [0, 0])
+    for current, status, n, amount in sums.statuses:
+        statuses[(current, status)][0] += n
+        statuses[(current, status)][1] += amount
+    for current, _family, _method, n, amount in sums.refunds:
+        refunded[current][0] += n
+        refunded[current][1] += amount
+    if until is not None:  # the previous period's last day, up to the same moment
+        for row in day_rows_before(conn, before.end_day, until, flt):
+            statuses[(False, row.status)][0] += row.count
+            statuses[(False, row.status)][1] += row.amount_fils
+        for refund in refund_day_rows_before(conn, before.end_day, until, flt):
+            refunded[False][0] += refund.count
+            refunded[False][1] += refund.amount_fils
+    hourly = hourly_rows(conn, period.start_day, period.end_day, flt) if period.hourly else None
+    return Report(
+        period=period,
+        filters=flt,
+        comparison=Comparison(_summed_kpis(period, True, statuses, refunded),
+                              _summed_kpis(before, False, statuses, refunded), until),
+        series=_summed_series(period, sums.series, flt) if hourly is None else _hourly_series(period, hourly, flt),
+        mix=_mix([DailyRow(period.start_day, family or None, method or None, PaymentStatus.PAID, n, amount)
+                  for family, method, n, amount in sums.mix]),
+        success=_summed_success(period, sums.success),
+        heat=[HeatCell(d, h, n) for (d, h), n in sorted(_all_cells(local_weekday_hour(sums.hours)).items())],
+        refunds=_refunds_by_method([RefundDailyRow(period.start_day, family, method, n, amount)
+                                    for current, family, method, n, amount in sums.refunds if current]),
+    )
+
+
+def _summed_kpis(period: Period, current: bool, statuses: dict[tuple[bool, str], list[int]],
+                 refunded: dict[bool, list[int]]) -> Kpis:
+    def of(status: str) -> list[int]:
+        return statuses.get((current, status), [0, 0])
+
+    return Kpis(
+        period=period,
+        payments=sum(n for (cur, _), (n, _a) in statuses.items() if cur == current),
+        captured=of(PaymentStatus.PAID)[0],
+        failed=of(PaymentStatus.FAILED)[0],
+        cancelled=of(PaymentStatus.CANCELLED)[0],
+        gross_fils=of(PaymentStatus.PAID)[1],
+        refunds=refunded.get(current, [0, 0])[0],
+        refunded_fils=refunded.get(current, [0, 0])[1],
+    )
+
+
+def _buckets(period: Period, days: Iterable[str]) -> dict[str, date]:
+    """Each ISO day's chart bucket, parsed once per day."""
+    return {day: period.bucket(date.fromisoformat(day)) for day in set(days)}
+
+
+def _summed_series(period: Period, rows: list[tuple[str, str, int, int]], flt: AnalyticsFilter) -> list[SeriesPoint]:
+    bucket = _buckets(period, (day for day, *_ in rows))
+    totals: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for day, family, n, amount in rows:
+        total = totals[(bucket[day], family or OTHER)]
+        total[0] += n
+        total[1] += amount
+    families = _families(flt, {family for _, family in totals})
+    return [
+        SeriesPoint(key, family, *totals.get((key, family), (0, 0)))
+        for key in period.buckets()
+        for family in families
+    ]
+
+
+def _summed_success(period: Period, rows: list[tuple[str, str, int, int]]) -> list[SuccessPoint]:
+    bucket = _buckets(period, (day for day, *_ in rows))
+    totals: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for day, method, captured, decided in rows:
+        total = totals[(bucket[day], method)]
+        total[0] += captured
+        total[1] += decided
+    return [
+        SuccessPoint(key, method, captured, decided)
+        for (key, method), (captured, decided) in sorted(totals.items(), key=lambda kv: (_method_order(kv[0][1]),
+                                                                                        kv[0][0]))
+    ]
+
+
+def _all_cells(cells: dict[tuple[int, int], int]) -> dict[tuple[int, int], int]:
+    """All 168 weekday × hour cells, zero where nothing was captured."""
+    return {(d, h): cells.get((d, h), 0) for d in range(7) for h in range(24)}
 
 
 def transactions_query(period: Period, filters: AnalyticsFilter | None = None) -> dict[str, str]:

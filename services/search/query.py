@@ -167,13 +167,14 @@ def _text_condition(engine: Engine, value: str, plan: Plan | None, fts_limit: in
         return _col("id", plan if plan is None or "text" not in plan.bare else None).in_(ids)
     # Without the FTS index (PostgreSQL): every token must occur in one of the columns (substring, any case),
     # a superset of the FTS semantics. Tokens are letters and digits only, so no LIKE wildcard gets through; they
-    # hold no space, so a match in the space-joined columns (PG_TEXT, trigram-indexed by migration 0011) lies
-    # within one column: the same rows as an ILIKE per column.
+    # hold no space, so a match in the space-joined columns lies within one column: the same rows as an ILIKE
+    # per column. The joined text is stored lower-cased (PG_SEARCH_TEXT, trigram-indexed, migration 0012) and
+    # compared with the lower-cased token: what ILIKE does inside for UTF-8, without redoing it for every row.
     tokens = [t for word in support.words(value) for t in word]
     if not tokens:
         return false()
-    joined: ColumnElement[str] = literal_column(support.PG_TEXT)
-    return and_(*(joined.ilike(f"%{t}%") for t in tokens))
+    joined: ColumnElement[str] = literal_column(support.PG_SEARCH_TEXT)
+    return and_(*(joined.like(func.lower(literal(f"%{t}%"))) for t in tokens))
 
 
 def conditions(engine: Engine, flt: SearchFilter, plan: Plan | None = None, *,
@@ -250,10 +251,16 @@ def _refunded(conn: Connection, engine: Engine, flt: SearchFilter) -> int:
 def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | None, *, exact: bool = False
             ) -> Totals:
     summaries = plan is not None or support.has_summaries(engine)  # SQLite's planner, or PostgreSQL at 0011
-    if plan is None and summaries and not exact and _broad_text(conn, engine, flt):
+    if plan is None and summaries and not exact and _capped_text(flt):
         # PostgreSQL: more than TEXT_TOTALS_CAP text matches are not all summed for a page (SQLite's capped
-        # totals): "more than" and no amounts, as there; add_up() visits every match when someone asks.
-        return Totals(planner.TEXT_TOTALS_CAP, 0, 0, 0, exact=False, count_exact=False)
+        # totals): "more than" and no amounts, as there; add_up() visits every match when someone asks. One
+        # query: the first TEXT_TOTALS_CAP + 1 matches summed; when there are no more, those are the totals.
+        first = select(PAYMENT.c.amount_fils, PAYMENT.c.status, PAYMENT.c.refunded_fils).where(
+            *conditions(engine, flt)).limit(planner.TEXT_TOTALS_CAP + 1).subquery()
+        totals = _one(conn, _aggregate(first))
+        if totals.count > planner.TEXT_TOTALS_CAP:
+            return Totals(planner.TEXT_TOTALS_CAP, 0, 0, 0, exact=False, count_exact=False)
+        return totals
     if summaries and flt.dimension_only():
         return replace(_one(conn, _summary_totals(flt)), refunded_fils=_refunded(conn, engine, flt))
     if summaries and flt.amount_dimension_only():
@@ -275,13 +282,11 @@ def _totals(conn: Connection, engine: Engine, flt: SearchFilter, plan: Plan | No
     return _one(conn, _aggregate(matched.subquery()))
 
 
-def _broad_text(conn: Connection, engine: Engine, flt: SearchFilter) -> bool:
-    """Whether free text (without an exact key) matches more than ``TEXT_TOTALS_CAP`` payments: counted up to
-    one past the cap only, so a broad word costs the first matches, not all of them."""
-    if not flt.text or any(getattr(flt, name) for name in KEY_FIELDS):
-        return False
-    first = select(PAYMENT.c.id).where(*conditions(engine, flt)).limit(planner.TEXT_TOTALS_CAP + 1).subquery()
-    return int(conn.execute(select(func.count()).select_from(first)).scalar_one()) > planner.TEXT_TOTALS_CAP
+def _capped_text(flt: SearchFilter) -> bool:
+    """Whether ``flt``'s totals are those of free text (without an exact key) that may be capped: a text filter,
+    no key field (those find a handful of payments), and not answered by a summary."""
+    return bool(flt.text) and not any(getattr(flt, name) for name in KEY_FIELDS) and not (
+        flt.dimension_only() or flt.amount_dimension_only())
 
 
 def _one(conn: Connection, stmt: Any) -> Totals:

@@ -14,8 +14,8 @@
   exports then read a WAL snapshot and never hold the write lock that webhooks and refunds need.
 
 On PostgreSQL (migration 0011) the daily, amount and hourly summaries exist too, kept by a PL/pgSQL trigger, and
-free text is ``ILIKE`` against :data:`PG_TEXT`, which a ``pg_trgm`` index covers; there is no FTS index, so the
-SQLite planner (:mod:`services.search.plan`) is not used there.
+free text is ``LIKE`` against :data:`PG_SEARCH_TEXT` (migration 0012), which a ``pg_trgm`` index covers; there
+is no FTS index, so the SQLite planner (:mod:`services.search.plan`) is not used there.
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ HOURS = Table(
 #: Search support is built by the migrations (revision 0001, ``migrations/versions``), not here: the SQL that
 #: creates the summary tables, the FTS index, its triggers and the covering indexes lives there.
 
-#: The eight text columns joined by a space: exactly the expression of migration 0011's trigram index
-#: ``ix_payment_search_text`` (PostgreSQL), so ``PG_TEXT ILIKE '%token%'`` is answered from that index.
-PG_TEXT = "(" + " || ' ' || ".join(f"coalesce(payment.{c}, '')" for c in FTS_COLUMNS) + ")"
+#: PostgreSQL's free text (migration 0012): the eight text columns (``FTS_COLUMNS``) joined by a space and
+#: lower-cased, a stored generated column with a ``pg_trgm`` index: ``LIKE lower('%token%')`` is answered from it.
+PG_SEARCH_TEXT = "payment.search_text"
 
 _ready: weakref.WeakSet[Engine] = weakref.WeakSet()
 _summaries: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()

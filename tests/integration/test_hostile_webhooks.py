@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from dashboard import runtime
 from services import sync
 from services.db import sqlite_url
-from services.gateway import factory
+from services.gateway import Lane, factory
 from services.models import WebhookEvent
 from services.permissions import SYSTEM
 from services.refunds.settle import refresh_refunds, settle_uncertain
@@ -35,9 +35,9 @@ from tests.integration.test_sync import Receiver, charge, events, row
 
 receiver = support.receiver
 
-#: What "its normal time" is for a paid payment's webhook to confirm it (0.6 s measured before the flood issue).
-NORMAL_CONFIRM_S = 5.0
-
+#: How long a test waits for a webhook to confirm a paid payment before calling it lost (a wait, not a bound
+#: on speed: the time it takes is measured by ``bench.webhooks_confirm``).
+GIVE_UP_S = 30.0
 
 def _nested(depth: int) -> bytes:
     return b'{"track_id":' + b"[" * depth + b"]" * depth + b"}"
@@ -95,15 +95,20 @@ def _open_events(rx: Receiver) -> list[WebhookEvent]:
         return list(session.exec(select(WebhookEvent).where(col(WebhookEvent.processed_at).is_(None))).all())
 
 
-def _confirm_time(rx: Receiver) -> float:
-    """Pay a real link on the sandbox; seconds until the dashboard's cache says paid (at most 30)."""
+def _confirm(rx: Receiver) -> list[dict[str, Any]]:
+    """Pay a real link on the sandbox and wait until its webhook made the cache say paid; the status look-ups the
+    sandbox received from paying to confirmed."""
     payment = charge(rx)
-    started = time.perf_counter()
-    rx.complete(payment)  # the sandbox posts the real webhook to our route
-    while row(rx.engine, payment.id).status != "paid" and time.perf_counter() - started < 30:
+    before = len(rx.sandbox.status_calls())
+    assert rx.client.status_limiter.room(Lane.KNOWN) > 0  # its look-up will not wait for a slot
+    paid = rx.complete(payment)  # the sandbox posts the real webhook to our route
+    deadline = time.monotonic() + GIVE_UP_S
+    while row(rx.engine, payment.id).status != "paid" and time.monotonic() < deadline:
         time.sleep(0.02)
     assert row(rx.engine, payment.id).status == "paid"
-    return time.perf_counter() - started
+    [delivery] = [e for e in events(rx.engine) if e.track_id == paid["track_id"]]
+    assert delivery.processed_at is not None and delivery.error is None  # confirmed by its own webhook
+    return rx.sandbox.status_calls()[before:]
 
 
 def test_hostile_corpus_never_blocks_the_desk(receiver, capsys) -> None:
@@ -131,12 +136,12 @@ def test_hostile_corpus_never_blocks_the_desk(receiver, capsys) -> None:
     # refund settling still runs
     settle_uncertain(receiver.engine, receiver.client, actor=SYSTEM)
     refresh_refunds(receiver.engine, receiver.client, actor=SYSTEM)
-    elapsed = _confirm_time(receiver)
+    calls = _confirm(receiver)
     with capsys.disabled():  # a figure for the closing note, shown in CI's output
         print(f"\n[hostile webhooks] deliveries tried: {len(answers)} ({len(HAND_PICKED)} hand-picked); "
-              f"codes {sorted(set(answers))}; a real payment confirmed {elapsed:.2f} s after paying")
-    assert elapsed < NORMAL_CONFIRM_S
-
+              f"codes {sorted(set(answers))}; status look-ups while confirming a real payment: {calls}")
+    # nothing of the corpus is still queued or asking: the real payment took one look-up, answered at once
+    assert [c["answer"] for c in calls] == [201]
 
 def test_a_delivery_stored_by_older_code_cannot_stop_the_sync(receiver) -> None:
     """The issue's 6 KB nested body, stored as today's main stored it (before the door refused it)."""
@@ -147,7 +152,7 @@ def test_a_delivery_stored_by_older_code_cannot_stop_the_sync(receiver) -> None:
     assert report.events == 1 and not report.rate_limited
     [old] = events(receiver.engine)
     assert old.processed_at is not None and "nested deeper" in (old.unusable_reason or "")
-    assert _confirm_time(receiver) < NORMAL_CONFIRM_S
+    assert [c["answer"] for c in _confirm(receiver)] == [201]
 
 
 def test_an_event_whose_processing_raises_is_retried_a_bounded_number_of_times(receiver, monkeypatch) -> None:
@@ -212,18 +217,15 @@ def _junk(index: int) -> bytes:
     return f"track_id=JUNK{index:05d}{time.time_ns() % 10**6}&result=CAPTURED&payment_id={index}".encode()
 
 
-def test_a_flood_of_made_up_track_ids_cannot_delay_a_real_payment(real_budget, capsys) -> None:
+def test_a_flood_of_made_up_track_ids_cannot_delay_a_real_payment(real_budget) -> None:
     rx = real_budget
     with httpx.Client(timeout=20) as http:
         codes = [http.post(rx.webhook_url, content=_junk(i),
                            headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code
                  for i in range(500)]
     assert codes == [200] * 500
-    elapsed = _confirm_time(rx)
-    with capsys.disabled():
-        print(f"\n[junk flood] 500 junk deliveries, status limit 30/min: a real payment confirmed {elapsed:.2f} s "
-              "after paying")
-    assert elapsed < 5.0
+    calls = _confirm(rx)  # while the junk may still be in the queue
+    assert [c["answer"] for c in calls if not c["id"].startswith("JUNK")] == [201]  # the real one: asked once, served
     assert sync.wait_idle(60)
     limiter = rx.client.status_limiter
     junk = [e for e in events(rx.engine) if (e.track_id or "").startswith("JUNK")]
@@ -231,6 +233,9 @@ def test_a_flood_of_made_up_track_ids_cannot_delay_a_real_payment(real_budget, c
     not_asked = [e for e in junk if (e.error or "").startswith("Not looked up")]
     assert len(not_asked) >= 500 - limiter.unknown_share
     assert limiter.room() > 0  # the budget is still there for the sync pass
+    every = rx.sandbox.status_calls()
+    assert all(c["answer"] != 429 for c in every)  # never over the gateway's limit: nobody waited on a refusal
+    assert len([c for c in every if c["id"].startswith("JUNK")]) <= limiter.unknown_share
 
 
 def test_repeated_unknown_ids_are_looked_up_once(real_budget) -> None:

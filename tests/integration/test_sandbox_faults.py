@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import httpx
@@ -70,3 +71,19 @@ def test_paths_and_count_limit_where_faults_apply(api: Api, sandbox: RunningSand
     bad = httpx.post(f"{sandbox.url}/__sandbox/faults", json={"error_rate": 2})
     assert bad.status_code == 400
     assert httpx.post(f"{sandbox.url}/__sandbox/faults", json={"nonsense": 1}).status_code == 400
+
+
+def test_hold_waits_until_the_faults_change_and_status_calls_are_listed(api: Api, sandbox: RunningSandbox) -> None:
+    """``hold``: a matching request stays unanswered until the fault set is replaced (other paths pass); every
+    get-payment-status call is listed in order with the status it was answered with."""
+    sandbox.set_faults(hold=True, paths=["check-payment-button-status"])
+    answers: list[int] = []
+    held = threading.Thread(target=lambda: answers.append(api.get("check-payment-button-status").status_code))
+    held.start()
+    assert api.get("get-payment-status/NO-SUCH-TRACK").status_code == 404  # another path is not held
+    held.join(0.3)
+    assert held.is_alive() and answers == []
+    sandbox.clear_faults()
+    held.join(10)
+    assert answers == [201]
+    assert sandbox.status_calls() == [{"id": "NO-SUCH-TRACK", "answer": 404}]

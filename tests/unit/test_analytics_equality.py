@@ -142,3 +142,32 @@ def test_totals_equal_the_transactions_search_for_the_same_filter(seeded, flt) -
         assert (t.count, t.captured_count, t.captured_amount_fils) == (k.payments, k.captured, k.gross_fils)
     query = analytics.transactions_query(Period(date(2026, 1, 1), date(2026, 1, 31)), AnalyticsFilter("wallet"))
     assert query == {"from": "2026-01-01", "to": "2026-01-31", "family": "wallet"}
+
+
+@pytest.mark.parametrize("flt", [AnalyticsFilter(), AnalyticsFilter(family="wallet"), AnalyticsFilter(method="knet")])
+def test_the_database_summed_report_equals_the_row_by_row_report(seeded, flt) -> None:
+    """report() adds each figure up in SQL (services.analytics.rollup); the same figures rolled up in Python from
+    the summary's rows and from ``payment`` itself are the reference: equal in every field, to the fils, for
+    running periods (the previous one cut at the same moment), past ones, hourly, daily and weekly ones."""
+    engine, _, _ = seeded
+    today = to_kuwait(utcnow()).date()
+    reader, summary = queries.prepare(engine)
+    assert summary
+    now = utcnow()
+    for period in [*periods(), Period(today - timedelta(days=364), today),
+                   Period(today - timedelta(days=100), today - timedelta(days=20))]:
+        with reader.connect() as conn:
+            summed = analytics.summed_report(conn, period, flt, now)
+            rows = analytics.rowwise_report(conn, True, period, flt, now)
+            plain = analytics.rowwise_report(conn, False, period, flt, now)
+        assert summed == rows == plain, period
+        assert summed.kpis.payments or period.end_day < today - timedelta(days=45)
+    assert analytics.report(engine, ADMIN, periods()[5], filters=flt, now=now) == plain_report(engine, periods()[5],
+                                                                                           flt, now)
+
+
+def plain_report(engine, period: Period, flt: AnalyticsFilter, now) -> analytics.Report:
+    """The reference: report() rolled up in Python from ``payment`` itself."""
+    reader, _ = queries.prepare(engine)
+    with reader.connect() as conn:
+        return analytics.rowwise_report(conn, False, period, flt, now)

@@ -82,9 +82,36 @@ def test_text_condition_on_postgres_is_the_indexed_expression() -> None:
             indexed = conn.execute(text("SELECT pg_get_indexdef('ix_payment_search_text'::regclass)")).scalar_one()
             conn.execute(text("SET LOCAL enable_seqscan = off"))  # an empty table: make the index the choice
             plan = "\n".join(conn.execute(text(
-                f"EXPLAIN SELECT id FROM payment WHERE {support.PG_TEXT} ILIKE '%noura%'")).scalars())  # noqa: S608
-        assert "gin_trgm_ops" in indexed
+                f"EXPLAIN SELECT id FROM payment WHERE {support.PG_SEARCH_TEXT} LIKE lower('%noura%')"  # noqa: S608
+            )).scalars())
+        assert "gin_trgm_ops" in indexed and "search_text" in indexed
         assert "ix_payment_search_text" in plan
+
+
+#: What migration 0011 indexed and search compared with ILIKE: the eight text columns joined by a space.
+JOINED_0011 = "(" + " || ' ' || ".join(f"coalesce(payment.{c}, '')" for c in support.FTS_COLUMNS) + ")"
+
+
+def test_stored_search_text_matches_the_rows_ilike_matched() -> None:
+    """0012 compares the stored lower-cased text with LIKE where 0011 compared the joined columns with ILIKE:
+    the same payments for mixed-case, Arabic, digit and e-mail tokens, after inserts and updates too."""
+    with postgres_database("stored_text") as pg:
+        names = ["Noura Al-Sabah", "NOURA", "noUra x", "سارة العلي", "Ünal ÖZ", None, "Dana"]
+        for i, name in enumerate(names):
+            make_payment(pg, customer_name=name, customer_email=f"Person{i}@Shop.TEST" if i % 2 else None,
+                         description="Order ÄBC" if i % 3 == 0 else "gift", order_id=f"OID-{i:03d}X")
+        with pg.begin() as conn:
+            conn.execute(text("UPDATE payment SET reference = 'RefNOURA9' WHERE customer_name = 'Dana'"))
+        tokens = ["noura", "NOURA", "سارة", "ünal", "öz", "person3", "shop.test", "äbc", "oid-004x", "ref", "zzz"]
+        with pg.connect() as conn:
+            for token in tokens:
+                old = conn.execute(text(f"SELECT id FROM payment WHERE {JOINED_0011} ILIKE :p "  # noqa: S608
+                                        "ORDER BY id"), {"p": f"%{token}%"}).scalars().all()
+                new = conn.execute(text(f"SELECT id FROM payment WHERE {support.PG_SEARCH_TEXT} LIKE lower(:p) "  # noqa: S608
+                                        "ORDER BY id"), {"p": f"%{token}%"}).scalars().all()
+                assert old == new, token
+            assert conn.execute(text(f"SELECT count(*) FROM payment WHERE {support.PG_SEARCH_TEXT} "  # noqa: S608
+                                     "LIKE lower('%NOURA%')")).scalar_one() == 4
 
 
 def test_broad_text_on_postgres_reports_more_than_the_cap_and_add_up_is_exact(monkeypatch) -> None:
