@@ -89,9 +89,15 @@ def test_transactions_export_arrives_as_a_file_and_is_audited_with_its_rows(page
     assert len(_export_audits(demo_stack)) == before + 2
 
     # The header's language is chosen per export: Arabic column names over the same rows.
-    page.locator(".st-key-tx_export_lang").get_by_text("العربية").click()
     wait_idle(page)
-    arabic = _click_download(page, page.get_by_role("link", name="Export CSV"))
+    export_link = page.get_by_role("link", name="Export CSV")
+    english_ticket = export_link.get_attribute("href")
+    page.locator(".st-key-tx_export_lang").get_by_text("العربية").click()
+    # the rerun gives the link a new ticket carrying the header language; wait for it (seen in CI: the old
+    # English ticket was clicked when the download followed the radio too closely)
+    expect(export_link).not_to_have_attribute("href", english_ticket or "", timeout=30_000)
+    wait_idle(page)
+    arabic = _click_download(page, export_link)
     arabic.save_as(tmp_path / "arabic.csv")
     assert (tmp_path / "arabic.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8
     table = list(csv.reader(io.StringIO((tmp_path / "arabic.csv").read_text(encoding="utf-8-sig"))))
