@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +26,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 
 from dashboard import routes, runtime
 from sandbox.config import SandboxConfig
-from sandbox.server import RunningSandbox, serve_in_thread
+from sandbox.server import RunningSandbox, serve_app_in_thread, serve_in_thread
 from services import sync
 from services.db import session_scope, sqlite_url
 from services.gateway import UPaymentsClient, factory, parse_redirect
@@ -44,12 +41,6 @@ BOUND_S = 5.0
 TOKEN = "jtest123"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def _routes(sandbox: RunningSandbox, db: Path, status_limit: int) -> Iterator[tuple[str, UPaymentsClient]]:
     """The dashboard's routes under uvicorn in a thread; (base URL, the client the webhook route uses)."""
@@ -57,24 +48,14 @@ def _routes(sandbox: RunningSandbox, db: Path, status_limit: int) -> Iterator[tu
                        "SOUQ_GATEWAY_TOKEN": TOKEN, "SOUQ_ENVIRONMENT": "sandbox",
                        "SOUQ_STATUS_RATE_PER_MINUTE": str(status_limit), "SOUQ_WEBHOOK_MAX_BYTES": "2048"})
     runtime.reset()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=routes.routes()), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise SystemExit("the dashboard's routes did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", factory.shared_client(runtime.settings())
-    finally:
-        sync.wait_idle(60)
-        server.should_exit = True
-        thread.join(10)
-        runtime.engine().dispose()
-        runtime.reset()
+    with serve_app_in_thread(Starlette(routes=routes.routes()), lifespan="off", name="routes",
+                             start_timeout=30) as url:
+        try:
+            yield url, factory.shared_client(runtime.settings())
+        finally:
+            sync.wait_idle(60)
+    runtime.engine().dispose()
+    runtime.reset()
 
 
 def _charge(client: UPaymentsClient, base: str, notify: str) -> Payment:

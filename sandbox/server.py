@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -74,31 +74,39 @@ class RunningSandbox:
 
 
 @contextmanager
-def serve_in_thread(config: SandboxConfig, port: int = 0, host: str = "127.0.0.1") -> Iterator[RunningSandbox]:
-    """Start uvicorn in a daemon thread on ``host:port`` (0 = a free port), wait until it serves, stop on exit."""
+def serve_app_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0,
+                        lifespan: Literal["auto", "on", "off"] = "on", name: str = "asgi",
+                        start_timeout: float = 15) -> Iterator[str]:
+    """Serve any ASGI ``app`` with uvicorn in a daemon thread on ``host:port`` (0 = a free port, bound here so no
+    other process can take it first); yields the base URL once it serves, stops on exit. The sandbox, the tests'
+    and the benchmarks' copies of the dashboard's routes all start this way."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # lets asyncio set TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    app = create_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan,
                                            timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sandbox", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + start_timeout
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
             sock.close()
-            raise RuntimeError("sandbox server did not start")
+            raise RuntimeError(f"{name} server did not start")
         time.sleep(0.005)
-    url = f"http://{host}:{bound_port}"
-    config.public_url = config.public_url or url
-    http = httpx.Client(timeout=30)
     try:
-        yield RunningSandbox(url=url, config=config, _http=http)
+        yield f"http://{host}:{bound_port}"
     finally:
-        http.close()
         server.should_exit = True
         thread.join(15)
         sock.close()
+
+
+@contextmanager
+def serve_in_thread(config: SandboxConfig, port: int = 0, host: str = "127.0.0.1") -> Iterator[RunningSandbox]:
+    """The sandbox in a daemon thread (see :func:`serve_app_in_thread`)."""
+    with serve_app_in_thread(create_app(config), host=host, port=port, name="sandbox") as url:
+        config.public_url = config.public_url or url
+        with httpx.Client(timeout=30) as http:
+            yield RunningSandbox(url=url, config=config, _http=http)

@@ -6,26 +6,23 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from dashboard import runtime
 from dashboard.export_header import transactions_header
+from sandbox.server import serve_app_in_thread
 from services.db import sqlite_url
 from services.permissions import Actor, Role
 from services.search import COLUMNS, SearchFilter, issue_ticket
 from tests.factories import make_db, make_payment, make_staff
-from tests.integration.test_sync import _free_port
 
 T0 = datetime(2026, 3, 9, 21, 30, 5, tzinfo=UTC)
 ARABIC = re.compile(r"[\u0600-\u06ff]")
@@ -44,20 +41,10 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("SOUQ_DATABASE_URL", sqlite_url(tmp_path / "export.db"))
     monkeypatch.setenv("SOUQ_ENVIRONMENT", "demo")
     runtime.reset()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=routes.routes()), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the routes did not start"
-        time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serve_app_in_thread(Starlette(routes=routes.routes()), lifespan="off", name="routes") as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(10)
         runtime.engine().dispose()
         runtime.reset()
 

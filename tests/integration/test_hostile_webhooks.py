@@ -8,14 +8,12 @@ its normal time. Item 6: a flood of made-up track ids cannot use up the 30-a-min
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -23,6 +21,7 @@ from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 
 from dashboard import runtime
+from sandbox.server import serve_app_in_thread
 from services import sync
 from services.db import sqlite_url
 from services.gateway import Lane, factory
@@ -192,25 +191,15 @@ def real_budget(sandbox, tmp_path, monkeypatch) -> Iterator[Receiver]:
                         "SOUQ_STATUS_RATE_PER_MINUTE": "30", "SOUQ_WEBHOOK_MAX_BYTES": "2048"}.items():
         monkeypatch.setenv(name, value)
     runtime.reset()
-    port = support._free_port()
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=routes.routes()), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline
-        time.sleep(0.01)
-    client = factory.shared_client(runtime.settings())
-    assert client.status_limiter.limit == 30
-    try:
-        yield Receiver(f"http://127.0.0.1:{port}", runtime.engine(), client, sandbox)
-    finally:
-        sync.wait_idle(60)
-        server.should_exit = True
-        thread.join(10)
-        runtime.engine().dispose()
-        runtime.reset()
+    with serve_app_in_thread(Starlette(routes=routes.routes()), lifespan="off", name="receiver") as url:
+        client = factory.shared_client(runtime.settings())
+        assert client.status_limiter.limit == 30
+        try:
+            yield Receiver(url, runtime.engine(), client, sandbox)
+        finally:
+            sync.wait_idle(60)
+    runtime.engine().dispose()
+    runtime.reset()
 
 
 def _junk(index: int) -> bytes:

@@ -7,8 +7,6 @@ there, and the dashboard verifies each one with a status look-up back to the san
 from __future__ import annotations
 
 import itertools
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,12 +16,12 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 
 from dashboard import runtime
+from sandbox.server import serve_app_in_thread
 from services import sync
 from services.audit import verify
 from services.db import sqlite_url
@@ -57,12 +55,6 @@ class Receiver:
         return dict(self.sandbox.complete(payment.session_id, method=method, outcome=outcome, wait_webhook=True))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def receiver(sandbox, tmp_path, monkeypatch) -> Iterator[Receiver]:
     from dashboard import routes
@@ -75,24 +67,14 @@ def receiver(sandbox, tmp_path, monkeypatch) -> Iterator[Receiver]:
     monkeypatch.setenv("SOUQ_STATUS_RATE_PER_MINUTE", "600")
     monkeypatch.setenv("SOUQ_WEBHOOK_MAX_BYTES", "2048")
     runtime.reset()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=routes.routes()), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "receiver did not start"
-        time.sleep(0.01)
-    client = factory.shared_client(runtime.settings())  # the client the webhook route uses: one limiter
-    try:
-        yield Receiver(f"http://127.0.0.1:{port}", runtime.engine(), client, sandbox)
-    finally:
-        sync.wait_idle(30)
-        server.should_exit = True
-        thread.join(10)
-        runtime.engine().dispose()
-        runtime.reset()
+    with serve_app_in_thread(Starlette(routes=routes.routes()), lifespan="off", name="receiver") as url:
+        client = factory.shared_client(runtime.settings())  # the client the webhook route uses: one limiter
+        try:
+            yield Receiver(url, runtime.engine(), client, sandbox)
+        finally:
+            sync.wait_idle(30)
+    runtime.engine().dispose()
+    runtime.reset()
 
 
 def charge(rx: Receiver, *, amount_fils: int = 12_500, notify: str | None = None, **fields: Any) -> Payment:
