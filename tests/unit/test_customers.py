@@ -11,6 +11,7 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from services import customers
@@ -69,19 +70,23 @@ def test_the_example_from_the_issue() -> None:
     assert mask_phone("+96550003456") == "+965 ••••  3456"
 
 
-def test_summary_follows_inserts_status_changes_and_refunds(tmp_path: Path) -> None:
-    engine = make_db(tmp_path)
+def _sara_and_noura(engine: Engine, *, noura_fils: int) -> tuple[CustomerSummary | None, CustomerSummary | None]:
+    """Sara pays twice (the first after pending, then 1.500 refunded), Noura once by e-mail: both summaries."""
     a = make_payment(engine, customer_phone="+96550001111", customer_name="Sara", amount_fils=5_000, status="pending")
     make_payment(engine, customer_phone="+96550001111", amount_fils=2_000, method="card")
-    make_payment(engine, customer_email="Noura@Example.com", customer_phone=None, amount_fils=1_000)
+    make_payment(engine, customer_email="Noura@Example.com", customer_phone=None, amount_fils=noura_fils)
     with Session(engine) as session:
         payment = session.get(Payment, a.id)
         assert payment is not None
         payment.status, payment.refunded_fils = "paid", 1_500
         session.add(payment)
         session.commit()
-        sara = session.get(CustomerSummary, "+96550001111")
-        noura = session.get(CustomerSummary, "email:noura@example.com")
+        return session.get(CustomerSummary, "+96550001111"), session.get(CustomerSummary, "email:noura@example.com")
+
+
+def test_summary_follows_inserts_status_changes_and_refunds(tmp_path: Path) -> None:
+    engine = make_db(tmp_path)
+    sara, noura = _sara_and_noura(engine, noura_fils=1_000)
     assert sara is not None and noura is not None
     assert (sara.n_payments, sara.n_paid, sara.captured_fils, sara.refunded_fils, sara.net_fils, sara.name) == (
         2, 2, 7_000, 1_500, 5_500, "Sara")
@@ -162,17 +167,7 @@ def test_the_summary_triggers_and_the_list_work_on_postgresql() -> None:
 
     with postgres_database("customers") as engine:
         sales = make_staff(engine, Role.SALES)
-        a = make_payment(engine, customer_phone="+96550001111", customer_name="Sara", amount_fils=5_000,
-                         status="pending")
-        make_payment(engine, customer_phone="+96550001111", amount_fils=2_000, method="card")
-        make_payment(engine, customer_email="Noura@Example.com", customer_phone=None, amount_fils=9_000)
-        with Session(engine) as session:
-            payment = session.get(Payment, a.id)
-            assert payment is not None
-            payment.status, payment.refunded_fils = "paid", 1_500
-            session.add(payment)
-            session.commit()
-            sara = session.get(CustomerSummary, "+96550001111")
+        sara, _noura = _sara_and_noura(engine, noura_fils=9_000)
         assert sara is not None and (sara.n_paid, sara.captured_fils, sara.net_fils) == (2, 7_000, 5_500)
         rows = customers.list_customers(engine, sales, sort="lifetime_value").rows
         assert [r.key for r in rows] == ["email:noura@example.com", "+96550001111"]
