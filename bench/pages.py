@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import re
 import resource
 import shutil
@@ -44,6 +45,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from bench import cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -334,9 +337,35 @@ async def _done(page: Any, heading: str | re.Pattern[str]) -> None:
     await page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=120_000)
 
 
+@dataclass(frozen=True)
+class Pace:
+    """How a person moves: ``think`` (low, high) seconds drawn before every timed step (never timed), and when
+    this person starts (``delay`` seconds after the round)."""
+    think: tuple[float, float]
+    delay: float
+    rng: random.Random
+
+    async def pause(self) -> None:
+        low, high = self.think
+        if high > 0:
+            await asyncio.sleep(self.rng.uniform(low, high))
+
+
+def parse_think(text: str) -> tuple[float, float]:
+    """``"2-6"`` → (2, 6); ``"3"`` → (3, 3); ``"0"`` → no think time."""
+    low, _, high = text.partition("-")
+    pair = (float(low), float(high or low))
+    if pair[0] < 0 or pair[1] < pair[0]:
+        raise argparse.ArgumentTypeError(f"think time {text!r}: want LOW-HIGH seconds, 0 <= LOW <= HIGH")
+    return pair
+
+
 async def session(browser: Any, stack: Stack, email: str, order: str, times: dict[str, list[float]],
-                  customer: tuple[str, str]) -> None:
-    """One person: log in, visit every page twice, filter, open a payment, switch the analytics period."""
+                  customer: tuple[str, str], pace: Pace) -> None:
+    """One person: log in, visit every page twice, filter, open a payment, switch the analytics period.
+
+    Before every timed step the person thinks (``pace``); the clock starts at the click, after the pause."""
+    await asyncio.sleep(pace.delay)
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(180_000)  # 20 sessions on two cores: a first load can take minutes, not a failure
     context.set_default_navigation_timeout(180_000)
@@ -344,6 +373,7 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
     try:
         await page.goto(stack.app)
         await page.get_by_role("button", name="Log in with your company account").wait_for(timeout=120_000)
+        await pace.pause()
         started = time.perf_counter()
         await page.get_by_role("button", name="Log in with your company account").click()
         await page.get_by_role("button", name=email, exact=True).click()
@@ -353,6 +383,7 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
         nav = page.get_by_test_id("stSidebarNav")
         for visit in ("first", "warm"):
             for spec in specs:
+                await pace.pause()
                 started = time.perf_counter()
                 await nav.get_by_role("link", name=spec.title, exact=True).click()
                 await page.wait_for_url(re.compile(f"/{spec.url_path}"), timeout=120_000)
@@ -362,12 +393,14 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
             await nav.get_by_role("link", name="Transactions", exact=True).click()
             await _done(page, "Transactions")
             await page.get_by_role("textbox", name="Search text").fill("noura")
+            await pace.pause()
             started = time.perf_counter()
             await page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Search", exact=True).click()
             await page.wait_for_url(re.compile(r"q=noura"), timeout=120_000)
             await _done(page, "Transactions")
             times["apply a filter (text)"].append((time.perf_counter() - started) * 1000)
         if any(s.path == "pages/refunds.py" for s in specs):
+            await pace.pause()
             started = time.perf_counter()
             await page.goto(f"{stack.app}/refunds?payment={order}")
             await _done(page, f"Payment {order}")
@@ -375,6 +408,7 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
         if any(s.path == "pages/customers.py" for s in specs):
             await nav.get_by_role("link", name="Customers", exact=True).click()
             await _done(page, "Customers")
+            await pace.pause()
             started = time.perf_counter()
             await page.get_by_role("textbox", name="Find a customer").fill("noura")
             await page.keyboard.press("Enter")
@@ -382,6 +416,7 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
             await _done(page, "Customers")
             times["search customers (name)"].append((time.perf_counter() - started) * 1000)
             key, name = customer
+            await pace.pause()
             started = time.perf_counter()
             await page.goto(f"{stack.app}/customers?c={quote(key)}")
             await _done(page, name)
@@ -390,6 +425,7 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
             await nav.get_by_role("link", name="Analytics", exact=True).click()
             await _done(page, "Analytics")
             await page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
+            await pace.pause()
             started = time.perf_counter()
             await page.get_by_role("option", name="Last 90 days").click()
             await page.wait_for_url(re.compile(r"period=last_90_days"), timeout=120_000)
@@ -408,32 +444,68 @@ _HEADINGS = {"pages/links.py": "Payment links", "pages/webhooks.py": "Webhook in
              "pages/staff.py": "Staff & roles"}
 
 
-async def browser_round(stack: Stack, sessions: int, order: str, customer: tuple[str, str]) -> dict[str, list[float]]:
+@dataclass(frozen=True)
+class RoundPlan:
+    think: tuple[float, float]  # seconds before each timed step; (0, 0): click the instant a page is done
+    stagger: float  # the log-ins are spread evenly over this many seconds
+    seed: int
+    chromium_args: tuple[str, ...]
+
+    def paces(self, sessions: int) -> list[Pace]:
+        return [Pace(self.think, self.stagger * i / sessions, random.Random(f"{self.seed}-{sessions}-{i}"))
+                for i in range(sessions)]
+
+
+async def browser_round(stack: Stack, sessions: int, order: str, customer: tuple[str, str],
+                        plan: RoundPlan) -> tuple[dict[str, list[float]], dict[str, float], float]:
+    """The round's step times, the CPU seconds it used (``cpu.split`` differences) and the browser's peak RSS
+    (MB, summed over its processes, sampled each second)."""
     from playwright.async_api import async_playwright
 
     times: dict[str, list[float]] = defaultdict(list)
+    before = cpu.split(stack.pid)
+    peak_browser_mb = 0.0
+
+    async def watch() -> None:
+        nonlocal peak_browser_mb
+        while True:
+            peak_browser_mb = max(peak_browser_mb, cpu.tree_rss_mb(cpu.browser_pids(stack.pid)))
+            await asyncio.sleep(1)
+
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *plan.chromium_args])
+        watcher = asyncio.create_task(watch())
         users = [FINANCE if i % 2 == 0 else ADMIN for i in range(sessions)]
-        await asyncio.gather(*(session(browser, stack, email, order, times, customer) for email in users))
+        await asyncio.gather(*(session(browser, stack, email, order, times, customer, pace)
+                               for email, pace in zip(users, plan.paces(sessions), strict=True)))
+        watcher.cancel()
+        after = cpu.split(stack.pid)  # before closing: Chromium's processes still in the tree
         await browser.close()
-    return times
+    return times, {k: after[k] - before[k] for k in before}, peak_browser_mb
 
 
-def browser_mode(db: Path, rounds: list[int]) -> dict[str, float]:
+def browser_mode(db: Path, rounds: list[int], plan: RoundPlan) -> dict[str, float]:
     order = sample_order(db)
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as work, app_stack(db, Path(work)) as stack:
-        print(f"\nbrowser: app pid {stack.pid} at {stack.app}; RSS at start {rss_mb(stack.pid)[0]:.0f} MB; {load()}",
-              flush=True)
+        print(f"\nbrowser: app pid {stack.pid} at {stack.app}; RSS at start {rss_mb(stack.pid)[0]:.0f} MB; {load()}"
+              f"\n  think {plan.think[0]:g}-{plan.think[1]:g} s before each timed step (not timed), log-ins "
+              f"staggered over {plan.stagger:g} s, seed {plan.seed}; extra Chromium flags: "
+              f"{' '.join(plan.chromium_args) or 'none'}", flush=True)
         for sessions in rounds:
             started = time.perf_counter()
-            times = asyncio.run(browser_round(stack, sessions, order, sample_customer(db)))
+            times, used, browser_mb = asyncio.run(browser_round(stack, sessions, order, sample_customer(db), plan))
             now_rss, peak_rss = rss_mb(stack.pid)
             errors = len(times.pop("errors", []))
             took = time.perf_counter() - started
-            print(f"\n{sessions} concurrent session(s) (half finance, half admin): {took:.0f} s, {errors} failed;"
-                  f" server RSS {now_rss:.0f} MB (peak {peak_rss:.0f}; {memory_split(stack.pid)}); {load()}")
+            ours = used["app"] + used["browser"] + used["driver"] + used["bench"]
+            others = max(0.0, used["machine"] - ours)
+            print(f"\n{sessions} concurrent session(s) (half finance, half admin), think {plan.think[0]:g}-"
+                  f"{plan.think[1]:g} s: wall {took:.0f} s, {errors} failed; {load()}"
+                  f"\n  CPU s during the round: app {used['app']:.1f}, browser {used['browser']:.1f} (Chromium, "
+                  f"peak {browser_mb:.0f} MB RSS), driver {used['driver']:.1f}, bench {used['bench']:.1f}; "
+                  f"others on the machine {others:.1f}; of {took * (os.cpu_count() or 1):.0f} core-seconds"
+                  f"\n  server RSS {now_rss:.0f} MB (peak {peak_rss:.0f}; {memory_split(stack.pid)})")
             header = f"{'what a person waits for':40} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
             print(header + "\n" + "-" * len(header))
             page_p95 = 0.0
@@ -446,8 +518,12 @@ def browser_mode(db: Path, rounds: list[int]) -> dict[str, float]:
             results[f"page_p95_ms_worst_{sessions}"] = page_p95
             results[f"login_p95_ms_{sessions}"] = login
             results[f"errors_{sessions}"] = errors
-            print(f"RESULT sessions={sessions} page_p95_ms_worst={page_p95:.0f} login_p95_ms={login:.0f} "
-                  f"server_rss_mb={now_rss:.0f} server_peak_rss_mb={peak_rss:.0f} errors={errors}", flush=True)
+            print(f"RESULT sessions={sessions} think_s={plan.think[0]:g}-{plan.think[1]:g} "
+                  f"page_p95_ms_worst={page_p95:.0f} login_p95_ms={login:.0f} wall_s={took:.0f} "
+                  f"cpu_app_s={used['app']:.1f} cpu_browser_s={used['browser']:.1f} "
+                  f"cpu_driver_bench_s={used['driver'] + used['bench']:.1f} cpu_others_s={others:.1f} "
+                  f"load1={os.getloadavg()[0]:.2f} server_rss_mb={now_rss:.0f} server_peak_rss_mb={peak_rss:.0f} "
+                  f"errors={errors}", flush=True)
         results["server_peak_rss_mb"] = rss_mb(stack.pid)[1]
     return results
 
@@ -462,6 +538,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10, help="warm reruns per page (server mode)")
     parser.add_argument("--profile", help="cProfile the warm reruns of the page whose title contains this")
     parser.add_argument("--sessions", default="1,5,20", help="concurrent browser sessions, one round each")
+    parser.add_argument("--think", type=parse_think, default=(2.0, 6.0), metavar="LOW-HIGH",
+                        help="seconds a person pauses before each timed step, drawn uniformly (seeded); the pause "
+                             "is never timed; 0: click the instant a page is done (default 2-6)")
+    parser.add_argument("--stagger", type=float, help="spread the log-ins evenly over this many seconds (default "
+                                                      "10, or 0 with --think 0)")
+    parser.add_argument("--seed", type=int, default=15, help="seed of the think times")
+    parser.add_argument("--chromium-flag", action="append", default=[], metavar="FLAG",
+                        help="an extra Chromium flag, e.g. --renderer-process-limit=2 (repeatable)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     print(f"bench/pages.py at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {load()}", flush=True)
@@ -470,7 +554,9 @@ def main() -> None:
     if args.mode in ("server", "both"):
         results.update(server_mode(db, args.repeat, args.profile and args.profile.lower()))
     if args.mode in ("browser", "both"):
-        results.update(browser_mode(db, [int(s) for s in args.sessions.split(",")]))
+        stagger = args.stagger if args.stagger is not None else (10.0 if args.think[1] > 0 else 0.0)
+        plan = RoundPlan(args.think, stagger, args.seed, tuple(args.chromium_flag))
+        results.update(browser_mode(db, [int(s) for s in args.sessions.split(",")], plan))
     rows = count_rows(db)
     print(f"\nload average at the end: {load()}")
     if "server_page_p95_ms_worst" in results:
