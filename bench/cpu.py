@@ -79,7 +79,7 @@ def split(app_pid: int, me: int | None = None) -> dict[str, float]:
     # Chromium's own processes start under the driver; their time counts as the browser's, not the driver's.
     # Take the snapshot before the browser is closed: once the driver has reaped Chromium, its time moves into the
     # driver's cutime.
-    driver = {p for p in mine - browser if table[p].comm == "node"}
+    driver = {p for p in mine - browser if table[p].comm.startswith("node")}  # "node-MainThread"
     own = resource.getrusage(resource.RUSAGE_SELF)  # this process's threads only, not its reaped children
     return {"app": tree_cpu(app, table), "browser": tree_cpu(browser, table), "driver": tree_cpu(driver, table),
             "bench": own.ru_utime + own.ru_stime, "machine": machine_busy_s()}
@@ -102,3 +102,25 @@ def tree_rss_mb(pids: Iterable[int]) -> float:
             continue
         total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
     return total / 1024
+
+
+def chromium_kind(pid: int) -> str:
+    """``browser``, ``renderer``, ``gpu-process``, ``zygote``, ``utility`` … from Chromium's ``--type=`` flag."""
+    try:
+        # Chromium rewrites its process title: the arguments may be joined by spaces instead of NULs
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
+    except OSError:
+        return "gone"
+    kind = next((a[len(b"--type="):].decode() for a in args if a.startswith(b"--type=")), "browser")
+    return kind
+
+
+def browser_by_kind(app_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the live Chromium processes by kind (a reaped renderer counts under the zygote)."""
+    table = processes()
+    totals: dict[str, float] = {}
+    for pid in browser_pids(app_pid):
+        if pid in table:
+            kind = chromium_kind(pid)
+            totals[kind] = totals.get(kind, 0.0) + table[pid].cpu_s
+    return totals

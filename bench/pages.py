@@ -169,7 +169,7 @@ def sample_order(db: Path) -> str:
 
 # --- server side: AppTest -----------------------------------------------------------------------------------------
 
-def server_mode(db: Path, repeat: int, profile: str | None = None) -> dict[str, float]:
+def server_mode(db: Path, repeat: int, profile: str | None = None, only: str | None = None) -> dict[str, float]:
     """Time whole script runs of every page with AppTest, as the finance user and the admin."""
     import logging
 
@@ -203,6 +203,9 @@ def server_mode(db: Path, repeat: int, profile: str | None = None) -> dict[str, 
             variants: list[tuple[str, dict[str, str], dict[str, str]]] = [(spec.title, {}, {})]
             variants += [(f"{spec.title} ({what})", query, state) for what, query, state in extra.get(spec.path, [])]
             for title, query, state in variants:
+                if only and only not in title.lower():
+                    continue
+
                 def fresh(query: dict[str, str] = query, state: dict[str, str] = state, path: str = spec.path,
                           email: str = email) -> Any:
                     at = AppTest.from_file(str(ROOT / path), default_timeout=120)
@@ -337,6 +340,48 @@ async def _done(page: Any, heading: str | re.Pattern[str]) -> None:
     await page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=120_000)
 
 
+class Stopwatch:
+    """Times a step; with ``--frontend`` also what the page's renderer main thread did meanwhile (Chromium's
+    Performance domain: task, script, layout and style time) and the CPU seconds the app and Chromium used
+    (from /proc; with one session these are that step's own), kept in ``FRONTEND`` under the step's name."""
+
+    KEYS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+
+    def __init__(self, times: dict[str, list[float]], cdp: Any, app_pid: int) -> None:
+        self.times, self.cdp, self.app_pid = times, cdp, app_pid
+
+    async def _metrics(self) -> dict[str, float]:
+        if self.cdp is None:
+            return {}
+        got = await self.cdp.send("Performance.getMetrics")
+        found = {m["name"]: float(m["value"]) for m in got["metrics"] if m["name"] in self.KEYS}
+        used = cpu.split(self.app_pid)
+        return {**found, "app": used["app"], "browser": used["browser"]}
+
+    async def start(self) -> tuple[float, dict[str, float]]:
+        metrics = await self._metrics()
+        return time.perf_counter(), metrics
+
+    async def stop(self, step: str, started: tuple[float, dict[str, float]]) -> None:
+        self.times[step].append((time.perf_counter() - started[0]) * 1000)
+        if self.cdp is not None:
+            after = await self._metrics()
+            # a navigation starts a new document, whose counters start at zero
+            delta = {k: after[k] - started[1].get(k, 0.0) if after[k] >= started[1].get(k, 0.0) else after[k]
+                     for k in after}
+            FRONTEND.setdefault(step, []).append(delta)
+
+
+#: step → renderer main-thread seconds per occurrence (``--frontend``), printed after the round
+FRONTEND: dict[str, list[dict[str, float]]] = {}
+
+
+async def _cdp(context: Any, page: Any) -> Any:
+    cdp = await context.new_cdp_session(page)
+    await cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+    return cdp
+
+
 @dataclass(frozen=True)
 class Pace:
     """How a person moves: ``think`` (low, high) seconds drawn before every timed step (never timed), and when
@@ -344,6 +389,7 @@ class Pace:
     think: tuple[float, float]
     delay: float
     rng: random.Random
+    frontend: bool = False  # record the renderer's main-thread time per step (CDP)
 
     async def pause(self) -> None:
         low, high = self.think
@@ -370,67 +416,68 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
     context.set_default_timeout(180_000)  # 20 sessions on two cores: a first load can take minutes, not a failure
     context.set_default_navigation_timeout(180_000)
     page = await context.new_page()
+    watch = Stopwatch(times, await _cdp(context, page) if pace.frontend else None, stack.pid)
     try:
         await page.goto(stack.app)
         await page.get_by_role("button", name="Log in with your company account").wait_for(timeout=120_000)
         await pace.pause()
-        started = time.perf_counter()
+        started = await watch.start()
         await page.get_by_role("button", name="Log in with your company account").click()
         await page.get_by_role("button", name=email, exact=True).click()
         specs = pages_of(email)
         await _done(page, specs[0].title if specs[0].path != "pages/staff.py" else "Staff & roles")
-        times["log-in round trip"].append((time.perf_counter() - started) * 1000)
+        await watch.stop("log-in round trip", started)
         nav = page.get_by_test_id("stSidebarNav")
         for visit in ("first", "warm"):
             for spec in specs:
                 await pace.pause()
-                started = time.perf_counter()
+                started = await watch.start()
                 await nav.get_by_role("link", name=spec.title, exact=True).click()
                 await page.wait_for_url(re.compile(f"/{spec.url_path}"), timeout=120_000)
                 await _done(page, _HEADINGS.get(spec.path, spec.title))
-                times[f"{spec.title} ({visit})"].append((time.perf_counter() - started) * 1000)
+                await watch.stop(f"{spec.title} ({visit})", started)
         if any(s.path == "pages/transactions.py" for s in specs):
             await nav.get_by_role("link", name="Transactions", exact=True).click()
             await _done(page, "Transactions")
             await page.get_by_role("textbox", name="Search text").fill("noura")
             await pace.pause()
-            started = time.perf_counter()
+            started = await watch.start()
             await page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Search", exact=True).click()
             await page.wait_for_url(re.compile(r"q=noura"), timeout=120_000)
             await _done(page, "Transactions")
-            times["apply a filter (text)"].append((time.perf_counter() - started) * 1000)
+            await watch.stop("apply a filter (text)", started)
         if any(s.path == "pages/refunds.py" for s in specs):
             await pace.pause()
-            started = time.perf_counter()
+            started = await watch.start()
             await page.goto(f"{stack.app}/refunds?payment={order}")
             await _done(page, f"Payment {order}")
-            times["open a payment"].append((time.perf_counter() - started) * 1000)
+            await watch.stop("open a payment", started)
         if any(s.path == "pages/customers.py" for s in specs):
             await nav.get_by_role("link", name="Customers", exact=True).click()
             await _done(page, "Customers")
             await pace.pause()
-            started = time.perf_counter()
+            started = await watch.start()
             await page.get_by_role("textbox", name="Find a customer").fill("noura")
             await page.keyboard.press("Enter")
             await page.get_by_role("button", name=re.compile("^Noura")).first.wait_for(timeout=120_000)
             await _done(page, "Customers")
-            times["search customers (name)"].append((time.perf_counter() - started) * 1000)
+            await watch.stop("search customers (name)", started)
             key, name = customer
             await pace.pause()
-            started = time.perf_counter()
+            started = await watch.start()
             await page.goto(f"{stack.app}/customers?c={quote(key)}")
             await _done(page, name)
-            times["open a customer"].append((time.perf_counter() - started) * 1000)
+            await watch.stop("open a customer", started)
         if any(s.path == "pages/analytics.py" for s in specs):
             await nav.get_by_role("link", name="Analytics", exact=True).click()
             await _done(page, "Analytics")
             await page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
             await pace.pause()
-            started = time.perf_counter()
+            started = await watch.start()
             await page.get_by_role("option", name="Last 90 days").click()
             await page.wait_for_url(re.compile(r"period=last_90_days"), timeout=120_000)
             await _done(page, "Analytics")
-            times["switch analytics period"].append((time.perf_counter() - started) * 1000)
+            await watch.stop("switch analytics period", started)
     except Exception as exc:
         times["errors"].append(1)
         shot = Path(tempfile.gettempdir()) / f"bench-pages-error-{email}-{time.time():.0f}.png"
@@ -450,10 +497,11 @@ class RoundPlan:
     stagger: float  # the log-ins are spread evenly over this many seconds
     seed: int
     chromium_args: tuple[str, ...]
+    frontend: bool = False
 
     def paces(self, sessions: int) -> list[Pace]:
-        return [Pace(self.think, self.stagger * i / sessions, random.Random(f"{self.seed}-{sessions}-{i}"))
-                for i in range(sessions)]
+        return [Pace(self.think, self.stagger * i / sessions, random.Random(f"{self.seed}-{sessions}-{i}"),
+                     self.frontend) for i in range(sessions)]
 
 
 async def browser_round(stack: Stack, sessions: int, order: str, customer: tuple[str, str],
@@ -480,6 +528,8 @@ async def browser_round(stack: Stack, sessions: int, order: str, customer: tuple
                                for email, pace in zip(users, plan.paces(sessions), strict=True)))
         watcher.cancel()
         after = cpu.split(stack.pid)  # before closing: Chromium's processes still in the tree
+        kinds = cpu.browser_by_kind(stack.pid)
+        print("  Chromium CPU s by process kind: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(kinds.items())))
         await browser.close()
     return times, {k: after[k] - before[k] for k in before}, peak_browser_mb
 
@@ -514,6 +564,16 @@ def browser_mode(db: Path, rounds: list[int], plan: RoundPlan) -> dict[str, floa
                       f"{max(values):8.0f}")
                 if name != "log-in round trip":
                     page_p95 = max(page_p95, p95(values))
+            if FRONTEND:
+                print("\nper step, median ms: renderer main thread (CDP Performance) task / script / layout / "
+                      "style; CPU used meanwhile by the app / all of Chromium")
+                for name, deltas in FRONTEND.items():
+                    med = {k: statistics.median(d.get(k, 0.0) for d in deltas) * 1000
+                           for k in (*Stopwatch.KEYS, "app", "browser")}
+                    print(f"  {name:40} {med['TaskDuration']:6.0f} {med['ScriptDuration']:6.0f} "
+                          f"{med['LayoutDuration']:6.0f} {med['RecalcStyleDuration']:6.0f}   {med['app']:6.0f} "
+                          f"{med['browser']:6.0f}")
+                FRONTEND.clear()
             login = p95(times.get("log-in round trip", [0.0]))
             results[f"page_p95_ms_worst_{sessions}"] = page_p95
             results[f"login_p95_ms_{sessions}"] = login
@@ -537,6 +597,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("server", "browser", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=10, help="warm reruns per page (server mode)")
     parser.add_argument("--profile", help="cProfile the warm reruns of the page whose title contains this")
+    parser.add_argument("--only", help="server mode: only the pages whose title contains this")
     parser.add_argument("--sessions", default="1,5,20", help="concurrent browser sessions, one round each")
     parser.add_argument("--think", type=parse_think, default=(2.0, 6.0), metavar="LOW-HIGH",
                         help="seconds a person pauses before each timed step, drawn uniformly (seeded); the pause "
@@ -544,6 +605,8 @@ def main() -> None:
     parser.add_argument("--stagger", type=float, help="spread the log-ins evenly over this many seconds (default "
                                                       "10, or 0 with --think 0)")
     parser.add_argument("--seed", type=int, default=15, help="seed of the think times")
+    parser.add_argument("--frontend", action="store_true",
+                        help="also record what each step cost the page's renderer (main-thread time, via CDP)")
     parser.add_argument("--chromium-flag", action="append", default=[], metavar="FLAG",
                         help="an extra Chromium flag, e.g. --renderer-process-limit=2 (repeatable)")
     args = parser.parse_args()
@@ -552,10 +615,11 @@ def main() -> None:
     db = prepare_database(args.data_dir, args.rows, reseed=args.reseed, seed_from=args.seed_from)
     results: dict[str, float] = {}
     if args.mode in ("server", "both"):
-        results.update(server_mode(db, args.repeat, args.profile and args.profile.lower()))
+        results.update(server_mode(db, args.repeat, args.profile and args.profile.lower(),
+                                   args.only and args.only.lower()))
     if args.mode in ("browser", "both"):
         stagger = args.stagger if args.stagger is not None else (10.0 if args.think[1] > 0 else 0.0)
-        plan = RoundPlan(args.think, stagger, args.seed, tuple(args.chromium_flag))
+        plan = RoundPlan(args.think, stagger, args.seed, tuple(args.chromium_flag), args.frontend)
         results.update(browser_mode(db, [int(s) for s in args.sessions.split(",")], plan))
     rows = count_rows(db)
     print(f"\nload average at the end: {load()}")
