@@ -23,6 +23,7 @@ class Proc:
     ppid: int
     comm: str
     cpu_s: float  # own threads plus waited-for children
+    own_s: float = 0.0  # own threads only
 
 
 def _read(pid: int) -> Proc | None:
@@ -33,7 +34,7 @@ def _read(pid: int) -> Proc | None:
     comm = raw[raw.index("(") + 1:raw.rindex(")")]
     fields = raw[raw.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
     utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-    return Proc(pid, int(fields[1]), comm, (utime + stime + cutime + cstime) / TICK)
+    return Proc(pid, int(fields[1]), comm, (utime + stime + cutime + cstime) / TICK, (utime + stime) / TICK)
 
 
 def processes() -> dict[int, Proc]:
@@ -115,12 +116,17 @@ def chromium_kind(pid: int) -> str:
     return kind
 
 
-def browser_by_kind(app_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the live Chromium processes by kind (a reaped renderer counts under the zygote)."""
+def browser_by_kind(app_pid: int, seen: dict[int, tuple[str, float]]) -> None:
+    """Note each live Chromium process's kind and own CPU seconds into ``seen`` (call it every second or so: a
+    renderer's time is only its own while it lives; Chromium's subreaper takes it over when it exits)."""
     table = processes()
-    totals: dict[str, float] = {}
     for pid in browser_pids(app_pid):
         if pid in table:
-            kind = chromium_kind(pid)
-            totals[kind] = totals.get(kind, 0.0) + table[pid].cpu_s
+            seen[pid] = (seen[pid][0] if pid in seen else chromium_kind(pid), table[pid].own_s)
+
+
+def by_kind(seen: dict[int, tuple[str, float]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for kind, used in seen.values():
+        totals[kind] = totals.get(kind, 0.0) + used
     return totals

@@ -513,11 +513,13 @@ async def browser_round(stack: Stack, sessions: int, order: str, customer: tuple
     times: dict[str, list[float]] = defaultdict(list)
     before = cpu.split(stack.pid)
     peak_browser_mb = 0.0
+    kinds: dict[int, tuple[str, float]] = {}
 
     async def watch() -> None:
         nonlocal peak_browser_mb
         while True:
             peak_browser_mb = max(peak_browser_mb, cpu.tree_rss_mb(cpu.browser_pids(stack.pid)))
+            cpu.browser_by_kind(stack.pid, kinds)
             await asyncio.sleep(1)
 
     async with async_playwright() as pw:
@@ -528,8 +530,9 @@ async def browser_round(stack: Stack, sessions: int, order: str, customer: tuple
                                for email, pace in zip(users, plan.paces(sessions), strict=True)))
         watcher.cancel()
         after = cpu.split(stack.pid)  # before closing: Chromium's processes still in the tree
-        kinds = cpu.browser_by_kind(stack.pid)
-        print("  Chromium CPU s by process kind: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(kinds.items())))
+        cpu.browser_by_kind(stack.pid, kinds)
+        print("  Chromium CPU s by process kind (own threads, sampled each second): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.by_kind(kinds).items())))
         await browser.close()
     return times, {k: after[k] - before[k] for k in before}, peak_browser_mb
 
