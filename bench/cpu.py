@@ -69,8 +69,8 @@ def machine_busy_s() -> float:
 
 def split(app_pid: int, me: int | None = None) -> dict[str, float]:
     """CPU seconds so far: ``app`` (the server's tree), ``browser`` (every Chromium process below this one),
-    ``driver`` (Playwright's node driver), ``bench`` (this process's threads: the asyncio client and the OpenID
-    provider),
+    ``driver`` (Playwright's node driver), ``bench`` (this process's threads, the asyncio client, and the other
+    processes below it: the OpenID provider),
     and ``machine`` (all cores, everyone's)."""
     me = me or os.getpid()
     table = processes()
@@ -81,9 +81,10 @@ def split(app_pid: int, me: int | None = None) -> dict[str, float]:
     # Take the snapshot before the browser is closed: once the driver has reaped Chromium, its time moves into the
     # driver's cutime.
     driver = {p for p in mine - browser if table[p].comm.startswith("node")}  # "node-MainThread"
+    rest = mine - browser - driver  # the OpenID provider's process
     own = resource.getrusage(resource.RUSAGE_SELF)  # this process's threads only, not its reaped children
     return {"app": tree_cpu(app, table), "browser": tree_cpu(browser, table), "driver": tree_cpu(driver, table),
-            "bench": own.ru_utime + own.ru_stime, "machine": machine_busy_s()}
+            "bench": own.ru_utime + own.ru_stime + tree_cpu(rest, table), "machine": machine_busy_s()}
 
 
 def browser_pids(app_pid: int, me: int | None = None) -> set[int]:

@@ -289,12 +289,12 @@ def app_stack(db: Path, work: Path) -> Iterator[Stack]:
     """The app on ``db`` with the demo's local OpenID provider (no gateway: its calls fail at once)."""
     import logging
 
-    from dashboard.demo import _oidc_provider, _stop_process, _wait_until, write_secrets
+    from dashboard.demo import _stop_process, _wait_until, write_secrets
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the provider's access log
     port = free_port()
     with ExitStack() as stack:
-        oidc = stack.enter_context(_oidc_provider(free_port()))
+        oidc = stack.enter_context(oidc_process(work))
         secrets_path = work / "secrets.toml"
         write_secrets(secrets_path, app_port=port, oidc_url=oidc)
         env = app_env(db)
@@ -308,6 +308,36 @@ def app_stack(db: Path, work: Path) -> Iterator[Stack]:
         stack.callback(_stop_process, proc)
         _wait_until(f"http://localhost:{port}/_stcore/health", "The dashboard", proc, timeout=300)
         yield Stack(f"http://localhost:{port}", proc.pid)
+
+
+#: The demo's OpenID provider, run until killed (``python -c``; its port is the first argument).
+_OIDC_MAIN = """
+import sys, threading, warnings
+warnings.simplefilter("ignore")
+from dashboard.demo import _oidc_provider
+with _oidc_provider(int(sys.argv[1])):
+    threading.Event().wait()
+"""
+
+
+@contextmanager
+def oidc_process(work: Path) -> Iterator[str]:
+    """The demo's local OpenID provider in a process of its own. In this process's thread (as the demo runs it)
+    it shared the GIL with 20 sessions' Playwright traffic: at 20 sessions the app's token exchanges with it
+    timed out (httpx ConnectTimeout/ReadTimeout, "OAuth token exchange failed") and people landed back on the
+    log-in page."""
+    from dashboard.demo import _stop_process, _wait_until
+
+    port = free_port()
+    with (work / "oidc.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-c", _OIDC_MAIN, str(port)], cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            url = f"http://localhost:{port}"
+            _wait_until(f"{url}/.well-known/openid-configuration", "The OpenID provider", proc, timeout=120)
+            yield url
+        finally:
+            _stop_process(proc)
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
