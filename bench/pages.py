@@ -429,7 +429,9 @@ class Pace:
 
 def parse_think(text: str) -> tuple[float, float]:
     """``"2-6"`` → (2, 6); ``"3"`` → (3, 3); ``"0"`` → no think time."""
-    low, _, high = text.partition("-")
+    low, dash, high = text.partition("-")
+    if dash and not high:
+        raise argparse.ArgumentTypeError(f"think time {text!r}: want LOW-HIGH seconds, 0 <= LOW <= HIGH")
     pair = (float(low), float(high or low))
     if pair[0] < 0 or pair[1] < pair[0]:
         raise argparse.ArgumentTypeError(f"think time {text!r}: want LOW-HIGH seconds, 0 <= LOW <= HIGH")
@@ -524,13 +526,22 @@ _HEADINGS = {"pages/links.py": "Payment links", "pages/webhooks.py": "Webhook in
 @dataclass(frozen=True)
 class RoundPlan:
     think: tuple[float, float]  # seconds before each timed step; (0, 0): click the instant a page is done
-    stagger: float  # the log-ins are spread evenly over this many seconds
+    stagger: float | None  # the log-ins are spread evenly over this many seconds; None: see ``window``
     seed: int
     chromium_args: tuple[str, ...]
     frontend: bool = False
 
+    def window(self, sessions: int) -> float:
+        """Seconds over which this round's log-ins are spread. By default 3 s a person (at most a minute) with think
+        time, none without: a log-in costs Chromium ~2 and the app ~1 CPU-second, so 20 of them within 10 s
+        asked 3× what two cores give, and the app's token exchanges with the OpenID provider timed out (httpx
+        ConnectTimeout: nine of twenty people back on the log-in page, at load 40–60)."""
+        if self.stagger is not None:
+            return self.stagger
+        return min(60.0, 3.0 * sessions) if self.think[1] > 0 else 0.0
+
     def paces(self, sessions: int) -> list[Pace]:
-        return [Pace(self.think, self.stagger * i / sessions, random.Random(f"{self.seed}-{sessions}-{i}"),
+        return [Pace(self.think, self.window(sessions) * i / sessions, random.Random(f"{self.seed}-{sessions}-{i}"),
                      self.frontend) for i in range(sessions)]
 
 
@@ -572,9 +583,8 @@ def browser_mode(db: Path, rounds: list[int], plan: RoundPlan) -> dict[str, floa
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as work, app_stack(db, Path(work)) as stack:
         print(f"\nbrowser: app pid {stack.pid} at {stack.app}; RSS at start {rss_mb(stack.pid)[0]:.0f} MB; {load()}"
-              f"\n  think {plan.think[0]:g}-{plan.think[1]:g} s before each timed step (not timed), log-ins "
-              f"staggered over {plan.stagger:g} s, seed {plan.seed}; extra Chromium flags: "
-              f"{' '.join(plan.chromium_args) or 'none'}", flush=True)
+              f"\n  think {plan.think[0]:g}-{plan.think[1]:g} s before each timed step (not timed), seed {plan.seed}; "
+              f"extra Chromium flags: {' '.join(plan.chromium_args) or 'none'}", flush=True)
         for sessions in rounds:
             started = time.perf_counter()
             times, used, browser_mb = asyncio.run(browser_round(stack, sessions, order, sample_customer(db), plan))
@@ -584,7 +594,8 @@ def browser_mode(db: Path, rounds: list[int], plan: RoundPlan) -> dict[str, floa
             ours = used["app"] + used["browser"] + used["driver"] + used["bench"]
             others = max(0.0, used["machine"] - ours)
             print(f"\n{sessions} concurrent session(s) (half finance, half admin), think {plan.think[0]:g}-"
-                  f"{plan.think[1]:g} s: wall {took:.0f} s, {errors} failed; {load()}"
+                  f"{plan.think[1]:g} s, log-ins over {plan.window(sessions):g} s: wall {took:.0f} s, "
+                  f"{errors} failed; {load()}"
                   f"\n  CPU s during the round: app {used['app']:.1f}, browser {used['browser']:.1f} (Chromium, "
                   f"peak {browser_mb:.0f} MB RSS), driver {used['driver']:.1f}, bench {used['bench']:.1f}; "
                   f"others on the machine {others:.1f}; of {took * (os.cpu_count() or 1):.0f} core-seconds"
@@ -635,8 +646,8 @@ def main() -> None:
     parser.add_argument("--think", type=parse_think, default=(2.0, 6.0), metavar="LOW-HIGH",
                         help="seconds a person pauses before each timed step, drawn uniformly (seeded); the pause "
                              "is never timed; 0: click the instant a page is done (default 2-6)")
-    parser.add_argument("--stagger", type=float, help="spread the log-ins evenly over this many seconds (default "
-                                                      "10, or 0 with --think 0)")
+    parser.add_argument("--stagger", type=float, help="spread the log-ins evenly over this many seconds "
+                                                      "(default 3 s a person, at most 60; 0 with --think 0)")
     parser.add_argument("--seed", type=int, default=15, help="seed of the think times")
     parser.add_argument("--frontend", action="store_true",
                         help="also record what each step cost the page's renderer (main-thread time, via CDP)")
@@ -651,8 +662,7 @@ def main() -> None:
         results.update(server_mode(db, args.repeat, args.profile and args.profile.lower(),
                                    args.only and args.only.lower()))
     if args.mode in ("browser", "both"):
-        stagger = args.stagger if args.stagger is not None else (10.0 if args.think[1] > 0 else 0.0)
-        plan = RoundPlan(args.think, stagger, args.seed, tuple(args.chromium_flag), args.frontend)
+        plan = RoundPlan(args.think, args.stagger, args.seed, tuple(args.chromium_flag), args.frontend)
         results.update(browser_mode(db, [int(s) for s in args.sessions.split(",")], plan))
     rows = count_rows(db)
     print(f"\nload average at the end: {load()}")
