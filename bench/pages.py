@@ -18,6 +18,12 @@ seeding time is printed the first time.
   filter on Transactions, opening a payment (Refunds, by order id), a name search and one customer's page on
   Customers (server mode runs those two as well), and switching the Analytics period. A step is
   done when its heading is shown and the script has stopped running. Server memory: the app's peak RSS.
+  People pause before each timed step (``--think``, default 2–6 s drawn from a seeded range; never timed;
+  ``--think 0``: click the instant a page is done) and log in spread over ``--stagger`` seconds (default 3 s a
+  person, at most 60). Each round prints the CPU seconds it used: the app's process tree, Chromium's processes
+  (by kind), Playwright's driver and this bench, and everyone else on the machine (``bench/cpu.py``), beside the
+  wall time, the load and the server's RSS. ``--frontend`` adds each step's renderer main-thread time (CDP) and
+  the app's and Chromium's CPU during it; ``--chromium-flag`` tries extra Chromium flags.
 
 Last lines: ``RESULT`` lines — worst page p95, log-in p95, server RSS — and the load average beside the figures.
 """
