@@ -18,6 +18,12 @@ seeding time is printed the first time.
   filter on Transactions, opening a payment (Refunds, by order id), a name search and one customer's page on
   Customers (server mode runs those two as well), and switching the Analytics period. A step is
   done when its heading is shown and the script has stopped running. Server memory: the app's peak RSS.
+  People pause before each timed step (``--think``, default 2–6 s drawn from a seeded range; never timed;
+  ``--think 0``: click the instant a page is done) and log in spread over ``--stagger`` seconds (default 3 s a
+  person, at most 60). Each round prints the CPU seconds it used: the app's process tree, Chromium's processes
+  (by kind), Playwright's driver and this bench, and everyone else on the machine (``bench/cpu.py``), beside the
+  wall time, the load and the server's RSS. ``--frontend`` adds each step's renderer main-thread time (CDP) and
+  the app's and Chromium's CPU during it; ``--chromium-flag`` tries extra Chromium flags.
 
 Last lines: ``RESULT`` lines — worst page p95, log-in p95, server RSS — and the load average beside the figures.
 """
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import re
 import resource
 import shutil
@@ -44,6 +51,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from bench import cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -166,7 +175,7 @@ def sample_order(db: Path) -> str:
 
 # --- server side: AppTest -----------------------------------------------------------------------------------------
 
-def server_mode(db: Path, repeat: int, profile: str | None = None) -> dict[str, float]:
+def server_mode(db: Path, repeat: int, profile: str | None = None, only: str | None = None) -> dict[str, float]:
     """Time whole script runs of every page with AppTest, as the finance user and the admin."""
     import logging
 
@@ -200,6 +209,9 @@ def server_mode(db: Path, repeat: int, profile: str | None = None) -> dict[str, 
             variants: list[tuple[str, dict[str, str], dict[str, str]]] = [(spec.title, {}, {})]
             variants += [(f"{spec.title} ({what})", query, state) for what, query, state in extra.get(spec.path, [])]
             for title, query, state in variants:
+                if only and only not in title.lower():
+                    continue
+
                 def fresh(query: dict[str, str] = query, state: dict[str, str] = state, path: str = spec.path,
                           email: str = email) -> Any:
                     at = AppTest.from_file(str(ROOT / path), default_timeout=120)
@@ -283,12 +295,12 @@ def app_stack(db: Path, work: Path) -> Iterator[Stack]:
     """The app on ``db`` with the demo's local OpenID provider (no gateway: its calls fail at once)."""
     import logging
 
-    from dashboard.demo import _oidc_provider, _stop_process, _wait_until, write_secrets
+    from dashboard.demo import _stop_process, _wait_until, write_secrets
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the provider's access log
     port = free_port()
     with ExitStack() as stack:
-        oidc = stack.enter_context(_oidc_provider(free_port()))
+        oidc = stack.enter_context(oidc_process(work))
         secrets_path = work / "secrets.toml"
         write_secrets(secrets_path, app_port=port, oidc_url=oidc)
         env = app_env(db)
@@ -302,6 +314,36 @@ def app_stack(db: Path, work: Path) -> Iterator[Stack]:
         stack.callback(_stop_process, proc)
         _wait_until(f"http://localhost:{port}/_stcore/health", "The dashboard", proc, timeout=300)
         yield Stack(f"http://localhost:{port}", proc.pid)
+
+
+#: The demo's OpenID provider, run until killed (``python -c``; its port is the first argument).
+_OIDC_MAIN = """
+import sys, threading, warnings
+warnings.simplefilter("ignore")
+from dashboard.demo import _oidc_provider
+with _oidc_provider(int(sys.argv[1])):
+    threading.Event().wait()
+"""
+
+
+@contextmanager
+def oidc_process(work: Path) -> Iterator[str]:
+    """The demo's local OpenID provider in a process of its own. In this process's thread (as the demo runs it)
+    it shared the GIL with 20 sessions' Playwright traffic: at 20 sessions the app's token exchanges with it
+    timed out (httpx ConnectTimeout/ReadTimeout, "OAuth token exchange failed") and people landed back on the
+    log-in page."""
+    from dashboard.demo import _stop_process, _wait_until
+
+    port = free_port()
+    with (work / "oidc.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-c", _OIDC_MAIN, str(port)], cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            url = f"http://localhost:{port}"
+            _wait_until(f"{url}/.well-known/openid-configuration", "The OpenID provider", proc, timeout=120)
+            yield url
+        finally:
+            _stop_process(proc)
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -334,67 +376,146 @@ async def _done(page: Any, heading: str | re.Pattern[str]) -> None:
     await page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=120_000)
 
 
+class Stopwatch:
+    """Times a step; with ``--frontend`` also what the page's renderer main thread did meanwhile (Chromium's
+    Performance domain: task, script, layout and style time) and the CPU seconds the app and Chromium used
+    (from /proc; with one session these are that step's own), kept in ``FRONTEND`` under the step's name."""
+
+    KEYS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+
+    def __init__(self, times: dict[str, list[float]], cdp: Any, app_pid: int) -> None:
+        self.times, self.cdp, self.app_pid = times, cdp, app_pid
+
+    async def _metrics(self) -> dict[str, float]:
+        if self.cdp is None:
+            return {}
+        got = await self.cdp.send("Performance.getMetrics")
+        found = {m["name"]: float(m["value"]) for m in got["metrics"] if m["name"] in self.KEYS}
+        used = cpu.split(self.app_pid)
+        return {**found, "app": used["app"], "browser": used["browser"]}
+
+    async def start(self) -> tuple[float, dict[str, float]]:
+        metrics = await self._metrics()
+        return time.perf_counter(), metrics
+
+    async def stop(self, step: str, started: tuple[float, dict[str, float]]) -> None:
+        self.times[step].append((time.perf_counter() - started[0]) * 1000)
+        if self.cdp is not None:
+            after = await self._metrics()
+            # a navigation starts a new document, whose counters start at zero
+            delta = {k: after[k] - started[1].get(k, 0.0) if after[k] >= started[1].get(k, 0.0) else after[k]
+                     for k in after}
+            FRONTEND.setdefault(step, []).append(delta)
+
+
+#: step → renderer main-thread seconds per occurrence (``--frontend``), printed after the round
+FRONTEND: dict[str, list[dict[str, float]]] = {}
+
+
+async def _cdp(context: Any, page: Any) -> Any:
+    cdp = await context.new_cdp_session(page)
+    await cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+    return cdp
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How a person moves: ``think`` (low, high) seconds drawn before every timed step (never timed), and when
+    this person starts (``delay`` seconds after the round)."""
+    think: tuple[float, float]
+    delay: float
+    rng: random.Random
+    frontend: bool = False  # record the renderer's main-thread time per step (CDP)
+
+    async def pause(self) -> None:
+        low, high = self.think
+        if high > 0:
+            await asyncio.sleep(self.rng.uniform(low, high))
+
+
+def parse_think(text: str) -> tuple[float, float]:
+    """``"2-6"`` → (2, 6); ``"3"`` → (3, 3); ``"0"`` → no think time."""
+    low, dash, high = text.partition("-")
+    if dash and not high:
+        raise argparse.ArgumentTypeError(f"think time {text!r}: want LOW-HIGH seconds, 0 <= LOW <= HIGH")
+    pair = (float(low), float(high or low))
+    if pair[0] < 0 or pair[1] < pair[0]:
+        raise argparse.ArgumentTypeError(f"think time {text!r}: want LOW-HIGH seconds, 0 <= LOW <= HIGH")
+    return pair
+
+
 async def session(browser: Any, stack: Stack, email: str, order: str, times: dict[str, list[float]],
-                  customer: tuple[str, str]) -> None:
-    """One person: log in, visit every page twice, filter, open a payment, switch the analytics period."""
+                  customer: tuple[str, str], pace: Pace) -> None:
+    """One person: log in, visit every page twice, filter, open a payment, switch the analytics period.
+
+    Before every timed step the person thinks (``pace``); the clock starts at the click, after the pause."""
+    await asyncio.sleep(pace.delay)
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(180_000)  # 20 sessions on two cores: a first load can take minutes, not a failure
     context.set_default_navigation_timeout(180_000)
     page = await context.new_page()
+    watch = Stopwatch(times, await _cdp(context, page) if pace.frontend else None, stack.pid)
     try:
         await page.goto(stack.app)
         await page.get_by_role("button", name="Log in with your company account").wait_for(timeout=120_000)
-        started = time.perf_counter()
+        await pace.pause()
+        started = await watch.start()
         await page.get_by_role("button", name="Log in with your company account").click()
         await page.get_by_role("button", name=email, exact=True).click()
         specs = pages_of(email)
         await _done(page, specs[0].title if specs[0].path != "pages/staff.py" else "Staff & roles")
-        times["log-in round trip"].append((time.perf_counter() - started) * 1000)
+        await watch.stop("log-in round trip", started)
         nav = page.get_by_test_id("stSidebarNav")
         for visit in ("first", "warm"):
             for spec in specs:
-                started = time.perf_counter()
+                await pace.pause()
+                started = await watch.start()
                 await nav.get_by_role("link", name=spec.title, exact=True).click()
                 await page.wait_for_url(re.compile(f"/{spec.url_path}"), timeout=120_000)
                 await _done(page, _HEADINGS.get(spec.path, spec.title))
-                times[f"{spec.title} ({visit})"].append((time.perf_counter() - started) * 1000)
+                await watch.stop(f"{spec.title} ({visit})", started)
         if any(s.path == "pages/transactions.py" for s in specs):
             await nav.get_by_role("link", name="Transactions", exact=True).click()
             await _done(page, "Transactions")
             await page.get_by_role("textbox", name="Search text").fill("noura")
-            started = time.perf_counter()
+            await pace.pause()
+            started = await watch.start()
             await page.get_by_test_id("stFormSubmitButton").get_by_role("button", name="Search", exact=True).click()
             await page.wait_for_url(re.compile(r"q=noura"), timeout=120_000)
             await _done(page, "Transactions")
-            times["apply a filter (text)"].append((time.perf_counter() - started) * 1000)
+            await watch.stop("apply a filter (text)", started)
         if any(s.path == "pages/refunds.py" for s in specs):
-            started = time.perf_counter()
+            await pace.pause()
+            started = await watch.start()
             await page.goto(f"{stack.app}/refunds?payment={order}")
             await _done(page, f"Payment {order}")
-            times["open a payment"].append((time.perf_counter() - started) * 1000)
+            await watch.stop("open a payment", started)
         if any(s.path == "pages/customers.py" for s in specs):
             await nav.get_by_role("link", name="Customers", exact=True).click()
             await _done(page, "Customers")
-            started = time.perf_counter()
+            await pace.pause()
+            started = await watch.start()
             await page.get_by_role("textbox", name="Find a customer").fill("noura")
             await page.keyboard.press("Enter")
             await page.get_by_role("button", name=re.compile("^Noura")).first.wait_for(timeout=120_000)
             await _done(page, "Customers")
-            times["search customers (name)"].append((time.perf_counter() - started) * 1000)
+            await watch.stop("search customers (name)", started)
             key, name = customer
-            started = time.perf_counter()
+            await pace.pause()
+            started = await watch.start()
             await page.goto(f"{stack.app}/customers?c={quote(key)}")
             await _done(page, name)
-            times["open a customer"].append((time.perf_counter() - started) * 1000)
+            await watch.stop("open a customer", started)
         if any(s.path == "pages/analytics.py" for s in specs):
             await nav.get_by_role("link", name="Analytics", exact=True).click()
             await _done(page, "Analytics")
             await page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
-            started = time.perf_counter()
+            await pace.pause()
+            started = await watch.start()
             await page.get_by_role("option", name="Last 90 days").click()
             await page.wait_for_url(re.compile(r"period=last_90_days"), timeout=120_000)
             await _done(page, "Analytics")
-            times["switch analytics period"].append((time.perf_counter() - started) * 1000)
+            await watch.stop("switch analytics period", started)
     except Exception as exc:
         times["errors"].append(1)
         shot = Path(tempfile.gettempdir()) / f"bench-pages-error-{email}-{time.time():.0f}.png"
@@ -408,32 +529,83 @@ _HEADINGS = {"pages/links.py": "Payment links", "pages/webhooks.py": "Webhook in
              "pages/staff.py": "Staff & roles"}
 
 
-async def browser_round(stack: Stack, sessions: int, order: str, customer: tuple[str, str]) -> dict[str, list[float]]:
+@dataclass(frozen=True)
+class RoundPlan:
+    think: tuple[float, float]  # seconds before each timed step; (0, 0): click the instant a page is done
+    stagger: float | None  # the log-ins are spread evenly over this many seconds; None: see ``window``
+    seed: int
+    chromium_args: tuple[str, ...]
+    frontend: bool = False
+
+    def window(self, sessions: int) -> float:
+        """Seconds over which this round's log-ins are spread. By default 3 s a person (at most a minute) with think
+        time, none without: a log-in costs Chromium ~2 and the app ~1 CPU-second, so 20 of them within 10 s
+        asked 3× what two cores give, and the app's token exchanges with the OpenID provider timed out (httpx
+        ConnectTimeout: nine of twenty people back on the log-in page, at load 40–60)."""
+        if self.stagger is not None:
+            return self.stagger
+        return min(60.0, 3.0 * sessions) if self.think[1] > 0 else 0.0
+
+    def paces(self, sessions: int) -> list[Pace]:
+        return [Pace(self.think, self.window(sessions) * i / sessions, random.Random(f"{self.seed}-{sessions}-{i}"),
+                     self.frontend) for i in range(sessions)]
+
+
+async def browser_round(stack: Stack, sessions: int, order: str, customer: tuple[str, str],
+                        plan: RoundPlan) -> tuple[dict[str, list[float]], dict[str, float], float]:
+    """The round's step times, the CPU seconds it used (``cpu.split`` differences) and the browser's peak RSS
+    (MB, summed over its processes, sampled each second)."""
     from playwright.async_api import async_playwright
 
     times: dict[str, list[float]] = defaultdict(list)
+    before = cpu.split(stack.pid)
+    peak_browser_mb = 0.0
+    kinds: dict[int, tuple[str, float]] = {}
+
+    async def watch() -> None:
+        nonlocal peak_browser_mb
+        while True:
+            peak_browser_mb = max(peak_browser_mb, cpu.tree_rss_mb(cpu.browser_pids(stack.pid)))
+            cpu.browser_by_kind(stack.pid, kinds)
+            await asyncio.sleep(1)
+
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *plan.chromium_args])
+        watcher = asyncio.create_task(watch())
         users = [FINANCE if i % 2 == 0 else ADMIN for i in range(sessions)]
-        await asyncio.gather(*(session(browser, stack, email, order, times, customer) for email in users))
+        await asyncio.gather(*(session(browser, stack, email, order, times, customer, pace)
+                               for email, pace in zip(users, plan.paces(sessions), strict=True)))
+        watcher.cancel()
+        after = cpu.split(stack.pid)  # before closing: Chromium's processes still in the tree
+        cpu.browser_by_kind(stack.pid, kinds)
+        print("  Chromium CPU s by process kind (own threads, sampled each second): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.by_kind(kinds).items())))
         await browser.close()
-    return times
+    return times, {k: after[k] - before[k] for k in before}, peak_browser_mb
 
 
-def browser_mode(db: Path, rounds: list[int]) -> dict[str, float]:
+def browser_mode(db: Path, rounds: list[int], plan: RoundPlan) -> dict[str, float]:
     order = sample_order(db)
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as work, app_stack(db, Path(work)) as stack:
-        print(f"\nbrowser: app pid {stack.pid} at {stack.app}; RSS at start {rss_mb(stack.pid)[0]:.0f} MB; {load()}",
-              flush=True)
+        print(f"\nbrowser: app pid {stack.pid} at {stack.app}; RSS at start {rss_mb(stack.pid)[0]:.0f} MB; {load()}"
+              f"\n  think {plan.think[0]:g}-{plan.think[1]:g} s before each timed step (not timed), seed {plan.seed}; "
+              f"extra Chromium flags: {' '.join(plan.chromium_args) or 'none'}", flush=True)
         for sessions in rounds:
             started = time.perf_counter()
-            times = asyncio.run(browser_round(stack, sessions, order, sample_customer(db)))
+            times, used, browser_mb = asyncio.run(browser_round(stack, sessions, order, sample_customer(db), plan))
             now_rss, peak_rss = rss_mb(stack.pid)
             errors = len(times.pop("errors", []))
             took = time.perf_counter() - started
-            print(f"\n{sessions} concurrent session(s) (half finance, half admin): {took:.0f} s, {errors} failed;"
-                  f" server RSS {now_rss:.0f} MB (peak {peak_rss:.0f}; {memory_split(stack.pid)}); {load()}")
+            ours = used["app"] + used["browser"] + used["driver"] + used["bench"]
+            others = max(0.0, used["machine"] - ours)
+            print(f"\n{sessions} concurrent session(s) (half finance, half admin), think {plan.think[0]:g}-"
+                  f"{plan.think[1]:g} s, log-ins over {plan.window(sessions):g} s: wall {took:.0f} s, "
+                  f"{errors} failed; {load()}"
+                  f"\n  CPU s during the round: app {used['app']:.1f}, browser {used['browser']:.1f} (Chromium, "
+                  f"peak {browser_mb:.0f} MB RSS), driver {used['driver']:.1f}, bench {used['bench']:.1f}; "
+                  f"others on the machine {others:.1f}; of {took * (os.cpu_count() or 1):.0f} core-seconds"
+                  f"\n  server RSS {now_rss:.0f} MB (peak {peak_rss:.0f}; {memory_split(stack.pid)})")
             header = f"{'what a person waits for':40} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
             print(header + "\n" + "-" * len(header))
             page_p95 = 0.0
@@ -442,12 +614,26 @@ def browser_mode(db: Path, rounds: list[int]) -> dict[str, float]:
                       f"{max(values):8.0f}")
                 if name != "log-in round trip":
                     page_p95 = max(page_p95, p95(values))
+            if FRONTEND:
+                print("\nper step, median ms: renderer main thread (CDP Performance) task / script / layout / "
+                      "style; CPU used meanwhile by the app / all of Chromium")
+                for name, deltas in FRONTEND.items():
+                    med = {k: statistics.median(d.get(k, 0.0) for d in deltas) * 1000
+                           for k in (*Stopwatch.KEYS, "app", "browser")}
+                    print(f"  {name:40} {med['TaskDuration']:6.0f} {med['ScriptDuration']:6.0f} "
+                          f"{med['LayoutDuration']:6.0f} {med['RecalcStyleDuration']:6.0f}   {med['app']:6.0f} "
+                          f"{med['browser']:6.0f}")
+                FRONTEND.clear()
             login = p95(times.get("log-in round trip", [0.0]))
             results[f"page_p95_ms_worst_{sessions}"] = page_p95
             results[f"login_p95_ms_{sessions}"] = login
             results[f"errors_{sessions}"] = errors
-            print(f"RESULT sessions={sessions} page_p95_ms_worst={page_p95:.0f} login_p95_ms={login:.0f} "
-                  f"server_rss_mb={now_rss:.0f} server_peak_rss_mb={peak_rss:.0f} errors={errors}", flush=True)
+            print(f"RESULT sessions={sessions} think_s={plan.think[0]:g}-{plan.think[1]:g} "
+                  f"page_p95_ms_worst={page_p95:.0f} login_p95_ms={login:.0f} wall_s={took:.0f} "
+                  f"cpu_app_s={used['app']:.1f} cpu_browser_s={used['browser']:.1f} "
+                  f"cpu_driver_bench_s={used['driver'] + used['bench']:.1f} cpu_others_s={others:.1f} "
+                  f"load1={os.getloadavg()[0]:.2f} server_rss_mb={now_rss:.0f} server_peak_rss_mb={peak_rss:.0f} "
+                  f"errors={errors}", flush=True)
         results["server_peak_rss_mb"] = rss_mb(stack.pid)[1]
     return results
 
@@ -461,16 +647,29 @@ def main() -> None:
     parser.add_argument("--mode", choices=("server", "browser", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=10, help="warm reruns per page (server mode)")
     parser.add_argument("--profile", help="cProfile the warm reruns of the page whose title contains this")
+    parser.add_argument("--only", help="server mode: only the pages whose title contains this")
     parser.add_argument("--sessions", default="1,5,20", help="concurrent browser sessions, one round each")
+    parser.add_argument("--think", type=parse_think, default=(2.0, 6.0), metavar="LOW-HIGH",
+                        help="seconds a person pauses before each timed step, drawn uniformly (seeded); the pause "
+                             "is never timed; 0: click the instant a page is done (default 2-6)")
+    parser.add_argument("--stagger", type=float, help="spread the log-ins evenly over this many seconds "
+                                                      "(default 3 s a person, at most 60; 0 with --think 0)")
+    parser.add_argument("--seed", type=int, default=15, help="seed of the think times")
+    parser.add_argument("--frontend", action="store_true",
+                        help="also record what each step cost the page's renderer (main-thread time, via CDP)")
+    parser.add_argument("--chromium-flag", action="append", default=[], metavar="FLAG",
+                        help="an extra Chromium flag, e.g. --renderer-process-limit=2 (repeatable)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     print(f"bench/pages.py at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {load()}", flush=True)
     db = prepare_database(args.data_dir, args.rows, reseed=args.reseed, seed_from=args.seed_from)
     results: dict[str, float] = {}
     if args.mode in ("server", "both"):
-        results.update(server_mode(db, args.repeat, args.profile and args.profile.lower()))
+        results.update(server_mode(db, args.repeat, args.profile and args.profile.lower(),
+                                   args.only and args.only.lower()))
     if args.mode in ("browser", "both"):
-        results.update(browser_mode(db, [int(s) for s in args.sessions.split(",")]))
+        plan = RoundPlan(args.think, args.stagger, args.seed, tuple(args.chromium_flag), args.frontend)
+        results.update(browser_mode(db, [int(s) for s in args.sessions.split(",")], plan))
     rows = count_rows(db)
     print(f"\nload average at the end: {load()}")
     if "server_page_p95_ms_worst" in results:

@@ -208,6 +208,27 @@ def test_drift_from_the_database(engine) -> None:
     assert ghost.event_id == receipt.event_id and ghost.payment_pk is None
 
 
+def test_uncertain_and_stuck_links_newest_first_within_the_limit(engine) -> None:
+    """Both kinds of unsettled link creation, merged newest first and cut at ``limit``; a link still being created
+    for less than two minutes and one a verified look-up settled are not drift."""
+    finance = make_staff(engine, Role.FINANCE)
+    now = utcnow()
+    for order_id, minutes, link_state in (("U-OLD", 60, "uncertain"), ("C-MID", 30, "creating"),
+                                          ("U-NEW", 5, "uncertain"), ("C-NEW", 4, "creating"),
+                                          ("C-FRESH", 1, "creating")):
+        make_payment(engine, order_id=order_id, status="pending", method=None, link_state=link_state,
+                     created_at=now - timedelta(minutes=minutes))
+    make_payment(engine, order_id="U-SETTLED", status="pending", method=None, link_state="uncertain",
+                 created_at=now - timedelta(minutes=3), verified_at=now)
+
+    def uncertain(limit: int) -> list[str | None]:
+        return [i.order_id for i in reconcile.find_drift(engine, finance, limit=limit)
+                if i.kind == reconcile.LINK_UNCERTAIN]
+
+    assert uncertain(200) == ["C-NEW", "U-NEW", "C-MID", "U-OLD"]
+    assert uncertain(3) == ["C-NEW", "U-NEW", "C-MID"]
+
+
 @pytest.mark.parametrize("role", [Role.SALES, Role.VIEWER])
 def test_reconciliation_refuses_roles_without_the_permission(engine, dead_client, role) -> None:
     who = make_staff(engine, role)
