@@ -1,7 +1,7 @@
 """Benchmark: what each browser session costs the server's memory, at a million payments.
 
     .venv/bin/python -m bench.session_memory --seed-from /work/perfdata/pay-1000000.db [--sessions 1,5,10,20]
-        [--env MALLOC_ARENA_MAX=2] [--trace] [--ttl 120]
+        [--env MALLOC_ARENA_MAX=] [--trace] [--ttl 120] [--parallel 5]
 
 Starts the app (``streamlit run streamlit_app.py`` under :mod:`bench.server_probe`) on the database of
 ``bench/pages.py`` (``--rows``, ``--data-dir``, ``--seed-from`` as there) with the demo's local OpenID provider, and
@@ -11,7 +11,8 @@ visits every page it may open once through the sidebar and then stays open. Afte
 memory is handed back (``malloc_trim``). Then it closes every context, waits for Streamlit to drop the
 disconnected sessions (``server.disconnectedSessionTTL``, ``--ttl``) and prints the same again.
 
-``--env`` passes environment variables to the app (e.g. ``MALLOC_ARENA_MAX=2``); ``--trace`` starts it with
+``--env`` passes environment variables to the app; ``KEY=`` removes one the app is started with
+(``--env MALLOC_ARENA_MAX=`` measures without ``dashboard.demo.SERVER_ENV``'s setting); ``--trace`` starts it with
 ``PYTHONTRACEMALLOC`` and prints the Python allocations that grew most between the first and the last batch,
 grouped by traceback (slow; for naming what a session keeps, not for the figures).
 """
@@ -64,7 +65,7 @@ def probed_app(db: Path, work: Path, extra_env: dict[str, str], ttl: int) -> Ite
         oidc = stack.enter_context(_oidc_provider(free_port()))
         secrets_path = work / "secrets.toml"
         write_secrets(secrets_path, app_port=port, oidc_url=oidc)
-        env = app_env(db) | extra_env
+        env = {k: v for k, v in (app_env(db) | extra_env).items() if v}  # KEY= unsets KEY
         env.update(SOUQ_PUBLIC_URL=f"http://localhost:{port}", SOUQ_BENCH_PROBE_OUT=str(work / "probe.json"))
         cmd = [sys.executable, "-m", "bench.server_probe", "run", str(ROOT / "streamlit_app.py"),
                "--server.port", str(port), "--server.address", "localhost", "--server.headless", "true",
