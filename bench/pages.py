@@ -140,12 +140,13 @@ def add_staff_and_links(engine: Any) -> None:
 
 
 def app_env(db: Path) -> dict[str, str]:
+    from dashboard.demo import SERVER_ENV
     from services.db import sqlite_url
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOUQ_")}
     env.update(SOUQ_ENVIRONMENT="demo", SOUQ_DATABASE_URL=sqlite_url(db), SOUQ_GATEWAY_URL=CLOSED_GATEWAY,
                SOUQ_GATEWAY_TOKEN="jtest123", SOUQ_ADMINS=ADMIN, SOUQ_BACKGROUND_SYNC="false",
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", **SERVER_ENV)
     return env
 
 
