@@ -3,6 +3,9 @@
     .venv/bin/python -m bench.together --sqlite data/bench/souq-1000000.db \\
         --postgres postgresql+psycopg://souq:souq@localhost/souq_perf15_1m [--sessions 1,5,20] [--logs DIR]
 
+In the browser rounds two people use Chromium and the round's other sessions are colleagues over the websocket
+(``bench/colleagues.py``): twenty Chromiums do not fit beside the app on two cores.
+
 Runs, one after the other (never two at once): ``bench.search`` and ``bench.analytics`` on the SQLite file and,
 if given, on PostgreSQL; then ``bench.pages`` server side and in the browser on the SQLite file. Each child's whole
 output goes to ``--logs`` (default a new temporary directory); this prints the load average (1 minute) before and
@@ -56,6 +59,7 @@ TARGETS = (
     Target("page run, server side, worst warm p95", "pages server", "server_page_p95_ms_worst", 150, "ms"),
     Target("server memory, page runs (peak RSS)", "pages server", "server_rss_mb", 350, "MB"),
     Target("browser: worst page p95 (all rounds)", "pages browser", "page_p95_ms_worst", 1000, "ms"),
+    Target("browser: worst Analytics step p95", "pages browser", "analytics_p95_ms_worst", 1500, "ms"),
     Target("browser: log-in p95 (all rounds)", "pages browser", "login_p95_ms", 2500, "ms"),
 )
 
@@ -130,10 +134,12 @@ def main() -> int:
     parser.add_argument("--postgres", help="a seeded PostgreSQL URL (the same number of payments)")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--sessions", default="1,5,20", help="browser rounds; empty: no browser")
-    parser.add_argument("--browser-arg", dest="browser_args", action="append", default=[],
-                        help="passed on to bench.pages in browser mode (repeatable), e.g. --browser-arg=--think=3")
+    parser.add_argument("--browser-arg", dest="browser_args", action="append",
+                        help="passed on to bench.pages in browser mode (repeatable; default --browsers=2: two "
+                             "people in Chromium, the round's other sessions colleagues over the websocket)")
     parser.add_argument("--logs", type=Path, help="where each child's output goes (default: a new temporary dir)")
     args = parser.parse_args()
+    args.browser_args = args.browser_args or ["--browsers=2"]
     logs = args.logs or Path(tempfile.mkdtemp(prefix="bench-together-"))
     logs.mkdir(parents=True, exist_ok=True)
     print(f"bench.together: {os.cpu_count()} CPUs, load {load1():.2f} at the start; logs in {logs}", flush=True)
