@@ -371,10 +371,16 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 async def _done(page: Any, heading: str | re.Pattern[str]) -> None:
-    """The step is done: its heading is visible and the script run has finished (nothing stale left)."""
+    """The step is done: its heading is visible, the script run has finished (nothing stale left) and every chart
+    on the page has been drawn (plotly draws after the run: without this its drawing was timed in the next step)."""
     await page.get_by_role("heading", name=heading).first.wait_for(timeout=120_000)
     await page.locator(IDLE).wait_for(timeout=120_000)
     await page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=120_000)
+    await page.wait_for_function(CHARTS_DRAWN, timeout=120_000)
+
+
+CHARTS_DRAWN = """() => [...document.querySelectorAll('.stPlotlyChart')]
+    .every(chart => chart.querySelector('.js-plotly-plot .main-svg'))"""
 
 
 class Stopwatch:
