@@ -27,10 +27,10 @@ from services.search import support
 WALK_ROWS = 30_000
 #: Trigrams asked of the index for a token too rare to show in the histogram (its rarest ones).
 RARE_KEYS = 4
-#: Seconds a histogram sample is kept per engine (statistics change only with ANALYZE).
+#: Seconds the histogram sample and table size are kept per engine (statistics change with ANALYZE).
 SAMPLE_TTL_S = 300.0
 
-_samples: weakref.WeakKeyDictionary[Engine, tuple[float, tuple[str, ...]]] = weakref.WeakKeyDictionary()
+_samples: weakref.WeakKeyDictionary[Engine, tuple[float, tuple[str, ...], int]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -82,17 +82,29 @@ def index_keys(conn: Connection, engine: Engine, value: str) -> list[str]:
 
 def sample(conn: Connection, engine: Engine) -> tuple[str, ...]:
     """The ``search_text`` values of the planner's histogram (about 100, an even spread); empty before ANALYZE."""
+    return _statistics(conn, engine)[1]
+
+
+def table_rows(conn: Connection, engine: Engine) -> int:
+    """About how many payments there are (the planner's count, as of the last VACUUM or ANALYZE)."""
+    return _statistics(conn, engine)[2]
+
+
+def _statistics(conn: Connection, engine: Engine) -> tuple[float, tuple[str, ...], int]:
     now = time.monotonic()
     with _lock:
         cached = _samples.get(engine)
     if cached is not None and now - cached[0] < SAMPLE_TTL_S:
-        return cached[1]
+        return cached
     values = tuple(str(v) for v in conn.execute(text(
         "SELECT b FROM pg_stats, unnest(histogram_bounds::text::text[]) AS b "
         "WHERE schemaname = current_schema() AND tablename = 'payment' AND attname = 'search_text'")).scalars())
+    rows = conn.execute(text("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'payment'::regclass"
+                             )).scalar_one()
+    fresh = (now, values, int(rows))
     with _lock:
-        _samples[engine] = (now, values)
-    return values
+        _samples[engine] = fresh
+    return fresh
 
 
 def density(conn: Connection, engine: Engine, value: str) -> float | None:

@@ -321,7 +321,12 @@ def _walks(conn: Connection, engine: Engine, flt: SearchFilter) -> bool:
         return False
     days = SearchFilter(day_from=flt.day_from, day_to=flt.day_to)
     other = replace(rest, day_from=None, day_to=None)
-    range_rows = _count(conn, days) if (flt.day_from or flt.day_to or not other.is_empty()) else None
+    if flt.day_from or flt.day_to:
+        range_rows: int | None = _count(conn, days)
+    else:  # the whole table: the planner's count is close enough for a choice (summing the summary is not free)
+        range_rows = pg_text.table_rows(conn, engine) if not other.is_empty() else None
+        if range_rows == 0:  # not counted yet: no choice to make
+            return False
     scope_rows = _count(conn, rest) if not other.is_empty() else None
     reads = pg_text.walk_reads(share, wanted=planner.TEXT_TOTALS_CAP + 1, range_rows=range_rows,
                                scope_rows=scope_rows)
