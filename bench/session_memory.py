@@ -8,8 +8,9 @@ Starts the app (``streamlit run streamlit_app.py`` under :mod:`bench.server_prob
 opens sessions with one headless Chromium: a browser context each (half finance, half admin), which logs in,
 visits every page it may open once through the sidebar and then stays open. After each batch (the total open is
 1, 5, 10, 20 …) it prints the server's RSS, anonymous RSS, what ``malloc`` holds free, and the RSS once that free
-memory is handed back (``malloc_trim``). Then it closes every context, waits for Streamlit to drop the
-disconnected sessions (``server.disconnectedSessionTTL``, ``--ttl``) and prints the same again.
+memory is handed back (``malloc_trim``); "per session" is the growth since no session over the sessions open
+(the first session's one-off warm-up included: compare batches). Then it closes every context, waits for
+Streamlit to drop the disconnected sessions (``server.disconnectedSessionTTL``, ``--ttl``) and prints the same again.
 
 ``--env`` passes environment variables to the app; ``KEY=`` removes one the app is started with
 (``--env MALLOC_ARENA_MAX=`` measures without ``dashboard.demo.SERVER_ENV``'s setting); ``--trace`` starts it with
