@@ -133,6 +133,7 @@ def _refill_summaries(conn: Connection) -> None:
     with the migrations' own SQL (0003's customer summary, 0011's search summaries)."""
     conn.exec_driver_sql("DELETE FROM customer_summary")
     conn.exec_driver_sql(_migration("0003_customers_and_saved_cards")._BACKFILL)
+    _latest_customer_details(conn)
     search = _migration("0011_pg_search")
     for table in ("payment_search_daily", "payment_search_amounts", "payment_search_hours"):
         conn.exec_driver_sql(f"DELETE FROM {table}")
@@ -156,7 +157,7 @@ def _drop_sqlite_triggers(conn: Connection) -> list[str]:
     Refuses when the database's triggers are not exactly the migrations' (another version of the schema): the
     rebuild below would then not be what those triggers keep."""
     expected = sqlite_payment_triggers()
-    stored = dict(conn.exec_driver_sql(
+    stored: dict[str, str] = dict(conn.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'payment'").all())
     if stored != expected:
         differ = sorted(set(stored) ^ set(expected)) or sorted(n for n in stored if stored[n] != expected[n])
@@ -185,6 +186,21 @@ def _refill_sqlite(conn: Connection) -> None:
     assert hours_fill.startswith("INSERT INTO payment_search_hours"), hours_fill
     conn.exec_driver_sql(hours_fill)
     conn.exec_driver_sql(_migration("0003_customers_and_saved_cards")._BACKFILL)
+    _latest_customer_details(conn)
+
+
+def _latest_customer_details(conn: Connection) -> None:
+    """After 0003's backfill: each customer's name and e-mail as the triggers keep them, the latest ones given.
+
+    The backfill takes ``MAX(customer_name)``; the triggers keep the name (and e-mail) of the newest payment that
+    has one — at 200,000 bench payments they differ for half of the 636 customers who paid more than once."""
+    key = _migration("0003_customers_and_saved_cards")._key("p")
+    for column, value in (("name", "p.customer_name"), ("email", "lower(p.customer_email)")):
+        conn.exec_driver_sql(
+            f"UPDATE customer_summary SET {column} = latest.value FROM (SELECT k, value FROM (SELECT {key} AS k, "
+            f"{value} AS value, row_number() OVER (PARTITION BY {key} ORDER BY p.id DESC) AS rn FROM payment p "
+            f"WHERE {value} IS NOT NULL) ranked WHERE rn = 1) latest WHERE latest.k = customer_summary.key "
+            f"AND customer_summary.n_payments > 1 AND customer_summary.{column} IS DISTINCT FROM latest.value")
 
 
 def enrol(engine: Engine, actor: Actor) -> Actor:
