@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.pages import CHROMIUM, CHROMIUM_ARGS, FINANCE, IDLE, _done, app_stack, pages_of
+from services.db import sqlite_url
 
 
 async def trace(app: str, email: str, logins: int) -> list[float]:
@@ -82,7 +83,8 @@ def main() -> None:
     args = parser.parse_args()
     one, five, _ = os.getloadavg()
     print(f"load at the start {one:.2f}/{five:.2f} ({os.cpu_count()} CPUs)")
-    with tempfile.TemporaryDirectory(prefix="bench-login-") as work, app_stack(args.db, Path(work)) as stack:
+    url = sqlite_url(args.db)
+    with tempfile.TemporaryDirectory(prefix="bench-login-") as work, app_stack(url, Path(work)) as stack:
         time.sleep(args.pause)
         totals = asyncio.run(trace(stack.app, args.email, args.logins))
     one, five, _ = os.getloadavg()

@@ -2,6 +2,11 @@
 
     .venv/bin/python -m bench.pages --rows 1000000 [--mode server|browser|both] [--sessions 1,5,20]
     .venv/bin/python -m bench.pages --rows 100000 --mode server --repeat 10      # quick profiling
+    .venv/bin/python -m bench.pages --url postgresql+psycopg://souq:souq@localhost/souq_perf15_1m --mode server
+
+``--url`` (PostgreSQL): a database already holding ``bench/seed.py``'s payments (``bench.search --url`` seeds
+one); it is brought to the newest migration and gets the demo staff and links once (a database with link
+payments already is used as it is), then ANALYZE.
 
 The database (``--data-dir``, default ``data/bench``) is seeded once per size with ``bench/seed.py`` plus the
 demo staff and one payment link in ten, then reused (``souq-<rows>.db``; ``--reseed`` forces a new one); the
@@ -51,6 +56,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from sqlalchemy import text
 
 from bench import colleagues, cpu
 
@@ -126,6 +133,45 @@ def prepare_database(data_dir: Path, rows: int, *, reseed: bool = False, seed_fr
     return db
 
 
+def prepare_url(url: str) -> None:
+    """A database by URL holding ``bench/seed.py``'s payments: at the newest migration, with the staff and links
+    (added once: a database that has link payments is taken as it is)."""
+    from services.db import create_schema, make_engine
+    from services.search import optimize_search
+
+    engine = make_engine(url)
+    started = time.perf_counter()
+    create_schema(engine)
+    migrated = time.perf_counter() - started
+    with engine.connect() as conn:
+        has_links = conn.execute(text("SELECT EXISTS (SELECT 1 FROM payment WHERE source = 'link')")).scalar_one()
+    rows = count_url_rows(url)
+    if not rows:
+        raise SystemExit(f"{engine.url.render_as_string(hide_password=True)} has no payments: seed it first")
+    if has_links:
+        print(f"database: reusing {engine.url.render_as_string(hide_password=True)} ({rows:,} payments, staff and "
+              f"links present; migrations {migrated:.1f} s)", flush=True)
+    else:
+        print(f"database: adding the staff and links to {engine.url.render_as_string(hide_password=True)} "
+              f"({rows:,} payments; migrations {migrated:.1f} s) … ({load()})", flush=True)
+        started = time.perf_counter()
+        add_staff_and_links(engine)
+        optimize_search(engine)  # ANALYZE
+        print(f"  staff, links and ANALYZE in {time.perf_counter() - started:.1f} s ({load()})", flush=True)
+    engine.dispose()
+
+
+def count_url_rows(url: str) -> int:
+    from services.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM payment")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def add_staff_and_links(engine: Any) -> None:
     """The demo staff, and one payment in ten made through a link by someone on the staff."""
     from services.demo import seed_staff
@@ -134,17 +180,16 @@ def add_staff_and_links(engine: Any) -> None:
     creators = ("sales@souq.demo", FINANCE, ADMIN)
     with engine.begin() as conn:
         for i, email in enumerate(creators):
-            conn.exec_driver_sql(
-                "UPDATE payment SET source = 'link', created_by = ?, link_state = 'active' "
-                f"WHERE id % {LINK_SHARE * len(creators)} = {i * LINK_SHARE}", (email,))
+            conn.execute(text("UPDATE payment SET source = 'link', created_by = :email, link_state = 'active' "
+                              "WHERE id % :every = :rest"),
+                         {"email": email, "every": LINK_SHARE * len(creators), "rest": i * LINK_SHARE})
 
 
-def app_env(db: Path) -> dict[str, str]:
+def app_env(url: str) -> dict[str, str]:
     from dashboard.demo import SERVER_ENV
-    from services.db import sqlite_url
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOUQ_")}
-    env.update(SOUQ_ENVIRONMENT="demo", SOUQ_DATABASE_URL=sqlite_url(db), SOUQ_GATEWAY_URL=CLOSED_GATEWAY,
+    env.update(SOUQ_ENVIRONMENT="demo", SOUQ_DATABASE_URL=url, SOUQ_GATEWAY_URL=CLOSED_GATEWAY,
                SOUQ_GATEWAY_TOKEN="jtest123", SOUQ_ADMINS=ADMIN, SOUQ_BACKGROUND_SYNC="false",
                PYTHONUNBUFFERED="1", **SERVER_ENV)
     return env
@@ -160,23 +205,32 @@ def pages_of(email: str) -> list[Any]:
     return pages_for(Actor(email, role))
 
 
-def sample_customer(db: Path) -> tuple[str, str]:
+def _one_row(url: str, sql: str) -> Any:
+    from services.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql)).one()
+    finally:
+        engine.dispose()
+
+
+def sample_customer(url: str) -> tuple[str, str]:
     """A named customer with many purchases: (key, name) for the Customers page's "one customer" step."""
-    with sqlite3.connect(db) as conn:
-        key, name = conn.execute("SELECT key, name FROM customer_summary WHERE name IS NOT NULL "
-                                 "ORDER BY n_paid DESC, key DESC LIMIT 1").fetchone()
+    key, name = _one_row(url, "SELECT key, name FROM customer_summary WHERE name IS NOT NULL "
+                              "ORDER BY n_paid DESC, key DESC LIMIT 1")
     return str(key), str(name)
 
 
-def sample_order(db: Path) -> str:
-    with sqlite3.connect(db) as conn:
-        return str(conn.execute("SELECT order_id FROM payment WHERE status = 'paid' ORDER BY id DESC LIMIT 1 "
-                                "OFFSET 100").fetchone()[0])
+def sample_order(url: str) -> str:
+    return str(_one_row(url, "SELECT order_id FROM payment WHERE status = 'paid' ORDER BY id DESC LIMIT 1 "
+                             "OFFSET 100")[0])
 
 
 # --- server side: AppTest -----------------------------------------------------------------------------------------
 
-def server_mode(db: Path, repeat: int, profile: str | None = None, only: str | None = None) -> dict[str, float]:
+def server_mode(url: str, repeat: int, profile: str | None = None, only: str | None = None) -> dict[str, float]:
     """Time whole script runs of every page with AppTest, as the finance user and the admin."""
     import logging
 
@@ -193,9 +247,9 @@ def server_mode(db: Path, repeat: int, profile: str | None = None, only: str | N
     app_test_module.ScriptCache = lambda: shared_cache  # type: ignore[assignment,misc]
     runner_module.ScriptCache = lambda: shared_cache  # type: ignore[assignment,misc]
 
-    os.environ.update(app_env(db))
-    order = sample_order(db)
-    customer, _ = sample_customer(db)
+    os.environ.update(app_env(url))
+    order = sample_order(url)
+    customer, _ = sample_customer(url)
     # (title suffix, query parameters, session state) per page: a payment; one customer and a name search
     extra: dict[str, list[tuple[str, dict[str, str], dict[str, str]]]] = {
         "pages/refunds.py": [("a payment", {"payment": order}, {})],
@@ -292,8 +346,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def app_stack(db: Path, work: Path) -> Iterator[Stack]:
-    """The app on ``db`` with the demo's local OpenID provider (no gateway: its calls fail at once)."""
+def app_stack(url: str, work: Path) -> Iterator[Stack]:
+    """The app on ``url`` with the demo's local OpenID provider (no gateway: its calls fail at once)."""
     import logging
 
     from dashboard.demo import _stop_process, _wait_until, write_secrets
@@ -304,7 +358,7 @@ def app_stack(db: Path, work: Path) -> Iterator[Stack]:
         oidc = stack.enter_context(oidc_process(work))
         secrets_path = work / "secrets.toml"
         write_secrets(secrets_path, app_port=port, oidc_url=oidc)
-        env = app_env(db)
+        env = app_env(url)
         env["SOUQ_PUBLIC_URL"] = f"http://localhost:{port}"
         cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
                "--server.address", "localhost", "--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -650,16 +704,16 @@ def colleague_table(count: int) -> tuple[float, int]:
     return worst, errors
 
 
-def browser_mode(db: Path, rounds: list[int], plan: RoundPlan) -> dict[str, float]:
-    order = sample_order(db)
+def browser_mode(url: str, rounds: list[int], plan: RoundPlan) -> dict[str, float]:
+    order = sample_order(url)
     results: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-pages-") as work, app_stack(db, Path(work)) as stack:
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as work, app_stack(url, Path(work)) as stack:
         print(f"\nbrowser: app pid {stack.pid} at {stack.app}; RSS at start {rss_mb(stack.pid)[0]:.0f} MB; {load()}"
               f"\n  think {plan.think[0]:g}-{plan.think[1]:g} s before each timed step (not timed), seed {plan.seed}; "
               f"extra Chromium flags: {' '.join(plan.chromium_args) or 'none'}", flush=True)
         for sessions in rounds:
             started = time.perf_counter()
-            times, used, browser_mb = asyncio.run(browser_round(stack, sessions, order, sample_customer(db), plan))
+            times, used, browser_mb = asyncio.run(browser_round(stack, sessions, order, sample_customer(url), plan))
             now_rss, peak_rss = rss_mb(stack.pid)
             errors = len(times.pop("errors", []))
             took = time.perf_counter() - started
@@ -719,6 +773,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "bench")
     parser.add_argument("--reseed", action="store_true", help="seed a new database even if one exists")
     parser.add_argument("--seed-from", type=Path, help="copy this bench/seed.py SQLite file instead of seeding")
+    parser.add_argument("--url", help="a seeded database by URL (PostgreSQL) instead of a SQLite file")
     parser.add_argument("--mode", choices=("server", "browser", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=10, help="warm reruns per page (server mode)")
     parser.add_argument("--profile", help="cProfile the warm reruns of the page whose title contains this")
@@ -739,15 +794,21 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     print(f"bench/pages.py at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {load()}", flush=True)
-    db = prepare_database(args.data_dir, args.rows, reseed=args.reseed, seed_from=args.seed_from)
+    from services.db import sqlite_url
+
+    if args.url:
+        prepare_url(args.url)
+        url = args.url
+    else:
+        url = sqlite_url(prepare_database(args.data_dir, args.rows, reseed=args.reseed, seed_from=args.seed_from))
     results: dict[str, float] = {}
     if args.mode in ("server", "both"):
-        results.update(server_mode(db, args.repeat, args.profile and args.profile.lower(),
+        results.update(server_mode(url, args.repeat, args.profile and args.profile.lower(),
                                    args.only and args.only.lower()))
     if args.mode in ("browser", "both"):
         plan = RoundPlan(args.think, args.stagger, args.seed, tuple(args.chromium_flag), args.frontend, args.browsers)
-        results.update(browser_mode(db, [int(s) for s in args.sessions.split(",")], plan))
-    rows = count_rows(db)
+        results.update(browser_mode(url, [int(s) for s in args.sessions.split(",")], plan))
+    rows = count_url_rows(url)
     print(f"\nload average at the end: {load()}")
     if "server_page_p95_ms_worst" in results:
         print(f"RESULT server_page_p95_ms_worst={results['server_page_p95_ms_worst']:.0f} "

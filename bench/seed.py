@@ -1,7 +1,10 @@
 """Fast, reproducible bulk seeder for benchmarks: realistic payments and refunds written in big batches.
 
-Rows go straight into the ``payment`` and ``refund`` tables with executemany (no ORM objects), so a million
-payments take well under a minute on SQLite. Shared by ``bench/analytics.py`` and ``bench/search.py``.
+Rows go straight into the ``payment`` and ``refund`` tables with executemany (no ORM objects). The triggers that
+keep the summaries (and, on SQLite, the FTS5 text index) exact row by row are off during the load and every table
+they keep is rebuilt from the rows afterwards with the migrations' own SQL, in the same transaction: a failure
+rolls back to the triggers as they were (PostgreSQL and SQLite DDL are both transactional). Shared by
+``bench/analytics.py``, ``bench/search.py`` and ``bench/pages.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from services.permissions import Actor
 from services.refund_state import refund_status
 
 BATCH = 20_000
+SQLITE_CACHE_KIB = 1_048_576  # 1 GB page cache while seeding: the payment indexes of 5M rows stay mostly in memory
 
 # Method mix of a typical Kuwaiti web shop: KNET dominates, wallets grow (market-notes.md §3.2).
 _METHODS = ("knet", "card", "amex", "apple_pay", "apple_pay_knet", "google_pay", "samsung_pay")
@@ -55,18 +59,24 @@ REFUND_COLUMNS = (
 _MONEY_OUT = COUNTED_REFUND_STATES  # refunds whose money has left (or is leaving) the shop
 
 
-def seed_payments(engine: Engine, n: int, *, seed: int = 1, days: int = 365, refunds_ratio: float = 0.03) -> None:
+def seed_payments(engine: Engine, n: int, *, seed: int = 1, days: int = 365, refunds_ratio: float = 0.03,
+                  through_triggers: bool = False) -> None:
     """Insert ``n`` payments spread over the last ``days`` Kuwait days, and refunds on ``refunds_ratio`` of them.
 
     Deterministic for a given ``seed`` and day; ids continue after the largest existing id and order ids embed
-    the seed, so a second batch into the same database needs another seed.
+    the seed, so a second batch into the same database needs another seed. ``through_triggers``: every row goes
+    through the summary triggers instead of the bulk rebuild (the tests compare the two; 9 minutes at 1M on SQLite).
     """
     rng = random.Random(seed)
     now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)  # naive UTC inside: cheaper to format
     with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MB page cache for the index inserts
-        if conn.dialect.name == "postgresql":  # summaries rebuilt in one pass below instead of row by row
+        sqlite_triggers: list[str] = []
+        dialect, bulk = conn.dialect.name, not through_triggers
+        if dialect == "sqlite":
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # page cache for the index inserts
+        if dialect == "sqlite" and bulk:  # summaries and FTS rebuilt in one pass below instead of row by row
+            sqlite_triggers = _drop_sqlite_triggers(conn)
+        if dialect == "postgresql" and bulk:  # summaries rebuilt in one pass below instead of row by row
             conn.exec_driver_sql("ALTER TABLE payment DISABLE TRIGGER USER")
         first_payment, first_refund = _next_id(conn, Payment), _next_id(conn, Refund)
         paid: list[tuple[int, int, datetime]] = []
@@ -87,9 +97,14 @@ def seed_payments(engine: Engine, n: int, *, seed: int = 1, days: int = 365, ref
                 [{"pk": pk, "fils": fils, "state": refund_status("paid", amounts[pk], fils)}
                  for pk, fils in refunded.items()],
             )
-        if conn.dialect.name == "postgresql":  # same transaction: the triggers are never left off
+        if dialect == "sqlite" and bulk:  # same transaction: the triggers are never left off
+            _refill_sqlite(conn)
+            for ddl in sqlite_triggers:
+                conn.exec_driver_sql(ddl)
+        if dialect == "postgresql" and bulk:  # same transaction: the triggers are never left off
             _refill_summaries(conn)
             conn.exec_driver_sql("ALTER TABLE payment ENABLE TRIGGER USER")
+        if dialect == "postgresql":
             for name in ("payment", "refund"):  # the rows came with their ids: move the sequences past them
                 conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
                                      f"(SELECT coalesce(max(id), 0) + 1 FROM {name}), false)")
@@ -118,11 +133,74 @@ def _refill_summaries(conn: Connection) -> None:
     with the migrations' own SQL (0003's customer summary, 0011's search summaries)."""
     conn.exec_driver_sql("DELETE FROM customer_summary")
     conn.exec_driver_sql(_migration("0003_customers_and_saved_cards")._BACKFILL)
+    _latest_customer_details(conn)
     search = _migration("0011_pg_search")
     for table in ("payment_search_daily", "payment_search_amounts", "payment_search_hours"):
         conn.exec_driver_sql(f"DELETE FROM {table}")
     for fill in search._FILL:
         conn.exec_driver_sql(fill)
+
+
+def sqlite_payment_triggers() -> dict[str, str]:
+    """Name → ``CREATE TRIGGER`` of every SQLite trigger on ``payment``, as the migrations define them: 0001's
+    search summaries and FTS index, 0003's customer summary, 0006's hourly summary."""
+    ddl = [create for _, create in _migration("0001_baseline")._search_ddl()]
+    ddl += _migration("0003_customers_and_saved_cards")._SQLITE_TRIGGERS.values()
+    ddl += _migration("0006_page_indexes")._hours_ddl()
+    triggers = [create for create in ddl if create.startswith("CREATE TRIGGER")]
+    return {create.split()[2]: create for create in triggers}
+
+
+def _drop_sqlite_triggers(conn: Connection) -> list[str]:
+    """Drop the triggers on ``payment`` (inside the caller's transaction); their DDL to create them again.
+
+    Refuses when the database's triggers are not exactly the migrations' (another version of the schema): the
+    rebuild below would then not be what those triggers keep."""
+    expected = sqlite_payment_triggers()
+    stored: dict[str, str] = dict(conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'payment'").all())
+    if stored != expected:
+        differ = sorted(set(stored) ^ set(expected)) or sorted(n for n in stored if stored[n] != expected[n])
+        raise RuntimeError(f"the triggers on payment are not the migrations' ({', '.join(differ)}): "
+                           "bring the database to the newest migration first")
+    for name in expected:
+        conn.exec_driver_sql(f"DROP TRIGGER {name}")
+    return list(expected.values())
+
+
+def _refill_sqlite(conn: Connection) -> None:
+    """SQLite, after a load with the payment triggers dropped: every table they keep rebuilt from the rows with the
+    migrations' own SQL — 0001's daily, amount and day-id summaries and FTS index (``_populate``), 0006's hourly
+    summary, 0003's customer summary (whose own triggers keep ``customer_name`` and its FTS index)."""
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    kept = ("payment_search_daily", "payment_search_amounts", "payment_search_day_ids", "payment_search_hours",
+            "customer_summary")
+    for table in kept:
+        conn.exec_driver_sql(f"DELETE FROM {table}")
+    with Operations.context(MigrationContext.configure(conn)):  # _populate speaks through alembic's ``op``
+        _migration("0001_baseline")._populate(
+            {"payment_search_daily", "payment_search_amounts", "payment_search_day_ids", "payment_fts"})
+    hours_fill = _migration("0006_page_indexes")._hours_ddl()[-1]
+    assert hours_fill.startswith("INSERT INTO payment_search_hours"), hours_fill
+    conn.exec_driver_sql(hours_fill)
+    conn.exec_driver_sql(_migration("0003_customers_and_saved_cards")._BACKFILL)
+    _latest_customer_details(conn)
+
+
+def _latest_customer_details(conn: Connection) -> None:
+    """After 0003's backfill: each customer's name and e-mail as the triggers keep them, the latest ones given.
+
+    The backfill takes ``MAX(customer_name)``; the triggers keep the name (and e-mail) of the newest payment that
+    has one — at 200,000 bench payments they differ for half of the 636 customers who paid more than once."""
+    key = _migration("0003_customers_and_saved_cards")._key("p")
+    for column, value in (("name", "p.customer_name"), ("email", "lower(p.customer_email)")):
+        conn.exec_driver_sql(
+            f"UPDATE customer_summary SET {column} = latest.value FROM (SELECT k, value FROM (SELECT {key} AS k, "
+            f"{value} AS value, row_number() OVER (PARTITION BY {key} ORDER BY p.id DESC) AS rn FROM payment p "
+            f"WHERE {value} IS NOT NULL) ranked WHERE rn = 1) latest WHERE latest.k = customer_summary.key "
+            f"AND customer_summary.n_payments > 1 AND customer_summary.{column} IS DISTINCT FROM latest.value")
 
 
 def enrol(engine: Engine, actor: Actor) -> Actor:

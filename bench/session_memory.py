@@ -59,6 +59,7 @@ def probed_app(db: Path, work: Path, extra_env: dict[str, str], ttl: int) -> Ite
     import logging
 
     from dashboard.demo import _oidc_provider, _stop_process, _wait_until, write_secrets
+    from services.db import sqlite_url
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the provider's access log
     port = free_port()
@@ -66,7 +67,7 @@ def probed_app(db: Path, work: Path, extra_env: dict[str, str], ttl: int) -> Ite
         oidc = stack.enter_context(_oidc_provider(free_port()))
         secrets_path = work / "secrets.toml"
         write_secrets(secrets_path, app_port=port, oidc_url=oidc)
-        env = {k: v for k, v in (app_env(db) | extra_env).items() if v}  # KEY= unsets KEY
+        env = {k: v for k, v in (app_env(sqlite_url(db)) | extra_env).items() if v}  # KEY= unsets KEY
         env.update(SOUQ_PUBLIC_URL=f"http://localhost:{port}", SOUQ_BENCH_PROBE_OUT=str(work / "probe.json"))
         cmd = [sys.executable, "-m", "bench.server_probe", "run", str(ROOT / "streamlit_app.py"),
                "--server.port", str(port), "--server.address", "localhost", "--server.headless", "true",
