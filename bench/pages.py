@@ -351,8 +351,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def app_stack(url: str, work: Path) -> Iterator[Stack]:
-    """The app on ``url`` with the demo's local OpenID provider (no gateway: its calls fail at once)."""
+def app_stack(url: str, work: Path, *, launcher: tuple[str, ...] = ("streamlit",),
+              extra_env: dict[str, str] | None = None, flags: tuple[str, ...] = ()) -> Iterator[Stack]:
+    """The app on ``url`` with the demo's local OpenID provider (no gateway: its calls fail at once).
+
+    ``launcher`` is the module that runs ``streamlit run`` (``bench.server_probe`` wraps it); ``extra_env`` is
+    merged into the app's environment (``KEY=""`` unsets KEY); ``flags`` are more Streamlit options."""
     import logging
 
     from dashboard.demo import _stop_process, _wait_until, write_secrets
@@ -363,11 +367,12 @@ def app_stack(url: str, work: Path) -> Iterator[Stack]:
         oidc = stack.enter_context(oidc_process(work))
         secrets_path = work / "secrets.toml"
         write_secrets(secrets_path, app_port=port, oidc_url=oidc)
-        env = app_env(url)
+        extra = extra_env or {}
+        env = {k: v for k, v in (app_env(url) | extra).items() if v or k not in extra}
         env["SOUQ_PUBLIC_URL"] = f"http://localhost:{port}"
-        cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+        cmd = [sys.executable, "-m", *launcher, "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
                "--server.address", "localhost", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", "--secrets.files", str(secrets_path)]
+               "--server.fileWatcherType", "none", "--secrets.files", str(secrets_path), *flags]
         log = stack.enter_context((work / "app.log").open("wb"))
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -529,7 +534,7 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
         await page.get_by_role("button", name="Log in with your company account").click()
         await page.get_by_role("button", name=email, exact=True).click()
         specs = pages_of(email)
-        await _done(page, specs[0].title if specs[0].path != "pages/staff.py" else "Staff & roles")
+        await _done(page, heading(specs[0]))
         await watch.stop("log-in round trip", started)
         nav = page.get_by_test_id("stSidebarNav")
         for visit in ("first", "warm"):
@@ -538,7 +543,7 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
                 started = await watch.start()
                 await nav.get_by_role("link", name=spec.title, exact=True).click()
                 await page.wait_for_url(re.compile(f"/{spec.url_path}"), timeout=120_000)
-                await _done(page, _HEADINGS.get(spec.path, spec.title))
+                await _done(page, heading(spec))
                 await watch.stop(f"{spec.title} ({visit})", started)
         if any(s.path == "pages/transactions.py" for s in specs):
             await nav.get_by_role("link", name="Transactions", exact=True).click()
@@ -595,6 +600,11 @@ _HEADINGS = {"pages/links.py": "Payment links", "pages/webhooks.py": "Webhook in
              "pages/staff.py": "Staff & roles"}
 
 
+def heading(spec: Any) -> str:
+    """The heading a page shows once it is done (the sidebar's title where they differ)."""
+    return _HEADINGS.get(spec.path, spec.title)
+
+
 @dataclass(frozen=True)
 class RoundPlan:
     think: tuple[float, float]  # seconds before each timed step; (0, 0): click the instant a page is done
@@ -646,7 +656,7 @@ async def signed_in_cookies(browser: Any, stack: Stack, email: str) -> dict[str,
         await page.get_by_role("button", name="Log in with your company account").click()
         await page.get_by_role("button", name=email, exact=True).click()
         specs = pages_of(email)
-        await _done(page, specs[0].title if specs[0].path != "pages/staff.py" else "Staff & roles")
+        await _done(page, heading(specs[0]))
         return colleagues.cookie_header(await context.cookies())
     finally:
         await context.close()

@@ -26,13 +26,11 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,8 +43,7 @@ from bench.pages import (
     IDLE,
     ROOT,
     Stack,
-    app_env,
-    free_port,
+    app_stack,
     load,
     pages_of,
     prepare_database,
@@ -56,29 +53,12 @@ from bench.pages import (
 @contextmanager
 def probed_app(db: Path, work: Path, extra_env: dict[str, str], ttl: int) -> Iterator[Stack]:
     """The app on ``db`` as :func:`bench.pages.app_stack` starts it, under :mod:`bench.server_probe`."""
-    import logging
-
-    from dashboard.demo import _oidc_provider, _stop_process, _wait_until, write_secrets
     from services.db import sqlite_url
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the provider's access log
-    port = free_port()
-    with ExitStack() as stack:
-        oidc = stack.enter_context(_oidc_provider(free_port()))
-        secrets_path = work / "secrets.toml"
-        write_secrets(secrets_path, app_port=port, oidc_url=oidc)
-        env = {k: v for k, v in (app_env(sqlite_url(db)) | extra_env).items() if v}  # KEY= unsets KEY
-        env.update(SOUQ_PUBLIC_URL=f"http://localhost:{port}", SOUQ_BENCH_PROBE_OUT=str(work / "probe.json"))
-        cmd = [sys.executable, "-m", "bench.server_probe", "run", str(ROOT / "streamlit_app.py"),
-               "--server.port", str(port), "--server.address", "localhost", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-               "--server.disconnectedSessionTTL", str(ttl), "--secrets.files", str(secrets_path)]
-        log = stack.enter_context((work / "app.log").open("wb"))
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        stack.callback(_stop_process, proc)
-        _wait_until(f"http://localhost:{port}/_stcore/health", "The dashboard", proc, timeout=300)
-        yield Stack(f"http://localhost:{port}", proc.pid)
+    with app_stack(sqlite_url(db), work, launcher=("bench.server_probe",),
+                   extra_env=extra_env | {"SOUQ_BENCH_PROBE_OUT": str(work / "probe.json")},
+                   flags=("--server.disconnectedSessionTTL", str(ttl))) as stack:
+        yield stack
 
 
 def status_mb(pid: int) -> dict[str, float]:
