@@ -20,9 +20,11 @@ seeding time is printed the first time.
   OpenID provider, and drives Debian's headless Chromium with 1, 5 and 20 concurrent sessions (a browser
   context each; half finance, half admin). Timed: the log-in round trip (click on the company log-in button to
   the first page finished), the first and the second visit of every page through the sidebar, applying a text
-  filter on Transactions, opening a payment (Refunds, by order id), a name search and one customer's page on
-  Customers (server mode runs those two as well), and switching the Analytics period. A step is
-  done when its heading is shown and the script has stopped running. Server memory: the app's peak RSS.
+  filter on Transactions, opening a payment (its row in that list: the payment's panel), opening a payment from a
+  link (a new page load of Refunds with its order id, as a colleague's link is opened), a name search on
+  Customers and the first customer it found (server mode runs the search and one customer's page as well), and
+  switching the Analytics period. A step is done when its heading is shown and the script has stopped running.
+  Server memory: the app's peak RSS.
   People pause before each timed step (``--think``, default 2–6 s drawn from a seeded range; never timed;
   ``--think 0``: click the instant a page is done) and log in spread over ``--stagger`` seconds (default 3 s a
   person, at most 60). Each round prints the CPU seconds it used: the app's process tree, Chromium's processes
@@ -516,8 +518,9 @@ def parse_think(text: str) -> tuple[float, float]:
 
 
 async def session(browser: Any, stack: Stack, email: str, order: str, times: dict[str, list[float]],
-                  customer: tuple[str, str], pace: Pace) -> None:
-    """One person: log in, visit every page twice, filter, open a payment, switch the analytics period.
+                  pace: Pace) -> None:
+    """One person: log in, visit every page twice, filter, open a payment (from the list, then from a link), switch
+    the analytics period.
 
     Before every timed step the person thinks (``pace``); the clock starts at the click, after the pause."""
     await asyncio.sleep(pace.delay)
@@ -555,12 +558,17 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
             await page.wait_for_url(re.compile(r"q=noura"), timeout=120_000)
             await _done(page, "Transactions")
             await watch.stop("apply a filter (text)", started)
+            await pace.pause()
+            started = await watch.start()
+            await _pick_first_row(page, "tx_table", ".st-key-tx_detail")
+            await _done(page, re.compile("^Payment "))
+            await watch.stop("open a payment", started)
         if any(s.path == "pages/refunds.py" for s in specs):
             await pace.pause()
             started = await watch.start()
             await page.goto(f"{stack.app}/refunds?payment={order}")
             await _done(page, f"Payment {order}")
-            await watch.stop("open a payment", started)
+            await watch.stop("open a payment from a link", started)
         if any(s.path == "pages/customers.py" for s in specs):
             await nav.get_by_role("link", name="Customers", exact=True).click()
             await _done(page, "Customers")
@@ -571,10 +579,11 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
             await page.get_by_role("button", name=re.compile("^Noura")).first.wait_for(timeout=120_000)
             await _done(page, "Customers")
             await watch.stop("search customers (name)", started)
-            key, name = customer
+            first_hit = page.get_by_role("button", name=re.compile("^Noura")).first
+            name = (await first_hit.inner_text()).split(" · ")[0].strip()
             await pace.pause()
             started = await watch.start()
-            await page.goto(f"{stack.app}/customers?c={quote(key)}")
+            await first_hit.click()
             await _done(page, name)
             await watch.stop("open a customer", started)
         if any(s.path == "pages/analytics.py" for s in specs):
@@ -594,6 +603,19 @@ async def session(browser: Any, stack: Stack, email: str, order: str, times: dic
         print(f"  session {email}: {type(exc).__name__}: {str(exc)[:200]} (screenshot {shot})", flush=True)
     finally:
         await context.close()
+
+
+async def _pick_first_row(page: Any, table_key: str, shows: str) -> None:
+    """Click the first row of a selectable ``st.dataframe`` (a canvas: by position, on row 1's marker under the
+    35 px header) and wait until ``shows`` appears; a click lost to a re-render is repeated (counted in the time)."""
+    for attempt in range(3):
+        await page.locator(f".st-key-{table_key}").first.click(position={"x": 12, "y": 35 + 17})
+        try:
+            await page.locator(shows).first.wait_for(timeout=30_000 if attempt < 2 else 120_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
 
 
 _HEADINGS = {"pages/links.py": "Payment links", "pages/webhooks.py": "Webhook inbox", "pages/audit.py": "Audit log",
@@ -641,7 +663,7 @@ def colleague_steps(email: str, order: str, customer: tuple[str, str]) -> list[c
     steps = [colleagues.Step(f"{spec.title} ({visit})", spec.url_path) for visit in ("first", "warm") for spec in specs]
     paths = {spec.path: spec.url_path for spec in specs}
     extra = (("pages/transactions.py", "apply a filter (text)", "q=noura"),
-             ("pages/refunds.py", "open a payment", f"payment={quote(order)}"),
+             ("pages/refunds.py", "open a payment from a link", f"payment={quote(order)}"),
              ("pages/customers.py", "open a customer", f"c={quote(customer[0])}"),
              ("pages/analytics.py", "switch analytics period", "period=last_90_days"))
     return steps + [colleagues.Step(name, paths[path], query) for path, name, query in extra if path in paths]
@@ -692,7 +714,7 @@ async def browser_round(stack: Stack, sessions: int, order: str, customer: tuple
             await colleagues.colleague(stack.app, cookies[email], colleague_steps(email, order, customer),
                                        pace.pause, COLLEAGUE_TIMES)
 
-        await asyncio.gather(*(session(browser, stack, email, order, times, customer, pace) if i < people
+        await asyncio.gather(*(session(browser, stack, email, order, times, pace) if i < people
                                else colleague(email, pace)
                                for i, (email, pace) in enumerate(zip(users, plan.paces(sessions), strict=True))))
         watcher.cancel()

@@ -29,6 +29,8 @@ from services.money import parse_amount
 from services.permissions import Action, Actor
 
 PAGE_SIZE = 25
+#: Approval cards shown at once (each has a note field and two buttons).
+APPROVALS_PAGE_SIZE = 5
 STATE_LABELS = REFUND_STATE_LABELS
 
 actor = state.actor()
@@ -240,11 +242,21 @@ if actor.can(Action.SYNC) and st.button(_("Refresh statuses"), key="refund_refre
 
 st.divider()
 if actor.can(Action.APPROVE_REFUND):
-    waiting, n_waiting = _list(actor, refunds.RefundFilter(states=("pending_approval",)), 1)
+    # A few at a time: each card has a note field and two buttons, and 25 of them (a busy shop's queue) made
+    # the page long to scroll on a phone and slow to draw (bench/pages.py, "open a payment").
+    ra_page = int(st.session_state.get("ra_page", 1))
+    waiting, n_waiting = reads.refund_page(actor, refunds.RefundFilter(states=("pending_approval",)), page=ra_page,
+                                           page_size=APPROVALS_PAGE_SIZE)
     mine = [r for r in waiting if selected is None or r.payment_pk != selected.payment_pk]
     if mine:
         st.subheader(_("Awaiting approval ({n})").format(n=number(n_waiting)))
         _actions(mine)
+        ra_pages = page_count(n_waiting, APPROVALS_PAGE_SIZE)
+        if ra_pages > 1:
+            st.caption(_("{refunds} · page {page} of {pages}").format(
+                refunds=ngettext("{n} refund", "{n} refunds", n_waiting).format(n=number(n_waiting)),
+                page=number(min(ra_page, ra_pages)), pages=number(ra_pages)))
+            pager("ra_page", "ra", ra_page, ra_pages)
 
 st.subheader(_("All refunds"))
 with st.form("refund_filters"):

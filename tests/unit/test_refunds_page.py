@@ -118,3 +118,27 @@ def test_all_refunds_list_filters_by_requester_and_offers_export_to_finance(env)
     at.selectbox(key="rf_who").set_value("noura@shop.test")
     at.button[[b.label for b in at.button].index("Apply filters")].click().run()
     assert list(at.dataframe[0].value["Amount"]) == ["3.000 KWD", "2.000 KWD"]
+
+
+def test_a_long_approval_queue_is_shown_a_few_cards_at_a_time_and_every_one_is_reachable(env) -> None:
+    make_staff(env, Role.FINANCE, "fahad@shop.test")
+    made: list[int] = []
+    for n in range(12):
+        payment = make_payment(env, order_id=f"ORD-Q{n}", amount_fils=200_000, status="paid", upay_order_id=f"UQ{n}")
+        refund = make_refund(env, payment, amount_fils=150_000, state=RefundState.PENDING_APPROVAL,
+                             requested_by="noura@shop.test")
+        assert refund.id is not None
+        made.append(refund.id)
+    at = _page("fahad@shop.test")
+    seen: list[int] = []
+    for _page_number in range(3):
+        assert not at.exception
+        assert any(h.value == "Awaiting approval (12)" for h in at.subheader)
+        keys = [b.key or "" for b in at.button]
+        cards = [int(key.rsplit("_", 1)[1]) for key in keys if key.startswith("refund_approve_")]
+        assert 0 < len(cards) <= 5
+        seen.extend(cards)
+        if at.button(key="ra_next").disabled:
+            break
+        at.button(key="ra_next").click().run()
+    assert sorted(seen) == sorted(made)  # each waiting refund on exactly one page
