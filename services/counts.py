@@ -7,7 +7,8 @@ statement): two statements whose snapshots are the same text (``xmin:xmax:in-pro
 committed rows, so a later statement with that snapshot would count the same. Any transaction that writes,
 anywhere on the server, changes the snapshot, and the next call counts again: the total is never stale, and a
 busy shop saves only between its writes. A statement whose parameters change (a status filter compares with
-"now") is a new key each time.
+"now") is a new key each time, and a transaction that has written counts without remembering: its own changes
+are visible to it but not in the snapshot's text.
 
 SQLite counts as before: a count there reads a narrow index in the same process, and ``PRAGMA data_version`` is
 per connection, so it could not key a cache shared by the read pool.
@@ -38,7 +39,10 @@ def count_rows(session: Any, stmt: Select[Any]) -> int:
     compiled = counting.compile(dialect=bind.dialect)
     what = (bind.url.render_as_string(hide_password=True),
             f"{compiled}|{sorted((k, repr(v)) for k, v in compiled.params.items())}")
-    snapshot = str(session.execute(text(f"SELECT {_SNAPSHOT}")).scalar_one())
+    snapshot, writing = session.execute(
+        text(f"SELECT {_SNAPSHOT}, pg_current_xact_id_if_assigned() IS NOT NULL")).one()
+    if writing:  # this transaction's own changes are not in its snapshot's text: count, remember nothing
+        return int(session.execute(counting).scalar_one())
     with _lock:
         total = _remembered.get((*what, snapshot))
         if total is not None:

@@ -148,3 +148,19 @@ def test_sqlite_counts_every_time(tmp_path: Any) -> None:
     assert not any("pg_current_snapshot" in s for s in seen)
     # every list call counted (the references read with plain selects on the writing engine)
     assert len([s for s in seen if "count(" in s]) == 2 * ((len(LINK_STATUSES) + 1) * (len(CREATORS) + 1) + 1)
+
+
+@pytest.mark.postgres
+def test_a_transaction_that_wrote_counts_its_own_rows_and_remembers_nothing(pg: Engine) -> None:
+    links = select(Payment).where(col(Payment.source) == "link")
+    with Session(pg) as reader:
+        before = counts.count_rows(reader, links)  # remembered with the snapshot every session now has
+        assert counts.count_rows(reader, links) == before
+    with Session(pg) as writer:
+        writer.add(Payment(order_id="L-OWN", amount_fils=1_000, status="pending", source="link",
+                           created_at=utcnow(), local_day="2026-11-27"))
+        writer.flush()  # written, not committed: this transaction sees it, the remembered total does not
+        assert counts.count_rows(writer, links) == before + 1
+        writer.rollback()
+    with Session(pg) as reader:
+        assert counts.count_rows(reader, links) == before == _reference_links(pg, None, None)
