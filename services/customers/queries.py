@@ -117,7 +117,10 @@ def list_customers(engine: Engine, actor: Actor, *, sort: str = "last_purchase",
         # (SQLite); on PostgreSQL it reads every row, so it is counted again only after a write (services.counts).
         total = count_rows(session, select(CustomerSummary.key))
         # Deferred join: the OFFSET walks the (sort column, key) index only; whole rows are read for one page.
-        ordering = (order.desc().nulls_last(), col(CustomerSummary.key).desc())
+        # Only last_paid_at has NULLs (never paid): the NOT NULL sorts say plain DESC, which PostgreSQL reads from
+        # their (column, key) index backwards; "DESC NULLS LAST" (the same order there) made it sort every customer.
+        ordering = (order.desc().nulls_last() if sort == "last_purchase" else order.desc(),
+                    col(CustomerSummary.key).desc())
         keys = (select(CustomerSummary.key).order_by(*ordering).offset((page - 1) * page_size).limit(page_size))
         rows = list(session.exec(select(CustomerSummary).where(col(CustomerSummary.key).in_(keys))
                                  .order_by(*ordering)).all())
