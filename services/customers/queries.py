@@ -16,6 +16,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from services.counts import count_rows
 from services.customer_keys import EMAIL_PREFIX, UnknownCustomer, email_of, parse_key, phone_of
 from services.db import read_session
 from services.models import CardCharge, CustomerSummary, Payment, PaymentStatus, Refund
@@ -112,10 +113,14 @@ def list_customers(engine: Engine, actor: Actor, *, sort: str = "last_purchase",
     order = {"last_purchase": col(CustomerSummary.last_paid_at), "lifetime_value": col(CustomerSummary.net_fils),
              "purchases": col(CustomerSummary.n_paid)}[sort]
     with read_session(engine) as session:
-        # Rows of customers left without payments are deleted by the triggers: count(*) reads the smallest index.
-        total = session.exec(select(func.count()).select_from(CustomerSummary)).one()
+        # Rows of customers left without payments are deleted by the triggers: count(*) reads the smallest index
+        # (SQLite); on PostgreSQL it reads every row, so it is counted again only after a write (services.counts).
+        total = count_rows(session, select(CustomerSummary.key))
         # Deferred join: the OFFSET walks the (sort column, key) index only; whole rows are read for one page.
-        ordering = (order.desc().nulls_last(), col(CustomerSummary.key).desc())
+        # Only last_paid_at has NULLs (never paid): the NOT NULL sorts say plain DESC, which PostgreSQL reads from
+        # their (column, key) index backwards; "DESC NULLS LAST" (the same order there) made it sort every customer.
+        ordering = (order.desc().nulls_last() if sort == "last_purchase" else order.desc(),
+                    col(CustomerSummary.key).desc())
         keys = (select(CustomerSummary.key).order_by(*ordering).offset((page - 1) * page_size).limit(page_size))
         rows = list(session.exec(select(CustomerSummary).where(col(CustomerSummary.key).in_(keys))
                                  .order_by(*ordering)).all())

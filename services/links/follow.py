@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_
+from sqlalchemy import and_, literal_column, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services import inputs
+from services.counts import count_rows
 from services.db import read_session, session_scope
 from services.gateway import UPaymentsClient
 from services.gateway import errors as gw
@@ -194,7 +195,7 @@ def list_links(engine: Engine, actor: Actor, *, status: str | None = None, creat
     if status:
         stmt = stmt.where(_status_clause(status, now, engine.dialect.name))
     with read_session(engine) as session:
-        total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+        total = count_rows(session, stmt)  # on PostgreSQL counted again only after a write (services.counts)
         rows = session.exec(stmt.order_by(col(Payment.created_at).desc(), col(Payment.id).desc())
                             .offset((page - 1) * page_size).limit(page_size)).all()
     return LinkPage(rows=[shield(actor, _row(p, now)) for p in rows], total=int(total), page=page, page_size=page_size)

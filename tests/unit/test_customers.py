@@ -227,3 +227,35 @@ def test_a_viewer_gets_links_timeline_and_payment_detail_without_the_number(tmp_
     shown = payment_detail(engine, viewer, payment_pk=link.id)
     assert "50001111" not in repr(shown.events) + repr(shown.gateway) + repr(shown.payment.model_dump(exclude={"raw"}))
     assert "50001111" in repr(link_follow.link_detail(engine, sales, payment_pk=link.id).timeline)
+
+
+def _reference_order(rows: list[CustomerSummary], sort: str) -> list[str]:
+    """The list's order in plain Python: best first by ``sort``, never-paid (NULL) last, ties by key descending."""
+    column = {"last_purchase": "last_paid_at", "lifetime_value": "net_fils", "purchases": "n_paid"}[sort]
+    by_key = sorted(rows, key=lambda r: r.key, reverse=True)
+    ranked = sorted((r for r in by_key if getattr(r, column) is not None), key=lambda r: getattr(r, column),
+                    reverse=True)  # stable: equal values keep the key order
+    return [r.key for r in ranked] + [r.key for r in by_key if getattr(r, column) is None]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("sort", list(customers.SORTS))
+def test_every_sort_pages_in_the_reference_order_on_postgresql(sort: str) -> None:
+    from datetime import timedelta
+
+    from services.timeutil import utcnow
+    from tests.postgres import postgres_database
+
+    with postgres_database("custsort") as engine:
+        sales = make_staff(engine, Role.SALES)
+        start = utcnow() - timedelta(days=3)
+        for n in range(14):  # equal values (amounts, counts, times) so the key decides ties; two never paid
+            for _ in range(1 + n % 3):
+                make_payment(engine, customer_phone=f"+9655000{n:04d}", amount_fils=1_000 * (1 + n % 4),
+                             status="pending" if n in (3, 9) else "paid", created_at=start + timedelta(hours=n % 5))
+        with Session(engine) as session:
+            rows = list(session.exec(select(CustomerSummary)).all())
+        assert any(r.last_paid_at is None for r in rows)
+        listed = [r.key for page in range(1, 6) for r in customers.list_customers(
+            engine, sales, sort=sort, page=page, page_size=3).rows]
+        assert listed == _reference_order(rows, sort)
