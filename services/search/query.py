@@ -17,7 +17,7 @@ from services.models import Deposit, Payment, PaymentStatus
 from services.permissions import Action, Actor, authorize
 from services.privacy import shield_all
 from services.refund_state import status_word
-from services.search import pg_text, support
+from services.search import deep_page, pg_text, support
 from services.search import plan as planner
 from services.search.filters import SORTS, SearchFilter
 from services.search.plan import (
@@ -456,7 +456,9 @@ def search(
             if window is not None:  # exact when it fills the page (see recent_window), else the full walk
                 rows = _page(conn, engine, *window, order, offset, page_size)
             if len(rows) < page_size:
-                rows = _page(conn, engine, flt, walk, order, offset, page_size)
+                jump = (deep_page.skip(conn, flt, sort, descending, offset)
+                        if stats is None and support.has_summaries(engine) else None)
+                rows = _page(conn, engine, flt, walk, order, offset, page_size, jump)
     rows = shield_all(actor, rows)  # contact data masked for roles that may not see it (services.customers)
     return SearchPage(rows, total.count, total.amount_fils, max(1, page), page_size, total.captured_count,
                       total.captured_amount_fils, total.exact, total.count_exact, total.refunded_fils,
@@ -464,9 +466,13 @@ def search(
 
 
 def _page(conn: Connection, engine: Engine, flt: SearchFilter, walk: Plan | None, order: list[Any], offset: int,
-          page_size: int) -> list[PaymentRow]:
-    """One page of rows: the ids walked in order (an index of ids only), then the full rows for those ids."""
-    ids = select(PAYMENT.c.id).where(*conditions(engine, flt, walk)).order_by(*order)
+          page_size: int, jump: deep_page.Skip | None = None) -> list[PaymentRow]:
+    """One page of rows: the ids walked in order (an index of ids only), then the full rows for those ids; with
+    ``jump``, the walk starts at the summary group that holds the page (services.search.deep_page)."""
+    where = conditions(engine, flt, walk)
+    if jump is not None:
+        where, offset = [*where, jump.term], jump.offset
+    ids = select(PAYMENT.c.id).where(*where).order_by(*order)
     stmt = select(*(PAYMENT.c[name] for name in ROW_COLUMNS)).where(
         PAYMENT.c.id.in_(ids.limit(page_size).offset(offset))).order_by(*order)
     return [_row(values) for values in conn.execute(stmt)]
