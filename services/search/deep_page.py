@@ -29,8 +29,9 @@ from services.search.plan import amount_terms, day_terms
 from services.timeutil import kuwait_day_bounds
 
 PAYMENT = Payment.__table__  # type: ignore[attr-defined]
-#: Below this offset the walk is cheaper than asking the summary (a few thousand index entries: ~1 ms).
-SKIP_FROM = 5_000
+#: Below this offset the walk is cheaper than asking the summary: the walk costs 0.1–0.2 ms per thousand index
+#: entries, the grouped summary 2–4 ms at a year of days (7 ms by status and day), measured at a million payments.
+SKIP_FROM = 30_000
 
 
 @dataclass(frozen=True)
