@@ -430,8 +430,10 @@ def search(
     """One page of payments matching ``flt``, sorted, with the count and amount of the whole filtered set.
 
     Pages past the end are clamped to the last page. Deep pages stay cheap: the OFFSET walks an index of ids
-    only and the full rows are fetched for the ids of the page (a deferred join). Free-text searches matching
-    more than ``TEXT_TOTALS_CAP`` payments report ``totals_exact=False`` instead of looking up every match.
+    only and the full rows are fetched for the ids of the page (a deferred join); on PostgreSQL the days (or
+    amounts) wholly before a deep page are counted in a summary and skipped (services.search.deep_page).
+    Free-text searches matching more than ``TEXT_TOTALS_CAP`` payments report ``totals_exact=False`` instead of
+    looking up every match.
     """
     actor = authorize(engine, actor, Action.VIEW_TRANSACTIONS)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
