@@ -17,7 +17,7 @@ from services.models import Deposit, Payment, PaymentStatus
 from services.permissions import Action, Actor, authorize
 from services.privacy import shield_all
 from services.refund_state import status_word
-from services.search import pg_text, support
+from services.search import deep_page, pg_text, support
 from services.search import plan as planner
 from services.search.filters import SORTS, SearchFilter
 from services.search.plan import (
@@ -430,8 +430,10 @@ def search(
     """One page of payments matching ``flt``, sorted, with the count and amount of the whole filtered set.
 
     Pages past the end are clamped to the last page. Deep pages stay cheap: the OFFSET walks an index of ids
-    only and the full rows are fetched for the ids of the page (a deferred join). Free-text searches matching
-    more than ``TEXT_TOTALS_CAP`` payments report ``totals_exact=False`` instead of looking up every match.
+    only and the full rows are fetched for the ids of the page (a deferred join); on PostgreSQL the days (or
+    amounts) wholly before a deep page are counted in a summary and skipped (services.search.deep_page).
+    Free-text searches matching more than ``TEXT_TOTALS_CAP`` payments report ``totals_exact=False`` instead of
+    looking up every match.
     """
     actor = authorize(engine, actor, Action.VIEW_TRANSACTIONS)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -456,7 +458,9 @@ def search(
             if window is not None:  # exact when it fills the page (see recent_window), else the full walk
                 rows = _page(conn, engine, *window, order, offset, page_size)
             if len(rows) < page_size:
-                rows = _page(conn, engine, flt, walk, order, offset, page_size)
+                jump = (deep_page.skip(conn, flt, sort, descending, offset)
+                        if stats is None and support.has_summaries(engine) else None)
+                rows = _page(conn, engine, flt, walk, order, offset, page_size, jump)
     rows = shield_all(actor, rows)  # contact data masked for roles that may not see it (services.customers)
     return SearchPage(rows, total.count, total.amount_fils, max(1, page), page_size, total.captured_count,
                       total.captured_amount_fils, total.exact, total.count_exact, total.refunded_fils,
@@ -464,9 +468,13 @@ def search(
 
 
 def _page(conn: Connection, engine: Engine, flt: SearchFilter, walk: Plan | None, order: list[Any], offset: int,
-          page_size: int) -> list[PaymentRow]:
-    """One page of rows: the ids walked in order (an index of ids only), then the full rows for those ids."""
-    ids = select(PAYMENT.c.id).where(*conditions(engine, flt, walk)).order_by(*order)
+          page_size: int, jump: deep_page.Skip | None = None) -> list[PaymentRow]:
+    """One page of rows: the ids walked in order (an index of ids only), then the full rows for those ids; with
+    ``jump``, the walk starts at the summary group that holds the page (services.search.deep_page)."""
+    where = conditions(engine, flt, walk)
+    if jump is not None:
+        where, offset = [*where, jump.term], jump.offset
+    ids = select(PAYMENT.c.id).where(*where).order_by(*order)
     stmt = select(*(PAYMENT.c[name] for name in ROW_COLUMNS)).where(
         PAYMENT.c.id.in_(ids.limit(page_size).offset(offset))).order_by(*order)
     return [_row(values) for values in conn.execute(stmt)]
