@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 from sqlmodel import select as model_select
@@ -172,44 +172,35 @@ def exact_payments(conn: Connection, lo: str, hi: str) -> list[PaymentGroup]:
     return [(day, family, bool(done_), int(n), int(amount or 0)) for day, family, done_, n, amount in rows]
 
 
-#: Deposited paid payments of capture days :lo..:hi. The deposit table's key is the payment's id, and each Kuwait
-#: day's payments lie within that day's id span (payment_search_day_ids, a superset): the deposit rows are
-#: read by key range first (CROSS JOIN keeps that order), then each one's payment.
-_DEPOSITED = text(
-    "SELECT payment.local_day, payment.method_family, count(*), sum(payment.amount_fils) "
-    "FROM deposit CROSS JOIN payment ON payment.id = deposit.payment_pk "
-    "WHERE deposit.payment_pk BETWEEN :first_id AND :last_id AND deposit.deposited "
-    "AND payment.status = :paid AND payment.local_day BETWEEN :lo AND :hi "
-    "GROUP BY payment.local_day, payment.method_family")
+#: Count and fils of the paid payments get-deposit-status said "Yes" for, per Kuwait capture day and method
+#: family ('' for none), kept exact by triggers on ``deposit`` and ``payment`` (SQLite, migration 0013).
+DEPOSITED = Table(
+    "settlement_deposited", MetaData(), Column("day", String, primary_key=True),
+    Column("family", String, primary_key=True), Column("n", Integer), Column("amount", Integer),
+)
 
 
 def summarised_payments(conn: Connection, lo: str, hi: str) -> list[PaymentGroup]:
-    """The same groups as :func:`exact_payments` on SQLite with its search support, without reading every payment:
-    what was captured from the trigger-kept daily summary (a few rows a day, whatever the day's payments), what was
-    deposited from the deposit rows of those days (as many as get-deposit-status confirmed, a number the status
-    budget bounds), and pending = captured − deposited."""
+    """The same groups as :func:`exact_payments` on SQLite with its search support, from two trigger-kept
+    summaries instead of the payments (a few rows a day, however many payments the day had): captured from
+    ``payment_search_daily``, deposited from :data:`DEPOSITED`, pending = captured − deposited."""
     s = support.SUMMARY.c
     captured = conn.execute(
         select(s.day, s.family, func.sum(s.n), func.sum(s.amount))
         .where(s.status == PaymentStatus.PAID, s.day.between(lo, hi))
         .group_by(s.day, s.family)
     ).all()
-    ids = support.DAY_IDS.c
-    first_id, last_id = conn.execute(select(func.min(ids.lo), func.max(ids.hi)).where(ids.day.between(lo, hi))).one()
-    deposited: dict[tuple[str, str], tuple[int, int]] = {}
-    if first_id is not None:
-        for day, family, n, amount in conn.execute(_DEPOSITED, {"first_id": first_id, "last_id": last_id,
-                                                               "paid": PaymentStatus.PAID.value, "lo": lo, "hi": hi}):
-            key = (day, family or "")  # the summary keeps a missing family as ''
-            n_before, amount_before = deposited.get(key, (0, 0))
-            deposited[key] = (n_before + int(n), amount_before + int(amount or 0))
+    d = DEPOSITED.c
+    deposited = {(day, family): (int(n), int(amount)) for day, family, n, amount in conn.execute(
+        select(d.day, d.family, d.n, d.amount).where(d.day.between(lo, hi)))}
     out: list[PaymentGroup] = []
     for day, family, n, amount in captured:
         done_n, done_amount = deposited.pop((day, family), (0, 0))
         out.append((day, family, True, done_n, done_amount))
         out.append((day, family, False, int(n) - done_n, int(amount) - done_amount))
-    if deposited:  # the summary and the payments disagree: never guess, say so
-        raise RuntimeError(f"settlement summary is missing deposited payments of {sorted(deposited)}")
+    unmatched = sorted(key for key, value in deposited.items() if any(value))
+    if unmatched:  # deposited money the captured summary does not have: never guess, say so
+        raise RuntimeError(f"the settlement summaries disagree about {unmatched}")
     return out
 
 

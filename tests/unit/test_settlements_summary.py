@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from services import settlements
@@ -100,3 +102,65 @@ def test_the_page_figures_are_the_same_either_way(engine: Engine) -> None:
     assert summarised == exact
     states = {row[9] for row in exact}
     assert {"deposited", "overdue", "pending"} <= states  # the comparison covers each kind of day
+
+
+def _same_either_way(engine: Engine) -> None:
+    with read_engine(engine).connect() as conn:
+        assert _groups(report.summarised_payments(conn, "2026-01-01", "2026-12-31")) == \
+            _groups(report.exact_payments(conn, "2026-01-01", "2026-12-31"))
+
+
+def test_the_deposited_summary_follows_every_change(tmp_path: Path) -> None:
+    """Each trigger of migration 0013: a "Yes" arriving or removed, a paid payment changing under a "Yes"."""
+    engine = make_db(tmp_path)
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    a, b, c = (make_payment(engine, amount_fils=amount, method="knet", created_at=at)
+               for amount in (1_000, 2_000, 4_000))
+    pending = make_payment(engine, amount_fils=8_000, status=PaymentStatus.PENDING, created_at=at)
+    _deposit(engine, a.id, deposited=False)
+    _deposit(engine, b.id, deposited=True)  # insert, "Yes"
+    _deposit(engine, pending.id, deposited=True)  # a "Yes" for a payment not paid (yet) is not counted
+    _same_either_way(engine)
+    changes = [
+        "UPDATE deposit SET deposited = 1 WHERE payment_pk = :a",  # "not yet" becomes "Yes"
+        "UPDATE payment SET amount_fils = 2500 WHERE id = :b",
+        "UPDATE payment SET method_family = 'card', method = 'cc' WHERE id = :b",
+        "UPDATE payment SET local_day = '2026-11-24', created_at = '2026-11-24 10:00:00.000000' WHERE id = :b",
+        "UPDATE payment SET status = 'paid' WHERE id = :pending",  # its earlier "Yes" now counts
+        "UPDATE payment SET status = 'failed' WHERE id = :a",  # and stops counting when no longer paid
+        "DELETE FROM deposit WHERE payment_pk = :b",
+        "INSERT INTO deposit (payment_pk, deposited, checked_at, checks) VALUES (:c, 1, '2026-11-26', 1)",
+        "DELETE FROM deposit WHERE payment_pk = :c",
+        "DELETE FROM payment WHERE id = :c",
+    ]
+    ids = {"a": a.id, "b": b.id, "c": c.id, "pending": pending.id}
+    with read_engine(engine).connect() as conn:
+        before = conn.execute(text("SELECT * FROM settlement_deposited ORDER BY 1, 2")).all()
+    for change in changes:
+        with engine.begin() as conn:
+            conn.execute(text(change), {k: v for k, v in ids.items() if f":{k}" in change})
+        _same_either_way(engine)
+    with read_engine(engine).connect() as conn:
+        assert conn.execute(text("SELECT * FROM settlement_deposited ORDER BY 1, 2")).all() != before
+
+
+def test_upgrading_to_0013_fills_the_summary_from_the_deposits_already_there(engine: Engine) -> None:
+    from services import migrate
+
+    before = _groups_of(engine)
+    assert any(deposited for _, _, deposited, _ in before)
+    config = migrate.alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0012")
+    with read_engine(engine).connect() as conn:
+        assert "settlement_deposited" not in {n for (n,) in conn.execute(text("SELECT name FROM sqlite_master"))}
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    assert _groups_of(engine) == before
+
+
+def _groups_of(engine: Engine) -> Counter[tuple[str, str, bool, str]]:
+    with read_engine(engine).connect() as conn:
+        return _groups(report.summarised_payments(conn, "2026-01-01", "2026-12-31"))
