@@ -32,6 +32,7 @@ from services.models import FAMILIES, Deposit, Payment, PaymentStatus, Refund
 from services.search import support
 from services.sentence import say
 from services.settlements.schedule import capture_days, expected_deposit_day, is_overdue
+from services.timeutil import kuwait_day_bounds
 
 PAYMENT: Table = Payment.__table__  # type: ignore[attr-defined]
 REFUND: Table = Refund.__table__  # type: ignore[attr-defined]
@@ -236,7 +237,11 @@ def day_payments(engine: Engine, day: date, *, today: date, overdue_after: int, 
             model_select(Payment, Deposit)
             .outerjoin(Deposit, col(Deposit.payment_pk) == col(Payment.id))
             .where(col(Payment.status) == PaymentStatus.PAID,
-                   col(Payment.local_day).between(captured[0].isoformat(), captured[-1].isoformat()))
+                   col(Payment.local_day).between(captured[0].isoformat(), captured[-1].isoformat()),
+                   # the same days as instants: the (status, created_at) index then yields the newest first and
+                   # stops at ``limit``, instead of sorting all of the days' payments (13,000 a day at 5,000,000)
+                   col(Payment.created_at) >= kuwait_day_bounds(captured[0])[0],
+                   col(Payment.created_at) < kuwait_day_bounds(captured[-1])[1])
             .order_by(col(Payment.created_at).desc()).limit(limit)
         ).all()
     out = []

@@ -164,3 +164,26 @@ def test_upgrading_to_0013_fills_the_summary_from_the_deposits_already_there(eng
 def _groups_of(engine: Engine) -> Counter[tuple[str, str, bool, str]]:
     with read_engine(engine).connect() as conn:
         return _groups(report.summarised_payments(conn, "2026-01-01", "2026-12-31"))
+
+
+@pytest.mark.parametrize("limit", [3, 500])
+@pytest.mark.parametrize("deposit_day", [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 29)])
+def test_a_day_s_payments_are_the_newest_paid_ones_of_its_capture_days(engine: Engine, deposit_day: date,
+                                                                       limit: int) -> None:
+    from sqlmodel import Session, select
+
+    from services.models import Payment
+
+    days = {d.isoformat() for d in settlements.capture_days(deposit_day)}
+    with Session(engine) as session:
+        every = session.exec(select(Payment)).all()
+    newest = sorted((p for p in every if p.status == PaymentStatus.PAID and p.local_day in days),
+                    key=lambda p: p.created_at, reverse=True)[:limit]
+    got = report.day_payments(engine, deposit_day, today=ANCHOR, overdue_after=2, limit=limit)
+    assert sorted(line.id for line in got) == sorted(int(p.id or 0) for p in newest)
+    assert len(got) == min(limit, len([p for p in every if p.status == PaymentStatus.PAID and p.local_day in days]))
+    amounts = {line.amount_fils for line in got}
+    if deposit_day == date(2026, 11, 23) and limit == 500:  # Sunday's last second (Kuwait) is in, Monday's first not
+        assert 1_001 in amounts and 2_003 not in amounts
+    if deposit_day == date(2026, 11, 24) and limit == 500:  # Monday's first second, and a payment without a method
+        assert {2_003, 3_007} <= amounts and 1_001 not in amounts
