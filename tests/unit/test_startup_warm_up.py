@@ -108,5 +108,5 @@ def test_warm_up_freezes_the_start_up_heap(thawed: None, monkeypatch: pytest.Mon
     # the modules and their functions are out of the full passes; what a page makes afterwards is not
     assert gc.get_freeze_count() > 10_000
     assert not any(o is startup.warm_up for o in gc.get_objects(generation=2))
-    made_after = [object() for _ in range(3)], {"a": []}
+    made_after: tuple[list[object], dict[str, list[int]]] = [object() for _ in range(3)], {"a": []}
     assert any(o is made_after for o in gc.get_objects())
