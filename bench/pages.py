@@ -262,6 +262,13 @@ def server_mode(url: str, repeat: int, profile: str | None = None, only: str | N
         "pages/refunds.py": [("a payment", {"payment": order}, {})],
         "pages/customers.py": [("one customer", {"c": customer}, {}), ("search", {}, {"cust_query": "noura"})],
     }
+    from dashboard.startup import freeze_start_up_heap
+
+    # What the server does at start-up after its warm-up imports (dashboard.startup.warm_up): without it every
+    # eleventh rerun or so carried a full cycle collection of the whole heap (110-200 ms at 1,000,000 payments).
+    # The warm-up itself is not run here: it imports dashboard.lang, whose language look-up is only cheap once
+    # app.py has set the run's language, and these pages run without app.py.
+    freeze_start_up_heap()
     print(f"\nserver side (AppTest, this process), {repeat} warm reruns per page; {load()}")
     header = f"{'user':8} {'page':28} {'cold ms':>8} {'first ms':>8} {'warm p50':>8} {'warm p95':>8}  note"
     print(header + "\n" + "-" * len(header), flush=True)

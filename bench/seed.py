@@ -143,10 +143,11 @@ def _refill_summaries(conn: Connection) -> None:
 
 def sqlite_payment_triggers() -> dict[str, str]:
     """Name → ``CREATE TRIGGER`` of every SQLite trigger on ``payment``, as the migrations define them: 0001's
-    search summaries and FTS index, 0003's customer summary, 0006's hourly summary."""
+    search summaries and FTS index, 0003's customer summary, 0006's hourly summary, 0013's deposited money."""
     ddl = [create for _, create in _migration("0001_baseline")._search_ddl()]
     ddl += _migration("0003_customers_and_saved_cards")._SQLITE_TRIGGERS.values()
     ddl += _migration("0006_page_indexes")._hours_ddl()
+    ddl += [create for create in _migration("0013_settlement_deposited").ddl() if " ON payment " in create]
     triggers = [create for create in ddl if create.startswith("CREATE TRIGGER")]
     return {create.split()[2]: create for create in triggers}
 
@@ -171,12 +172,13 @@ def _drop_sqlite_triggers(conn: Connection) -> list[str]:
 def _refill_sqlite(conn: Connection) -> None:
     """SQLite, after a load with the payment triggers dropped: every table they keep rebuilt from the rows with the
     migrations' own SQL — 0001's daily, amount and day-id summaries and FTS index (``_populate``), 0006's hourly
-    summary, 0003's customer summary (whose own triggers keep ``customer_name`` and its FTS index)."""
+    summary, 0003's customer summary (whose own triggers keep ``customer_name`` and its FTS index), 0013's
+    deposited money per day."""
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
 
     kept = ("payment_search_daily", "payment_search_amounts", "payment_search_day_ids", "payment_search_hours",
-            "customer_summary")
+            "customer_summary", "settlement_deposited")
     for table in kept:
         conn.exec_driver_sql(f"DELETE FROM {table}")
     with Operations.context(MigrationContext.configure(conn)):  # _populate speaks through alembic's ``op``
@@ -187,6 +189,9 @@ def _refill_sqlite(conn: Connection) -> None:
     conn.exec_driver_sql(hours_fill)
     conn.exec_driver_sql(_migration("0003_customers_and_saved_cards")._BACKFILL)
     _latest_customer_details(conn)
+    deposited_fill = _migration("0013_settlement_deposited").ddl()[-1]
+    assert deposited_fill.startswith("INSERT INTO settlement_deposited"), deposited_fill
+    conn.exec_driver_sql(deposited_fill)
 
 
 def _latest_customer_details(conn: Connection) -> None:

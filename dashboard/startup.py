@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -61,12 +62,28 @@ WARM_MODULES = (
 
 
 def warm_up() -> None:
-    """Import :data:`WARM_MODULES` off the request path, once, in a thread at start-up (a failure only logs)."""
+    """Import :data:`WARM_MODULES` off the request path, once, in a thread at start-up (a failure only logs),
+    then :func:`freeze_start_up_heap`."""
     for name in WARM_MODULES:
         try:
             importlib.import_module(name)
         except Exception:  # an optional dependency missing must not stop the server; the route will say so
             log.warning("warm-up: could not import %s", name, exc_info=True)
+    freeze_start_up_heap()
+
+
+def freeze_start_up_heap() -> None:
+    """Take what exists now (modules, classes, functions: the libraries' ~220,000 objects) out of the cycle
+    collector's full passes (:func:`gc.freeze`), once, at start-up.
+
+    Python's full collection walks every tracked object, and a page's rerun allocates enough to start one about
+    every eleventh rerun: measured at 1,000,000 payments (issue 15), that one rerun of Settlements took 110–200
+    ms more than the others, the page's "single slow rerun" (any page's run could draw it). With the start-up
+    heap frozen a full pass walks only what was made since, 8–30 ms. Only the start-up heap is frozen: sessions'
+    objects made later stay collectable (frozen cyclic garbage would never be freed).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def use_declared_navigation_only() -> None:

@@ -143,7 +143,7 @@ def test_sqlite_triggers_are_the_migrations(tmp_path) -> None:
         stored: dict[str, str] = dict(conn.exec_driver_sql(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'payment'").all())
     assert stored == sqlite_payment_triggers()
-    assert len(stored) == 15  # 0001: 9, 0003: 3, 0006: 3
+    assert len(stored) == 17  # 0001: 9, 0003: 3, 0006: 3, 0013: 2
 
 
 def test_sqlite_failed_seed_leaves_the_triggers(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -187,10 +187,12 @@ def test_release_268e121_database_is_adopted_with_every_row(legacy: Path) -> Non
     name_index = {"customer_name", "customer_name_fts", "customer_name_fts_data", "customer_name_fts_idx",
                   "customer_name_fts_docsize", "customer_name_fts_config"}
     assert after.keys() - raw_before.keys() == {"customer_summary", "customer_consent", "card_charge", "deposit",
-                                                "payment_search_hours", "status_slot"} | name_index
+                                                "payment_search_hours", "status_slot",
+                                                "settlement_deposited"} | name_index
     assert {(key, words) for _, key, words in after["customer_name"]} == {  # 0010 back-filled the named customers
         (row[0], fold_arabic(row[1])) for row in after["customer_summary"] if row[1]}
-    assert all(not after[table] for table in ("deposit", "customer_consent", "card_charge", "status_slot"))
+    assert all(not after[table] for table in ("deposit", "customer_consent", "card_charge", "status_slot",
+                                              "settlement_deposited"))  # no deposit yet: nothing deposited
     assert {row[0] for row in after["customer_summary"]} == {  # 0003 back-filled one row per customer
         row[0] for row in _rows_keys(engine)}
     assert after["payment_search_hours"] == sorted(_hours_from_payments(legacy), key=repr)  # 0006 filled it

@@ -59,3 +59,20 @@ def test_viewer_reads_only_and_sales_cannot_open(env) -> None:
     at = run_page(PAGE, "sara@shop.test", name=False)
     assert not at.dataframe
     assert any("may not view settlements" in shown(e.value) for e in at.error)
+
+
+def test_the_day_s_payments_are_read_only_while_their_expander_is_open(env) -> None:
+    make_staff(env, Role.FINANCE, "fahad@shop.test")
+    at = run_page(PAGE, "fahad@shop.test", name=False)
+    assert not at.exception
+    assert [e.label for e in at.expander] == ["Payments of one deposit day"]
+    assert not at.get("selectbox") or all(s.key != "settle_day" for s in at.selectbox)
+    assert len(at.dataframe) == 1  # the deposit days only
+    at.session_state["settle_day_open"] = True  # what a click on the expander sets
+    at.run()
+    assert not at.exception
+    rows = at.dataframe[1].value
+    assert list(rows["Order"]) == ["ORD-NEW"]  # the newest deposit day with payments: today's capture
+    at.selectbox(key="settle_day").select_index(1).run()
+    assert list(at.dataframe[1].value["Order"]) == ["ORD-OLD"]
+    assert list(at.dataframe[1].value["Deposited"]) == ["OVERDUE"]

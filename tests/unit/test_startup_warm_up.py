@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -87,3 +88,25 @@ def test_a_database_that_cannot_be_opened_does_not_stop_the_server(tmp_path, mon
             "the database could not be opened with the server; the first page view retries"]
     finally:
         runtime.reset()
+
+
+@pytest.fixture
+def thawed() -> Iterator[None]:
+    import gc
+
+    gc.unfreeze()
+    yield
+    gc.unfreeze()  # the rest of the suite runs with the collector as usual
+
+
+def test_warm_up_freezes_the_start_up_heap(thawed: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    monkeypatch.setattr(startup, "WARM_MODULES", ("json",))
+    assert gc.get_freeze_count() == 0
+    startup.warm_up()
+    # the modules and their functions are out of the full passes; what a page makes afterwards is not
+    assert gc.get_freeze_count() > 10_000
+    assert not any(o is startup.warm_up for o in gc.get_objects(generation=2))
+    made_after: tuple[list[object], dict[str, list[int]]] = [object() for _ in range(3)], {"a": []}
+    assert any(o is made_after for o in gc.get_objects())
