@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from dashboard import background, customer_pages, runtime
+from dashboard import background, customer_pages, page_entry, runtime
 from dashboard.export_header import transactions_header
 from services import migrate, sync
 from services.gateway import Lane
@@ -145,4 +145,5 @@ def routes() -> list[BaseRoute]:
         Route(READY_PATH, ready, methods=["GET"]),
         Route(EXPORT_PATH, export_transactions, methods=["GET"]),
         *customer_pages.routes(),
+        *page_entry.routes(),
     ]

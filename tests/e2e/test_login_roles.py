@@ -74,3 +74,18 @@ def test_logout(page: Page, demo_stack: DemoStack) -> None:
     page.get_by_role("button", name="End session").click()
     expect(page.get_by_role("button", name="Log in with your company account")).to_be_visible(timeout=30_000)
     assert "_streamlit_user" not in {c["name"] for c in page.context.cookies()}
+
+
+def test_a_page_address_opened_directly_connects_at_the_first_try(page: Page, demo_stack: DemoStack) -> None:
+    # dashboard.page_entry: without the base named, the frontend asks /transactions/_stcore/health first (404)
+    login(page, demo_stack, ROLE_USERS[Role.FINANCE])
+    asked: list[tuple[str, int]] = []
+    page.on("response", lambda r: asked.append((r.url, r.status)) if "/_stcore/" in r.url else None)
+    for path in ("transactions", "refunds?payment=no-such-order", "home"):
+        asked.clear()
+        page.goto(f"{demo_stack.app}/{path}")
+        wait_idle(page)
+        expect(page.get_by_test_id("stSidebarNav")).to_be_visible()
+        assert asked, "the frontend asked the server nothing"
+        assert all(url.startswith(f"{demo_stack.app}/_stcore/") and status == 200 for url, status in asked), asked
+    expect(page.get_by_role("heading", name="Payment links")).to_be_visible()  # /home opens the role's first page
