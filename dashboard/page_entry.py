@@ -13,6 +13,7 @@ address falls through to Streamlit as before, and so does everything if its ``in
 from __future__ import annotations
 
 import functools
+import importlib.util
 from pathlib import Path
 
 from starlette.requests import Request
@@ -30,12 +31,17 @@ BASE_HOOK = ("<script>(function(){var p=location.pathname.replace(/\\/+$/,'');"
 PAGE_PATHS = tuple(sorted({f"/{spec.url_path}" for spec in PAGES} | {"/home"}))
 
 
+def static_dir() -> Path:
+    """Streamlit's frontend files, found without importing Streamlit (the routes run without it)."""
+    spec = importlib.util.find_spec("streamlit")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
 @functools.cache
 def page_html() -> str:
     """Streamlit's ``index.html`` with the base named (unchanged if it has no module script to put it before)."""
-    from streamlit import file_util
-
-    html = (Path(file_util.get_static_dir()) / "index.html").read_text(encoding="utf-8")
+    html = (static_dir() / "index.html").read_text(encoding="utf-8")
     at = html.find(_ANCHOR)
     return html if at < 0 else html[:at] + BASE_HOOK + html[at:]
 

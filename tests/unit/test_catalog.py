@@ -37,7 +37,7 @@ NOT_STAFF_FACING = {
     "dashboard/__main__.py", "dashboard/demo.py", "dashboard/demo_args.py", "dashboard/cli_sync.py",
     "dashboard/settings.py", "dashboard/customer_pages.py", "dashboard/receipt.py", "dashboard/routes.py",
     "dashboard/runtime.py", "dashboard/startup.py", "dashboard/background.py", "dashboard/i18n.py",
-    "dashboard/safe.py", "dashboard/reads.py",
+    "dashboard/safe.py", "dashboard/reads.py", "dashboard/page_entry.py",
 }
 BRANDS = {"Souq Desk", "Apple Pay", "Google Pay", "Samsung Pay", "KNET", "Amex", "English", "UPayments"}
 # keyword arguments whose text is never shown

@@ -19,7 +19,8 @@ def _client() -> TestClient:
 
 
 def test_every_page_address_gets_the_index_with_the_base_named_before_the_frontend_runs() -> None:
-    index = (Path(file_util.get_static_dir()) / "index.html").read_text(encoding="utf-8")
+    assert page_entry.static_dir() == Path(file_util.get_static_dir())  # where Streamlit serves it from
+    index = (page_entry.static_dir() / "index.html").read_text(encoding="utf-8")
     client = _client()
     for path in [f"/{spec.url_path}" for spec in PAGES] + ["/home"]:
         answer = client.get(path + "?payment=ORD-1")
@@ -39,7 +40,7 @@ def test_other_addresses_are_left_to_streamlit() -> None:
 
 def test_an_index_without_a_module_script_is_served_unchanged(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<html><head></head><body>x</body></html>", encoding="utf-8")
-    monkeypatch.setattr(file_util, "get_static_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(page_entry, "static_dir", lambda: tmp_path)
     page_entry.page_html.cache_clear()
     try:
         assert page_entry.page_html() == "<html><head></head><body>x</body></html>"
