@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from services.models import Payment
 from services.search import support
 from services.search.filters import SearchFilter
-from services.search.plan import amount_terms, day_terms
+from services.search.plan import amounts_terms, daily_terms
 from services.timeutil import kuwait_day_bounds
 
 PAYMENT = Payment.__table__  # type: ignore[attr-defined]
@@ -70,10 +70,7 @@ def _first_group(conn: Connection, keys: list[Any], where: list[ColumnElement[bo
 
 def _daily(conn: Connection, flt: SearchFilter, *, by_status: bool, descending: bool, offset: int) -> Skip | None:
     s = support.SUMMARY.c
-    where = day_terms(s.day, flt)
-    for column, values in ((s.status, flt.statuses), (s.family, flt.families), (s.method, flt.methods)):
-        if values:
-            where.append(column.in_(sorted(values)))
+    where = daily_terms(flt)
     keys = [s.status, s.day] if by_status else [s.day]
     found = _first_group(conn, keys, where, support.SUMMARY, descending, offset)
     if found is None:
@@ -91,10 +88,7 @@ def _daily(conn: Connection, flt: SearchFilter, *, by_status: bool, descending: 
 
 def _amounts(conn: Connection, flt: SearchFilter, *, descending: bool, offset: int) -> Skip | None:
     a = support.AMOUNTS.c
-    where = amount_terms(a.amount, flt)
-    for column, values in ((a.status, flt.statuses), (a.family, flt.families), (a.method, flt.methods)):
-        if values:
-            where.append(column.in_(sorted(values)))
+    where = amounts_terms(flt)
     found = _first_group(conn, [a.amount], where, support.AMOUNTS, descending, offset)
     if found is None:
         return None

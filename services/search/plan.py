@@ -73,6 +73,22 @@ def amount_terms(amount: ColumnElement[Any], flt: SearchFilter) -> list[ColumnEl
     return _range_terms(amount, flt.amount_min, flt.amount_max)
 
 
+def daily_terms(flt: SearchFilter) -> list[ColumnElement[bool]]:
+    """``flt`` on the daily summary: its day range, statuses, families and methods."""
+    return [*day_terms(support.SUMMARY.c.day, flt), *_dimension_terms(support.SUMMARY, flt)]
+
+
+def amounts_terms(flt: SearchFilter) -> list[ColumnElement[bool]]:
+    """``flt`` on the amount summary: its amount range, statuses, families and methods."""
+    return [*amount_terms(support.AMOUNTS.c.amount, flt), *_dimension_terms(support.AMOUNTS, flt)]
+
+
+def _dimension_terms(summary: Any, flt: SearchFilter) -> list[ColumnElement[bool]]:
+    c = summary.c
+    return [column.in_(sorted(values)) for column, values in
+            ((c.status, flt.statuses), (c.family, flt.families), (c.method, flt.methods)) if values]
+
+
 def _range_terms(column: ColumnElement[Any], low: object, high: object) -> list[ColumnElement[bool]]:
     return [*([column >= low] if low is not None else []), *([column <= high] if high is not None else [])]
 

@@ -24,8 +24,8 @@ from services.search.plan import (
     KEY_FIELDS,
     SORT_COLUMN,
     Plan,
-    amount_terms,
-    day_terms,
+    amounts_terms,
+    daily_terms,
     gather,
     page_plan,
     totals_plan,
@@ -382,10 +382,7 @@ def add_up(engine: Engine, actor: Actor, flt: SearchFilter) -> Totals:
 
 def _summary_totals(flt: SearchFilter) -> Any:
     s = support.SUMMARY.c
-    where = day_terms(s.day, flt)
-    for column, values in ((s.status, flt.statuses), (s.family, flt.families), (s.method, flt.methods)):
-        if values:
-            where.append(column.in_(sorted(values)))
+    where = daily_terms(flt)
     paid, waiting = s.status == PaymentStatus.PAID, s.status == PaymentStatus.PENDING
     return select(
         func.coalesce(func.sum(s.n), 0), func.coalesce(func.sum(s.amount), 0),
@@ -397,10 +394,7 @@ def _summary_totals(flt: SearchFilter) -> Any:
 
 def _amount_totals(flt: SearchFilter) -> Any:
     a = support.AMOUNTS.c
-    where = amount_terms(a.amount, flt)
-    for column, values in ((a.status, flt.statuses), (a.family, flt.families), (a.method, flt.methods)):
-        if values:
-            where.append(column.in_(sorted(values)))
+    where = amounts_terms(flt)
     paid, waiting = a.status == PaymentStatus.PAID, a.status == PaymentStatus.PENDING
     return select(
         func.coalesce(func.sum(a.n), 0), func.coalesce(func.sum(a.n * a.amount), 0),
