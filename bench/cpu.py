@@ -37,6 +37,14 @@ def _read(pid: int) -> Proc | None:
     return Proc(pid, int(fields[1]), comm, (utime + stime + cutime + cstime) / TICK, (utime + stime) / TICK)
 
 
+def own_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid``'s own threads (user plus system)."""
+    proc = _read(pid)
+    if proc is None:
+        raise ProcessLookupError(pid)
+    return proc.own_s
+
+
 def processes() -> dict[int, Proc]:
     found = (_read(int(p)) for p in os.listdir("/proc") if p.isdigit())
     return {p.pid: p for p in found if p is not None}

@@ -26,12 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench import colleagues, pages
-
-
-def process_cpu_s(pid: int) -> float:
-    """User plus system CPU seconds of ``pid`` (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from bench.cpu import own_cpu_s
 
 
 async def _nothing() -> None:
@@ -65,10 +60,10 @@ async def measure(url: str, count: int, rounds: int, flags: tuple[str, ...], py_
                                    stderr=subprocess.DEVNULL)
             time.sleep(1)
         times: dict[str, list[float]] = defaultdict(list)
-        cpu_before, wall_before = process_cpu_s(stack.pid), time.perf_counter()
+        cpu_before, wall_before = own_cpu_s(stack.pid), time.perf_counter()
         for _ in range(rounds):
             await _round(stack.app, cookies, users, order, customer, times)
-        cpu, wall = process_cpu_s(stack.pid) - cpu_before, time.perf_counter() - wall_before
+        cpu, wall = own_cpu_s(stack.pid) - cpu_before, time.perf_counter() - wall_before
         if spy is not None:
             spy.send_signal(2)
             spy.wait(60)
