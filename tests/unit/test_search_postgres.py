@@ -74,12 +74,18 @@ def test_search_on_postgres_equals_the_reference(pg, flt: SearchFilter, sort: st
     plain = flt.with_changes(text=None)  # PostgreSQL matches text as substrings (ILIKE), a superset of FTS's
     expected = sorted((r for r in rows if _matches(r, plain) and _contains(r, flt.text or "")), key=_key(sort),
                       reverse=descending)
+    assert_pages_equal(engine, flt, expected, sort, descending, page_size=9)
+
+
+def assert_pages_equal(engine: Engine, flt: SearchFilter, expected: list[dict[str, Any]], sort: str,
+                       descending: bool, *, page_size: int) -> None:
+    """Pages 1 and 2 of ``search`` hold ``expected``'s rows in order, with its exact count and amount."""
     for page in (1, 2):
-        result = search(engine, ADMIN, flt, sort=sort, descending=descending, page=page, page_size=9)
+        result = search(engine, ADMIN, flt, sort=sort, descending=descending, page=page, page_size=page_size)
         assert (result.total_count, result.total_amount_fils, result.totals_exact) == (
             len(expected), sum(r["amount_fils"] for r in expected), True)
-        start = (result.page - 1) * 9
-        assert [r.id for r in result.rows] == [r["id"] for r in expected[start:start + 9]]
+        start = (result.page - 1) * page_size
+        assert [r.id for r in result.rows] == [r["id"] for r in expected[start:start + page_size]]
 
 
 def test_detail_and_export_on_postgres(pg) -> None:
