@@ -189,9 +189,7 @@ def _refill_sqlite(conn: Connection) -> None:
     conn.exec_driver_sql(hours_fill)
     conn.exec_driver_sql(_migration("0003_customers_and_saved_cards")._BACKFILL)
     _latest_customer_details(conn)
-    deposited_fill = _migration("0013_settlement_deposited").ddl()[-1]
-    assert deposited_fill.startswith("INSERT INTO settlement_deposited"), deposited_fill
-    conn.exec_driver_sql(deposited_fill)
+    conn.exec_driver_sql(_migration("0013_settlement_deposited").fill())
 
 
 def _latest_customer_details(conn: Connection) -> None:

@@ -126,11 +126,12 @@ def settlement(engine: Engine, first: date, last: date, *, today: date, overdue_
     with read_engine(engine).connect() as conn:  # one snapshot for both queries
         summed = summarised_payments if support.has_support(engine) else exact_payments
         payments = summed(conn, lo, hi)
+        p, r = PAYMENT.c, REFUND.c
         refunds = conn.execute(
-            select(REFUND.c.local_day, PAYMENT.c.method_family, func.sum(REFUND.c.amount_fils))
-            .select_from(REFUND.join(PAYMENT, PAYMENT.c.id == REFUND.c.payment_pk))
-            .where(REFUND.c.state.in_(COUNTED_REFUND_STATES), REFUND.c.local_day.between(lo, hi))
-            .group_by(REFUND.c.local_day, PAYMENT.c.method_family)
+            select(r.local_day, p.method_family, func.sum(r.amount_fils))
+            .select_from(REFUND.join(PAYMENT, p.id == r.payment_pk))
+            .where(r.state.in_(COUNTED_REFUND_STATES), r.local_day.between(lo, hi))
+            .group_by(r.local_day, p.method_family)
         ).all()
     for local_day, family, deposited, count, amount in payments:
         captured_on = date.fromisoformat(local_day)
