@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from streamlit import file_util
@@ -46,3 +48,19 @@ def test_an_index_without_a_module_script_is_served_unchanged(monkeypatch: pytes
         assert page_entry.page_html() == "<html><head></head><body>x</body></html>"
     finally:
         page_entry.page_html.cache_clear()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.text(max_size=3_000), raw=st.binary(max_size=200))
+def test_any_query_string_gets_the_same_page_and_is_never_written_into_it(query: str, raw: bytes) -> None:
+    client = _client()
+    answer = client.get("/refunds", params={"payment": query, "q": raw.decode("latin-1")})
+    assert answer.status_code == 200
+    assert answer.text == page_entry.page_html()  # nothing of the address is echoed into the HTML
+
+
+def test_other_verbs_on_a_page_address_are_refused() -> None:
+    client = _client()
+    assert client.head("/refunds").status_code == 200
+    for verb in ("POST", "PUT", "DELETE"):
+        assert client.request(verb, "/refunds", content=b"\x00" * 10_000).status_code == 405
