@@ -39,9 +39,10 @@ settings = state.settings()
 threshold = refunds.approval_threshold_fils()  # the service's rule, shown here; the service applies it itself
 
 
-def _list(actor: Actor, flt: refunds.RefundFilter, page: int) -> tuple[list[refunds.RefundRow], int]:
+def _list(actor: Actor, flt: refunds.RefundFilter, page: int,
+          page_size: int = PAGE_SIZE) -> tuple[list[refunds.RefundRow], int]:
     """A page of refunds (cached in dashboard.reads per database, user, role, filter and page)."""
-    return reads.refund_page(actor, flt, page=page, page_size=PAGE_SIZE)
+    return reads.refund_page(actor, flt, page=page, page_size=page_size)
 
 
 def _changed() -> None:
@@ -245,8 +246,8 @@ if actor.can(Action.APPROVE_REFUND):
     # A few at a time: each card has a note field and two buttons, and 25 of them (a busy shop's queue) made
     # the page long to scroll on a phone and slow to draw (bench/pages.py, "open a payment").
     ra_page = int(st.session_state.get("ra_page", 1))
-    waiting, n_waiting = reads.refund_page(actor, refunds.RefundFilter(states=("pending_approval",)), page=ra_page,
-                                           page_size=APPROVALS_PAGE_SIZE)
+    waiting, n_waiting = _list(actor, refunds.RefundFilter(states=("pending_approval",)), ra_page,
+                               APPROVALS_PAGE_SIZE)
     mine = [r for r in waiting if selected is None or r.payment_pk != selected.payment_pk]
     if mine:
         st.subheader(_("Awaiting approval ({n})").format(n=number(n_waiting)))
